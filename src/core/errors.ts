@@ -26,11 +26,30 @@ export const ERRORS = {
   JIRA_UNAVAILABLE: { status: 503, retryable: true, message: 'Jira is unavailable (5xx)' },
   JIRA_NETWORK: { status: 503, retryable: true, message: 'Jira could not be reached' },
   JIRA_TLS: { status: 502, retryable: false, message: 'The TLS certificate of Jira could not be verified' },
-  JIRA_TRANSITION_UNAVAILABLE: { status: 409, retryable: false, message: 'No Jira transition reaches the target status' },
+  JIRA_TRANSITION_UNAVAILABLE: {
+    status: 409,
+    retryable: false,
+    message: 'No Jira transition reaches the target status',
+  },
   // --- service ---------------------------------------------------------------------------------
   STORE_UNAVAILABLE: { status: 503, retryable: true, message: 'The store is unavailable' },
   SHUTTING_DOWN: { status: 503, retryable: true, message: 'The service is shutting down' },
   INTERNAL: { status: 500, retryable: true, message: 'Internal error' },
+  // --- queue -----------------------------------------------------------------------------------
+  JOB_LEASE_EXPIRED: {
+    status: 500,
+    retryable: true,
+    message: 'The worker running this job stopped before finishing it (lease expired)',
+  },
+  JOB_HANDLER_MISSING: { status: 500, retryable: false, message: 'No handler is registered for this job kind' },
+  // --- HTTP shell ------------------------------------------------------------------------------
+  UNSUPPORTED_MEDIA_TYPE: {
+    status: 415,
+    retryable: false,
+    message: 'The request body must be JSON (Content-Type: application/json)',
+  },
+  JSON_TOO_DEEP: { status: 400, retryable: false, message: 'The request body is nested too deeply' },
+  NOT_READY: { status: 503, retryable: true, message: 'The service is not ready' },
 } as const satisfies Record<string, { status: number; retryable: boolean; message: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -1,0 +1,439 @@
+import { sql, type Kysely, type Selectable, type UpdateQueryBuilder, type UpdateResult } from 'kysely';
+import { AppError, isAppError, isRetryable } from '../core/errors.js';
+import type { Logger } from '../log/logger.js';
+import type { Database, JobState, JobsTable } from '../store/schema.js';
+import type { Store } from '../store/store.js';
+import { afterCommit } from '../store/transaction.js';
+import { fromJson, toJson } from '../store/json.js';
+import { DEFAULT_BACKOFF, retryDelayMs, type BackoffOptions } from './backoff.js';
+import type { EnqueueInput, EnqueueResult, FailOutcome, Job, JobError, ListJobsFilter, QueueStats } from './types.js';
+
+export interface QueueOptions {
+  logger?: Logger;
+  /** Attempts before dead-lettering when the enqueue does not say (default 10). */
+  defaultMaxAttempts?: number;
+  backoff?: Partial<BackoffOptions>;
+  /** Clock, injectable for tests (default Date.now). */
+  now?: () => number;
+}
+
+const ACTIVE: JobState[] = ['queued', 'running'];
+const MAX_MESSAGE = 2000;
+/** The pub/sub topic on which enqueues wake workers of other processes. */
+export const JOBS_TOPIC = 'jobs';
+
+type JobRow = Selectable<JobsTable>;
+type JobsUpdate = UpdateQueryBuilder<Database, 'jobs', 'jobs', UpdateResult>;
+
+function toJob(r: JobRow): Job {
+  return {
+    id: r.id,
+    kind: r.kind,
+    key: r.key,
+    payload: fromJson(r.payload),
+    coalesceKey: r.coalesce_key,
+    state: r.state,
+    attempts: r.attempts,
+    maxAttempts: r.max_attempts,
+    runAt: r.run_at,
+    leaseOwner: r.lease_owner,
+    leaseExpiresAt: r.lease_expires_at,
+    lastError: fromJson<JobError>(r.last_error),
+    coalesced: r.coalesced,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+    startedAt: r.started_at,
+    finishedAt: r.finished_at,
+  };
+}
+
+function describeError(err: unknown, attempt: number, at: number): JobError {
+  const retryable = isRetryable(err);
+  if (isAppError(err)) return { code: err.code, message: err.message.slice(0, MAX_MESSAGE), retryable, attempt, at };
+  const message = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  return { code: 'INTERNAL', message: message.slice(0, MAX_MESSAGE), retryable, attempt, at };
+}
+
+function retryAfterOf(err: unknown): number | undefined {
+  if (isAppError(err)) return err.retryAfterMs;
+  const v = (err as { retryAfterMs?: unknown } | null)?.retryAfterMs;
+  return typeof v === 'number' ? v : undefined;
+}
+
+/**
+ * A durable job queue in the store's database. One implementation over kysely for SQLite and
+ * PostgreSQL. See docs/dependencies.md for the semantics and why it is hand-built.
+ */
+export class Queue {
+  readonly #store: Store;
+  readonly #log: Logger | undefined;
+  readonly #maxAttempts: number;
+  readonly #backoff: BackoffOptions;
+  readonly #now: () => number;
+  readonly #listeners = new Set<() => void>();
+
+  constructor(store: Store, opts: QueueOptions = {}) {
+    this.#store = store;
+    this.#log = opts.logger;
+    this.#maxAttempts = opts.defaultMaxAttempts ?? 10;
+    this.#backoff = { ...DEFAULT_BACKOFF, ...opts.backoff };
+    this.#now = opts.now ?? Date.now;
+  }
+
+  get store(): Store {
+    return this.#store;
+  }
+
+  now(): number {
+    return this.#now();
+  }
+
+  /**
+   * Adds a job inside the caller's transaction, so the state change and its job commit (or roll
+   * back) together. With `coalesceKey`, merges into a queued job of the same kind+key+coalesceKey.
+   * Workers of this process are woken once the transaction commits.
+   */
+  async enqueue(trx: Kysely<Database>, input: EnqueueInput): Promise<EnqueueResult> {
+    if (!input.kind || !input.key) {
+      throw new AppError('VALIDATION_FAILED', 'enqueue: kind and key are required (non-empty strings)');
+    }
+    const now = this.#now();
+    const runAt = input.runAt ?? now;
+    const payload = toJson(input.payload ?? {});
+    if (input.coalesceKey !== undefined) {
+      const existing = await trx
+        .selectFrom('jobs')
+        .select('id')
+        .where('state', '=', 'queued')
+        .where('key', '=', input.key)
+        .where('kind', '=', input.kind)
+        .where('coalesce_key', '=', input.coalesceKey)
+        .orderBy('id', 'desc')
+        .limit(1)
+        .executeTakeFirst();
+      if (existing) {
+        const res = await trx
+          .updateTable('jobs')
+          .set((eb) => ({
+            payload,
+            coalesced: eb('coalesced', '+', 1),
+            updated_at: now,
+            // A fresh job may be pulled earlier; a job in backoff keeps its delay.
+            run_at: eb
+              .case()
+              .when(eb.and([eb('attempts', '=', 0), eb('run_at', '>', runAt)]))
+              .then(runAt)
+              .else(eb.ref('run_at'))
+              .end(),
+          }))
+          .where('id', '=', existing.id)
+          .where('state', '=', 'queued')
+          .executeTakeFirst();
+        if (Number(res.numUpdatedRows) > 0) {
+          await this.#announce(trx);
+          return { id: existing.id, coalesced: true };
+        }
+        // Claimed meanwhile (PostgreSQL): fall through and add a new job.
+      }
+    }
+    const row = await trx
+      .insertInto('jobs')
+      .values({
+        kind: input.kind,
+        key: input.key,
+        payload,
+        coalesce_key: input.coalesceKey ?? null,
+        state: 'queued',
+        attempts: 0,
+        max_attempts: input.maxAttempts ?? this.#maxAttempts,
+        run_at: runAt,
+        coalesced: 0,
+        created_at: now,
+        updated_at: now,
+      })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    await this.#announce(trx);
+    return { id: row.id, coalesced: false };
+  }
+
+  /** Wakes this process's workers after commit, and (PostgreSQL) other processes' at commit. */
+  async #announce(trx: Kysely<Database>): Promise<void> {
+    afterCommit(trx, () => this.notify());
+    if (this.#store.pubsub) await this.#store.pubsub.notify(trx, JOBS_TOPIC);
+  }
+
+  /**
+   * Claims up to `limit` runnable jobs for `workerId`: queued, due, and the head of their key
+   * (no earlier unfinished job of the key, none of the key running). Expired leases are first
+   * returned to the queue (or dead-lettered when out of attempts). On PostgreSQL the candidate
+   * rows are locked FOR UPDATE SKIP LOCKED, so concurrent claimers never take the same job and,
+   * because the head test sees any claimed-but-uncommitted head as still queued, never two jobs
+   * of one key.
+   */
+  async claim(workerId: string, limit: number, leaseMs: number): Promise<Job[]> {
+    if (limit <= 0) return [];
+    const now = this.#now();
+    const rows = await this.#store.transaction(async (trx) => {
+      await this.#reapExpired(trx, now);
+      let candidates = trx
+        .selectFrom('jobs as j')
+        .select('j.id')
+        .where('j.state', '=', 'queued')
+        .where('j.run_at', '<=', now)
+        .where((eb) =>
+          eb.not(
+            eb.exists(
+              eb
+                .selectFrom('jobs as j2')
+                .select(sql.lit(1).as('one'))
+                .whereRef('j2.key', '=', 'j.key')
+                .where('j2.state', 'in', ACTIVE)
+                .where((eb2) => eb2.or([eb2('j2.id', '<', eb2.ref('j.id')), eb2('j2.state', '=', 'running')])),
+            ),
+          ),
+        )
+        .orderBy('j.id')
+        .limit(limit);
+      if (this.#store.dialect === 'postgres') candidates = candidates.forUpdate().skipLocked();
+      return trx
+        .updateTable('jobs')
+        .set((eb) => ({
+          state: 'running',
+          lease_owner: workerId,
+          lease_expires_at: now + leaseMs,
+          attempts: eb('attempts', '+', 1),
+          started_at: now,
+          updated_at: now,
+        }))
+        .where('id', 'in', candidates)
+        .returningAll()
+        .execute();
+    });
+    return rows.map(toJob).sort((a, b) => a.id - b.id);
+  }
+
+  /** Returns expired leases to the queue, dead-lettering jobs that used their last attempt. */
+  async #reapExpired(trx: Kysely<Database>, now: number): Promise<void> {
+    let q = trx
+      .selectFrom('jobs')
+      .select(['id', 'attempts', 'max_attempts', 'lease_owner'])
+      .where('state', '=', 'running')
+      .where('lease_expires_at', '<', now)
+      .orderBy('id')
+      .limit(100);
+    // Concurrent claimers each reap what the others are not already reaping: no lock waits.
+    if (this.#store.dialect === 'postgres') q = q.forUpdate().skipLocked();
+    const expired = await q.execute();
+    for (const j of expired) {
+      const error: JobError = {
+        code: 'JOB_LEASE_EXPIRED',
+        message: `The lease of worker ${j.lease_owner ?? '?'} expired before the job finished`,
+        retryable: true,
+        attempt: j.attempts,
+        at: now,
+      };
+      const dead = j.attempts >= j.max_attempts;
+      const res = await trx
+        .updateTable('jobs')
+        .set({
+          state: dead ? 'dead' : 'queued',
+          lease_owner: null,
+          lease_expires_at: null,
+          last_error: toJson(error),
+          updated_at: now,
+          ...(dead ? { finished_at: now } : { run_at: now }),
+        })
+        .where('id', '=', j.id)
+        .where('state', '=', 'running')
+        .where('lease_expires_at', '<', now)
+        .executeTakeFirst();
+      if (Number(res.numUpdatedRows) > 0) {
+        this.#log?.warn({ jobId: j.id, previousOwner: j.lease_owner, dead }, 'job lease expired; job taken back');
+      }
+    }
+  }
+
+  /** Marks a claimed job done. False when the lease was lost (someone else owns the job now). */
+  async complete(job: Job, workerId: string): Promise<boolean> {
+    const now = this.#now();
+    const res = await this.#owned(
+      this.#store.db.updateTable('jobs').set({
+        state: 'done',
+        lease_owner: null,
+        lease_expires_at: null,
+        finished_at: now,
+        updated_at: now,
+      }),
+      job,
+      workerId,
+    ).executeTakeFirst();
+    this.notify();
+    return Number(res.numUpdatedRows) > 0;
+  }
+
+  /**
+   * Records a failed attempt: permanent errors and the last attempt go to `dead` (keeping the
+   * error), others back to `queued` after backoff with full jitter, never before retry-after.
+   */
+  async fail(job: Job, workerId: string, err: unknown): Promise<FailOutcome> {
+    const now = this.#now();
+    const error = describeError(err, job.attempts, now);
+    const dead = !error.retryable || job.attempts >= job.maxAttempts;
+    const delay = dead ? 0 : retryDelayMs(job.attempts, this.#backoff, retryAfterOf(err));
+    const res = await this.#owned(
+      this.#store.db.updateTable('jobs').set({
+        state: dead ? 'dead' : 'queued',
+        lease_owner: null,
+        lease_expires_at: null,
+        last_error: toJson(error),
+        updated_at: now,
+        ...(dead ? { finished_at: now } : { run_at: now + delay }),
+      }),
+      job,
+      workerId,
+    ).executeTakeFirst();
+    if (Number(res.numUpdatedRows) === 0) return 'lost';
+    this.#log?.[dead ? 'error' : 'warn'](
+      { jobId: job.id, kind: job.kind, key: job.key, attempt: job.attempts, code: error.code, delayMs: delay },
+      dead ? 'job dead-lettered' : 'job failed; will retry',
+    );
+    this.notify();
+    return dead ? 'dead' : 'retry';
+  }
+
+  /** Extends the lease of a running job. False when the lease was lost. */
+  async extendLease(job: Job, workerId: string, leaseMs: number): Promise<boolean> {
+    const now = this.#now();
+    const res = await this.#owned(
+      this.#store.db.updateTable('jobs').set({ lease_expires_at: now + leaseMs, updated_at: now }),
+      job,
+      workerId,
+    ).executeTakeFirst();
+    return Number(res.numUpdatedRows) > 0;
+  }
+
+  /** Gives a claimed job back without counting the attempt (used by a non-graceful stop). */
+  async release(job: Job, workerId: string): Promise<boolean> {
+    const now = this.#now();
+    const res = await this.#owned(
+      this.#store.db.updateTable('jobs').set((eb) => ({
+        state: 'queued',
+        lease_owner: null,
+        lease_expires_at: null,
+        attempts: eb('attempts', '-', 1),
+        run_at: now,
+        updated_at: now,
+      })),
+      job,
+      workerId,
+    ).executeTakeFirst();
+    this.notify();
+    return Number(res.numUpdatedRows) > 0;
+  }
+
+  /** Restricts an update to the job as claimed by `workerId` (same lease, same attempt). */
+  #owned(q: JobsUpdate, job: Job, workerId: string): JobsUpdate {
+    return q
+      .where('id', '=', job.id)
+      .where('state', '=', 'running')
+      .where('lease_owner', '=', workerId)
+      .where('attempts', '=', job.attempts);
+  }
+
+  async getJob(id: number): Promise<Job | undefined> {
+    const r = await this.#store.db.selectFrom('jobs').selectAll().where('id', '=', id).executeTakeFirst();
+    return r ? toJob(r) : undefined;
+  }
+
+  /** Jobs, newest first. */
+  async listJobs(filter: ListJobsFilter = {}): Promise<Job[]> {
+    let q = this.#store.db.selectFrom('jobs').selectAll();
+    if (filter.state) q = q.where('state', '=', filter.state);
+    if (filter.kind) q = q.where('kind', '=', filter.kind);
+    if (filter.key) q = q.where('key', '=', filter.key);
+    if (filter.beforeId !== undefined) q = q.where('id', '<', filter.beforeId);
+    const limit = Math.min(Math.max(filter.limit ?? 100, 1), 1000);
+    const rows = await q.orderBy('id', 'desc').limit(limit).execute();
+    return rows.map(toJob);
+  }
+
+  /** Puts a dead job back in the queue with fresh attempts. False when it is not dead. */
+  async retry(id: number): Promise<boolean> {
+    const n = await this.#requeueDead(id);
+    return n > 0;
+  }
+
+  /** Puts every dead job back in the queue; returns how many. */
+  async retryAllDead(): Promise<number> {
+    return this.#requeueDead();
+  }
+
+  async #requeueDead(id?: number): Promise<number> {
+    const now = this.#now();
+    let q = this.#store.db
+      .updateTable('jobs')
+      .set({ state: 'queued', attempts: 0, run_at: now, finished_at: null, updated_at: now })
+      .where('state', '=', 'dead');
+    if (id !== undefined) q = q.where('id', '=', id);
+    const res = await q.executeTakeFirst();
+    const n = Number(res.numUpdatedRows);
+    if (n > 0) this.notify();
+    return n;
+  }
+
+  /** Depth by state and age of the oldest queued job, for /metrics and the API. */
+  async stats(): Promise<QueueStats> {
+    const now = this.#now();
+    const db = this.#store.db;
+    const counts = await db
+      .selectFrom('jobs')
+      .select((eb) => ['state', eb.fn.countAll<number>().as('n')])
+      .groupBy('state')
+      .execute();
+    const byState: Record<JobState, number> = { queued: 0, running: 0, done: 0, dead: 0 };
+    for (const c of counts) byState[c.state] = Number(c.n);
+    const oldest = await db
+      .selectFrom('jobs')
+      .select((eb) => [eb.fn.min('created_at').as('oldest'), eb.fn.countAll<number>().as('n')])
+      .where('state', '=', 'queued')
+      .executeTakeFirst();
+    const ready = await db
+      .selectFrom('jobs')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('state', '=', 'queued')
+      .where('run_at', '<=', now)
+      .executeTakeFirst();
+    const oldestAt = oldest?.oldest === null || oldest?.oldest === undefined ? null : Number(oldest.oldest);
+    return {
+      byState,
+      oldestQueuedAgeMs: oldestAt === null ? null : Math.max(0, now - oldestAt),
+      ready: Number(ready?.n ?? 0),
+    };
+  }
+
+  /** Deletes done jobs finished before `olderThanMs` ago; returns how many. */
+  async purgeDone(olderThanMs: number): Promise<number> {
+    const res = await this.#store.db
+      .deleteFrom('jobs')
+      .where('state', '=', 'done')
+      .where('finished_at', '<', this.#now() - olderThanMs)
+      .executeTakeFirst();
+    return Number(res.numDeletedRows);
+  }
+
+  /** Wakes this process's workers (called after an enqueue commits, a job finishes, …). */
+  notify(): void {
+    for (const fn of this.#listeners) fn();
+  }
+
+  /** Subscribes to wake-ups; returns the unsubscribe function. */
+  onWake(fn: () => void): () => void {
+    this.#listeners.add(fn);
+    return () => this.#listeners.delete(fn);
+  }
+}
+
+export function createQueue(store: Store, opts: QueueOptions = {}): Queue {
+  return new Queue(store, opts);
+}

@@ -1,0 +1,215 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { AppError } from '../core/errors.js';
+import type { Logger } from '../log/logger.js';
+import type { Store } from '../store/store.js';
+import { JOBS_TOPIC, type Queue } from './queue.js';
+import type { Job, JobHandler } from './types.js';
+
+export interface WorkerOptions {
+  store: Store;
+  queue: Queue;
+  /** Handler per job kind. A job whose kind has no handler is dead-lettered (JOB_HANDLER_MISSING). */
+  handlers: Record<string, JobHandler>;
+  /** Jobs run at once by this worker (default 4). */
+  concurrency?: number;
+  /** Lease length; renewed every third of it while a handler runs (default 30 s). */
+  leaseMs?: number;
+  /** Poll interval when idle; in-process enqueues wake the worker at once (default 1 s). */
+  pollMs?: number;
+  logger?: Logger;
+  workerId?: string;
+  /** Called after each attempt, for metrics. */
+  onOutcome?: (job: Job, outcome: 'done' | 'retry' | 'dead' | 'lost', durationMs: number) => void;
+}
+
+export interface Worker {
+  readonly workerId: string;
+  /** Jobs currently running. */
+  inFlight(): number;
+  /**
+   * Stops claiming, then either waits for running jobs (graceful, the default) or aborts their
+   * signals and releases their leases so another worker takes them at once. A non-graceful stop
+   * called while a graceful one waits (drain timeout) releases the jobs and ends both.
+   */
+  stop(opts?: { graceful?: boolean }): Promise<void>;
+}
+
+interface Running {
+  job: Job;
+  ac: AbortController;
+  done: Promise<void>;
+  released: boolean;
+  heartbeat?: NodeJS.Timeout;
+}
+
+export function startWorker(opts: WorkerOptions): Worker {
+  const { queue, handlers, logger } = opts;
+  const concurrency = Math.max(1, opts.concurrency ?? 4);
+  const leaseMs = opts.leaseMs ?? 30_000;
+  const pollMs = opts.pollMs ?? 1000;
+  const workerId = opts.workerId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  const running = new Map<number, Running>();
+  let stopping = false;
+
+  // Wake-up without lost signals: a wake while not waiting is remembered for the next wait.
+  let pendingWake = false;
+  let wakeWaiter: (() => void) | undefined;
+  const wake = (): void => {
+    if (wakeWaiter) {
+      const w = wakeWaiter;
+      wakeWaiter = undefined;
+      w();
+    } else pendingWake = true;
+  };
+  const waitForWake = (ms: number): Promise<void> => {
+    if (pendingWake) {
+      pendingWake = false;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      const t = setTimeout(() => {
+        wakeWaiter = undefined;
+        resolve();
+      }, ms);
+      wakeWaiter = () => {
+        clearTimeout(t);
+        resolve();
+      };
+    });
+  };
+  const unsubscribe = queue.onWake(wake);
+  // PostgreSQL: enqueues committed by other processes wake this worker too (else: polling).
+  const unlisten: Promise<(() => Promise<void>) | undefined> = opts.store.pubsub
+    ? opts.store.pubsub.listen(JOBS_TOPIC, wake).catch((err: unknown) => {
+        logger?.warn({ err: err instanceof Error ? err.message : String(err) }, 'no LISTEN wake-ups; polling only');
+        return undefined;
+      })
+    : Promise.resolve(undefined);
+
+  const run = (job: Job): void => {
+    const ac = new AbortController();
+    const started = Date.now();
+    const entry: Running = { job, ac, done: Promise.resolve(), released: false };
+    const heartbeat = setInterval(
+      () => {
+        if (entry.released) return;
+        queue.extendLease(job, workerId, leaseMs).then(
+          (ok) => {
+            if (!ok && !ac.signal.aborted) {
+              logger?.warn({ jobId: job.id, workerId }, 'job lease lost; aborting handler');
+              ac.abort(new AppError('JOB_LEASE_EXPIRED'));
+            }
+          },
+          (err: unknown) => logger?.warn({ jobId: job.id, err }, 'could not extend job lease'),
+        );
+      },
+      Math.max(20, Math.floor(leaseMs / 3)),
+    );
+    heartbeat.unref();
+    entry.heartbeat = heartbeat;
+    running.set(job.id, entry);
+    entry.done = (async () => {
+      let outcome: 'done' | 'retry' | 'dead' | 'lost';
+      try {
+        let failure: { err: unknown } | undefined;
+        try {
+          const handler = Object.hasOwn(handlers, job.kind) ? handlers[job.kind] : undefined;
+          if (!handler) {
+            throw new AppError('JOB_HANDLER_MISSING', `No handler is registered for job kind "${job.kind}"`);
+          }
+          await handler(job, { signal: ac.signal, workerId });
+        } catch (err) {
+          failure = { err };
+        }
+        if (entry.released) return; // stop({graceful:false}) gave the job back already
+        // Only the handler's failure counts against the job; a store error here propagates below.
+        outcome = failure
+          ? await queue.fail(job, workerId, failure.err)
+          : (await queue.complete(job, workerId))
+            ? 'done'
+            : 'lost';
+        if (outcome === 'lost') logger?.warn({ jobId: job.id, workerId }, 'job lease was lost; result discarded');
+        opts.onOutcome?.(job, outcome, Date.now() - started);
+      } catch (err) {
+        // The store failed while recording the outcome: the lease will expire and the job rerun.
+        logger?.error({ jobId: job.id, err }, 'could not record job outcome');
+      } finally {
+        clearInterval(heartbeat);
+        running.delete(job.id);
+        wake();
+      }
+    })();
+  };
+
+  const loop = (async () => {
+    while (!stopping) {
+      const free = concurrency - running.size;
+      let claimed = 0;
+      if (free > 0) {
+        try {
+          const jobs = await queue.claim(workerId, free, leaseMs);
+          claimed = jobs.length;
+          for (const job of jobs) {
+            if (stopping) {
+              // Claimed as stop began: hand it straight back.
+              await queue.release(job, workerId).catch(() => undefined);
+              continue;
+            }
+            run(job);
+          }
+        } catch (err) {
+          logger?.error({ err, workerId }, 'claiming jobs failed; will retry');
+        }
+      }
+      if (stopping) break;
+      if (free <= 0 || claimed < free) await waitForWake(pollMs);
+    }
+  })();
+
+  let halted: Promise<void> | undefined;
+  /** Stops claiming (once): ends the loop and the wake-up subscriptions. */
+  const halt = (): Promise<void> =>
+    (halted ??= (async () => {
+      stopping = true;
+      wake();
+      await loop;
+      unsubscribe();
+      const stopListening = await unlisten;
+      await stopListening?.();
+    })());
+
+  let releaseAll: Promise<void> | undefined;
+  let escalate!: () => void;
+  const escalated = new Promise<void>((r) => (escalate = r));
+  /** Aborts running handlers and gives their jobs back at once (once). */
+  const release = (): Promise<void> =>
+    (releaseAll ??= (async () => {
+      escalate();
+      await Promise.all(
+        [...running.values()].map(async (r) => {
+          r.released = true;
+          clearInterval(r.heartbeat);
+          r.ac.abort(new AppError('SHUTTING_DOWN'));
+          await queue.release(r.job, workerId).catch((err: unknown) => {
+            logger?.warn({ jobId: r.job.id, err }, 'could not release job lease; it will expire');
+          });
+        }),
+      );
+    })());
+
+  return {
+    workerId,
+    inFlight: () => running.size,
+    async stop(stopOpts = {}) {
+      await halt();
+      if (stopOpts.graceful ?? true) {
+        // Returns when running jobs finish, or at once when a non-graceful stop takes over.
+        await Promise.race([Promise.all([...running.values()].map((r) => r.done)), escalated]);
+        if (releaseAll) await releaseAll;
+        return;
+      }
+      await release();
+    },
+  };
+}

@@ -1,0 +1,32 @@
+import type { Kysely, Migration, MigrationProvider } from 'kysely';
+import type { Dialect } from '../dialect.js';
+import * as m001 from './001_initial.js';
+
+interface DialectMigration {
+  up(db: Kysely<unknown>, dialect: Dialect): Promise<void>;
+  down?(db: Kysely<unknown>, dialect: Dialect): Promise<void>;
+}
+
+/** Every migration, in order. Append only: never edit a migration that has shipped. */
+const MIGRATIONS: Record<string, DialectMigration> = {
+  '001_initial': m001,
+};
+
+/** In-code provider for kysely's Migrator (no directory scanning, works from any cwd). */
+export function migrationProvider(dialect: Dialect): MigrationProvider {
+  return {
+    async getMigrations(): Promise<Record<string, Migration>> {
+      const out: Record<string, Migration> = {};
+      for (const [name, m] of Object.entries(MIGRATIONS)) {
+        const down = m.down;
+        out[name] = {
+          up: (db) => m.up(db, dialect),
+          ...(down ? { down: (db: Kysely<unknown>) => down(db, dialect) } : {}),
+        };
+      }
+      return out;
+    },
+  };
+}
+
+export const MIGRATION_NAMES = Object.keys(MIGRATIONS);

@@ -1,0 +1,281 @@
+import type { Generated } from 'kysely';
+
+/**
+ * The database schema as kysely sees it, identical on SQLite and PostgreSQL.
+ *
+ * Conventions (both engines): ids are text (UUIDv7, time-sortable) except the three append-only
+ * sequences (jobs.id, change_feed.seq) which are auto-increment integers because their order
+ * matters; timestamps are integer epoch milliseconds; JSON is stored as text (encode with
+ * `toJson`, decode with `fromJson` from ./json.ts); booleans are integers 0/1.
+ */
+
+/** Epoch milliseconds. */
+export type Millis = number;
+/** JSON encoded as text. */
+export type JsonText = string;
+
+export interface ConnectionsTable {
+  id: string;
+  name: string;
+  /** 'cloud' | 'datacenter' | 'jsm' */
+  flavour: string;
+  site_url: string;
+  config: JsonText;
+  /** Encrypted secrets blob; never logged, never returned by the API. */
+  secrets_enc: string | null;
+  created_at: Millis;
+  updated_at: Millis;
+}
+
+export interface MappingsTable {
+  id: string;
+  connection_id: string;
+  host_scope: string;
+  config: JsonText;
+  version: number;
+  created_at: Millis;
+  updated_at: Millis;
+}
+
+export type SyncState = 'pending' | 'synced' | 'failed';
+
+export interface RecordsTable {
+  /** Internal id. */
+  id: string;
+  /** The host platform's id of the record, unique within `scope`. */
+  host_id: string;
+  scope: string;
+  /** 'vulnerability' | 'finding' | 'incident' | 'alert' | 'ticket' | … */
+  kind: string;
+  /** JSON: { title, description, status, severity, assignee_email, labels, custom, parent_host_id, … } */
+  data: JsonText;
+  version: number;
+  sync_state: SyncState;
+  /** JSON { code, message } of the last sync failure, or null. */
+  last_error: JsonText | null;
+  deleted_at: Millis | null;
+  created_at: Millis;
+  updated_at: Millis;
+}
+
+export type LinkState = 'creating' | 'linked' | 'unlinked';
+
+export interface LinksTable {
+  record_id: string;
+  connection_id: string;
+  /** Jira issue id (stable); null while the issue is being created. Unique per connection. */
+  issue_id: string | null;
+  issue_key: string | null;
+  project_key: string | null;
+  mapping_id: string | null;
+  mapping_snapshot: JsonText | null;
+  /** Idempotency token carried by the create call; unique. */
+  create_token: string | null;
+  state: LinkState;
+  created_at: Millis;
+  updated_at: Millis;
+}
+
+export interface FieldBasesTable {
+  record_id: string;
+  field: string;
+  /** JSON of the normalised value both sides last agreed on. */
+  value: JsonText;
+  /** 'host' | 'jira' | 'initial' */
+  origin: string;
+  updated_at: Millis;
+}
+
+export interface CommentLinksTable {
+  id: string;
+  record_id: string;
+  host_comment_id: string | null;
+  jira_comment_id: string | null;
+  /** 'host' | 'jira' */
+  origin: string;
+  /** The normalised body both sides last agreed on (or its hash). */
+  base_body: string | null;
+  deleted: number;
+  created_at: Millis;
+  updated_at: Millis;
+}
+
+export interface AttachmentLinksTable {
+  id: string;
+  record_id: string;
+  host_attachment_id: string | null;
+  jira_attachment_id: string | null;
+  filename: string;
+  size: number | null;
+  sha256: string | null;
+  origin: string;
+  deleted: number;
+  created_at: Millis;
+  updated_at: Millis;
+}
+
+export interface RecordCommentsTable {
+  id: string;
+  record_id: string;
+  author: string | null;
+  body: string;
+  /** 'host' | 'jira' */
+  origin: string;
+  deleted: number;
+  created_at: Millis;
+  updated_at: Millis;
+}
+
+export type JobState = 'queued' | 'running' | 'done' | 'dead';
+
+export interface JobsTable {
+  /** Auto-increment: the global enqueue order, used for per-key FIFO. */
+  id: Generated<number>;
+  kind: string;
+  key: string;
+  payload: JsonText;
+  coalesce_key: string | null;
+  state: JobState;
+  attempts: number;
+  max_attempts: number;
+  run_at: Millis;
+  lease_owner: string | null;
+  lease_expires_at: Millis | null;
+  /** JSON { code, message, retryable, attempt, at } */
+  last_error: JsonText | null;
+  /** How many enqueues were merged into this job. */
+  coalesced: number;
+  created_at: Millis;
+  updated_at: Millis;
+  started_at: Millis | null;
+  finished_at: Millis | null;
+}
+
+export interface WebhookDeliveriesTable {
+  id: string;
+  connection_id: string;
+  /** X-Atlassian-Webhook-Identifier (unique per connection when present). */
+  identifier: string | null;
+  received_at: Millis;
+  event: string | null;
+  issue_id: string | null;
+  issue_key: string | null;
+  /** JSON of headers with secrets removed. */
+  headers: JsonText;
+  body: string;
+  /** 'accepted' | 'duplicate' | 'rejected' | 'ignored' | … */
+  verdict: string;
+  detail: string | null;
+}
+
+export interface SyncLogTable {
+  id: string;
+  record_id: string | null;
+  /** 'outbound' | 'inbound' */
+  direction: string;
+  action: string;
+  fields: JsonText | null;
+  jira_calls: number;
+  job_id: number | null;
+  error: JsonText | null;
+  at: Millis;
+}
+
+export interface ChangeFeedTable {
+  seq: Generated<number>;
+  record_id: string;
+  event: string;
+  data: JsonText | null;
+  at: Millis;
+}
+
+export interface OutboundWebhooksTable {
+  id: string;
+  url: string;
+  events: JsonText;
+  secret_enc: string | null;
+  active: number;
+  created_at: Millis;
+  updated_at: Millis;
+}
+
+export interface OutboundWebhookDeliveriesTable {
+  id: string;
+  webhook_id: string;
+  event: string;
+  payload: JsonText;
+  /** 'pending' | 'delivered' | 'failed' */
+  status: string;
+  attempts: number;
+  response_status: number | null;
+  last_error: JsonText | null;
+  created_at: Millis;
+  delivered_at: Millis | null;
+}
+
+export interface ApiTokensTable {
+  id: string;
+  name: string;
+  role: string;
+  scopes: JsonText;
+  /** Hash of the token; the token itself is never stored. */
+  hash: string;
+  created_at: Millis;
+  last_used_at: Millis | null;
+  expires_at: Millis | null;
+  revoked_at: Millis | null;
+}
+
+export interface AuditLogTable {
+  id: string;
+  actor: string;
+  action: string;
+  target: string | null;
+  before: JsonText | null;
+  after: JsonText | null;
+  at: Millis;
+}
+
+export interface SettingsTable {
+  key: string;
+  value: JsonText;
+  updated_at: Millis;
+}
+
+/** Named leases for leader-ish work (one sweeper per connection across processes). */
+export interface LocksTable {
+  name: string;
+  owner: string;
+  expires_at: Millis;
+}
+
+/** Progress of periodic sweeps (reconciliation), one row per sweep name. */
+export interface SweepsTable {
+  name: string;
+  cursor: JsonText | null;
+  last_started_at: Millis | null;
+  last_finished_at: Millis | null;
+  last_error: JsonText | null;
+}
+
+export interface Database {
+  connections: ConnectionsTable;
+  mappings: MappingsTable;
+  records: RecordsTable;
+  links: LinksTable;
+  field_bases: FieldBasesTable;
+  comment_links: CommentLinksTable;
+  attachment_links: AttachmentLinksTable;
+  record_comments: RecordCommentsTable;
+  jobs: JobsTable;
+  webhook_deliveries: WebhookDeliveriesTable;
+  sync_log: SyncLogTable;
+  change_feed: ChangeFeedTable;
+  outbound_webhooks: OutboundWebhooksTable;
+  outbound_webhook_deliveries: OutboundWebhookDeliveriesTable;
+  api_tokens: ApiTokensTable;
+  audit_log: AuditLogTable;
+  settings: SettingsTable;
+  locks: LocksTable;
+  sweeps: SweepsTable;
+}
