@@ -1,0 +1,63 @@
+import { createLogger } from '../log/logger.js';
+import { startSandbox, type RunningSandbox } from './index.js';
+import type { Flavour } from './model.js';
+
+export interface SandboxCommandOptions {
+  port?: number;
+  flavour?: Flavour;
+  host?: string;
+  /** Where the banner goes (default process.stdout). */
+  out?: NodeJS.WritableStream;
+  /** Resolve once the sandbox runs instead of waiting for SIGINT/SIGTERM (for tests). */
+  detach?: boolean;
+}
+
+/** The text `jira-bridge sandbox` prints: base URL and the seeded credentials. */
+export function sandboxBanner(sb: Pick<RunningSandbox, 'baseUrl' | 'flavour' | 'credentials'>): string {
+  const c = sb.credentials;
+  const lines = [
+    `Jira sandbox (${sb.flavour === 'cloud' ? 'Cloud' : 'Data Center'}) listening on ${sb.baseUrl}`,
+    '',
+    sb.flavour === 'cloud'
+      ? `  Admin:  email ${c.email}  API token ${c.apiToken}  (Basic auth)  OAuth bearer ${c.oauthToken}`
+      : `  Admin:  user admin  personal access token ${c.pat}  (Authorization: Bearer)`,
+  ];
+  for (const [name, u] of Object.entries(c.users)) {
+    if (name === 'admin') continue;
+    lines.push(
+      sb.flavour === 'cloud'
+        ? `  ${name}:  email ${u.loginEmail}  API token ${u.apiToken}${u.email === null ? '  (email hidden by privacy settings)' : ''}`
+        : `  ${name}:  user ${u.name}  PAT ${u.pat}`,
+    );
+  }
+  lines.push(
+    '',
+    `  REST:     ${sb.baseUrl}/rest/api/${sb.flavour === 'cloud' ? '3' : '2'}/myself`,
+    `  Control:  ${sb.baseUrl}/_sandbox/info  (knobs, calls, reset)`,
+    '',
+  );
+  return lines.join('\n');
+}
+
+/** `jira-bridge sandbox`: starts a standalone sandbox and runs until SIGINT/SIGTERM. */
+export async function runSandboxCommand(opts: SandboxCommandOptions = {}): Promise<RunningSandbox> {
+  const sb = await startSandbox({
+    flavour: opts.flavour ?? 'cloud',
+    host: opts.host ?? '127.0.0.1',
+    port: opts.port ?? 8090,
+    logger: createLogger({ name: 'jira-sandbox' }),
+  });
+  (opts.out ?? process.stdout).write(sandboxBanner(sb) + '\n');
+  if (opts.detach) return sb;
+  await new Promise<void>((resolve) => {
+    const stop = (): void => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+  await sb.close();
+  return sb;
+}

@@ -1,0 +1,28 @@
+import type { ChangeHistory, SandboxComment, SandboxIssue } from './model.js';
+
+/** A state change made by an operation; the app turns these into webhook deliveries. */
+export type StateEvent =
+  | {
+      kind: 'issue_created';
+      issue: SandboxIssue;
+      actorId: string;
+      /** The initial field values as change items (Cloud sends them with jira:issue_created); not kept in the issue's changelog. */
+      history: ChangeHistory | null;
+    }
+  | {
+      kind: 'issue_updated';
+      issue: SandboxIssue;
+      actorId: string;
+      eventTypeName: string;
+      history: ChangeHistory | null;
+      comment?: SandboxComment;
+    }
+  | { kind: 'issue_deleted'; issue: SandboxIssue; actorId: string }
+  | {
+      kind: 'comment_created' | 'comment_updated' | 'comment_deleted';
+      issue: SandboxIssue;
+      actorId: string;
+      comment: SandboxComment;
+    };
+
+export type EventSink = (event: StateEvent) => void;

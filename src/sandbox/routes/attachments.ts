@@ -1,0 +1,66 @@
+import type { FastifyInstance } from 'fastify';
+import { forbidden, JiraError, notFound } from '../errors.js';
+import type { SandboxAttachment } from '../model.js';
+import { renderAttachment } from '../render/issue.js';
+import { actor, api, loadIssue, params, renderCtx, type SandboxDeps } from './context.js';
+
+/** Attachments: multipart upload (XSRF header required), metadata, content, delete. */
+export function registerAttachmentRoutes(app: FastifyInstance, deps: SandboxDeps): void {
+  const { state } = deps;
+
+  const find = (id: string): { attachment: SandboxAttachment; issueId: string } => {
+    for (const issue of state.issues.values()) {
+      const attachment = issue.attachments.find((a) => a.id === id);
+      if (attachment) return { attachment, issueId: issue.id };
+    }
+    throw notFound(`The attachment with id '${id}' does not exist.`);
+  };
+
+  api(app, deps, 'POST', '/issue/:issueIdOrKey/attachments', async (req, reply) => {
+    const token = req.headers['x-atlassian-token'];
+    if (token !== 'no-check' && token !== 'nocheck') throw forbidden('XSRF check failed');
+    const user = actor(req);
+    const issue = loadIssue(deps, params(req).issueIdOrKey ?? '');
+    if (!req.isMultipart())
+      throw new JiraError(415, ['Attachments must be sent as multipart/form-data with a part named "file".']);
+    const saved: SandboxAttachment[] = [];
+    for await (const part of req.parts()) {
+      if (part.type !== 'file') continue;
+      if (part.fieldname !== 'file') {
+        await part.toBuffer();
+        continue;
+      }
+      const content = await part.toBuffer();
+      if (part.file.truncated) throw new JiraError(413, ['The attachment is larger than the maximum allowed size.']);
+      saved.push(
+        deps.ops.addAttachment(
+          issue,
+          { filename: part.filename, mimeType: part.mimetype || 'application/octet-stream', content },
+          user.accountId,
+        ),
+      );
+    }
+    const ctx = renderCtx(deps, req);
+    return reply.status(200).send(saved.map((a) => renderAttachment(ctx, a)));
+  });
+
+  api(app, deps, 'GET', '/attachment/:id', (req) =>
+    renderAttachment(renderCtx(deps, req), find(params(req).id ?? '').attachment, true),
+  );
+
+  api(app, deps, 'GET', '/attachment/content/:id', (req, reply) => {
+    const { attachment } = find(params(req).id ?? '');
+    return reply
+      .header('Content-Type', attachment.mimeType)
+      .header('Content-Disposition', `attachment; filename="${attachment.filename.replace(/"/g, '')}"`)
+      .send(attachment.content);
+  });
+
+  api(app, deps, 'DELETE', '/attachment/:id', (req, reply) => {
+    const user = actor(req);
+    const { attachment, issueId } = find(params(req).id ?? '');
+    const issue = state.issues.get(issueId);
+    if (issue) deps.ops.removeAttachment(issue, attachment, user.accountId);
+    return reply.status(204).send();
+  });
+}
