@@ -1,0 +1,37 @@
+/**
+ * Interim shape of the Jira catalogue until src/core/catalog.ts lands (written by another
+ * engineer); then this file re-exports that type.
+ */
+export interface JiraCatalog {
+  flavour: 'cloud' | 'datacenter';
+  fetchedAt: string;
+  projects: Array<{
+    id: string;
+    key: string;
+    name: string;
+    issueTypes: Array<{
+      id: string;
+      name: string;
+      subtask: boolean;
+      fields: Array<{ id: string; name: string; required: boolean; options?: Array<{ id: string; value: string }> }>;
+    }>;
+  }>;
+  statuses: Array<{ id: string; name: string; category: 'new' | 'indeterminate' | 'done' }>;
+  priorities: Array<{ id: string; name: string }>;
+  resolutions: Array<{ id: string; name: string }>;
+  fields: Array<{
+    id: string;
+    name: string;
+    custom: boolean;
+    type: string;
+    customType?: string;
+    items?: string;
+    options?: Array<{ id: string; value: string }>;
+  }>;
+  serviceDesks: Array<{
+    id: string;
+    projectId: string;
+    projectKey: string;
+    requestTypes: Array<{ id: string; name: string; issueTypeId?: string }>;
+  }>;
+}

@@ -1,0 +1,268 @@
+/**
+ * Per-connection pacing for Jira calls. One Pacer is shared by every job that uses a connection,
+ * so a 429 pauses the whole connection (not one job) until Jira's reset, and later calls are
+ * metered from what Jira tells us on every response:
+ *
+ * - `Retry-After` (seconds or an HTTP date) and `X-RateLimit-Reset` (ISO date) on a 429 or a 503
+ *   pause the connection until that moment;
+ * - `X-RateLimit-Limit` / `X-RateLimit-Remaining` feed a local token bucket: the bucket's size is
+ *   the observed limit, its level is re-synchronised with the remaining count on every response,
+ *   and its refill rate is estimated from how the remaining count grows between observations;
+ * - a concurrency cap bounds the calls in flight (and so the calls that can be wasted when the
+ *   limit is hit while they are in flight).
+ *
+ * Time comes from an injectable clock and sleep so tests are deterministic.
+ */
+
+export interface PacerOptions {
+  /** Calls in flight at once on this connection (default 4). */
+  concurrency?: number;
+  /** Pause used when Jira answers 429 with no usable Retry-After/Reset (default 1000 ms). */
+  defaultPauseMs?: number;
+  /** Upper bound of any single pause (default 60 s): a broken header must not stop a connection for hours. */
+  maxPauseMs?: number;
+  clock?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export interface PacerStats {
+  /** Responses observed. */
+  calls: number;
+  /** Responses that were 429. */
+  rateLimited: number;
+  /** Calls spent without effect because of rate limiting (429s and 503s carrying Retry-After). */
+  wasted: number;
+  /** Times a call had to wait before starting. */
+  waits: number;
+  /** Total time callers spent waiting, in ms (by the pacer's clock). */
+  waitedMs: number;
+  /** Times the connection was paused by a 429/Retry-After. */
+  pauses: number;
+  inFlight: number;
+  /** Epoch ms until which the connection is paused (0 when not paused). */
+  pausedUntil: number;
+  /** What the pacer learnt from Jira's headers. */
+  observedLimit: number | null;
+  estimatedRefillPerSecond: number | null;
+  lastReason: string | null;
+}
+
+export interface ObservedResponse {
+  status: number;
+  headers: { get(name: string): string | null };
+}
+
+/** Parses Retry-After: delta seconds or an HTTP date. Returns ms from `now`, or null. */
+export function parseRetryAfter(value: string | null | undefined, now: number): number | null {
+  if (!value) return null;
+  const v = value.trim();
+  if (/^\d+(\.\d+)?$/.test(v)) return Math.round(Number(v) * 1000);
+  const t = Date.parse(v);
+  return Number.isFinite(t) ? Math.max(0, t - now) : null;
+}
+
+/** Parses X-RateLimit-Reset: an ISO/HTTP date, or epoch seconds. Returns ms from `now`, or null. */
+export function parseReset(value: string | null | undefined, now: number): number | null {
+  if (!value) return null;
+  const v = value.trim();
+  if (/^\d+$/.test(v)) {
+    const n = Number(v);
+    // epoch seconds (≥ year 2001) or, if small, delta seconds
+    return n > 1e9 ? Math.max(0, n * 1000 - now) : n * 1000;
+  }
+  const t = Date.parse(v);
+  return Number.isFinite(t) ? Math.max(0, t - now) : null;
+}
+
+const realSleep = (ms: number): Promise<void> =>
+  new Promise((resolve) => {
+    const t = setTimeout(resolve, ms);
+    t.unref?.();
+  });
+
+export class Pacer {
+  private readonly concurrency: number;
+  private readonly defaultPauseMs: number;
+  private readonly maxPauseMs: number;
+  private readonly clock: () => number;
+  private readonly sleep: (ms: number) => Promise<void>;
+
+  private inFlight = 0;
+  private pausedUntil = 0;
+  private readonly queue: object[] = [];
+  private wake: (() => void) | null = null;
+  private wakePromise: Promise<void> | null = null;
+
+  // token bucket learnt from headers
+  private limit: number | null = null;
+  private remainingAt: { remaining: number; at: number; startedSince: number } | null = null;
+  private refillPerSecond: number | null = null;
+  private lastReason: string | null = null;
+
+  private readonly counters = { calls: 0, rateLimited: 0, wasted: 0, waits: 0, waitedMs: 0, pauses: 0 };
+
+  constructor(opts: PacerOptions = {}) {
+    this.concurrency = Math.max(1, opts.concurrency ?? 4);
+    this.defaultPauseMs = opts.defaultPauseMs ?? 1000;
+    this.maxPauseMs = opts.maxPauseMs ?? 60_000;
+    this.clock = opts.clock ?? Date.now;
+    this.sleep = opts.sleep ?? realSleep;
+  }
+
+  /** Tokens we believe Jira still grants now, or null when Jira sent no rate-limit headers. */
+  private estimatedTokens(now: number): number | null {
+    if (!this.remainingAt) return null;
+    const { remaining, at, startedSince } = this.remainingAt;
+    const refill = this.refillPerSecond ? ((now - at) / 1000) * this.refillPerSecond : 0;
+    const cap = this.limit ?? Number.POSITIVE_INFINITY;
+    return Math.min(cap, remaining + refill) - startedSince;
+  }
+
+  /** ms to wait before the next call may start (0 = now, Infinity = until a call in flight returns). */
+  private waitMs(now: number): number {
+    if (this.pausedUntil > now) return this.pausedUntil - now;
+    if (this.inFlight >= this.concurrency) return Number.POSITIVE_INFINITY;
+    const tokens = this.estimatedTokens(now);
+    if (tokens === null || tokens >= 1) return 0;
+    // Out of tokens by our estimate. With calls in flight, their responses refresh the estimate;
+    // with none, wait for the estimated refill (or let a single probe through when we cannot tell).
+    if (this.inFlight > 0) return Number.POSITIVE_INFINITY;
+    if (!this.refillPerSecond) return 0;
+    return Math.max(1, Math.ceil(((1 - tokens) / this.refillPerSecond) * 1000));
+  }
+
+  private notify(): void {
+    const w = this.wake;
+    this.wake = null;
+    this.wakePromise = null;
+    w?.();
+  }
+
+  private changed(): Promise<void> {
+    this.wakePromise ??= new Promise<void>((resolve) => {
+      this.wake = resolve;
+    });
+    return this.wakePromise;
+  }
+
+  /** Waits for this connection's turn; returns the release function to call when the response is in. */
+  async acquire(): Promise<() => void> {
+    const ticket = {};
+    this.queue.push(ticket);
+    const start = this.clock();
+    let waited = false;
+    for (;;) {
+      const now = this.clock();
+      const w = this.queue[0] === ticket ? this.waitMs(now) : Number.POSITIVE_INFINITY;
+      if (w === 0) break;
+      waited = true;
+      await (Number.isFinite(w) ? Promise.race([this.sleep(w), this.changed()]) : this.changed());
+    }
+    this.queue.shift();
+    this.inFlight++;
+    if (this.remainingAt) this.remainingAt.startedSince++;
+    if (waited) {
+      this.counters.waits++;
+      this.counters.waitedMs += Math.max(0, this.clock() - start);
+    }
+    this.notify();
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.inFlight--;
+      this.notify();
+    };
+  }
+
+  /** Learns from one response's status and headers. Call it before releasing the slot. */
+  observe(res: ObservedResponse): void {
+    const now = this.clock();
+    this.counters.calls++;
+    const h = res.headers;
+    const reason = h.get('ratelimit-reason');
+    if (reason) this.lastReason = reason;
+
+    const limit = Number(h.get('x-ratelimit-limit'));
+    if (Number.isFinite(limit) && limit > 0 && h.get('x-ratelimit-limit') !== null) this.limit = limit;
+    const remRaw = h.get('x-ratelimit-remaining');
+    if (remRaw !== null && Number.isFinite(Number(remRaw))) {
+      const remaining = Number(remRaw);
+      const prev = this.remainingAt;
+      if (prev && now - prev.at >= 20) {
+        // Every call started since the previous observation consumed one token (or this one did).
+        const gained = remaining - prev.remaining + Math.max(1, prev.startedSince);
+        const sample = gained / ((now - prev.at) / 1000);
+        if (sample > 0 && Number.isFinite(sample)) {
+          this.refillPerSecond = this.refillPerSecond === null ? sample : this.refillPerSecond * 0.7 + sample * 0.3;
+        }
+      }
+      // Calls still in flight were started before this response was produced or after; count them
+      // as spent so the next decisions stay on the safe side.
+      this.remainingAt = { remaining, at: now, startedSince: Math.max(0, this.inFlight - 1) };
+    }
+
+    const rateLimited = res.status === 429;
+    const retryAfter = parseRetryAfter(h.get('retry-after'), now);
+    if (rateLimited) {
+      this.counters.rateLimited++;
+      this.counters.wasted++;
+    } else if (res.status === 503 && retryAfter !== null) {
+      this.counters.wasted++;
+    }
+    if (rateLimited || (res.status === 503 && retryAfter !== null)) {
+      const reset = parseReset(h.get('x-ratelimit-reset'), now);
+      const pause = Math.min(this.maxPauseMs, Math.max(retryAfter ?? 0, reset ?? 0) || this.defaultPauseMs);
+      if (now + pause > this.pausedUntil) {
+        this.pausedUntil = now + pause;
+        this.counters.pauses++;
+      }
+      // A rate-limited site's bucket is empty now; without a refill estimate, assume one token per pause.
+      if (rateLimited && this.limit !== null) {
+        this.remainingAt = { remaining: 0, at: now, startedSince: Math.max(0, this.inFlight - 1) };
+        if (this.refillPerSecond === null && pause > 0) this.refillPerSecond = 1000 / pause;
+      }
+    } else if (remRaw === '0') {
+      const reset = parseReset(h.get('x-ratelimit-reset'), now);
+      if (reset !== null && reset > 0)
+        this.pausedUntil = Math.max(this.pausedUntil, now + Math.min(this.maxPauseMs, reset));
+    }
+    this.notify();
+  }
+
+  /** ms until the connection may call again (0 when not paused). */
+  pausedForMs(): number {
+    return Math.max(0, this.pausedUntil - this.clock());
+  }
+
+  stats(): PacerStats {
+    return {
+      ...this.counters,
+      inFlight: this.inFlight,
+      pausedUntil: this.pausedUntil > this.clock() ? this.pausedUntil : 0,
+      observedLimit: this.limit,
+      estimatedRefillPerSecond: this.refillPerSecond,
+      lastReason: this.lastReason,
+    };
+  }
+}
+
+/**
+ * One pacer per key, shared by every client built for that connection in this process. The client
+ * uses `${connectionId}@${apiBase}` as the key; options apply only when the pacer is first made.
+ */
+const registry = new Map<string, Pacer>();
+
+export function pacerFor(key: string, opts?: PacerOptions): Pacer {
+  let p = registry.get(key);
+  if (!p) {
+    p = new Pacer(opts);
+    registry.set(key, p);
+  }
+  return p;
+}
+
+/** Forgets pacers whose key is `key` or starts with `key@` (connection deleted or changed). */
+export function dropPacer(key: string): void {
+  for (const k of [...registry.keys()]) if (k === key || k.startsWith(`${key}@`)) registry.delete(k);
+}

@@ -1,0 +1,147 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createJiraClient } from '../../src/jira/client.js';
+import { Pacer, parseRetryAfter } from '../../src/jira/pacer.js';
+import { connectionFor, env, FLAVOURS, type Env } from './helpers.js';
+
+/** A fake clock whose sleep advances time at once: the pacer's decisions become deterministic. */
+function fakeTime(start = 1_700_000_000_000) {
+  let now = start;
+  const sleeps: number[] = [];
+  return {
+    clock: () => now,
+    sleep: async (ms: number) => {
+      sleeps.push(ms);
+      now += ms;
+      await Promise.resolve();
+    },
+    advance: (ms: number) => {
+      now += ms;
+    },
+    sleeps,
+  };
+}
+
+const headers = (h: Record<string, string>) => ({ get: (k: string) => h[k.toLowerCase()] ?? null });
+
+describe('Pacer (deterministic clock)', () => {
+  it('parses Retry-After in seconds and as an HTTP date', () => {
+    const now = Date.parse('2026-01-01T00:00:00Z');
+    expect(parseRetryAfter('3', now)).toBe(3000);
+    expect(parseRetryAfter('Thu, 01 Jan 2026 00:00:10 GMT', now)).toBe(10_000);
+    expect(parseRetryAfter('garbage', now)).toBeNull();
+  });
+
+  it('a 429 pauses the whole connection until the reset: every later caller waits', async () => {
+    const t = fakeTime();
+    const p = new Pacer({ clock: t.clock, sleep: t.sleep, concurrency: 2 });
+    const r1 = await p.acquire();
+    p.observe({ status: 429, headers: headers({ 'retry-after': '4', 'ratelimit-reason': 'jira-burst-based' }) });
+    r1();
+    const start = t.clock();
+    // Two other "jobs" using the same connection.
+    const [a, b] = await Promise.all([p.acquire(), p.acquire()]);
+    expect(t.clock() - start).toBeGreaterThanOrEqual(4000);
+    a();
+    b();
+    const s = p.stats();
+    expect(s).toMatchObject({ rateLimited: 1, wasted: 1, pauses: 1, lastReason: 'jira-burst-based' });
+    expect(s.waits).toBe(2);
+  });
+
+  it('honours X-RateLimit-Reset when Retry-After is absent, and caps the concurrency', async () => {
+    const t = fakeTime(Date.parse('2026-01-01T00:00:00Z'));
+    const p = new Pacer({ clock: t.clock, sleep: t.sleep, concurrency: 1 });
+    const r = await p.acquire();
+    let second = false;
+    const next = p.acquire().then((rel) => {
+      second = true;
+      return rel;
+    });
+    await Promise.resolve();
+    expect(second).toBe(false); // concurrency 1: waits for the first call
+    p.observe({ status: 429, headers: headers({ 'x-ratelimit-reset': '2026-01-01T00:00:07Z' }) });
+    r();
+    (await next)();
+    expect(t.clock()).toBeGreaterThanOrEqual(Date.parse('2026-01-01T00:00:07Z'));
+  });
+
+  it('meters calls from X-RateLimit-Remaining so an empty bucket is not hammered', async () => {
+    const t = fakeTime();
+    const p = new Pacer({ clock: t.clock, sleep: t.sleep, concurrency: 4 });
+    // Jira says: limit 10, and the remaining count holds steady while we spend 1 call per 100 ms
+    // (so it refills ~10/s); then it reports the bucket empty.
+    for (const remaining of [5, 5, 5, 0]) {
+      const r = await p.acquire();
+      t.advance(100);
+      p.observe({
+        status: 200,
+        headers: headers({ 'x-ratelimit-limit': '10', 'x-ratelimit-remaining': String(remaining) }),
+      });
+      r();
+    }
+    expect(p.stats().estimatedRefillPerSecond).toBeCloseTo(10, 0);
+    expect(p.stats().observedLimit).toBe(10);
+    const before = t.clock();
+    const r = await p.acquire();
+    r();
+    expect(t.clock() - before).toBeGreaterThanOrEqual(90); // had to wait for a refill rather than spend a 429
+  });
+});
+
+describe.each(FLAVOURS)('429 storm against the sandbox on %s', (flavour) => {
+  let e: Env;
+  beforeAll(async () => {
+    e = await env(flavour, { maxRetries: 8 });
+  });
+  afterAll(async () => {
+    await e.close();
+  });
+
+  it('jobs sharing a connection pause together and waste few calls', async () => {
+    // Burst 5, refill 20/s: 60 calls need many refills.
+    e.sb.knobs.set({ rateLimit: { capacity: 5, refillPerSecond: 20 } });
+    const pacer = new Pacer({ concurrency: 4 });
+    const conn = connectionFor(e.sb);
+    // Three jobs, each with its own client object, share the connection's pacer.
+    const clients = [0, 1, 2].map(() => createJiraClient(conn, { pacer, maxRetries: 8, backoffMs: 1 }));
+    try {
+      e.sb.calls.reset();
+      await Promise.all(
+        clients.map(async (c) => {
+          for (let i = 0; i < 20; i++) await c.getProject('SEC');
+        }),
+      );
+      const s = pacer.stats();
+      const total = e.sb.calls.count();
+      const r429 = e.sb.calls.count({ status: 429 });
+      expect(e.sb.calls.count({ status: 200 })).toBe(60);
+      expect(s.rateLimited).toBe(r429);
+      expect(s.calls).toBe(total);
+      // Without pacing, 60 calls against a 5-token bucket waste dozens; paced, at most a handful.
+      expect(r429).toBeLessThanOrEqual(Math.ceil(total * 0.1));
+      expect(s.waits).toBeGreaterThan(0);
+    } finally {
+      e.sb.knobs.set({ rateLimit: null });
+      await Promise.all(clients.map((c) => c.close()));
+    }
+  });
+});
+
+describe('default pacer sharing', () => {
+  it('clients of the same connection share one pacer; another site or connection gets its own', async () => {
+    const conn = {
+      id: 'shared-1',
+      siteUrl: 'https://a.example',
+      flavour: 'datacenter' as const,
+      auth: { type: 'pat' as const, token: 't' },
+    };
+    const a = createJiraClient(conn);
+    const b = createJiraClient(conn);
+    const c = createJiraClient({ ...conn, siteUrl: 'https://b.example' });
+    const d = createJiraClient({ ...conn, id: 'shared-2' });
+    expect(a.transport.pacer).toBe(b.transport.pacer);
+    expect(c.transport.pacer).not.toBe(a.transport.pacer);
+    expect(d.transport.pacer).not.toBe(a.transport.pacer);
+    await Promise.all([a, b, c, d].map((x) => x.close()));
+  });
+});
