@@ -1,0 +1,177 @@
+import type { FastifyInstance } from 'fastify';
+import { apiRoutes } from '../http/routes/index.js';
+import { buildServer } from '../http/server.js';
+import type { Logger } from '../log/logger.js';
+import { createMetrics, type Metrics } from '../metrics/metrics.js';
+import { createQueue, startWorker, type JobHandler, type Queue, type Worker } from '../queue/index.js';
+import { startSandbox } from '../sandbox/index.js';
+import { openStore, type Store } from '../store/index.js';
+import { demoBanner } from './banner.js';
+import { loadServiceConfig, makeDemoConfig, type Config } from './config-port.js';
+import { storeReadiness } from './readiness.js';
+import { runtimeSettings } from './settings.js';
+import { VERSION } from './version.js';
+
+type RunningSandbox = Awaited<ReturnType<typeof startSandbox>>;
+
+export interface StartServiceOptions {
+  /** Configuration file; default: jira-bridge.yaml in the working directory (see loadConfig). */
+  configPath?: string;
+  env: NodeJS.ProcessEnv;
+  logger: Logger;
+  /** Where the demo banner goes (default process.stderr). */
+  stderr?: NodeJS.WritableStream;
+  /** Job handlers by kind (the sync engine registers its own here). */
+  handlers?: Record<string, JobHandler>;
+  /** How long a stop waits for in-flight jobs before leaving them to lease expiry (default 20 s). */
+  drainMs?: number;
+}
+
+export interface RunningService {
+  /** http://host:port the API listens on. */
+  url: string;
+  port: number;
+  mode: 'configured' | 'demo';
+  /** The configuration file used, or null in demo mode. */
+  configSource: string | null;
+  config: Config;
+  store: Store;
+  queue: Queue;
+  metrics: Metrics;
+  server: FastifyInstance;
+  /** The built-in Jira sandbox, in demo mode only. */
+  sandbox: RunningSandbox | undefined;
+  /**
+   * Graceful stop: readiness turns 503, the server stops accepting and finishes open requests,
+   * workers finish their jobs (or leave them to lease expiry after drainMs), then the store and
+   * the sandbox close. Idempotent.
+   */
+  stop(): Promise<void>;
+}
+
+/** Things to undo, newest first, if start-up fails half-way or on stop. */
+class Closer {
+  readonly #steps: Array<{ name: string; fn: () => Promise<unknown> }> = [];
+  constructor(private readonly logger: Logger) {}
+  add(name: string, fn: () => Promise<unknown>): void {
+    this.#steps.push({ name, fn });
+  }
+  async closeAll(): Promise<void> {
+    while (this.#steps.length) {
+      const { name, fn } = this.#steps.pop()!;
+      try {
+        await fn();
+      } catch (err) {
+        this.logger.error({ err, step: name }, 'error while shutting down');
+      }
+    }
+  }
+}
+
+/**
+ * The composition root. Loads and validates the configuration first — an invalid file throws the
+ * loader's ConfigError before anything starts. With no file, starts the built-in Jira sandbox and
+ * a demo mapping, and says so loudly. Then: store (DATABASE_URL → PostgreSQL, else SQLite under
+ * ./data), migrations, queue worker, HTTP server on PORT (default 8080).
+ */
+export async function startService(opts: StartServiceOptions): Promise<RunningService> {
+  const { env, logger } = opts;
+  const stderr = opts.stderr ?? process.stderr;
+  const loaded = await loadServiceConfig({ ...(opts.configPath !== undefined ? { path: opts.configPath } : {}), env });
+  const demo = loaded.source === null;
+  const settings = runtimeSettings(loaded.config, env, { demo });
+  const { port, host, dataDir, databaseUrl } = settings;
+
+  const closer = new Closer(logger);
+  try {
+    let config = loaded.config;
+    let sandbox: RunningSandbox | undefined;
+    if (demo) {
+      sandbox = await startSandbox({
+        flavour: 'cloud',
+        port: 0,
+        host: '127.0.0.1',
+        seed: 'default',
+        logger: logger.child({ component: 'jira-sandbox' }),
+      });
+      closer.add('sandbox', () => sandbox!.close());
+      config = await makeDemoConfig(sandbox.baseUrl, sandbox.credentials);
+    }
+
+    const store = await openStore({ ...(databaseUrl ? { databaseUrl } : { dataDir }), logger });
+    closer.add('store', () => store.close());
+    const { applied } = await store.migrate();
+    logger.info({ applied, engine: store.dialect }, 'store ready');
+
+    const queue = createQueue(store, { logger });
+    const metrics = createMetrics({ queueStats: () => queue.stats() });
+    const worker: Worker = startWorker({
+      store,
+      queue,
+      handlers: opts.handlers ?? {},
+      concurrency: settings.workerConcurrency,
+      logger,
+      onOutcome: (job, outcome, ms) => metrics.recordJobOutcome(job.kind, outcome, ms),
+    });
+    const drainMs = opts.drainMs ?? 20_000;
+    closer.add('worker', async () => {
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), drainMs)));
+      const result = await Promise.race([worker.stop({ graceful: true }).then(() => 'done' as const), timedOut]);
+      clearTimeout(timer);
+      if (result === 'timeout') {
+        logger.warn(
+          { inFlight: worker.inFlight(), drainMs },
+          'in-flight jobs did not finish in time; their leases expire and another worker takes them over',
+        );
+      }
+    });
+
+    let shuttingDown = false;
+    const server = await buildServer({
+      logger,
+      store,
+      readiness: storeReadiness(store, { shuttingDown: () => shuttingDown }),
+      metrics,
+      version: VERSION,
+      routes: apiRoutes({ queue }),
+    });
+    closer.add('http', () => server.close());
+    await server.listen({ port, host });
+    const addr = server.server.address();
+    const boundPort = typeof addr === 'object' && addr ? addr.port : port;
+    const shownHost = host === '0.0.0.0' || host === '::' ? 'localhost' : host;
+    const url = `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${boundPort}`;
+    logger.info(
+      { url, mode: demo ? 'demo' : 'configured', config: loaded.source, version: VERSION },
+      'jira-bridge listening',
+    );
+    if (demo && sandbox) stderr.write(demoBanner({ sandboxUrl: sandbox.baseUrl, dataDir, serviceUrl: url }));
+
+    let stopping: Promise<void> | undefined;
+    return {
+      url,
+      port: boundPort,
+      mode: demo ? 'demo' : 'configured',
+      configSource: loaded.source,
+      config,
+      store,
+      queue,
+      metrics,
+      server,
+      sandbox,
+      stop() {
+        stopping ??= (async () => {
+          shuttingDown = true;
+          logger.info('shutting down');
+          await closer.closeAll(); // http, then worker, then store, then sandbox
+          logger.info('stopped');
+        })();
+        return stopping;
+      },
+    };
+  } catch (err) {
+    await closer.closeAll();
+    throw err;
+  }
+}

@@ -1,0 +1,155 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyPluginAsync,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
+import {
+  jsonSchemaTransform,
+  jsonSchemaTransformObject,
+  serializerCompiler,
+  validatorCompiler,
+} from 'fastify-type-provider-zod';
+import { AppError } from '../core/errors.js';
+import type { Logger } from '../log/logger.js';
+import type { Metrics } from '../metrics/metrics.js';
+import type { Store } from '../store/store.js';
+import { errorBody, toAppError } from './errors.js';
+import { DEFAULT_MAX_JSON_DEPTH, installJsonParser } from './json-body.js';
+import { systemRoutes, type Readiness } from './routes/system.js';
+
+export type { Readiness, ReadinessCheck } from './routes/system.js';
+
+export interface ServerDeps {
+  logger: Logger;
+  /** Not used by the shell itself (readiness covers it); route groups may take it from here. */
+  store?: Store;
+  readiness: Readiness;
+  metrics: Metrics;
+  version: string;
+  /** Max request body in bytes (default 1 MiB). */
+  bodyLimit?: number;
+  /** Max JSON nesting depth (default 64). */
+  maxJsonDepth?: number;
+  /** API route groups (see src/http/routes/index.ts), registered after the system routes. */
+  routes?: FastifyPluginAsync[];
+}
+
+export const DEFAULT_BODY_LIMIT = 1024 * 1024;
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Honours a well-formed `X-Request-Id`; anything else (absent, too long, odd bytes) gets a fresh id. */
+export function requestIdFor(req: IncomingMessage): string {
+  const h = req.headers['x-request-id'];
+  const v = Array.isArray(h) ? h[0] : h;
+  return v !== undefined && REQUEST_ID.test(v) ? v : randomUUID();
+}
+
+const SENSITIVE_QUERY = /token|secret|password|passwd|signature|sig|key|code|auth|state|jwt/i;
+
+/** The URL for logs, with values of secret-looking query parameters masked. */
+export function redactUrl(url: string): string {
+  const q = url.indexOf('?');
+  if (q < 0) return url;
+  const params = new URLSearchParams(url.slice(q + 1));
+  for (const k of [...new Set(params.keys())]) if (SENSITIVE_QUERY.test(k)) params.set(k, '[redacted]');
+  return `${url.slice(0, q)}?${params.toString()}`;
+}
+
+function routeOf(req: FastifyRequest): string {
+  return req.routeOptions.url ?? '(unmatched)';
+}
+
+/**
+ * The HTTP shell: request ids, structured request logs without secrets, one error shape, body
+ * and depth limits, `/healthz`, `/readyz`, `/metrics`, `/openapi.json`, `/docs`, then the API
+ * route groups. Returns a ready (not listening) instance: `inject()` it or `listen()` it.
+ */
+export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
+  const bodyLimit = deps.bodyLimit ?? DEFAULT_BODY_LIMIT;
+  const app = Fastify({
+    // pino's Logger and Fastify's logger type differ only in generics; it is the same object.
+    loggerInstance: deps.logger as unknown as FastifyBaseLogger,
+    // One line per request, written in onResponse below with exactly the fields we choose.
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'req_id' }),
+    genReqId: requestIdFor,
+    bodyLimit,
+    return503OnClosing: true,
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+    frameworkErrors(err, req, reply) {
+      void sendError(req, reply, err);
+    },
+  });
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  installJsonParser(app, deps.maxJsonDepth ?? DEFAULT_MAX_JSON_DEPTH);
+
+  function sendError(req: FastifyRequest, reply: FastifyReply, err: unknown): FastifyReply {
+    const appErr = toAppError(err, { bodyLimit });
+    if (appErr.status >= 500) req.log.error({ err }, 'request failed');
+    else req.log.info({ code: appErr.code, message: appErr.message }, 'request rejected');
+    if (appErr.retryAfterMs !== undefined) reply.header('retry-after', Math.ceil(appErr.retryAfterMs / 1000));
+    return reply
+      .code(appErr.status)
+      .type('application/json; charset=utf-8')
+      .serializer((p: unknown) => JSON.stringify(p))
+      .send(errorBody(appErr, req.id));
+  }
+
+  app.addHook('onRequest', async (req, reply) => {
+    reply.header('x-request-id', req.id);
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    const route = routeOf(req);
+    const durationMs = reply.elapsedTime;
+    deps.metrics.recordHttp(req.method, route, reply.statusCode, durationMs);
+    // Only method, path (secret query values masked), route, status and time: never headers.
+    req.log.info(
+      {
+        method: req.method,
+        url: redactUrl(req.url),
+        route,
+        status: reply.statusCode,
+        duration_ms: Math.round(durationMs * 10) / 10,
+      },
+      'request completed',
+    );
+  });
+  app.setErrorHandler((err, req, reply) => sendError(req, reply, err));
+  app.setNotFoundHandler((req, reply) =>
+    sendError(req, reply, new AppError('NOT_FOUND', `No route ${req.method} ${req.url.split('?')[0]}`)),
+  );
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'jira-bridge API',
+        description:
+          'Two-way sync between a platform’s records and Jira. Every error has the shape ' +
+          '`{ "error": { "code", "message", "details" } }`; unknown JSON fields are rejected.',
+        version: deps.version,
+      },
+      tags: [
+        { name: 'system', description: 'Health, readiness, metrics' },
+        { name: 'jobs', description: 'The durable work queue: inspect and retry jobs' },
+      ],
+    },
+    transform: jsonSchemaTransform,
+    transformObject: jsonSchemaTransformObject,
+  });
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs', staticCSP: true });
+
+  await app.register(systemRoutes({ readiness: deps.readiness, metrics: deps.metrics }));
+  for (const plugin of deps.routes ?? []) await app.register(plugin);
+
+  await app.ready();
+  return app;
+}

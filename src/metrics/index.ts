@@ -1,0 +1,9 @@
+export {
+  createMetrics,
+  jiraEndpointLabel,
+  jiraCallRecorder,
+  type Metrics,
+  type MetricsOptions,
+  type JobOutcome,
+  type JiraCallSample,
+} from './metrics.js';

@@ -1,0 +1,66 @@
+import { existsSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { SQLITE_FILE } from '../../src/store/index.js';
+import { freePort, spawnCli, tempDir, waitForStatus, type Spawned } from './helpers.js';
+
+const dirs: string[] = [];
+const procs: Spawned[] = [];
+afterAll(() => {
+  for (const p of procs) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+describe('jira-bridge serve with no configuration (demo mode)', () => {
+  it('comes up against the built-in sandbox, answers ready, renders /docs, and stops cleanly on SIGTERM', async () => {
+    const cwd = tempDir('jb-serve-');
+    dirs.push(cwd);
+    const port = await freePort();
+    const proc = spawnCli([], { cwd, env: { PORT: String(port) } });
+    procs.push(proc);
+    const base = `http://127.0.0.1:${port}`;
+
+    const ready = await waitForStatus(`${base}/readyz`, 200, proc);
+    const body = (await ready.json()) as { ready: boolean; checks: Record<string, { ok: boolean }> };
+    expect(body.ready).toBe(true);
+    expect(body.checks.store?.ok).toBe(true);
+    expect(body.checks.migrations?.ok).toBe(true);
+
+    // The loud banner, naming the sandbox URL, the data directory and what to do next.
+    const banner = proc.stderr();
+    expect(banner).toContain('DEMO MODE: no jira-bridge.yaml found');
+    expect(banner).toMatch(/Jira sandbox : http:\/\/127\.0\.0\.1:\d+/);
+    expect(banner).toContain(join(cwd, 'data'));
+    expect(banner).toContain('examples/jira-bridge.example.yaml');
+    expect(existsSync(join(cwd, 'data', SQLITE_FILE))).toBe(true);
+
+    const docs = await fetch(`${base}/docs`);
+    expect(docs.status).toBe(200);
+    expect(docs.headers.get('content-type')).toMatch(/text\/html/);
+    expect(await docs.text()).toMatch(/swagger-ui/i);
+
+    const spec = (await (await fetch(`${base}/openapi.json`)).json()) as { openapi: string; paths: object };
+    expect(spec.openapi).toMatch(/^3\./);
+    expect(Object.keys(spec.paths)).toContain('/api/v1/jobs');
+
+    const jobs = await fetch(`${base}/api/v1/jobs`, { headers: { 'x-request-id': 'e2e-1' } });
+    expect(jobs.status).toBe(200);
+    expect(jobs.headers.get('x-request-id')).toBe('e2e-1');
+
+    proc.child.kill('SIGTERM');
+    const exit = await proc.exited;
+    expect(exit).toEqual({ code: 0, signal: null });
+    await expect(fetch(`${base}/healthz`)).rejects.toThrow();
+  });
+
+  it('refuses a port that is not a number, exit 2, without starting anything', async () => {
+    const cwd = tempDir('jb-serve-');
+    dirs.push(cwd);
+    const proc = spawnCli(['serve'], { cwd, env: { PORT: 'eighty' } });
+    procs.push(proc);
+    const exit = await proc.exited;
+    expect(exit.code).toBe(2);
+    expect(proc.stderr()).toContain('PORT: "eighty" is not a whole number between 0 and 65535');
+    expect(existsSync(join(cwd, 'data'))).toBe(false);
+  });
+});
