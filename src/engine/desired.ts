@@ -1,0 +1,179 @@
+import type { FieldMappingSnapshot, JiraPort, OutboundMapping, RecordData } from './types.js';
+
+/** Jira rejects text fields over this many characters. */
+export const JIRA_TEXT_LIMIT = 32_767;
+const SUMMARY_LIMIT = 255;
+const TRUNCATION_NOTICE = '\n\n_[Truncated by jira-bridge: the full text is attached as description.md]_';
+
+/** Comparable form of Markdown: line endings and trailing spaces do not count as changes. */
+export function normalizeText(md: string): string {
+  return md
+    .replace(/\r\n?/g, '\n')
+    .split('\n')
+    .map((l) => l.replace(/[ \t]+$/, ''))
+    .join('\n')
+    .trim();
+}
+
+/** Jira labels may not contain spaces. */
+export function toJiraLabel(l: string): string {
+  return l.trim().replace(/\s+/g, '_');
+}
+
+export interface DesiredField {
+  /** The normalised value, stored as the field's base once Jira has it. */
+  value: unknown;
+  /** Jira field id written (`summary`, `customfield_10010`, …). */
+  jiraField: string;
+  type: 'summary' | 'description' | 'priority' | 'labels' | 'assignee' | FieldMappingSnapshot['type'];
+}
+
+function allows(direction: string | undefined): boolean {
+  return direction === undefined || direction === 'both' || direction === 'to_jira';
+}
+
+/** The Jira status the record should be in, or a reason why none is pushed. */
+export function desiredStatus(
+  data: RecordData,
+  mapping: OutboundMapping,
+): { status: string; closing: boolean } | { status: null; reason: string } {
+  if (!allows(mapping.builtinDirections?.status)) return { status: null, reason: 'status is synced from Jira only' };
+  const closing = mapping.closedStatuses.includes(data.status);
+  if (closing) {
+    if (mapping.closeStatus === null)
+      return { status: null, reason: 'never auto-close: the mapping leaves closing to Jira' };
+    return { status: mapping.closeStatus, closing: true };
+  }
+  const s = mapping.statusOut[data.status];
+  if (!s) return { status: null, reason: `host status "${data.status}" has no Jira status in the mapping` };
+  return { status: s, closing: false };
+}
+
+/** The priority for a severity: the table, else the default, else none. */
+export function desiredPriority(data: RecordData, mapping: OutboundMapping): string | null {
+  if (data.severity !== null) {
+    const hit = mapping.severityToPriority[data.severity] ?? mapping.severityToPriority[data.severity.toLowerCase()];
+    if (hit) return hit;
+  }
+  return mapping.defaultPriority ?? null;
+}
+
+/**
+ * Every field the mapping pushes to Jira, keyed by a stable field name (`summary`, `custom:cvss`)
+ * with its normalised value (what bases store and compare).
+ */
+export function desiredFields(data: RecordData, mapping: OutboundMapping): Map<string, DesiredField> {
+  const out = new Map<string, DesiredField>();
+  const b = mapping.builtinDirections ?? {};
+  if (allows(b.summary)) out.set('summary', { value: data.title.trim(), jiraField: 'summary', type: 'summary' });
+  if (allows(b.description)) {
+    out.set('description', { value: normalizeText(data.description), jiraField: 'description', type: 'description' });
+  }
+  if (allows(b.priority)) {
+    const p = desiredPriority(data, mapping);
+    if (p !== null) out.set('priority', { value: p, jiraField: 'priority', type: 'priority' });
+  }
+  if (allows(b.labels)) {
+    const labels = [...new Set([...data.labels, ...mapping.labels].map(toJiraLabel).filter((l) => l !== ''))].sort();
+    out.set('labels', { value: labels, jiraField: 'labels', type: 'labels' });
+  }
+  if (allows(b.assignee)) out.set('assignee', { value: data.assignee_email, jiraField: 'assignee', type: 'assignee' });
+  for (const f of mapping.fields) {
+    if (!allows(f.direction) || f.lock === 'jira') continue;
+    const raw = Object.hasOwn(data.custom, f.host) ? data.custom[f.host] : undefined;
+    if (raw === undefined) continue; // the host did not send it: leave the Jira field alone
+    out.set(`custom:${f.host}`, { value: normaliseCustom(raw, f.type), jiraField: f.jira, type: f.type });
+  }
+  return out;
+}
+
+function normaliseCustom(v: unknown, type: FieldMappingSnapshot['type']): unknown {
+  if (v === null) return null;
+  switch (type) {
+    case 'number':
+      return typeof v === 'number' ? v : Number(v);
+    case 'multiselect':
+    case 'checkbox':
+    case 'labels':
+      return (Array.isArray(v) ? v : [v]).map(String).sort();
+    case 'date':
+      return String(v).slice(0, 10);
+    case 'textarea':
+      return normalizeText(String(v));
+    case 'user':
+      return String(v).trim().toLowerCase();
+    default:
+      return typeof v === 'string' ? v : String(v);
+  }
+}
+
+export interface EncodeContext {
+  jira: JiraPort;
+  /** Emails already looked up in this job (each costs one Jira call once). */
+  users: Map<string, Record<string, string> | null>;
+  warnings: string[];
+  /** Set when a text was truncated: the full text goes in as an attachment. */
+  overflow: Array<{ filename: string; text: string }>;
+  /** Body encoding override (Service Management request fields take wiki markup on every flavour). */
+  toBody?: ((md: string) => unknown) | undefined;
+}
+
+export async function lookupUser(ctx: EncodeContext, email: string): Promise<Record<string, string> | null> {
+  if (!ctx.users.has(email)) ctx.users.set(email, await ctx.jira.findUserByEmail(email));
+  return ctx.users.get(email) ?? null;
+}
+
+function truncated(text: string, field: string, ctx: EncodeContext): string {
+  if (text.length <= JIRA_TEXT_LIMIT - 1000) return text;
+  ctx.overflow.push({ filename: field === 'description' ? 'description.md' : `${field}.md`, text });
+  ctx.warnings.push(`${field} is longer than Jira's ${JIRA_TEXT_LIMIT}-character limit: truncated, full text attached`);
+  return text.slice(0, JIRA_TEXT_LIMIT - 1000 - TRUNCATION_NOTICE.length) + TRUNCATION_NOTICE;
+}
+
+/** Encodes one desired field as Jira expects it in `fields`. */
+export async function encodeField(key: string, f: DesiredField, ctx: EncodeContext): Promise<unknown> {
+  const v = f.value;
+  switch (f.type) {
+    case 'summary':
+      return String(v).slice(0, SUMMARY_LIMIT);
+    case 'description':
+      return v === '' ? null : (ctx.toBody ?? ctx.jira.toBody)(truncated(String(v), 'description', ctx));
+    case 'priority':
+      return { name: v };
+    case 'labels':
+      return v === null ? [] : (v as string[]).map(toJiraLabel);
+    case 'assignee':
+    case 'user': {
+      if (v === null) return null;
+      const ref = await lookupUser(ctx, String(v));
+      if (!ref) {
+        ctx.warnings.push(
+          `${key === 'assignee' ? 'assignee' : key}: no Jira user matches ${String(v)} (or Jira hides emails); left unassigned`,
+        );
+      }
+      return ref;
+    }
+    default:
+      break;
+  }
+  if (v === null) return null;
+  switch (f.type) {
+    case 'textarea':
+      return (ctx.toBody ?? ctx.jira.toBody)(truncated(String(v), key, ctx));
+    case 'number':
+      return Number(v);
+    case 'select':
+    case 'radio':
+      return { value: String(v) };
+    case 'multiselect':
+    case 'checkbox':
+      return (v as string[]).map((value) => ({ value }));
+    case 'date':
+      return String(v).slice(0, 10);
+    case 'datetime':
+    case 'string':
+    case 'url':
+    default:
+      return String(v);
+  }
+}

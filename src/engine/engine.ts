@@ -1,0 +1,125 @@
+import { join } from 'node:path';
+import type { Logger } from '../log/logger.js';
+import type { Queue } from '../queue/queue.js';
+import type { JobHandler } from '../queue/types.js';
+import type { Store } from '../store/store.js';
+import { fileAttachmentStore, type AttachmentStore } from './attachment-store.js';
+import { createBackfill, type Backfill } from './backfill.js';
+import { createOutboundHandler, PAUSE_RETRY_MS, type OutboundDeps } from './outbound.js';
+import { BACKFILL_JOB, OUTBOUND_JOB } from './record-data.js';
+import { createRecordService, type RecordService } from './records.js';
+import type { JiraPort, MappingSource } from './types.js';
+
+export interface EngineDeps {
+  store: Store;
+  queue: Queue;
+  mappings: MappingSource;
+  /** The Jira port of a connection (see ./jira-port.ts for the adapter over src/jira). */
+  jira(connectionId: string): JiraPort;
+  /** Attachment bytes live under `<dataDir>/attachments` unless a store is given. */
+  dataDir?: string;
+  attachments?: AttachmentStore;
+  logger?: Logger;
+  now?: () => number;
+  hooks?: OutboundDeps['hooks'];
+  /** How long jobs of a connection whose credentials failed wait before probing again (default 30 s). */
+  pauseRetryMs?: number;
+}
+
+export interface ConnectionHealth {
+  healthy: boolean;
+  /** Why not (e.g. Jira's 401 message), null when healthy. */
+  problem: string | null;
+  since: number;
+}
+
+export interface Engine {
+  records: RecordService;
+  backfill: Backfill;
+  /** Runs one record's outbound sync now, outside the queue (tests, CLI). */
+  syncRecord(recordId: string, opts?: { resync?: boolean }): Promise<void>;
+  /** Job handlers to register with the worker. */
+  handlers: Record<string, JobHandler>;
+  /** Connections whose credentials failed (their jobs wait, nothing is lost). */
+  connectionHealth(): Record<string, ConnectionHealth>;
+  /**
+   * Credentials were fixed: lift the pause of a connection now and pull its waiting outbound jobs
+   * forward (otherwise the next probe resumes it within the pause interval on its own).
+   */
+  resumeConnection(connectionId: string): Promise<void>;
+}
+
+/** The outbound engine: record service, outbound job handler, backfill. */
+export function createEngine(deps: EngineDeps): Engine {
+  const attachments = deps.attachments ?? fileAttachmentStore(join(deps.dataDir ?? './data', 'attachments'));
+  const health = new Map<string, ConnectionHealth>();
+  const now = deps.now ?? Date.now;
+  const records = createRecordService({
+    store: deps.store,
+    queue: deps.queue,
+    mappings: deps.mappings,
+    attachments,
+    now,
+  });
+  const pauseMs = deps.pauseRetryMs ?? PAUSE_RETRY_MS;
+  const nextProbe = new Map<string, number>();
+  const outbound = createOutboundHandler({
+    store: deps.store,
+    mappings: deps.mappings,
+    jira: deps.jira,
+    attachments,
+    logger: deps.logger,
+    now,
+    hooks: deps.hooks,
+    pauseRetryMs: pauseMs,
+    connectionGate(connectionId) {
+      const h = health.get(connectionId);
+      if (!h || h.healthy) return null;
+      const at = nextProbe.get(connectionId) ?? 0;
+      if (now() < at) return at - now();
+      nextProbe.set(connectionId, now() + pauseMs); // this job is the probe
+      return null;
+    },
+    onConnectionHealth(connectionId, problem) {
+      const prev = health.get(connectionId);
+      if (problem === null) {
+        if (prev && !prev.healthy) deps.logger?.info({ connectionId }, 'Jira connection healthy again; resuming');
+        health.set(connectionId, { healthy: true, problem: null, since: prev?.healthy ? prev.since : now() });
+        nextProbe.delete(connectionId);
+      } else {
+        if (!prev || prev.healthy)
+          deps.logger?.error({ connectionId, problem }, 'Jira connection paused: credentials rejected');
+        health.set(connectionId, { healthy: false, problem, since: prev && !prev.healthy ? prev.since : now() });
+        nextProbe.set(connectionId, now() + pauseMs);
+      }
+    },
+  });
+  const backfill = createBackfill({
+    store: deps.store,
+    queue: deps.queue,
+    mappings: deps.mappings,
+    jira: deps.jira,
+    logger: deps.logger,
+    now,
+  });
+  return {
+    records,
+    backfill,
+    syncRecord: (id, opts) => outbound.syncRecord(id, opts),
+    handlers: { [OUTBOUND_JOB]: outbound.handler, [BACKFILL_JOB]: backfill.handler },
+    connectionHealth: () => Object.fromEntries(health),
+    async resumeConnection(connectionId) {
+      health.delete(connectionId);
+      nextProbe.delete(connectionId);
+      const t = now();
+      await deps.store.db
+        .updateTable('jobs')
+        .set({ run_at: t, updated_at: t })
+        .where('state', '=', 'queued')
+        .where('kind', '=', OUTBOUND_JOB)
+        .where('run_at', '>', t)
+        .execute();
+      deps.queue.notify();
+    },
+  };
+}

@@ -1,0 +1,207 @@
+import { AppError } from '../core/errors.js';
+import type { JiraClient } from '../jira/client.js';
+import { TOKEN_LABEL_PREFIX, createOnce, findByToken, withToken } from '../jira/idempotent-create.js';
+import { markdownToJiraBody, plainText } from './markup.js';
+import type { IssueRef, JiraPort, TransitionInfo } from './types.js';
+
+export interface ClientPortOptions {
+  /** Text custom field carrying creation tokens (e.g. customfield_10017); default: a `jb-` label. */
+  tokenField?: string | undefined;
+  /** How long search may lag behind writes before a retry looks for its token (Cloud default 5 s). */
+  searchLagMs?: number | undefined;
+  /** Markdown → body; default marklassian (Cloud, ADF) / jira2md (Data Center, wiki). */
+  toBody?: ((md: string, flavour: 'cloud' | 'datacenter') => unknown) | undefined;
+}
+
+/** The engine's Jira port over src/jira's client (pacing, retries, error mapping live there). */
+export function jiraPortFromClient(client: JiraClient, opts: ClientPortOptions = {}): JiraPort {
+  const flavour = client.flavour;
+  const tokenField = opts.tokenField;
+  let statusList: Promise<Array<{ id: string; name: string; category?: string | undefined }>> | undefined;
+
+  const tokenOf = (fields: Record<string, unknown>, wanted: Set<string>): string | undefined => {
+    if (tokenField) {
+      const t = fields[tokenField];
+      return typeof t === 'string' && wanted.has(t) ? t : undefined;
+    }
+    for (const l of (fields.labels as string[] | undefined) ?? []) {
+      const t = l.startsWith(TOKEN_LABEL_PREFIX) ? l.slice(TOKEN_LABEL_PREFIX.length) : undefined;
+      if (t !== undefined && wanted.has(t)) return t;
+    }
+    return undefined;
+  };
+  const q = (s: string): string => `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+
+  return {
+    flavour,
+    browseUrl: (key) => client.browseUrl(key),
+    toBody: (md) => (opts.toBody ?? markdownToJiraBody)(md, flavour),
+
+    async createOnce(body, token, o = {}) {
+      const projectKey = String((body.fields.project as { key?: string } | undefined)?.key ?? '');
+      if (o.searchFirst) {
+        const r = await createOnce(client, {
+          projectKey,
+          token,
+          fields: body.fields,
+          ...(body.properties ? { properties: body.properties } : {}),
+          ...(tokenField ? { tokenField } : {}),
+          ...(o.previousAttemptAt !== undefined ? { previousAttemptAt: o.previousAttemptAt } : {}),
+          ...(opts.searchLagMs !== undefined ? { searchLagMs: opts.searchLagMs } : {}),
+        });
+        return { id: r.issue.id, key: r.issue.key, adopted: r.adopted };
+      }
+      // First attempt with a fresh token: nothing can carry it yet, so no search is spent.
+      const created = await client.createIssue(
+        withToken({
+          fields: body.fields,
+          token,
+          ...(body.properties ? { properties: body.properties } : {}),
+          ...(tokenField ? { tokenField } : {}),
+        }),
+      );
+      return { id: String(created.id), key: created.key, adopted: false };
+    },
+
+    async findByTokens(projectKey, tokens) {
+      const found = new Map<string, IssueRef>();
+      if (!tokens.length) return found;
+      const wanted = new Set(tokens);
+      const clause = tokenField
+        ? `(${tokens.map((t) => `cf[${tokenField.replace('customfield_', '')}] ~ ${q(t)}`).join(' OR ')})`
+        : `labels in (${tokens.map((t) => q(`${TOKEN_LABEL_PREFIX}${t}`)).join(', ')})`;
+      for await (const issue of client.searchAll(`project = ${q(projectKey)} AND ${clause}`, {
+        fields: ['labels', ...(tokenField ? [tokenField] : [])],
+      })) {
+        const t = tokenOf(issue.fields ?? {}, wanted);
+        if (t && !found.has(t)) found.set(t, { id: String(issue.id), key: issue.key });
+      }
+      return found;
+    },
+
+    async bulkCreate(bodies) {
+      const results = await client.bulkCreate(
+        bodies.map((b) =>
+          withToken({
+            fields: b.fields,
+            token: b.token ?? '',
+            ...(b.properties ? { properties: b.properties } : {}),
+            ...(tokenField ? { tokenField } : {}),
+          }),
+        ),
+      );
+      const byIndex = new Map(results.map((r) => [r.index, r]));
+      return bodies.map((_, i) => {
+        const r = byIndex.get(i);
+        if (!r) return { ref: null, error: 'Jira returned no result for this element' };
+        if (r.issue) return { ref: { id: String(r.issue.id), key: r.issue.key }, error: null };
+        return { ref: null, error: r.error?.message ?? 'Jira rejected this issue' };
+      });
+    },
+
+    async createRequest(input) {
+      if (input.searchFirst) {
+        const hit = await findByToken(client, input.projectKey, input.token, tokenField);
+        if (hit) return { id: String(hit.id), key: hit.key, adopted: true };
+      }
+      const fields = { ...input.fields };
+      if (tokenField) fields[tokenField] = input.token;
+      else
+        fields.labels = [
+          ...new Set([...((fields.labels as string[] | undefined) ?? []), `${TOKEN_LABEL_PREFIX}${input.token}`]),
+        ];
+      const r = await client.createRequest(input.serviceDeskId, input.requestTypeId, fields);
+      return { id: String(r.issueId), key: r.issueKey, adopted: false };
+    },
+
+    async getIssue(idOrKey) {
+      const issue = await client.getIssue(idOrKey, { fields: ['status', 'labels'] });
+      const status = issue.fields.status as { id: string; name: string; statusCategory?: { key: string } };
+      return {
+        id: String(issue.id),
+        key: issue.key,
+        status: { id: String(status.id), name: status.name, category: status.statusCategory?.key },
+        labels: (issue.fields.labels as string[] | undefined) ?? [],
+      };
+    },
+
+    editIssue: (idOrKey, body) =>
+      client.editIssue(idOrKey, {
+        ...(body.fields ? { fields: body.fields } : {}),
+        ...(body.update ? { update: body.update } : {}),
+      }),
+
+    async getTransitions(idOrKey): Promise<TransitionInfo[]> {
+      const ts = await client.getTransitions(idOrKey, { expandFields: true });
+      return ts.map((t) => ({
+        id: String(t.id),
+        name: t.name,
+        to: { id: String(t.to.id), name: t.to.name, category: t.to.statusCategory?.key },
+        fields: Object.fromEntries(
+          Object.entries(t.fields ?? {}).map(([k, f]) => [
+            k,
+            {
+              required: f.required,
+              allowedValues: f.allowedValues?.map((a) => a.name ?? a.value ?? '').filter(Boolean),
+            },
+          ]),
+        ),
+      }));
+    },
+
+    async getStatus(name) {
+      statusList ??= client
+        .statuses()
+        .then((ss) => ss.map((s) => ({ id: String(s.id), name: s.name, category: s.statusCategory?.key })));
+      let list: Array<{ id: string; name: string; category?: string | undefined }>;
+      try {
+        list = await statusList;
+      } catch (err) {
+        statusList = undefined;
+        throw err;
+      }
+      return list.find((s) => s.name.toLowerCase() === name.toLowerCase()) ?? null;
+    },
+
+    transition: (idOrKey, transitionId, fields) => client.transition(idOrKey, transitionId, fields),
+
+    async listComments(idOrKey) {
+      const out: Array<{ id: string; text: string }> = [];
+      for await (const c of client.allComments(idOrKey)) out.push({ id: String(c.id), text: plainText(c.body) });
+      return out;
+    },
+
+    async addComment(idOrKey, body) {
+      const c = await client.addComment(idOrKey, body as Parameters<JiraClient['addComment']>[1]);
+      return { id: String(c.id) };
+    },
+
+    async updateComment(idOrKey, commentId, body) {
+      await client.updateComment(idOrKey, commentId, body as Parameters<JiraClient['updateComment']>[2]);
+    },
+
+    async addAttachment(idOrKey, filename, bytes) {
+      const r = await client.addAttachment(idOrKey, filename, bytes, 'application/octet-stream');
+      const id = r[0]?.id;
+      if (id === undefined) throw new AppError('JIRA_BAD_REQUEST', `Jira returned no attachment for ${filename}`);
+      return { id: String(id) };
+    },
+
+    async findUserByEmail(email) {
+      const u = await client.findUserByEmail(email);
+      if (!u) return null;
+      const ref: Record<string, string> =
+        flavour === 'cloud' ? { accountId: String(u.accountId ?? '') } : { name: String(u.name ?? '') };
+      return ref;
+    },
+
+    async linkIssues(type, inwardKey, outwardKey) {
+      // A remote link with a stable global id: replayable, and on every Jira flavour.
+      await client.upsertRemoteLink(outwardKey, {
+        globalId: `jira-bridge:${type}:${inwardKey}`,
+        relationship: type,
+        object: { url: client.browseUrl(inwardKey), title: `${type}: ${inwardKey}` },
+      });
+    },
+  };
+}

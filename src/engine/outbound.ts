@@ -1,0 +1,819 @@
+/**
+ * Outbound sync (host record → Jira issue), as a queue job handler keyed by the record.
+ *
+ * State it keeps, which the inbound engine shares:
+ *  - links: one row per record; `state` 'creating' (token committed, issue not yet known) or
+ *    'linked' (issue_id is the link; issue_key is for display and follows moves); the mapping
+ *    snapshot the record was linked with (applies until a manual re-sync).
+ *  - field_bases (value = JSON of the normalised value both sides agree on):
+ *      summary, description (normalised Markdown), priority (Jira priority name),
+ *      labels (sorted, our labels only: the creation-token label `jb-…` is never in it),
+ *      assignee (email or null), custom:<host name> (normalised host value),
+ *      status (Jira status name as last agreed), host:status (host status last pushed),
+ *      target:status (the Jira status it maps to), rework ([{ key, id, version }]).
+ *  - comment_links: host comments (origin 'host'); jira_comment_id set right after the post;
+ *    base_body = the body Jira has ('jira-bridge:posting' while a post is in flight).
+ *  - sync_log (direction 'outbound', action, fields, jira_calls) and change_feed events
+ *    record.linked / record.created / record.updated / record.sync_failed.
+ */
+import type { Kysely, Selectable } from 'kysely';
+import { AppError, isAppError } from '../core/errors.js';
+import type { Logger } from '../log/logger.js';
+import type { Job, JobHandler } from '../queue/types.js';
+import { newId } from '../store/ids.js';
+import { fromJson, toJson } from '../store/json.js';
+import type { Database, LinksTable, RecordsTable } from '../store/schema.js';
+import type { Store } from '../store/store.js';
+import type { AttachmentStore } from './attachment-store.js';
+import {
+  desiredFields,
+  desiredStatus,
+  encodeField,
+  lookupUser,
+  toJiraLabel,
+  type DesiredField,
+  type EncodeContext,
+} from './desired.js';
+import { acquireCreateLock, releaseCreateLock } from './create-lock.js';
+import { ensureConfigRows } from './config-rows.js';
+import { markdownToJiraBody, textKey } from './markup.js';
+import { canonicalJson, type OutboundPayload } from './record-data.js';
+import { walkToStatus } from './status-path.js';
+import type { CreateBody, IssueRef, JiraPort, MappingSource, OutboundMapping, RecordData } from './types.js';
+
+/** Connection-level failures: the connection pauses (the job waits) instead of failing records. */
+const PAUSING = new Set(['JIRA_UNAUTHORIZED', 'JIRA_FORBIDDEN']);
+/** How long a paused connection's jobs wait before probing again. */
+export const PAUSE_RETRY_MS = 30_000;
+
+/** Base field name for the rework tasks created for a record (value: keys created so far). */
+const REWORK_BASE = 'rework';
+/** Jira's status as both sides last agreed (a Jira status name). */
+const STATUS_BASE = 'status';
+/** comment_links.base_body while a comment is being posted (a retry then looks before posting). */
+const POSTING = 'jira-bridge:posting';
+/** The host status last pushed, and the Jira status it was meant to reach. */
+const HOST_STATUS_BASE = 'host:status';
+const TARGET_STATUS_BASE = 'target:status';
+
+export interface OutboundDeps {
+  store: Store;
+  mappings: MappingSource;
+  /** The Jira port for a connection id. */
+  jira(connectionId: string): JiraPort;
+  attachments: AttachmentStore;
+  logger?: Logger | undefined;
+  now?: () => number;
+  /** Test seams: called at fixed points (e.g. to simulate a crash after Jira's create). */
+  hooks?:
+    | {
+        afterCreate?: (recordId: string, ref: IssueRef) => void | Promise<void>;
+        afterComment?: (recordId: string, jiraCommentId: string) => void | Promise<void>;
+      }
+    | undefined;
+  /** How long a paused connection's jobs wait before probing again (default PAUSE_RETRY_MS). */
+  pauseRetryMs?: number | undefined;
+  /**
+   * Null when the connection may be called; else how long to wait (ms) before trying again
+   * (a paused connection lets one job probe per interval).
+   */
+  connectionGate?: ((connectionId: string) => number | null) | undefined;
+  /** Connection health: called with the reason when credentials fail, with null when they work again. */
+  onConnectionHealth?: ((connectionId: string, problem: string | null) => void) | undefined;
+}
+
+type RecordRow = Selectable<RecordsTable>;
+type LinkRow = Selectable<LinksTable>;
+
+/** Counts every Jira call made through the port (the currency of this engine). */
+function counting(port: JiraPort): { port: JiraPort; calls: () => number } {
+  let n = 0;
+  const free = new Set(['browseUrl', 'toBody', 'flavour']);
+  const proxy = new Proxy(port, {
+    get(target, prop, receiver) {
+      const v = Reflect.get(target, prop, receiver) as unknown;
+      if (typeof v !== 'function' || free.has(String(prop))) return v;
+      return (...args: unknown[]) => {
+        n++;
+        return (v as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
+  return { port: proxy, calls: () => n };
+}
+
+interface SyncOutcome {
+  action: string;
+  fields: string[];
+  warnings: string[];
+  path?: string[];
+  extra?: Record<string, unknown>;
+}
+
+/**
+ * The outbound job handler: brings the linked Jira issue up to date with the record, creating it
+ * (exactly once) when there is none.
+ */
+export function createOutboundHandler(deps: OutboundDeps): {
+  handler: JobHandler;
+  syncRecord: (recordId: string, opts?: { resync?: boolean; jobId?: number | null }) => Promise<void>;
+} {
+  const { store, mappings } = deps;
+  const now = deps.now ?? Date.now;
+  const log = deps.logger;
+
+  async function logAction(
+    db: Kysely<Database>,
+    recordId: string,
+    action: string,
+    calls: number,
+    jobId: number | null,
+    extra: { fields?: unknown; error?: unknown } = {},
+  ): Promise<void> {
+    await db
+      .insertInto('sync_log')
+      .values({
+        id: newId(),
+        record_id: recordId,
+        direction: 'outbound',
+        action,
+        fields: extra.fields === undefined ? null : toJson(extra.fields),
+        jira_calls: calls,
+        job_id: jobId,
+        error: extra.error === undefined ? null : toJson(extra.error),
+        at: now(),
+      })
+      .execute();
+  }
+
+  async function feed(db: Kysely<Database>, recordId: string, event: string, data: unknown): Promise<void> {
+    await db
+      .insertInto('change_feed')
+      .values({ record_id: recordId, event, data: toJson(data), at: now() })
+      .execute();
+  }
+
+  async function writeBases(db: Kysely<Database>, recordId: string, values: Map<string, unknown>): Promise<void> {
+    const t = now();
+    for (const [field, value] of values) {
+      await db
+        .insertInto('field_bases')
+        .values({ record_id: recordId, field, value: toJson(value), origin: 'host', updated_at: t })
+        .onConflict((oc) =>
+          oc.columns(['record_id', 'field']).doUpdateSet({ value: toJson(value), origin: 'host', updated_at: t }),
+        )
+        .execute();
+    }
+  }
+
+  async function loadBases(recordId: string): Promise<Map<string, unknown>> {
+    const rows = await store.db
+      .selectFrom('field_bases')
+      .select(['field', 'value'])
+      .where('record_id', '=', recordId)
+      .execute();
+    return new Map(rows.map((r) => [r.field, fromJson(r.value)]));
+  }
+
+  /** Marks the record synced when nothing changed it meanwhile (else a newer job is queued). */
+  async function finish(
+    record: RecordRow,
+    calls: number,
+    jobId: number | null,
+    outcome: SyncOutcome,
+    bases: Map<string, unknown>,
+    linkUpdate?: Partial<LinkRow>,
+  ): Promise<void> {
+    await store.transaction(async (trx) => {
+      if (linkUpdate) await trx.updateTable('links').set(linkUpdate).where('record_id', '=', record.id).execute();
+      await writeBases(trx, record.id, bases);
+      await trx
+        .updateTable('records')
+        .set({ sync_state: 'synced', last_error: null })
+        .where('id', '=', record.id)
+        .where('version', '=', record.version)
+        .execute();
+      await logAction(trx, record.id, outcome.action, calls, jobId, {
+        fields: {
+          changed: outcome.fields,
+          warnings: outcome.warnings,
+          ...(outcome.path ? { path: outcome.path } : {}),
+          ...outcome.extra,
+        },
+      });
+      if (outcome.action !== 'noop') {
+        await feed(trx, record.id, `record.${outcome.action}`, { fields: outcome.fields, warnings: outcome.warnings });
+      }
+    });
+  }
+
+  /** Resolves the parent issue of a sub-task kind; retryable while the parent is not linked yet. */
+  async function parentIssue(record: RecordRow, data: RecordData): Promise<string | null> {
+    if (!data.parent_host_id) return null;
+    const parent = await store.db
+      .selectFrom('records')
+      .leftJoin('links', 'links.record_id', 'records.id')
+      .select(['records.id', 'links.issue_id', 'links.issue_key', 'records.sync_state'])
+      .where('records.scope', '=', record.scope)
+      .where('records.host_id', '=', data.parent_host_id)
+      .executeTakeFirst();
+    if (!parent) {
+      throw new AppError(
+        'VALIDATION_FAILED',
+        `parent_host_id "${data.parent_host_id}" names no record in scope "${record.scope}"; upsert the parent first`,
+      );
+    }
+    if (!parent.issue_id || !parent.issue_key) {
+      if (parent.sync_state === 'failed') {
+        throw new AppError(
+          'VALIDATION_FAILED',
+          `The parent record "${data.parent_host_id}" failed to sync; fix it first`,
+        );
+      }
+      throw new AppError(
+        'INTERNAL',
+        `The parent record "${data.parent_host_id}" is not linked to a Jira issue yet; will retry`,
+        {
+          retryable: true,
+          retryAfterMs: 500,
+        },
+      );
+    }
+    return parent.issue_id;
+  }
+
+  async function pushComments(
+    jira: JiraPort,
+    record: RecordRow,
+    issueKey: string,
+    mapping: OutboundMapping,
+  ): Promise<number> {
+    if (!mapping.comments) return 0;
+    const pending = await store.db
+      .selectFrom('comment_links as cl')
+      .innerJoin('record_comments as rc', 'rc.id', 'cl.id')
+      .select(['cl.id', 'cl.host_comment_id', 'cl.base_body', 'rc.author', 'rc.body', 'rc.created_at'])
+      .where('cl.record_id', '=', record.id)
+      .where('cl.origin', '=', 'host')
+      .where('cl.jira_comment_id', 'is', null)
+      .where('cl.deleted', '=', 0)
+      .orderBy('rc.created_at')
+      .orderBy('cl.id')
+      .execute();
+    let posted = 0;
+    // Host edits of comments already in Jira: base_body is what Jira has.
+    const edited = await store.db
+      .selectFrom('comment_links as cl')
+      .innerJoin('record_comments as rc', 'rc.id', 'cl.id')
+      .select(['cl.id', 'cl.jira_comment_id', 'cl.base_body', 'rc.author', 'rc.body'])
+      .where('cl.record_id', '=', record.id)
+      .where('cl.origin', '=', 'host')
+      .where('cl.jira_comment_id', 'is not', null)
+      .where('cl.deleted', '=', 0)
+      .execute();
+    for (const c of edited) {
+      if (c.base_body === c.body || c.base_body === POSTING) continue;
+      const text = c.author ? `**${c.author}** wrote:\n\n${c.body}` : c.body;
+      await jira.updateComment(issueKey, c.jira_comment_id!, jira.toBody(text));
+      await store.db
+        .updateTable('comment_links')
+        .set({ base_body: c.body, updated_at: now() })
+        .where('id', '=', c.id)
+        .execute();
+      posted++;
+    }
+    let existing: Array<{ id: string; text: string }> | undefined;
+    for (const c of pending) {
+      const text = c.author ? `**${c.author}** wrote:\n\n${c.body}` : c.body;
+      if (c.base_body === POSTING) {
+        // An earlier attempt may have posted it before dying: recognise it by its text.
+        existing ??= await jira.listComments(issueKey);
+        const known = new Set(
+          (
+            await store.db
+              .selectFrom('comment_links')
+              .select('jira_comment_id')
+              .where('record_id', '=', record.id)
+              .execute()
+          ).map((r) => r.jira_comment_id),
+        );
+        const want = textKey(c.author ? `${c.author} wrote: ${c.body}` : c.body);
+        const found = existing.find((x) => !known.has(x.id) && textKey(x.text).includes(want));
+        if (found) {
+          await store.db
+            .updateTable('comment_links')
+            .set({ jira_comment_id: found.id, base_body: c.body, updated_at: now() })
+            .where('id', '=', c.id)
+            .execute();
+          continue;
+        }
+      } else {
+        await store.db
+          .updateTable('comment_links')
+          .set({ base_body: POSTING, updated_at: now() })
+          .where('id', '=', c.id)
+          .execute();
+      }
+      const { id } = await jira.addComment(issueKey, jira.toBody(text));
+      await deps.hooks?.afterComment?.(record.id, id);
+      // Stored at once: a retry never posts this comment again.
+      await store.db
+        .updateTable('comment_links')
+        .set({ jira_comment_id: id, base_body: c.body, updated_at: now() })
+        .where('id', '=', c.id)
+        .execute();
+      posted++;
+    }
+    return posted;
+  }
+
+  async function pushAttachments(jira: JiraPort, record: RecordRow, issueKey: string): Promise<number> {
+    const pending = await store.db
+      .selectFrom('attachment_links')
+      .selectAll()
+      .where('record_id', '=', record.id)
+      .where('origin', '=', 'host')
+      .where('jira_attachment_id', 'is', null)
+      .where('deleted', '=', 0)
+      .orderBy('created_at')
+      .execute();
+    let n = 0;
+    for (const a of pending) {
+      const bytes = await deps.attachments.get(a.sha256!);
+      const { id } = await jira.addAttachment(issueKey, a.filename, bytes);
+      await store.db
+        .updateTable('attachment_links')
+        .set({ jira_attachment_id: id, updated_at: now() })
+        .where('id', '=', a.id)
+        .execute();
+      n++;
+    }
+    return n;
+  }
+
+  /** Builds the create body: every desired field, the parent, the token. */
+  async function createBody(
+    jira: JiraPort,
+    record: RecordRow,
+    data: RecordData,
+    mapping: OutboundMapping,
+    desired: Map<string, DesiredField>,
+    ctx: EncodeContext,
+    token: string,
+  ): Promise<CreateBody> {
+    const target = mapping.kinds[record.kind]!;
+    const fields: Record<string, unknown> = {
+      project: { key: mapping.projectKey },
+      issuetype: { name: target.issueType },
+    };
+    for (const [key, f] of desired) {
+      const v = await encodeField(key, f, ctx);
+      if (v === null && (f.type === 'assignee' || f.type === 'description')) continue;
+      fields[f.jiraField] = v;
+    }
+    const parent = target.subtask ? await parentIssue(record, data) : null;
+    if (parent) fields.parent = { id: parent };
+    void jira;
+    return {
+      fields,
+      properties: [{ key: 'jira-bridge', value: { token, record: { scope: record.scope, host_id: record.host_id } } }],
+    };
+  }
+
+  async function applyStatus(
+    jira: JiraPort,
+    issueKey: string,
+    data: RecordData,
+    mapping: OutboundMapping,
+    bases: Map<string, unknown>,
+    newBases: Map<string, unknown>,
+    outcome: SyncOutcome,
+    opts: { force: boolean; recordVersion: number; recordId: string; knownKey: string | null },
+  ): Promise<void> {
+    const want = desiredStatus(data, mapping);
+    const hostBase = bases.get(HOST_STATUS_BASE);
+    newBases.set(HOST_STATUS_BASE, data.status);
+    if (want.status === null) {
+      if (hostBase !== data.status) outcome.warnings.push(`status not pushed: ${want.reason}`);
+      return;
+    }
+    // Status work only when the host status or its target changed (or on create / re-sync):
+    // a record whose reopen was declined does not ask again on every unrelated edit.
+    if (!opts.force && hostBase === data.status && bases.get(TARGET_STATUS_BASE) === want.status) return;
+    newBases.set(TARGET_STATUS_BASE, want.status);
+    const issue = await jira.getIssue(issueKey);
+    if (issue.key !== opts.knownKey)
+      outcome.extra = { ...outcome.extra, issue_key: issue.key, moved_from: opts.knownKey };
+    if (issue.status.name.toLowerCase() === want.status.toLowerCase()) {
+      newBases.set(STATUS_BASE, issue.status.name);
+      return;
+    }
+    // A record back to an open status while its issue is done: the reopen policy decides.
+    const reopening = issue.status.category === 'done' && !want.closing;
+    if (reopening && mapping.reopen.mode === 'never') {
+      outcome.warnings.push(`issue is "${issue.status.name}"; the mapping never reopens issues from the host`);
+      newBases.set(STATUS_BASE, issue.status.name);
+      return;
+    }
+    if (reopening && mapping.reopen.mode === 'rework') {
+      const done = (bases.get(REWORK_BASE) as Array<{ key: string; version: number }> | undefined) ?? [];
+      if (done.some((r) => r.version === opts.recordVersion)) {
+        newBases.set(STATUS_BASE, issue.status.name);
+        return;
+      }
+      const type = mapping.reopen.reworkIssueType ?? 'Task';
+      const token = `rework-${opts.recordId}-${opts.recordVersion}`;
+      const ref = await jira.createOnce(
+        {
+          fields: {
+            project: { key: mapping.projectKey },
+            issuetype: { name: type },
+            summary: `Rework: ${data.title}`.slice(0, 255),
+            description: jira.toBody(
+              `The fix for ${issueKey} failed re-test (host status "${data.status}").\n\n${data.description}`,
+            ),
+            labels: [...new Set([...mapping.labels.map(toJiraLabel), 'rework'])],
+          },
+          properties: [{ key: 'jira-bridge', value: { token, rework_of: issueKey } }],
+        },
+        token,
+      );
+      await jira.linkIssues(mapping.reopen.reworkLinkType ?? 'Relates', ref.key, issueKey);
+      newBases.set(REWORK_BASE, [...done, { key: ref.key, id: ref.id, version: opts.recordVersion }]);
+      newBases.set(STATUS_BASE, issue.status.name);
+      outcome.extra = { ...outcome.extra, rework: ref.key };
+      outcome.fields.push('rework');
+      return;
+    }
+    const result = await walkToStatus(jira, issueKey, issue.status, want.status, {
+      resolution: mapping.resolution,
+      targetCategory: want.closing ? 'done' : undefined,
+    });
+    newBases.set(STATUS_BASE, want.status);
+    outcome.fields.push('status');
+    outcome.path = result.path;
+  }
+
+  async function create(
+    jira: JiraPort,
+    record: RecordRow,
+    data: RecordData,
+    mapping: OutboundMapping,
+    existingLink: LinkRow | undefined,
+    signal?: AbortSignal,
+  ): Promise<{
+    ref: IssueRef & { adopted: boolean };
+    outcome: SyncOutcome;
+    newBases: Map<string, unknown>;
+    link: LinkRow;
+  }> {
+    let link = existingLink;
+    if (!link) {
+      // Persist the token BEFORE calling Jira: a crash after the create is then adopted.
+      await store.transaction(async (trx) => {
+        await ensureConfigRows(trx, mappings, mapping, now());
+        const t = now();
+        await trx
+          .insertInto('links')
+          .values({
+            record_id: record.id,
+            connection_id: mapping.connectionId,
+            issue_id: null,
+            issue_key: null,
+            project_key: mapping.projectKey,
+            mapping_id: mapping.id,
+            mapping_snapshot: toJson(mapping),
+            create_token: newId(),
+            state: 'creating',
+            created_at: t,
+            updated_at: t,
+          })
+          .onConflict((oc) => oc.column('record_id').doNothing())
+          .execute();
+      });
+      link = await store.db
+        .selectFrom('links')
+        .selectAll()
+        .where('record_id', '=', record.id)
+        .executeTakeFirstOrThrow();
+    }
+    const token = link.create_token!;
+    // One owner name per record: the record's next job (after a crash) takes the lock over at once.
+    const owner = `outbound:${record.id}`;
+    if (!(await acquireCreateLock(store.db, record.id, owner))) {
+      throw new AppError('CONFLICT', 'The issue of this record is being created by a backfill; will retry', {
+        retryable: true,
+        retryAfterMs: 2000,
+      });
+    }
+    try {
+      return await createLocked(jira, record, data, mapping, link, token, existingLink !== undefined, signal);
+    } finally {
+      await releaseCreateLock(store.db, record.id, owner).catch(() => undefined);
+    }
+  }
+
+  async function createLocked(
+    jira: JiraPort,
+    record: RecordRow,
+    data: RecordData,
+    mapping: OutboundMapping,
+    link: LinkRow,
+    token: string,
+    retried: boolean,
+    signal: AbortSignal | undefined,
+  ): Promise<{
+    ref: IssueRef & { adopted: boolean };
+    outcome: SyncOutcome;
+    newBases: Map<string, unknown>;
+    link: LinkRow;
+  }> {
+    // Someone (a backfill) may have linked it while we waited.
+    const fresh = await store.db.selectFrom('links').selectAll().where('record_id', '=', record.id).executeTakeFirst();
+    if (fresh?.state === 'linked' && fresh.issue_id && fresh.issue_key) {
+      return {
+        ref: { id: fresh.issue_id, key: fresh.issue_key, adopted: true },
+        outcome: { action: 'adopted', fields: [], warnings: [], extra: { issue_key: fresh.issue_key } },
+        newBases: new Map(),
+        link: fresh,
+      };
+    }
+    const desired = desiredFields(data, mapping);
+    const ctx: EncodeContext = { jira, users: new Map(), warnings: [], overflow: [] };
+    // The token existed before this attempt: an earlier one may have created the issue.
+    const searchFirst = retried;
+    const target = mapping.kinds[record.kind];
+    if (!target) {
+      throw new AppError('VALIDATION_FAILED', `kind "${record.kind}" is not mapped for scope "${record.scope}"`);
+    }
+    // A job whose lease was lost (another worker owns the record now) must not create.
+    if (signal?.aborted) throw new AppError('JOB_LEASE_EXPIRED', 'The job lost its lease before creating the issue');
+    // Stamp this attempt: a later retry knows when search may first see what it created.
+    await store.db.updateTable('links').set({ updated_at: now() }).where('record_id', '=', record.id).execute();
+    let ref: IssueRef & { adopted: boolean };
+    if (target.serviceDesk) {
+      // The request API takes wiki markup for text fields, on Cloud too.
+      ctx.toBody = (md) => markdownToJiraBody(md, 'datacenter');
+      const fields: Record<string, unknown> = {};
+      for (const [key, f] of desired) {
+        if (f.type === 'assignee') continue; // not a request field; set after creation
+        const v = await encodeField(key, f, ctx);
+        if (v !== null) fields[f.jiraField] = v;
+      }
+      ref = await jira.createRequest({
+        ...target.serviceDesk,
+        fields,
+        token,
+        projectKey: mapping.projectKey,
+        searchFirst,
+      });
+      const assignee = desired.get('assignee');
+      if (assignee && assignee.value !== null) {
+        const user = await lookupUser(ctx, String(assignee.value));
+        if (user) await jira.editIssue(ref.key, { fields: { assignee: user } });
+        else
+          ctx.warnings.push(
+            `assignee: no Jira user matches ${String(assignee.value)} (or Jira hides emails); left unassigned`,
+          );
+      }
+    } else {
+      const body = await createBody(jira, record, data, mapping, desired, ctx, token);
+      ref = await jira.createOnce(body, token, searchFirst ? { searchFirst, previousAttemptAt: link.updated_at } : {});
+    }
+    await deps.hooks?.afterCreate?.(record.id, ref);
+    const newBases = new Map<string, unknown>();
+    for (const [k, f] of desired) newBases.set(k, f.value);
+    const outcome: SyncOutcome = {
+      action: ref.adopted ? 'adopted' : 'created',
+      fields: [...desired.keys()],
+      warnings: ctx.warnings,
+      extra: { issue_key: ref.key, issue_id: ref.id },
+    };
+    // The link is written at once (its own transaction): later steps may fail and retry.
+    await store.transaction(async (trx) => {
+      await trx
+        .updateTable('links')
+        .set({
+          issue_id: ref.id,
+          issue_key: ref.key,
+          state: 'linked',
+          project_key: mapping.projectKey,
+          mapping_id: mapping.id,
+          mapping_snapshot: toJson(mapping),
+          updated_at: now(),
+        })
+        .where('record_id', '=', record.id)
+        .execute();
+      await writeBases(trx, record.id, newBases);
+      await logAction(trx, record.id, 'linked', 0, null, {
+        fields: { issue_key: ref.key, issue_id: ref.id, adopted: ref.adopted },
+      });
+      await feed(trx, record.id, 'record.linked', { issue_id: ref.id, issue_key: ref.key });
+    });
+    for (const o of ctx.overflow) await jira.addAttachment(ref.key, o.filename, Buffer.from(o.text, 'utf8'));
+    return { ref, outcome, newBases, link: { ...link, issue_id: ref.id, issue_key: ref.key, state: 'linked' } };
+  }
+
+  /** Pushes changed fields of a linked record: only what differs from the bases, in one edit. */
+  async function update(
+    jira: JiraPort,
+    issueKey: string,
+    data: RecordData,
+    mapping: OutboundMapping,
+    bases: Map<string, unknown>,
+    newBases: Map<string, unknown>,
+    outcome: SyncOutcome,
+  ): Promise<void> {
+    const desired = desiredFields(data, mapping);
+    const ctx: EncodeContext = { jira, users: new Map(), warnings: outcome.warnings, overflow: [] };
+    const fields: Record<string, unknown> = {};
+    const update: Record<string, Array<Record<string, unknown>>> = {};
+    for (const [key, f] of desired) {
+      const base = bases.get(key);
+      if (base !== undefined && canonicalJson(base) === canonicalJson(f.value)) continue;
+      if (f.type === 'labels' && f.jiraField === 'labels') {
+        // Add/remove against the base: labels people add in Jira (and our token) are kept.
+        const before = new Set((base as string[] | undefined) ?? []);
+        const after = new Set(f.value as string[]);
+        const ops: Array<Record<string, unknown>> = [];
+        for (const l of after) if (!before.has(l)) ops.push({ add: l });
+        for (const l of before) if (!after.has(l)) ops.push({ remove: l });
+        if (ops.length) update.labels = ops;
+      } else {
+        fields[f.jiraField] = await encodeField(key, f, ctx);
+      }
+      newBases.set(key, f.value);
+      outcome.fields.push(key);
+    }
+    if (Object.keys(fields).length || Object.keys(update).length) {
+      await jira.editIssue(issueKey, {
+        ...(Object.keys(fields).length ? { fields } : {}),
+        ...(Object.keys(update).length ? { update } : {}),
+      });
+    }
+    for (const o of ctx.overflow) await jira.addAttachment(issueKey, o.filename, Buffer.from(o.text, 'utf8'));
+  }
+
+  async function syncRecord(
+    recordId: string,
+    opts: { resync?: boolean; jobId?: number | null; signal?: AbortSignal } = {},
+  ): Promise<void> {
+    const jobId = opts.jobId ?? null;
+    const record = await store.db.selectFrom('records').selectAll().where('id', '=', recordId).executeTakeFirst();
+    if (!record || record.deleted_at !== null) return;
+    const data = fromJson<RecordData>(record.data)!;
+    let link = await store.db.selectFrom('links').selectAll().where('record_id', '=', recordId).executeTakeFirst();
+    const current = mappings.forScope(record.scope);
+    // The mapping recorded at link time applies, unless this is a manual re-sync.
+    // (A link still 'creating' has no issue yet: its creation uses the current mapping.)
+    let mapping: OutboundMapping | undefined =
+      link?.state === 'linked' && link.mapping_snapshot && !opts.resync
+        ? (fromJson<OutboundMapping>(link.mapping_snapshot) ?? undefined)
+        : current;
+    mapping ??= current;
+    let calls = 0;
+    try {
+      if (!mapping) {
+        throw new AppError(
+          'MAPPING_NOT_FOUND',
+          `No mapping covers scope "${record.scope}"; add one to the configuration`,
+        );
+      }
+      if (mapping.direction === 'from_jira') {
+        await finish(
+          record,
+          0,
+          jobId,
+          { action: 'noop', fields: [], warnings: ['mapping direction is from_jira: nothing is pushed'] },
+          new Map(),
+        );
+        return;
+      }
+      // A paused connection (credentials rejected) spends no calls until its next probe is due.
+      const waitMs = deps.connectionGate?.(mapping.connectionId);
+      if (waitMs !== undefined && waitMs !== null) {
+        throw new AppError(
+          'JIRA_UNAUTHORIZED',
+          'The Jira connection is paused: its credentials were rejected; fix them to resume',
+          {
+            retryAfterMs: waitMs,
+            details: { connection: mapping.connectionId, gated: true },
+          },
+        );
+      }
+      const counted = counting(deps.jira(mapping.connectionId));
+      const jira = counted.port;
+      try {
+        const bases = link?.state === 'linked' ? await loadBases(recordId) : new Map<string, unknown>();
+        const newBases = new Map<string, unknown>();
+        let outcome: SyncOutcome;
+        let issueKey: string;
+        let linkUpdate: Partial<LinkRow> | undefined;
+        if (!link || link.state !== 'linked' || !link.issue_id) {
+          const created = await create(jira, record, data, mapping, link, opts.signal);
+          outcome = created.outcome;
+          issueKey = created.ref.key;
+          link = created.link;
+          for (const [k, v] of created.newBases) bases.set(k, v);
+        } else {
+          // Calls go by issue id: a moved issue keeps its id (its key follows below).
+          issueKey = link.issue_id;
+          outcome = { action: 'updated', fields: [], warnings: [] };
+          if (opts.resync && current) {
+            mapping = current;
+            linkUpdate = { mapping_snapshot: toJson(current), mapping_id: current.id, updated_at: now() };
+          }
+          await update(jira, issueKey, data, mapping, bases, newBases, outcome);
+          // Jira has these now: record them before the status work, which may fail on its own.
+          await writeBases(store.db, recordId, newBases);
+        }
+        await applyStatus(jira, issueKey, data, mapping, bases, newBases, outcome, {
+          force: opts.resync === true || outcome.action !== 'updated',
+          recordVersion: record.version,
+          recordId,
+          knownKey: link?.issue_key ?? null,
+        });
+        // The issue moved (same id, new key): the link follows.
+        const movedTo = outcome.extra?.moved_from !== undefined ? (outcome.extra.issue_key as string) : undefined;
+        if (movedTo && link)
+          linkUpdate = {
+            ...linkUpdate,
+            issue_key: movedTo,
+            project_key: movedTo.split('-')[0] ?? null,
+            updated_at: now(),
+          };
+        const comments = await pushComments(jira, record, issueKey, mapping);
+        const attachments = await pushAttachments(jira, record, issueKey);
+        if (comments) outcome.extra = { ...outcome.extra, comments_posted: comments };
+        if (attachments) outcome.extra = { ...outcome.extra, attachments_uploaded: attachments };
+        if (outcome.action === 'updated' && !outcome.fields.length && !comments && !attachments)
+          outcome.action = 'noop';
+        calls = counted.calls();
+        await finish(record, calls, jobId, outcome, newBases, linkUpdate);
+        deps.onConnectionHealth?.(mapping.connectionId, null);
+      } finally {
+        calls = counted.calls();
+      }
+    } catch (err) {
+      await onError(record, err, calls, jobId, mapping?.connectionId);
+    }
+  }
+
+  async function onError(
+    record: RecordRow,
+    err: unknown,
+    calls: number,
+    jobId: number | null,
+    connectionId: string | undefined,
+  ): Promise<void> {
+    const e = isAppError(err)
+      ? err
+      : new AppError('INTERNAL', err instanceof Error ? err.message : String(err), { cause: err });
+    const errorJson = { code: e.code, message: e.message, ...(e.details !== undefined ? { details: e.details } : {}) };
+    if (PAUSING.has(e.code)) {
+      // Credentials: pause this connection's work (the job waits), mark it unhealthy, lose nothing.
+      const gated = (e.details as { gated?: boolean } | undefined)?.gated === true;
+      if (connectionId && !gated) deps.onConnectionHealth?.(connectionId, e.message);
+      await store.transaction(async (trx) => {
+        await trx
+          .updateTable('records')
+          .set({ last_error: toJson(errorJson) })
+          .where('id', '=', record.id)
+          .execute();
+        await logAction(trx, record.id, 'paused', calls, jobId, { error: errorJson });
+      });
+      throw new AppError(e.code, e.message, {
+        retryable: true,
+        retryAfterMs: e.retryAfterMs ?? deps.pauseRetryMs ?? PAUSE_RETRY_MS,
+        cause: e,
+      });
+    }
+    if (e.retryable) {
+      await store.transaction(async (trx) => {
+        await trx
+          .updateTable('records')
+          .set({ last_error: toJson(errorJson) })
+          .where('id', '=', record.id)
+          .execute();
+        await logAction(trx, record.id, 'retry', calls, jobId, { error: errorJson });
+      });
+      throw e;
+    }
+    log?.warn({ recordId: record.id, code: e.code, message: e.message }, 'outbound sync failed');
+    await store.transaction(async (trx) => {
+      await trx
+        .updateTable('records')
+        .set({ sync_state: 'failed', last_error: toJson(errorJson) })
+        .where('id', '=', record.id)
+        .execute();
+      await logAction(trx, record.id, 'failed', calls, jobId, { error: errorJson });
+      await feed(trx, record.id, 'record.sync_failed', errorJson);
+    });
+  }
+
+  const handler: JobHandler = async (job: Job, ctx) => {
+    const p = job.payload as OutboundPayload;
+    await syncRecord(p.recordId, { resync: p.resync === true, jobId: job.id, signal: ctx.signal });
+  };
+  return { handler, syncRecord };
+}

@@ -1,0 +1,424 @@
+import { createHash } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import { AppError } from '../core/errors.js';
+import type { Queue } from '../queue/queue.js';
+import { newId } from '../store/ids.js';
+import { fromJson, toJson } from '../store/json.js';
+import type { Database, SyncState } from '../store/schema.js';
+import type { Store } from '../store/store.js';
+import type { AttachmentStore } from './attachment-store.js';
+import {
+  OUTBOUND_JOB,
+  canonicalJson,
+  recordJobKey,
+  recordView,
+  toRecordData,
+  type OutboundPayload,
+  type RecordView,
+} from './record-data.js';
+import type { MappingSource, RecordInput } from './types.js';
+
+export interface RecordServiceDeps {
+  store: Store;
+  queue: Queue;
+  mappings: MappingSource;
+  attachments: AttachmentStore;
+  now?: () => number;
+}
+
+export interface CommentInput {
+  author: string;
+  body: string;
+  createdAt?: number | undefined;
+  hostCommentId: string;
+}
+
+export interface AttachmentInput {
+  filename: string;
+  bytes: Buffer;
+  hostAttachmentId?: string | undefined;
+}
+
+export type RecordRef = { scope: string; hostId: string } | { jiraIssueKey: string };
+
+export interface ListRecordsFilter {
+  state?: SyncState | undefined;
+  scope?: string | undefined;
+  kind?: string | undefined;
+  limit?: number | undefined;
+  /** Page: records with an id after this one (ids sort by creation). */
+  after?: string | undefined;
+}
+
+export interface SyncLogEntry {
+  id: string;
+  direction: string;
+  action: string;
+  fields: unknown;
+  jira_calls: number;
+  job_id: number | null;
+  error: unknown;
+  at: string;
+}
+
+/** Attempts an outbound job may use: a paused connection keeps its jobs waiting, not dead. */
+export const OUTBOUND_MAX_ATTEMPTS = 200;
+
+/** Enqueues the outbound sync of a record inside the caller's transaction (coalesced). */
+export async function enqueueOutbound(
+  queue: Queue,
+  trx: Kysely<Database>,
+  recordId: string,
+  opts: { resync?: boolean } = {},
+): Promise<void> {
+  const payload: OutboundPayload = { recordId, ...(opts.resync ? { resync: true } : {}) };
+  await queue.enqueue(trx, {
+    kind: OUTBOUND_JOB,
+    key: recordJobKey(recordId),
+    payload,
+    coalesceKey: opts.resync ? 'resync' : 'sync',
+    maxAttempts: OUTBOUND_MAX_ATTEMPTS,
+  });
+}
+
+/**
+ * The host-facing record service: validates against the mapping, stores, and enqueues the
+ * outbound sync in the same transaction. It never calls Jira.
+ */
+export function createRecordService(deps: RecordServiceDeps) {
+  const { store, queue, mappings } = deps;
+  const now = deps.now ?? Date.now;
+
+  async function findRecordId(db: Kysely<Database>, ref: RecordRef): Promise<string> {
+    if ('jiraIssueKey' in ref) {
+      const link = await db
+        .selectFrom('links')
+        .select('record_id')
+        .where('issue_key', '=', ref.jiraIssueKey)
+        .executeTakeFirst();
+      if (!link) throw new AppError('NOT_FOUND', `No record is linked to Jira issue ${ref.jiraIssueKey}`);
+      return link.record_id;
+    }
+    const r = await db
+      .selectFrom('records')
+      .select('id')
+      .where('scope', '=', ref.scope)
+      .where('host_id', '=', ref.hostId)
+      .where('deleted_at', 'is', null)
+      .executeTakeFirst();
+    if (!r) throw new AppError('NOT_FOUND', `No record ${ref.hostId} in scope ${ref.scope}`);
+    return r.id;
+  }
+
+  async function view(db: Kysely<Database>, recordId: string): Promise<RecordView> {
+    const r = await db.selectFrom('records').selectAll().where('id', '=', recordId).executeTakeFirstOrThrow();
+    const link = await db.selectFrom('links').selectAll().where('record_id', '=', recordId).executeTakeFirst();
+    const last = await db
+      .selectFrom('sync_log')
+      .select('fields')
+      .where('record_id', '=', recordId)
+      .where('direction', '=', 'outbound')
+      .orderBy('at', 'desc')
+      .orderBy('id', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    const warnings = fromJson<{ warnings?: string[] }>(last?.fields)?.warnings ?? [];
+    return recordView(r, link, mappings, Array.isArray(warnings) ? warnings : []);
+  }
+
+  function validate(input: RecordInput): void {
+    const mapping = mappings.forScope(input.scope);
+    if (!mapping) {
+      const scopes = mappings.all().map((m) => m.scope);
+      throw new AppError(
+        'MAPPING_NOT_FOUND',
+        `No mapping covers scope "${input.scope}"; configured scopes: ${scopes.length ? scopes.join(', ') : '(none)'}`,
+        { details: { scope: input.scope, scopes } },
+      );
+    }
+    const kinds = Object.keys(mapping.kinds);
+    const target = mapping.kinds[input.kind];
+    if (!target) {
+      throw new AppError(
+        'VALIDATION_FAILED',
+        `body.kind: "${input.kind}" is not mapped for scope "${input.scope}"; valid kinds: ${kinds.join(', ')}`,
+        { details: { issues: [{ path: 'body.kind', message: `must be one of: ${kinds.join(', ')}` }] } },
+      );
+    }
+    if (target.subtask && !input.parent_host_id) {
+      throw new AppError(
+        'VALIDATION_FAILED',
+        `body.parent_host_id: kind "${input.kind}" is created as a sub-task in Jira and needs its parent record's host id`,
+        { details: { issues: [{ path: 'body.parent_host_id', message: 'required for this kind' }] } },
+      );
+    }
+    if (input.parent_host_id !== undefined && input.parent_host_id !== null && input.parent_host_id === input.hostId) {
+      throw new AppError('VALIDATION_FAILED', 'body.parent_host_id: a record cannot be its own parent', {
+        details: { issues: [{ path: 'body.parent_host_id', message: 'must differ from the record id' }] },
+      });
+    }
+  }
+
+  return {
+    /**
+     * Idempotent by (scope, host id). A change bumps the version, marks the record pending and
+     * enqueues its outbound sync in the same transaction; an identical upsert changes nothing.
+     */
+    async upsertRecord(input: RecordInput): Promise<{ record: RecordView; changed: boolean; created: boolean }> {
+      validate(input);
+      const data = toRecordData(input);
+      const dataText = toJson(data);
+      const t = now();
+      const out = await store.transaction(async (trx) => {
+        // Insert-or-nothing first: concurrent upserts of a new record resolve to one row.
+        const inserted = await trx
+          .insertInto('records')
+          .values({
+            id: newId(t),
+            host_id: input.hostId,
+            scope: input.scope,
+            kind: input.kind,
+            data: dataText,
+            version: 1,
+            sync_state: 'pending',
+            last_error: null,
+            deleted_at: null,
+            created_at: t,
+            updated_at: t,
+          })
+          .onConflict((oc) => oc.columns(['scope', 'host_id']).doNothing())
+          .returning('id')
+          .executeTakeFirst();
+        if (inserted) {
+          await enqueueOutbound(queue, trx, inserted.id);
+          return { id: inserted.id, changed: true, created: true };
+        }
+        let q = trx
+          .selectFrom('records')
+          .selectAll()
+          .where('scope', '=', input.scope)
+          .where('host_id', '=', input.hostId);
+        if (store.dialect === 'postgres') q = q.forUpdate();
+        const existing = await q.executeTakeFirstOrThrow();
+        const same =
+          existing.deleted_at === null &&
+          existing.kind === input.kind &&
+          canonicalJson(fromJson(existing.data)) === canonicalJson(data);
+        if (same) return { id: existing.id, changed: false, created: false };
+        await trx
+          .updateTable('records')
+          .set({
+            kind: input.kind,
+            data: dataText,
+            version: existing.version + 1,
+            sync_state: 'pending',
+            deleted_at: null,
+            updated_at: t,
+          })
+          .where('id', '=', existing.id)
+          .execute();
+        await enqueueOutbound(queue, trx, existing.id);
+        return { id: existing.id, changed: true, created: false };
+      });
+      return { record: await view(store.db, out.id), changed: out.changed, created: out.created };
+    },
+
+    async getRecord(scope: string, hostId: string): Promise<RecordView> {
+      const id = await findRecordId(store.db, { scope, hostId });
+      return view(store.db, id);
+    },
+
+    async getRecordById(id: string): Promise<RecordView | undefined> {
+      const r = await store.db.selectFrom('records').select('id').where('id', '=', id).executeTakeFirst();
+      return r ? view(store.db, r.id) : undefined;
+    },
+
+    async listRecords(filter: ListRecordsFilter = {}): Promise<{ records: RecordView[]; next_cursor: string | null }> {
+      const limit = Math.min(Math.max(filter.limit ?? 50, 1), 500);
+      // Three queries per page, whatever its size: records (+ last outbound log entry), links.
+      let q = store.db
+        .selectFrom('records')
+        .selectAll('records')
+        .select((eb) =>
+          eb
+            .selectFrom('sync_log as s')
+            .select('s.fields')
+            .whereRef('s.record_id', '=', 'records.id')
+            .where('s.direction', '=', 'outbound')
+            .orderBy('s.at', 'desc')
+            .orderBy('s.id', 'desc')
+            .limit(1)
+            .as('last_fields'),
+        )
+        .where('deleted_at', 'is', null);
+      if (filter.state) q = q.where('sync_state', '=', filter.state);
+      if (filter.scope) q = q.where('scope', '=', filter.scope);
+      if (filter.kind) q = q.where('kind', '=', filter.kind);
+      if (filter.after) q = q.where('id', '>', filter.after);
+      const rows = await q.orderBy('id').limit(limit).execute();
+      const links = rows.length
+        ? await store.db
+            .selectFrom('links')
+            .selectAll()
+            .where(
+              'record_id',
+              'in',
+              rows.map((r) => r.id),
+            )
+            .execute()
+        : [];
+      const linkOf = new Map(links.map((l) => [l.record_id, l]));
+      const records = rows.map(({ last_fields, ...r }) => {
+        const w = fromJson<{ warnings?: unknown }>(last_fields ?? null)?.warnings;
+        return recordView(r, linkOf.get(r.id), mappings, Array.isArray(w) ? (w as string[]) : []);
+      });
+      return { records, next_cursor: rows.length === limit ? rows[rows.length - 1]!.id : null };
+    },
+
+    /** Idempotent by host comment id: a repeated comment is not stored or posted twice. */
+    async addComment(scope: string, hostId: string, c: CommentInput): Promise<{ id: string; created: boolean }> {
+      const t = now();
+      return store.transaction(async (trx) => {
+        const recordId = await findRecordId(trx, { scope, hostId });
+        const existing = await trx
+          .selectFrom('comment_links')
+          .select('id')
+          .where('record_id', '=', recordId)
+          .where('host_comment_id', '=', c.hostCommentId)
+          .executeTakeFirst();
+        if (existing) {
+          // Same host comment again: an edit when the body differs (pushed to Jira), else nothing.
+          const current = await trx
+            .selectFrom('record_comments')
+            .select('body')
+            .where('id', '=', existing.id)
+            .executeTakeFirst();
+          if (current && current.body !== c.body) {
+            await trx
+              .updateTable('record_comments')
+              .set({ body: c.body, author: c.author, updated_at: t })
+              .where('id', '=', existing.id)
+              .execute();
+            await enqueueOutbound(queue, trx, recordId);
+          }
+          return { id: existing.id, created: false };
+        }
+        // The comment and its link row share one id: the link is how the engine finds it.
+        const id = newId(t);
+        const createdAt = c.createdAt ?? t;
+        await trx
+          .insertInto('record_comments')
+          .values({
+            id,
+            record_id: recordId,
+            author: c.author,
+            body: c.body,
+            origin: 'host',
+            deleted: 0,
+            created_at: createdAt,
+            updated_at: t,
+          })
+          .execute();
+        await trx
+          .insertInto('comment_links')
+          .values({
+            id,
+            record_id: recordId,
+            host_comment_id: c.hostCommentId,
+            jira_comment_id: null,
+            origin: 'host',
+            base_body: null,
+            deleted: 0,
+            created_at: createdAt,
+            updated_at: t,
+          })
+          .execute();
+        await enqueueOutbound(queue, trx, recordId);
+        return { id, created: true };
+      });
+    },
+
+    /**
+     * Keeps the bytes in the attachment store (content-addressed files under the data
+     * directory) and the metadata in attachment_links; the engine uploads them to the issue.
+     */
+    async addAttachment(
+      scope: string,
+      hostId: string,
+      a: AttachmentInput,
+    ): Promise<{ id: string; created: boolean; sha256: string; size: number }> {
+      const sha256 = createHash('sha256').update(a.bytes).digest('hex');
+      const hostAttachmentId = a.hostAttachmentId ?? `sha256:${sha256}:${a.filename}`;
+      await deps.attachments.put(sha256, a.bytes);
+      const t = now();
+      return store.transaction(async (trx) => {
+        const recordId = await findRecordId(trx, { scope, hostId });
+        const existing = await trx
+          .selectFrom('attachment_links')
+          .select('id')
+          .where('record_id', '=', recordId)
+          .where('host_attachment_id', '=', hostAttachmentId)
+          .executeTakeFirst();
+        if (existing) return { id: existing.id, created: false, sha256, size: a.bytes.length };
+        const id = newId(t);
+        await trx
+          .insertInto('attachment_links')
+          .values({
+            id,
+            record_id: recordId,
+            host_attachment_id: hostAttachmentId,
+            jira_attachment_id: null,
+            filename: a.filename,
+            size: a.bytes.length,
+            sha256,
+            origin: 'host',
+            deleted: 0,
+            created_at: t,
+            updated_at: t,
+          })
+          .execute();
+        await enqueueOutbound(queue, trx, recordId);
+        return { id, created: true, sha256, size: a.bytes.length };
+      });
+    },
+
+    /** Manual sync: re-syncs the record now, adopting the current mapping. */
+    async requestSync(ref: RecordRef): Promise<RecordView> {
+      const id = await store.transaction(async (trx) => {
+        const recordId = await findRecordId(trx, ref);
+        await trx
+          .updateTable('records')
+          .set({ sync_state: 'pending', updated_at: now() })
+          .where('id', '=', recordId)
+          .execute();
+        await enqueueOutbound(queue, trx, recordId, { resync: true });
+        return recordId;
+      });
+      return view(store.db, id);
+    },
+
+    /** The record's timeline: every sync action, oldest first. */
+    async getLog(scope: string, hostId: string): Promise<SyncLogEntry[]> {
+      const recordId = await findRecordId(store.db, { scope, hostId });
+      const rows = await store.db
+        .selectFrom('sync_log')
+        .selectAll()
+        .where('record_id', '=', recordId)
+        .orderBy('at')
+        .orderBy('id')
+        .execute();
+      return rows.map((r) => ({
+        id: r.id,
+        direction: r.direction,
+        action: r.action,
+        fields: fromJson(r.fields),
+        jira_calls: r.jira_calls,
+        job_id: r.job_id === null ? null : Number(r.job_id),
+        error: fromJson(r.error),
+        at: new Date(Number(r.at)).toISOString(),
+      }));
+    },
+  };
+}
+
+export type RecordService = ReturnType<typeof createRecordService>;

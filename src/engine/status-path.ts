@@ -1,0 +1,153 @@
+import { AppError } from '../core/errors.js';
+import type { JiraPort, TransitionInfo } from './types.js';
+
+const CATEGORY_RANK: Record<string, number> = { new: 0, indeterminate: 1, done: 2 };
+
+export interface TransitionResult {
+  /** Status names passed through, in order (excluding the start). */
+  path: string[];
+  /** Jira calls spent. */
+  calls: number;
+}
+
+export interface WalkOptions {
+  /** Resolution to fill when a transition requires one. */
+  resolution?: string | undefined;
+  /** Category of the target when known (guides the walk before the target is in sight). */
+  targetCategory?: string | undefined;
+  /** Hop limit (default 8): the walk never loops. */
+  maxHops?: number;
+}
+
+function describe(ts: TransitionInfo[]): string {
+  return ts.length ? ts.map((t) => `"${t.name}" → ${t.to.name}`).join(', ') : '(none)';
+}
+
+/** Fills the transition's required screen fields; resolution from the mapping or a sensible default. */
+export function transitionFields(
+  t: TransitionInfo,
+  opts: WalkOptions,
+): { fields: Record<string, unknown> | undefined; missing: string[] } {
+  const fields: Record<string, unknown> = {};
+  const missing: string[] = [];
+  for (const [id, f] of Object.entries(t.fields ?? {})) {
+    if (id === 'resolution') {
+      const allowed = f.allowedValues ?? [];
+      if (!f.required && !opts.resolution) continue;
+      let name = opts.resolution;
+      if (name && allowed.length && !allowed.includes(name)) {
+        if (!f.required) continue;
+        throw new AppError(
+          'JIRA_TRANSITION_UNAVAILABLE',
+          `Transition "${t.name}" needs a resolution; the mapping's resolution "${name}" is not allowed there (allowed: ${allowed.join(', ')})`,
+          { details: { transition: t.name, allowed } },
+        );
+      }
+      name ??= allowed.find((a) => /^(done|fixed)$/i.test(a)) ?? allowed[0] ?? 'Done';
+      fields.resolution = { name };
+      continue;
+    }
+    if (f.required) missing.push(id);
+  }
+  return { fields: Object.keys(fields).length ? fields : undefined, missing };
+}
+
+/**
+ * Moves the issue to `target` through the workflow. The target must exist (checked first, before
+ * any hop). At each hop it reads the transitions available from the current status and takes one
+ * reaching the target when there is one; otherwise it steps to an unvisited status that does not
+ * move away from the target's status category (To Do → In Progress → Done), nearest first. It
+ * fills a required resolution. It never revisits a status, so it never loops; when no step is
+ * left it fails naming where it started, where it is, the target and the transitions available.
+ */
+export async function walkToStatus(
+  jira: JiraPort,
+  issue: string,
+  current: { name: string; category?: string | undefined },
+  target: string,
+  opts: WalkOptions = {},
+): Promise<TransitionResult> {
+  const maxHops = opts.maxHops ?? 8;
+  const visited = new Set<string>([current.name.toLowerCase()]);
+  const path: string[] = [];
+  let calls = 0;
+  let here = current;
+  const wanted = target.toLowerCase();
+  if (here.name.toLowerCase() === wanted) return { path, calls };
+  let targetCategory = opts.targetCategory;
+  if (targetCategory === undefined) {
+    const status = await jira.getStatus(target);
+    calls++;
+    if (!status) {
+      throw new AppError(
+        'JIRA_TRANSITION_UNAVAILABLE',
+        `The mapping's target status "${target}" does not exist in Jira; fix the status table (issue is "${here.name}")`,
+        { details: { current: here.name, target } },
+      );
+    }
+    targetCategory = status.category;
+  }
+  const targetRank = targetCategory !== undefined ? CATEGORY_RANK[targetCategory] : undefined;
+  const distance = (category: string | undefined): number => {
+    const r = category !== undefined ? CATEGORY_RANK[category] : undefined;
+    return r === undefined || targetRank === undefined ? 1 : Math.abs(targetRank - r);
+  };
+  for (let hop = 0; hop < maxHops; hop++) {
+    const available = await jira.getTransitions(issue);
+    calls++;
+    let pick = available.find((t) => t.to.name.toLowerCase() === wanted);
+    if (!pick) {
+      const limit = distance(here.category);
+      const hereRank = here.category !== undefined ? CATEGORY_RANK[here.category] : undefined;
+      // Forward (To Do → Done) a workflow may need sideways steps within a category; leaving
+      // Done (a reopen) may land on the initial status; otherwise backward only steps that get
+      // closer are taken, so a status the workflow cannot go back to fails at once instead of
+      // wandering through the workflow.
+      const forward = targetRank !== undefined && hereRank !== undefined && targetRank > hereRank;
+      const reopening = here.category === 'done' && targetRank !== undefined && targetRank < 2;
+      pick = available
+        .map((t, i) => ({ t, i }))
+        .filter(({ t }) => {
+          if (visited.has(t.to.name.toLowerCase())) return false;
+          const d = distance(t.to.category);
+          return d < limit || (d === limit && (forward || reopening));
+        })
+        .sort((a, b) => distance(a.t.to.category) - distance(b.t.to.category) || a.i - b.i)[0]?.t;
+    }
+    if (!pick) {
+      const walked = path.length ? ` (walked ${[current.name, ...path].join(' → ')})` : '';
+      throw new AppError(
+        'JIRA_TRANSITION_UNAVAILABLE',
+        `No transition path from "${current.name}" to "${target}"${walked}; transitions available from "${here.name}": ${describe(available)}`,
+        {
+          details: {
+            from: current.name,
+            current: here.name,
+            target,
+            walked: path,
+            available: available.map((t) => ({ name: t.name, to: t.to.name })),
+          },
+        },
+      );
+    }
+    const { fields, missing } = transitionFields(pick, opts);
+    if (missing.length) {
+      throw new AppError(
+        'JIRA_TRANSITION_UNAVAILABLE',
+        `Transition "${pick.name}" from "${here.name}" requires fields the mapping cannot fill: ${missing.join(', ')}`,
+        { details: { current: here.name, target, transition: pick.name, missing } },
+      );
+    }
+    await jira.transition(issue, pick.id, fields);
+    calls++;
+    visited.add(pick.to.name.toLowerCase());
+    path.push(pick.to.name);
+    here = pick.to;
+    if (here.name.toLowerCase() === wanted) return { path, calls };
+  }
+  throw new AppError(
+    'JIRA_TRANSITION_UNAVAILABLE',
+    `No transition path from "${current.name}" to "${target}" within ${maxHops} hops (walked: ${path.join(' → ') || 'nothing'})`,
+    { details: { current: here.name, target, walked: path } },
+  );
+}

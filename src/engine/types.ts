@@ -1,0 +1,203 @@
+/**
+ * The outbound engine's own vocabulary: the mapping settings it applies (a normalised snapshot,
+ * stored with each link so a record keeps the settings it was linked with), the record as the
+ * host sent it, and the narrow Jira port it drives.
+ */
+
+export type SyncDirection = 'both' | 'to_jira' | 'from_jira';
+export type FieldDirection = 'both' | 'to_jira' | 'from_jira';
+
+/** How a host value is encoded for a Jira field. */
+export type JiraFieldType =
+  | 'string'
+  | 'textarea'
+  | 'number'
+  | 'url'
+  | 'date'
+  | 'datetime'
+  | 'select'
+  | 'multiselect'
+  | 'labels'
+  | 'user'
+  | 'checkbox'
+  | 'radio';
+
+export interface FieldMappingSnapshot {
+  /** Name of the host custom value (`custom.cvss`), e.g. `cvss`. */
+  host: string;
+  /** Jira field id, e.g. `customfield_10042`. */
+  jira: string;
+  type: JiraFieldType;
+  direction: FieldDirection;
+  /** Which side wins a conflict on this field regardless of time. */
+  lock?: 'host' | 'jira' | undefined;
+}
+
+export interface KindTarget {
+  /** Jira issue type name (e.g. `Bug`, `Sub-task`). Ignored for Service Management requests. */
+  issueType: string;
+  /** Sub-task kinds: the parent record must be linked first; its issue becomes the parent. */
+  subtask?: boolean | undefined;
+  /** Service Management: create through the service desk API. */
+  serviceDesk?: { serviceDeskId: string; requestTypeId: string } | undefined;
+}
+
+export interface ReopenPolicy {
+  /**
+   * What happens when a record comes back to an open status while its issue is done:
+   * `reopen` transitions the issue back, `never` leaves it, `rework` creates a linked rework task.
+   */
+  mode: 'reopen' | 'never' | 'rework';
+  /** Rework: the issue type of the task and the link type that ties it to the original issue. */
+  reworkIssueType?: string | undefined;
+  reworkLinkType?: string | undefined;
+}
+
+/** Everything the outbound engine needs from one mapping (one host scope → one Jira project). */
+export interface OutboundMapping {
+  /** Stable id (mappings.id). */
+  id: string;
+  connectionId: string;
+  scope: string;
+  projectKey: string;
+  direction: SyncDirection;
+  kinds: Record<string, KindTarget>;
+  /** Host status → Jira status name. Several host statuses may share one. */
+  statusOut: Record<string, string>;
+  /** Host statuses that mean "resolved/closed" (close policy applies to them). */
+  closedStatuses: string[];
+  /** Jira status to close into, or null to never auto-close. */
+  closeStatus: string | null;
+  /** Resolution to fill when a transition requires one (default: first allowed value). */
+  resolution?: string | undefined;
+  reopen: ReopenPolicy;
+  severityToPriority: Record<string, string>;
+  defaultPriority?: string | undefined;
+  fields: FieldMappingSnapshot[];
+  /** Labels added to every issue of this mapping. */
+  labels: string[];
+  comments: boolean;
+  /** Direction of the built-in fields (summary, description, priority, labels, assignee). */
+  builtinDirections?: Partial<
+    Record<'summary' | 'description' | 'priority' | 'labels' | 'assignee' | 'status', FieldDirection>
+  >;
+}
+
+export interface ConnectionInfo {
+  id: string;
+  name: string;
+  flavour: 'cloud' | 'datacenter';
+  siteUrl: string;
+}
+
+/** Where mappings and connections come from (the config, through the composition root). */
+export interface MappingSource {
+  forScope(scope: string): OutboundMapping | undefined;
+  byId(id: string): OutboundMapping | undefined;
+  all(): OutboundMapping[];
+  connection(id: string): ConnectionInfo | undefined;
+}
+
+/** The host's record as stored in records.data. */
+export interface RecordData {
+  title: string;
+  description: string;
+  status: string;
+  severity: string | null;
+  assignee_email: string | null;
+  labels: string[];
+  custom: Record<string, unknown>;
+  parent_host_id: string | null;
+}
+
+export interface RecordInput {
+  scope: string;
+  hostId: string;
+  kind: string;
+  title: string;
+  description?: string | undefined;
+  status: string;
+  severity?: string | null | undefined;
+  assignee_email?: string | null | undefined;
+  labels?: string[] | undefined;
+  custom?: Record<string, unknown> | undefined;
+  parent_host_id?: string | null | undefined;
+}
+
+// ------------------------------------------------------------------------------------------
+// The Jira port: the calls the engine makes. An adapter over src/jira's client implements it.
+// ------------------------------------------------------------------------------------------
+
+export interface IssueRef {
+  id: string;
+  key: string;
+}
+
+export interface TransitionInfo {
+  id: string;
+  name: string;
+  to: { id: string; name: string; category?: string | undefined };
+  /** Screen fields, with whether they are required and their allowed values (names). */
+  fields?: Record<string, { required: boolean; allowedValues?: string[] | undefined }> | undefined;
+}
+
+export interface IssueSnapshot {
+  id: string;
+  key: string;
+  status: { id: string; name: string; category?: string | undefined };
+  labels: string[];
+}
+
+export interface CreateBody {
+  fields: Record<string, unknown>;
+  /** Creation token (bulk create): the port stamps it where a retry can find it. */
+  token?: string | undefined;
+  properties?: Array<{ key: string; value: unknown }> | undefined;
+}
+
+export interface EditBody {
+  fields?: Record<string, unknown> | undefined;
+  update?: Record<string, Array<Record<string, unknown>>> | undefined;
+}
+
+export interface JiraPort {
+  readonly flavour: 'cloud' | 'datacenter';
+  browseUrl(key: string): string;
+  /**
+   * Creates the issue carrying `token`, or adopts the issue an earlier attempt created with the
+   * same token. Never creates two issues for one token.
+   */
+  createOnce(
+    body: CreateBody,
+    token: string,
+    opts?: { searchFirst?: boolean; previousAttemptAt?: number },
+  ): Promise<IssueRef & { adopted: boolean }>;
+  /** Finds the issues carrying these creation tokens (for backfill adoption). */
+  findByTokens(projectKey: string, tokens: string[]): Promise<Map<string, IssueRef>>;
+  /** Up to 50 issues in one call; results in input order (null where that element failed). */
+  bulkCreate(bodies: CreateBody[]): Promise<Array<{ ref: IssueRef | null; error: string | null }>>;
+  createRequest(input: {
+    serviceDeskId: string;
+    requestTypeId: string;
+    fields: Record<string, unknown>;
+    token: string;
+    projectKey: string;
+    searchFirst?: boolean;
+  }): Promise<IssueRef & { adopted: boolean }>;
+  getIssue(idOrKey: string): Promise<IssueSnapshot>;
+  editIssue(idOrKey: string, body: EditBody): Promise<void>;
+  getTransitions(idOrKey: string): Promise<TransitionInfo[]>;
+  /** A status by name (with its category), or null when the site has no such status. */
+  getStatus(name: string): Promise<{ id: string; name: string; category?: string | undefined } | null>;
+  transition(idOrKey: string, transitionId: string, fields?: Record<string, unknown>): Promise<void>;
+  /** Comments on the issue as plain text (to recognise a comment an interrupted attempt posted). */
+  listComments(idOrKey: string): Promise<Array<{ id: string; text: string }>>;
+  addComment(idOrKey: string, body: unknown): Promise<{ id: string }>;
+  updateComment(idOrKey: string, commentId: string, body: unknown): Promise<void>;
+  addAttachment(idOrKey: string, filename: string, bytes: Buffer): Promise<{ id: string }>;
+  /** Account reference for an email; null when no user matches or emails are hidden. */
+  findUserByEmail(email: string): Promise<Record<string, string> | null>;
+  linkIssues(type: string, inwardKey: string, outwardKey: string): Promise<void>;
+  /** Converts Markdown to the body format of this flavour (ADF on Cloud, wiki on DC). */
+  toBody(markdown: string): unknown;
+}

@@ -1,0 +1,299 @@
+import fastifyMultipart from '@fastify/multipart';
+import type { FastifyPluginAsync } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { AppError } from '../../core/errors.js';
+import type { Engine } from '../../engine/engine.js';
+import type { RecordView } from '../../engine/record-data.js';
+import { errorResponses } from '../schemas.js';
+
+/** Largest attachment accepted from the host (Jira Cloud's default limit is 10 MB too). */
+export const MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024;
+
+const SYNC_STATES = ['pending', 'synced', 'failed'] as const;
+
+const ScopeParams = z.strictObject({
+  scope: z.string().min(1).max(200).describe("The host's scope (project / target / module)"),
+  hostId: z.string().min(1).max(200).describe("The host's own id of the record"),
+});
+
+const CustomValue = z.union([
+  z.string(),
+  z.number(),
+  z.boolean(),
+  z.null(),
+  z.array(z.union([z.string(), z.number()])),
+]);
+
+export const RecordUpsertSchema = z
+  .strictObject({
+    kind: z
+      .string()
+      .min(1)
+      .max(100)
+      .describe('vulnerability, finding, incident, alert, change, request, or a configured custom kind'),
+    title: z.string().min(1).max(1000),
+    description: z.string().max(1_000_000).optional().describe('Markdown'),
+    status: z.string().min(1).max(100).describe("The host's own status vocabulary"),
+    severity: z.string().min(1).max(100).nullable().optional().describe("The host's own severity vocabulary"),
+    assignee_email: z.email().nullable().optional(),
+    labels: z.array(z.string().min(1).max(255)).max(100).optional(),
+    custom: z
+      .record(z.string().min(1).max(100), CustomValue)
+      .optional()
+      .describe('Named custom values, e.g. cvss, asset_id'),
+    parent_host_id: z
+      .string()
+      .min(1)
+      .max(200)
+      .nullable()
+      .optional()
+      .describe('Parent record (a finding under its vulnerability)'),
+  })
+  .meta({ id: 'RecordUpsert' });
+
+const ErrorInfo = z.object({ code: z.string(), message: z.string(), details: z.unknown().optional() });
+
+export const RecordSchema = z
+  .object({
+    id: z.string(),
+    scope: z.string(),
+    host_id: z.string(),
+    kind: z.string(),
+    title: z.string(),
+    description: z.string(),
+    status: z.string(),
+    severity: z.string().nullable(),
+    assignee_email: z.string().nullable(),
+    labels: z.array(z.string()),
+    custom: z.record(z.string(), z.unknown()),
+    parent_host_id: z.string().nullable(),
+    version: z.number().int(),
+    link: z
+      .object({
+        issue_id: z.string().nullable().describe('Jira issue id (stable across moves)'),
+        issue_key: z.string().nullable(),
+        project_key: z.string().nullable(),
+        browse_url: z.string().nullable(),
+        state: z.string().describe('creating | linked'),
+      })
+      .nullable(),
+    sync: z.object({
+      state: z.enum(SYNC_STATES),
+      error: ErrorInfo.nullable().describe('Why the last sync failed (Jira’s own message for 400s)'),
+      warnings: z.array(z.string()).describe('Warnings of the last sync, e.g. an assignee left unassigned'),
+    }),
+    created_at: z.string(),
+    updated_at: z.string(),
+  })
+  .meta({ id: 'Record' });
+
+const CommentInputSchema = z
+  .strictObject({
+    author: z.string().min(1).max(200),
+    body: z.string().min(1).max(1_000_000).describe('Markdown'),
+    created_at: z.iso.datetime({ offset: true }).optional(),
+    host_comment_id: z.string().min(1).max(200).describe("The host's id of the comment (idempotency)"),
+  })
+  .meta({ id: 'CommentInput' });
+
+const LogEntrySchema = z
+  .object({
+    id: z.string(),
+    direction: z.string(),
+    action: z.string(),
+    fields: z.unknown(),
+    jira_calls: z.number().int(),
+    job_id: z.number().int().nullable(),
+    error: z.unknown(),
+    at: z.string(),
+  })
+  .meta({ id: 'SyncLogEntry' });
+
+function view(r: RecordView): z.infer<typeof RecordSchema> {
+  return r;
+}
+
+export interface RecordsRouteOptions {
+  engine: Pick<Engine, 'records'>;
+}
+
+/** `/api/v1/records`: upsert, read, list, comments, attachments, timeline. */
+export const recordsPlugin: FastifyPluginAsync<RecordsRouteOptions> = async (fastify, opts) => {
+  const records = opts.engine.records;
+  const app = fastify.withTypeProvider<ZodTypeProvider>();
+  await app.register(fastifyMultipart, { limits: { fileSize: MAX_ATTACHMENT_BYTES, files: 1, fields: 5 } });
+
+  app.put(
+    '/api/v1/records/:scope/:hostId',
+    {
+      schema: {
+        tags: ['records'],
+        summary: 'Create or update a record by the host’s id (idempotent)',
+        description:
+          'Stores the record and queues its sync to Jira in one transaction. An identical upsert changes nothing ' +
+          'and costs no Jira call. Returns the record with its link and sync state.',
+        params: ScopeParams,
+        body: RecordUpsertSchema,
+        response: { 200: RecordSchema, 201: RecordSchema, ...errorResponses(400, 422) },
+      },
+    },
+    async (req, reply) => {
+      const b = req.body;
+      const out = await records.upsertRecord({
+        scope: req.params.scope,
+        hostId: req.params.hostId,
+        kind: b.kind,
+        title: b.title,
+        description: b.description,
+        status: b.status,
+        severity: b.severity,
+        assignee_email: b.assignee_email,
+        labels: b.labels,
+        custom: b.custom,
+        parent_host_id: b.parent_host_id,
+      });
+      return reply.code(out.created ? 201 : 200).send(view(out.record));
+    },
+  );
+
+  app.get(
+    '/api/v1/records/:scope/:hostId',
+    {
+      schema: {
+        tags: ['records'],
+        summary: 'One record with its Jira link and sync state',
+        params: ScopeParams,
+        response: { 200: RecordSchema, ...errorResponses(404) },
+      },
+    },
+    async (req) => view(await records.getRecord(req.params.scope, req.params.hostId)),
+  );
+
+  app.get(
+    '/api/v1/records',
+    {
+      schema: {
+        tags: ['records'],
+        summary: 'List records (filter by sync state, scope, kind), oldest first, paginated',
+        querystring: z.strictObject({
+          state: z.enum(SYNC_STATES).optional(),
+          scope: z.string().min(1).optional(),
+          kind: z.string().min(1).optional(),
+          limit: z.coerce.number().int().min(1).max(500).default(50),
+          cursor: z.string().min(1).optional().describe('next_cursor of the previous page'),
+        }),
+        response: {
+          200: z.object({ records: z.array(RecordSchema), next_cursor: z.string().nullable() }),
+          ...errorResponses(400),
+        },
+      },
+    },
+    async (req) => {
+      const q = req.query;
+      const page = await records.listRecords({
+        state: q.state,
+        scope: q.scope,
+        kind: q.kind,
+        limit: q.limit,
+        after: q.cursor,
+      });
+      return { records: page.records.map(view), next_cursor: page.next_cursor };
+    },
+  );
+
+  app.post(
+    '/api/v1/records/:scope/:hostId/comments',
+    {
+      schema: {
+        tags: ['records'],
+        summary: 'Add a comment to a record (idempotent by host_comment_id); it is posted to the issue',
+        params: ScopeParams,
+        body: CommentInputSchema,
+        response: {
+          201: z.object({ id: z.string(), created: z.boolean() }),
+          200: z.object({ id: z.string(), created: z.boolean() }),
+          ...errorResponses(400, 404),
+        },
+      },
+    },
+    async (req, reply) => {
+      const b = req.body;
+      const out = await records.addComment(req.params.scope, req.params.hostId, {
+        author: b.author,
+        body: b.body,
+        createdAt: b.created_at ? Date.parse(b.created_at) : undefined,
+        hostCommentId: b.host_comment_id,
+      });
+      return reply.code(out.created ? 201 : 200).send(out);
+    },
+  );
+
+  app.post(
+    '/api/v1/records/:scope/:hostId/attachments',
+    {
+      schema: {
+        tags: ['records'],
+        summary: 'Upload an attachment (multipart/form-data, part `file`; optional field `host_attachment_id`)',
+        consumes: ['multipart/form-data'],
+        params: ScopeParams,
+        response: {
+          201: z.object({ id: z.string(), created: z.boolean(), sha256: z.string(), size: z.number().int() }),
+          200: z.object({ id: z.string(), created: z.boolean(), sha256: z.string(), size: z.number().int() }),
+          ...errorResponses(400, 404, 413, 415),
+        },
+      },
+    },
+    async (req, reply) => {
+      if (!req.isMultipart()) {
+        throw new AppError(
+          'UNSUPPORTED_MEDIA_TYPE',
+          'Upload attachments as multipart/form-data with the file in part "file"',
+        );
+      }
+      const file = await req.file();
+      if (!file)
+        throw new AppError('VALIDATION_FAILED', 'body.file: no file part in the upload; send it as part "file"');
+      let bytes: Buffer;
+      try {
+        bytes = await file.toBuffer();
+      } catch (err) {
+        if ((err as { code?: string }).code === 'FST_REQ_FILE_TOO_LARGE') {
+          throw new AppError('BODY_TOO_LARGE', `The attachment is larger than ${MAX_ATTACHMENT_BYTES} bytes`, {
+            details: { limit_bytes: MAX_ATTACHMENT_BYTES },
+          });
+        }
+        throw err;
+      }
+      const idField = file.fields.host_attachment_id;
+      const hostAttachmentId =
+        idField && !Array.isArray(idField) && idField.type === 'field' ? String(idField.value) : undefined;
+      const out = await records.addAttachment(req.params.scope, req.params.hostId, {
+        filename: file.filename || 'attachment',
+        bytes,
+        hostAttachmentId,
+      });
+      return reply.code(out.created ? 201 : 200).send(out);
+    },
+  );
+
+  app.get(
+    '/api/v1/records/:scope/:hostId/log',
+    {
+      schema: {
+        tags: ['records'],
+        summary: 'The record’s sync timeline: every action, its fields, Jira calls spent and errors',
+        params: ScopeParams,
+        response: { 200: z.object({ entries: z.array(LogEntrySchema) }), ...errorResponses(404) },
+      },
+    },
+    async (req) => ({ entries: await records.getLog(req.params.scope, req.params.hostId) }),
+  );
+};
+
+/** Factory form used by src/http/routes/index.ts. */
+export function recordsRoutes(opts: RecordsRouteOptions): FastifyPluginAsync {
+  return async (app) => {
+    await app.register(recordsPlugin, opts);
+  };
+}

@@ -1,0 +1,117 @@
+import { PassThrough } from 'node:stream';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { runBackfill } from '../../src/cli/backfill.js';
+import { SEED } from '../../src/sandbox/seed.js';
+import { describeEachEngine, type TestDb } from '../helpers/db.js';
+import { issuesOf, startHarness, type Harness } from './harness.js';
+
+const BULK = '/rest/api/3/issue/bulk';
+const CREATE = '/rest/api/3/issue';
+
+describeEachEngine('backfill with bulk create', ({ fresh }) => {
+  let db: TestDb;
+  let h: Harness;
+
+  beforeAll(async () => {
+    db = await fresh();
+    h = await startHarness(db);
+  });
+  afterAll(async () => {
+    await h.close();
+  });
+
+  it('120 unlinked records are created with 3 bulk calls, progress reaches 120/120, nothing twice', async () => {
+    for (let n = 0; n < 120; n++) {
+      await h.engine.records.upsertRecord({
+        scope: 'astra-web',
+        hostId: `bf-${n}`,
+        kind: 'vulnerability',
+        title: `Backfilled finding ${n}`,
+        status: 'open',
+        severity: n % 2 ? 'high' : 'low',
+        labels: ['backfill'],
+      });
+    }
+    // The per-record jobs are not run yet: the backfill does the creating.
+    const started = await h.engine.backfill.start({ scope: 'astra-web' });
+    expect(started).toMatchObject({ total: 120, done: 0, state: 'queued' });
+    h.sandbox.calls.reset();
+    await h.engine.backfill.run(started.id);
+    const p = (await h.engine.backfill.get(started.id))!;
+    expect(p).toMatchObject({ state: 'done', total: 120, done: 120, failed: 0, bulk_calls: 3 });
+    expect(h.sandbox.calls.count({ method: 'POST', route: BULK })).toBe(3);
+    expect(h.sandbox.calls.count({ method: 'POST', route: CREATE })).toBe(0);
+    const created = issuesOf(h.sandbox, 'SEC').filter((i) => i.summary.startsWith('Backfilled finding '));
+    expect(created).toHaveLength(120);
+    expect(new Set(created.map((i) => i.summary)).size).toBe(120);
+    expect(created.find((i) => i.summary === 'Backfilled finding 1')!.priorityId).toBe('2');
+
+    // The queued per-record jobs then find the links and add no issue.
+    await h.drain({ timeoutMs: 60_000 });
+    expect(issuesOf(h.sandbox, 'SEC').filter((i) => i.summary.startsWith('Backfilled finding '))).toHaveLength(120);
+    const page = await h.engine.records.listRecords({ scope: 'astra-web', state: 'synced', limit: 500 });
+    expect(page.records.filter((r) => r.host_id.startsWith('bf-'))).toHaveLength(120);
+    const first = await h.engine.records.getRecord('astra-web', 'bf-0');
+    expect(h.sandbox.state.issue(first.link!.issue_key!)!.statusId).toBe(SEED.status.open);
+  });
+
+  it('a backfill interrupted after Jira created the batch adopts those issues on retry', async () => {
+    for (let n = 0; n < 5; n++) {
+      await h.engine.records.upsertRecord({
+        scope: 'stackflow-incidents',
+        hostId: `bfi-${n}`,
+        kind: 'incident',
+        title: `Interrupted backfill ${n}`,
+        status: 'new',
+      });
+    }
+    // Simulate the crash: links claimed with tokens, Jira created the issues, our write never happened.
+    const started = await h.engine.backfill.start({ scope: 'stackflow-incidents' });
+    const port = h.port;
+    const realBulk = port.bulkCreate.bind(port);
+    let crashed = false;
+    (port as { bulkCreate: typeof port.bulkCreate }).bulkCreate = async (bodies) => {
+      const out = await realBulk(bodies);
+      if (!crashed) {
+        crashed = true;
+        throw new Error('simulated crash after bulk create');
+      }
+      return out;
+    };
+    try {
+      await expect(h.engine.backfill.run(started.id)).resolves.toBeUndefined();
+      expect((await h.engine.backfill.get(started.id))!.state).toBe('failed');
+      const again = await h.engine.backfill.start({ scope: 'stackflow-incidents' });
+      expect(again.total).toBe(5);
+      await h.engine.backfill.run(again.id);
+      expect((await h.engine.backfill.get(again.id))!).toMatchObject({ state: 'done', done: 5 });
+    } finally {
+      (port as { bulkCreate: typeof port.bulkCreate }).bulkCreate = realBulk;
+    }
+    const issues = issuesOf(h.sandbox, 'OPS').filter((i) => i.summary.startsWith('Interrupted backfill '));
+    expect(issues).toHaveLength(5);
+  });
+
+  it('runBackfill shows progress and returns the final state', async () => {
+    await h.engine.records.upsertRecord({
+      scope: 'stackflow-incidents',
+      hostId: 'bfc-1',
+      kind: 'incident',
+      title: 'CLI backfill',
+      status: 'new',
+    });
+    const out = new PassThrough();
+    let text = '';
+    out.on('data', (c: Buffer) => (text += c.toString()));
+    const p = await runBackfill({
+      backfill: h.engine.backfill,
+      scope: 'stackflow-incidents',
+      inline: true,
+      stream: out,
+      bar: true,
+      pollMs: 5,
+    });
+    expect(p).toMatchObject({ state: 'done', total: 1, done: 1 });
+    expect(text).toContain('1/1');
+  });
+});

@@ -1,0 +1,126 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { demoJsmMapping, demoOpsMapping, demoSecMapping } from '../../src/engine/demo-mappings.js';
+import { createEngine, type Engine, type EngineDeps } from '../../src/engine/engine.js';
+import { jiraPortFromClient } from '../../src/engine/jira-port.js';
+import { createJiraClient } from '../../src/jira/client.js';
+import { staticMappingSource } from '../../src/engine/mapping-source.js';
+import type { ConnectionInfo, JiraPort, OutboundMapping } from '../../src/engine/types.js';
+import { createQueue, startWorker, type Queue, type Worker } from '../../src/queue/index.js';
+import { startSandbox } from '../../src/sandbox/index.js';
+import type { TestDb } from '../helpers/db.js';
+
+export type Sandbox = Awaited<ReturnType<typeof startSandbox>>;
+
+export const CONNECTION_ID = 'sandbox';
+
+/** The demo mappings (see src/engine/demo-mappings.ts) on the test connection. */
+export const secMapping = (over: Partial<OutboundMapping> = {}): OutboundMapping =>
+  demoSecMapping(CONNECTION_ID, { id: 'map-sec', ...over });
+export const opsMapping = (over: Partial<OutboundMapping> = {}): OutboundMapping =>
+  demoOpsMapping(CONNECTION_ID, { id: 'map-ops', ...over });
+export const jsmMapping = (over: Partial<OutboundMapping> = {}): OutboundMapping =>
+  demoJsmMapping(CONNECTION_ID, { id: 'map-itsd', ...over });
+
+export interface Harness {
+  sandbox: Sandbox;
+  queue: Queue;
+  engine: Engine;
+  port: JiraPort;
+  mappings: ReturnType<typeof staticMappingSource>;
+  dataDir: string;
+  /** Runs the worker until no job is queued or running. */
+  drain(opts?: { timeoutMs?: number }): Promise<void>;
+  startWorker(concurrency?: number): Worker;
+  close(): Promise<void>;
+}
+
+export async function startHarness(
+  db: TestDb,
+  opts: {
+    mappings?: OutboundMapping[];
+    flavour?: 'cloud' | 'datacenter';
+    hooks?: EngineDeps['hooks'];
+    pauseRetryMs?: number;
+  } = {},
+): Promise<Harness> {
+  const flavour = opts.flavour ?? 'cloud';
+  const sandbox = await startSandbox({ flavour, port: 0 });
+  const dataDir = mkdtempSync(join(tmpdir(), 'jb-engine-'));
+  const queue = createQueue(db.store, { backoff: { baseMs: 5, capMs: 100 } });
+  const connections: ConnectionInfo[] = [{ id: CONNECTION_ID, name: 'sandbox', flavour, siteUrl: sandbox.baseUrl }];
+  const mappings = staticMappingSource(opts.mappings ?? [secMapping(), opsMapping(), jsmMapping()], connections);
+  const port = jiraPortFromClient(
+    createJiraClient({
+      id: CONNECTION_ID,
+      siteUrl: sandbox.baseUrl,
+      flavour,
+      auth:
+        flavour === 'cloud'
+          ? { type: 'basic', email: sandbox.credentials.email, apiToken: sandbox.credentials.apiToken }
+          : { type: 'pat', token: sandbox.credentials.pat },
+    }),
+    // The sandbox's search sees writes at once (real Cloud may lag a few seconds).
+    { searchLagMs: 0 },
+  );
+  const engine = createEngine({
+    store: db.store,
+    queue,
+    mappings,
+    jira: () => port,
+    dataDir,
+    pauseRetryMs: opts.pauseRetryMs ?? 50,
+    ...(opts.hooks ? { hooks: opts.hooks } : {}),
+  });
+  const workers: Worker[] = [];
+  const start = (concurrency = 2): Worker => {
+    const w = startWorker({
+      store: db.store,
+      queue,
+      handlers: engine.handlers,
+      concurrency,
+      pollMs: 10,
+      leaseMs: 10_000,
+    });
+    workers.push(w);
+    return w;
+  };
+  return {
+    sandbox,
+    queue,
+    engine,
+    port,
+    mappings,
+    dataDir,
+    startWorker: start,
+    async drain({ timeoutMs = 20_000 } = {}) {
+      const w = start();
+      try {
+        for (let waited = 0; ; waited += 10) {
+          const s = await queue.stats();
+          if (s.byState.queued === 0 && s.byState.running === 0) return;
+          if (waited > timeoutMs) throw new Error(`queue did not drain: ${JSON.stringify(s.byState)}`);
+          await new Promise((r) => setTimeout(r, 10));
+        }
+      } finally {
+        await w.stop();
+        workers.splice(workers.indexOf(w), 1);
+      }
+    },
+    async close() {
+      for (const w of workers.splice(0)) await w.stop({ graceful: false });
+      await sandbox.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Issues of a project in the sandbox, by summary. */
+export function issuesOf(
+  sandbox: Sandbox,
+  projectKey: string,
+): Array<ReturnType<Sandbox['state']['allIssues']>[number]> {
+  const project = sandbox.state.project(projectKey);
+  return sandbox.state.allIssues().filter((i) => i.projectId === project?.id);
+}
