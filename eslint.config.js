@@ -20,8 +20,28 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            { group: ['node:fs*', 'node:net', 'node:http*', 'node:child_process', 'fs', 'http', 'https', 'net'], message: 'src/core is pure: no I/O.' },
-            { group: ['**/store/**', '**/queue/**', '**/http/**', '**/jira/**', '**/engine/**', '**/sandbox/**', '**/cli/**', 'kysely', 'pg', 'better-sqlite3', 'fastify', 'undici', 'jira.js'], message: 'src/core may import only src/core and pure libraries.' },
+            {
+              group: ['node:fs*', 'node:net', 'node:http*', 'node:child_process', 'fs', 'http', 'https', 'net'],
+              message: 'src/core is pure: no I/O.',
+            },
+            {
+              group: [
+                '**/store/**',
+                '**/queue/**',
+                '**/http/**',
+                '**/jira/**',
+                '**/engine/**',
+                '**/sandbox/**',
+                '**/cli/**',
+                'kysely',
+                'pg',
+                'better-sqlite3',
+                'fastify',
+                'undici',
+                'jira.js',
+              ],
+              message: 'src/core may import only src/core and pure libraries.',
+            },
           ],
         },
       ],

@@ -1,6 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { apiRoutes } from '../http/routes/index.js';
+import { wireEngine } from './engine-wiring.js';
 import { buildServer } from '../http/server.js';
+import type { Engine } from '../engine/index.js';
 import type { Logger } from '../log/logger.js';
 import { createMetrics, type Metrics } from '../metrics/metrics.js';
 import { createQueue, startWorker, type JobHandler, type Queue, type Worker } from '../queue/index.js';
@@ -39,6 +41,7 @@ export interface RunningService {
   queue: Queue;
   metrics: Metrics;
   server: FastifyInstance;
+  engine: Engine;
   /** The built-in Jira sandbox, in demo mode only. */
   sandbox: RunningSandbox | undefined;
   /**
@@ -105,10 +108,12 @@ export async function startService(opts: StartServiceOptions): Promise<RunningSe
 
     const queue = createQueue(store, { logger });
     const metrics = createMetrics({ queueStats: () => queue.stats() });
+    const wired = await wireEngine({ config, store, queue, metrics, logger, dataDir });
+    closer.add('jira clients', () => wired.close());
     const worker: Worker = startWorker({
       store,
       queue,
-      handlers: opts.handlers ?? {},
+      handlers: { ...wired.engine.handlers, ...opts.handlers },
       concurrency: settings.workerConcurrency,
       logger,
       onOutcome: (job, outcome, ms) => metrics.recordJobOutcome(job.kind, outcome, ms),
@@ -134,7 +139,7 @@ export async function startService(opts: StartServiceOptions): Promise<RunningSe
       readiness: storeReadiness(store, { shuttingDown: () => shuttingDown }),
       metrics,
       version: VERSION,
-      routes: apiRoutes({ queue }),
+      routes: apiRoutes({ queue, engine: wired.engine }),
     });
     closer.add('http', () => server.close());
     await server.listen({ port, host });
@@ -159,6 +164,7 @@ export async function startService(opts: StartServiceOptions): Promise<RunningSe
       queue,
       metrics,
       server,
+      engine: wired.engine,
       sandbox,
       stop() {
         stopping ??= (async () => {

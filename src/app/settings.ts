@@ -38,15 +38,15 @@ const num = (v: unknown): number | undefined => (typeof v === 'number' ? v : und
 
 /**
  * Environment variables: PORT, HOST, DATABASE_URL, DATA_DIR, WORKER_CONCURRENCY.
- * Config keys (when present): server.port, server.host, storage.databaseUrl, storage.dataDir,
+ * Config keys (when present): server.port, server.host, database.url, database.data_dir,
  * worker.concurrency. Demo mode listens on 127.0.0.1 unless HOST says otherwise.
  */
 export function runtimeSettings(config: unknown, env: NodeJS.ProcessEnv, opts: { demo: boolean }): RuntimeSettings {
   return {
     port: intFrom('PORT', env.PORT, 0, 65535) ?? num(pick(config, 'server', 'port')) ?? 8080,
     host: str(env.HOST) ?? str(pick(config, 'server', 'host')) ?? (opts.demo ? '127.0.0.1' : '0.0.0.0'),
-    dataDir: resolve(str(env.DATA_DIR) ?? str(pick(config, 'storage', 'dataDir')) ?? './data'),
-    databaseUrl: str(env.DATABASE_URL) ?? str(pick(config, 'storage', 'databaseUrl')),
+    dataDir: resolve(str(env.DATA_DIR) ?? str(pick(config, 'database', 'data_dir')) ?? './data'),
+    databaseUrl: str(env.DATABASE_URL) ?? str(pick(config, 'database', 'url')),
     workerConcurrency:
       intFrom('WORKER_CONCURRENCY', env.WORKER_CONCURRENCY, 1, 256) ?? num(pick(config, 'worker', 'concurrency')) ?? 4,
   };

@@ -140,6 +140,8 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       tags: [
         { name: 'system', description: 'Health, readiness, metrics' },
         { name: 'jobs', description: 'The durable work queue: inspect and retry jobs' },
+        { name: 'records', description: 'Host records: upsert, comments, attachments, timeline' },
+        { name: 'sync', description: 'Manual re-sync and backfill' },
       ],
     },
     transform: jsonSchemaTransform,

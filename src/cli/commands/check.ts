@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { loadServiceConfig, type LoadedConfig } from '../../app/config-port.js';
+import { jiraConnectionOf } from '../../app/engine-wiring.js';
+import { checkConfigStructure, checkMappingAgainstCatalog } from '../../core/config-check.js';
 import { createJiraClient, type JiraConnection } from '../../jira/client.js';
 import { createLogger } from '../../log/logger.js';
 import {
@@ -17,29 +19,6 @@ export interface CheckOptions {
   offline: boolean;
   env: NodeJS.ProcessEnv;
   out: Out;
-}
-
-interface ConfigCheckModule {
-  checkConfigStructure(config: unknown): unknown;
-  checkMappingAgainstCatalog(mapping: never, catalog: unknown): unknown;
-}
-
-/**
- * TODO(config, H2): src/core/config-check.ts did not exist at 04:05 UTC; replace with a static
- * `import { checkConfigStructure, checkMappingAgainstCatalog } from '../../core/config-check.js'`.
- */
-async function configChecks(): Promise<ConfigCheckModule> {
-  const spec = '../../core/config-check.js';
-  try {
-    return (await import(spec)) as ConfigCheckModule;
-  } catch {
-    return {
-      checkConfigStructure: () => [],
-      checkMappingAgainstCatalog: () => [
-        { path: '(check)', message: 'mapping checks are not available in this build' },
-      ],
-    };
-  }
 }
 
 /*
@@ -141,7 +120,6 @@ export async function checkCommand(opts: CheckOptions): Promise<number> {
     return EXIT.CONFIG_INVALID;
   }
   const { config } = loaded;
-  const { checkConfigStructure, checkMappingAgainstCatalog } = await configChecks();
   const report: CheckReport = {
     configSource: loaded.source,
     structureIssues: asIssues(checkConfigStructure(config)),
@@ -149,7 +127,8 @@ export async function checkCommand(opts: CheckOptions): Promise<number> {
   };
   const mappings = mappingsOf(config);
   for (const conn of connectionsOf(config)) {
-    const jc = toJiraConnection(conn.name, conn.raw);
+    const typed = config.connections.find((c) => c.id === conn.name);
+    const jc = typed ? jiraConnectionOf(typed) : toJiraConnection(conn.name, conn.raw);
     const own = mappings.filter(
       (m) => (s(get(m.raw, 'connection', 'connection_id', 'connectionId')) ?? conn.name) === conn.name,
     );
@@ -195,7 +174,7 @@ export async function checkCommand(opts: CheckOptions): Promise<number> {
       for (const w of check.warnings) result.detail += `\n    ! ${w}`;
       const catalog = await client.fetchCatalog();
       for (const m of own) {
-        const issues = asIssues(checkMappingAgainstCatalog(m.raw as never, catalog));
+        const issues = asIssues(checkMappingAgainstCatalog(config.mappings[m.index]!, catalog, m.index));
         result.mappings.push({ label: mappingLabel(m.index, m.raw), ok: issues.length === 0, issues });
       }
     } catch (err) {

@@ -1,5 +1,9 @@
 import type { FastifyPluginAsync } from 'fastify';
+import type { Engine } from '../../engine/index.js';
+import { backfillRoutes } from './backfill.js';
 import { jobsRoutes, type JobsApi } from './jobs.js';
+import { recordsRoutes } from './records.js';
+import { syncRoutes } from './sync.js';
 
 export { systemRoutes, type Readiness, type ReadinessCheck, type SystemRouteDeps } from './system.js';
 export { jobsRoutes, jobView, JobSchema, type JobsApi, type JobView } from './jobs.js';
@@ -10,6 +14,8 @@ export { jobsRoutes, jobView, JobSchema, type JobsApi, type JobView } from './jo
  */
 export interface ApiDeps {
   queue: JobsApi;
+  /** The sync engine (records, manual sync, backfill); without it those groups are not served. */
+  engine?: Engine;
 }
 
 /**
@@ -24,7 +30,12 @@ export interface ApiDeps {
 export function apiRoutes(deps: ApiDeps): FastifyPluginAsync[] {
   return [
     jobsRoutes({ queue: deps.queue }),
-    // recordsRoutes({ ... }),   — issue 4: host-facing record API
-    // mappingsRoutes({ ... }),  — issue 4: mappings
+    ...(deps.engine
+      ? [
+          recordsRoutes({ engine: deps.engine }),
+          syncRoutes({ engine: deps.engine }),
+          backfillRoutes({ engine: deps.engine }),
+        ]
+      : []),
   ];
 }

@@ -1,0 +1,102 @@
+import { readFileSync } from 'node:fs';
+import type { Config, ConnectionConfig } from '../config/schema.js';
+import { toConnectionInfo, toOutboundMapping } from '../config/to-engine.js';
+import type { JiraCatalog } from '../core/catalog.js';
+import { createEngine, jiraPortFromClient, staticMappingSource, type Engine, type JiraPort } from '../engine/index.js';
+import { createJiraClient, type JiraClient } from '../jira/client.js';
+import type { JiraConnection } from '../jira/transport.js';
+import type { Logger } from '../log/logger.js';
+import { jiraCallRecorder, type Metrics } from '../metrics/metrics.js';
+import type { Queue } from '../queue/index.js';
+import type { Store } from '../store/index.js';
+
+/** The Jira client's connection from a validated config entry (CA bundle read from its file). */
+export function jiraConnectionOf(c: ConnectionConfig): JiraConnection {
+  const auth: JiraConnection['auth'] =
+    c.auth.type === 'basic'
+      ? { type: 'basic', email: c.auth.email, apiToken: c.auth.api_token }
+      : c.auth.type === 'pat'
+        ? { type: 'pat', token: c.auth.token }
+        : {
+            type: 'oauth',
+            // OAuth connections get their token provider from the OAuth module once connected.
+            getAccessToken: () => Promise.reject(new Error(`connection ${c.id}: OAuth is not connected yet`)),
+            ...(c.auth.cloud_id ? { cloudId: c.auth.cloud_id } : {}),
+          };
+  return {
+    id: c.id,
+    siteUrl: c.site_url,
+    flavour: c.flavour,
+    auth,
+    tls: { verify: c.tls.verify, ...(c.tls.ca_file ? { ca: readFileSync(c.tls.ca_file, 'utf8') } : {}) },
+  };
+}
+
+export interface WiredEngine {
+  engine: Engine;
+  clients: Map<string, JiraClient>;
+  close(): Promise<void>;
+}
+
+/**
+ * Builds the sync engine from the configuration: one Jira client per connection (sharing the
+ * connection's pacer), each mapping resolved against its site's catalogue where it can be
+ * fetched (field names → ids and types). A site that cannot be reached at start-up does not stop
+ * the service: its mappings use the ids and types written in the file, and jobs retry.
+ */
+export async function wireEngine(deps: {
+  config: Config;
+  store: Store;
+  queue: Queue;
+  metrics: Metrics;
+  logger: Logger;
+  dataDir: string;
+}): Promise<WiredEngine> {
+  const { config, logger } = deps;
+  const clients = new Map<string, JiraClient>();
+  const ports = new Map<string, JiraPort>();
+  const catalogs = new Map<string, JiraCatalog>();
+  for (const c of config.connections) {
+    const client = createJiraClient(jiraConnectionOf(c), {
+      logger: logger.child({ connectionId: c.id }),
+      onCall: jiraCallRecorder(deps.metrics),
+    });
+    clients.set(c.id, client);
+    ports.set(c.id, jiraPortFromClient(client));
+    if (
+      config.mappings.some(
+        (m) =>
+          m.connection === c.id && m.fields.some((f) => f.type === undefined || !f.jira.startsWith('customfield_')),
+      )
+    ) {
+      try {
+        catalogs.set(c.id, await client.fetchCatalog());
+      } catch (err) {
+        logger.warn(
+          { connectionId: c.id, err: (err as Error).message },
+          'could not fetch the Jira catalogue at start-up; field mappings use the ids and types in the file',
+        );
+      }
+    }
+  }
+  const mappings = config.mappings.map((m) => toOutboundMapping(m, catalogs.get(m.connection)));
+  const engine = createEngine({
+    store: deps.store,
+    queue: deps.queue,
+    mappings: staticMappingSource(mappings, config.connections.map(toConnectionInfo)),
+    jira: (id) => {
+      const port = ports.get(id);
+      if (!port) throw new Error(`no Jira connection "${id}" is configured`);
+      return port;
+    },
+    dataDir: deps.dataDir,
+    logger,
+  });
+  return {
+    engine,
+    clients,
+    async close() {
+      await Promise.all([...clients.values()].map((c) => c.close()));
+    },
+  };
+}

@@ -1,0 +1,152 @@
+import { z } from 'zod';
+
+/**
+ * The configuration file (`jira-bridge.yaml`), snake_case as written by people. Every object is
+ * strict: an unknown key is an error (with a "did you mean" hint), never silently ignored.
+ * The exported types are the parsed, defaulted shapes.
+ */
+
+const id = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/i, 'must be 1–63 letters, digits, "-" or "_", starting with a letter or digit');
+const nonEmpty = z.string().min(1, 'must not be empty');
+const httpUrl = z.string().refine((v) => {
+  try {
+    const u = new URL(v);
+    return u.protocol === 'http:' || u.protocol === 'https:';
+  } catch {
+    return false;
+  }
+}, 'must be an absolute http(s) URL, e.g. https://your-site.atlassian.net');
+const direction = z.enum(['both', 'to_jira', 'from_jira']);
+
+const authSchema = z.discriminatedUnion('type', [
+  z.strictObject({
+    type: z.literal('basic'),
+    email: z.string().email('must be an email address'),
+    api_token: nonEmpty,
+  }),
+  z.strictObject({ type: z.literal('pat'), token: nonEmpty }),
+  z.strictObject({
+    type: z.literal('oauth'),
+    client_id: nonEmpty,
+    client_secret: nonEmpty,
+    cloud_id: z.string().optional(),
+  }),
+]);
+
+export const connectionSchema = z.strictObject({
+  id,
+  name: z.string().optional(),
+  site_url: httpUrl,
+  flavour: z.enum(['cloud', 'datacenter']),
+  auth: authSchema,
+  tls: z.strictObject({ verify: z.boolean().default(true), ca_file: z.string().optional() }).default({ verify: true }),
+  webhook: z
+    .strictObject({
+      secret: z.string().min(16, 'must be at least 16 characters').optional(),
+      previous_secret: z.string().optional(),
+      url_token: z.string().min(16, 'must be at least 16 characters').optional(),
+    })
+    .default({}),
+});
+
+const kindTarget = z.union([
+  z.strictObject({ issue_type: nonEmpty, subtask_of: z.string().optional() }),
+  z.strictObject({ service_desk: nonEmpty, request_type: nonEmpty }),
+]);
+
+const fieldMapping = z.strictObject({
+  host: nonEmpty,
+  jira: nonEmpty,
+  type: z
+    .enum(['string', 'textarea', 'number', 'url', 'date', 'datetime', 'select', 'multiselect', 'labels', 'user'])
+    .optional(),
+  direction: direction.default('both'),
+  lock: z.enum(['host', 'jira']).optional(),
+});
+
+const stringMap = z.record(z.string(), nonEmpty);
+
+export const mappingSchema = z.strictObject({
+  id,
+  connection: nonEmpty,
+  scope: nonEmpty,
+  project: nonEmpty,
+  direction: direction.default('both'),
+  kinds: z.record(z.string(), kindTarget).refine((k) => Object.keys(k).length > 0, 'must map at least one kind'),
+  status: z
+    .strictObject({
+      out: stringMap.default({}),
+      in: stringMap.default({}),
+      in_default: z.string().optional(),
+      closed: z.array(nonEmpty).default([]),
+    })
+    .default({ out: {}, in: {}, closed: [] }),
+  priority: z
+    .strictObject({
+      out: stringMap.default({}),
+      out_default: z.string().optional(),
+      in: stringMap.default({}),
+      in_default: z.string().optional(),
+    })
+    .default({ out: {}, in: {} }),
+  fields: z.array(fieldMapping).default([]),
+  sync: z
+    .strictObject({
+      summary: direction.optional(),
+      description: direction.optional(),
+      priority: direction.optional(),
+      labels: direction.optional(),
+      assignee: direction.optional(),
+      status: direction.optional(),
+    })
+    .default({}),
+  labels: z.array(z.string().regex(/^\S+$/, 'must not contain spaces (Jira labels cannot)')).default([]),
+  close: z
+    .union([z.strictObject({ status: nonEmpty }), z.strictObject({ never: z.literal(true) })])
+    .default({ never: true }),
+  resolution: z.string().optional(),
+  reopen: z
+    .strictObject({
+      mode: z.enum(['reopen', 'never', 'rework']).default('reopen'),
+      rework_issue_type: z.string().optional(),
+      rework_link_type: z.string().optional(),
+      allow_from_jira: z.boolean().default(true),
+    })
+    .default({ mode: 'reopen', allow_from_jira: true }),
+  comments: z
+    .strictObject({ enabled: z.boolean().default(true), direction: direction.default('both') })
+    .default({ enabled: true, direction: 'both' }),
+  on_jira_delete: z.enum(['unlink', 'resolve']).default('unlink'),
+  on_jira_create: z.enum(['ignore', 'create_record']).default('ignore'),
+});
+
+export const configSchema = z.strictObject({
+  server: z
+    .strictObject({
+      port: z.number().int().min(0).max(65535).optional(),
+      host: z.string().optional(),
+      public_url: httpUrl.optional(),
+      body_limit_bytes: z.number().int().min(1024).optional(),
+    })
+    .default({}),
+  database: z.strictObject({ url: z.string().optional(), data_dir: z.string().optional() }).default({}),
+  worker: z.strictObject({ concurrency: z.number().int().min(1).max(256).optional() }).default({}),
+  connections: z.array(connectionSchema).default([]),
+  mappings: z.array(mappingSchema).default([]),
+  host_webhooks: z
+    .array(
+      z.strictObject({
+        url: httpUrl,
+        secret: z.string().min(16, 'must be at least 16 characters'),
+        events: z.array(nonEmpty).default(['*']),
+      }),
+    )
+    .default([]),
+});
+
+export type Config = z.output<typeof configSchema>;
+export type ConnectionConfig = z.output<typeof connectionSchema>;
+export type MappingConfig = z.output<typeof mappingSchema>;
+export type FieldMappingConfig = MappingConfig['fields'][number];

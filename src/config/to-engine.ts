@@ -1,0 +1,107 @@
+import type { JiraCatalog } from '../core/catalog.js';
+import type { ConnectionInfo, FieldMappingSnapshot, JiraFieldType, OutboundMapping } from '../engine/types.js';
+import type { ConnectionConfig, MappingConfig } from './schema.js';
+
+/** Jira's custom field type keys → how the engine encodes a host value for them. */
+const CUSTOM_TYPES: Record<string, JiraFieldType> = {
+  textfield: 'string',
+  textarea: 'textarea',
+  float: 'number',
+  url: 'url',
+  datepicker: 'date',
+  datetime: 'datetime',
+  select: 'select',
+  radiobuttons: 'select',
+  multiselect: 'multiselect',
+  multicheckboxes: 'multiselect',
+  labels: 'labels',
+  userpicker: 'user',
+};
+
+function fieldType(field: JiraCatalog['fields'][number] | undefined): JiraFieldType {
+  const custom = field?.customType?.split(':').pop();
+  if (custom && CUSTOM_TYPES[custom]) return CUSTOM_TYPES[custom];
+  switch (field?.type) {
+    case 'number':
+      return 'number';
+    case 'date':
+      return 'date';
+    case 'datetime':
+      return 'datetime';
+    case 'user':
+      return 'user';
+    case 'option':
+      return 'select';
+    case 'array':
+      return field.items === 'option' ? 'multiselect' : 'labels';
+    default:
+      return 'string';
+  }
+}
+
+/** A Jira field by id or (case-insensitive) name. */
+export function findField(catalog: JiraCatalog | undefined, ref: string): JiraCatalog['fields'][number] | undefined {
+  if (!catalog) return undefined;
+  return (
+    catalog.fields.find((f) => f.id === ref) ?? catalog.fields.find((f) => f.name.toLowerCase() === ref.toLowerCase())
+  );
+}
+
+/**
+ * The engine's view of a mapping. Field and request-type names are resolved to ids through the
+ * catalog when one is given; without it, `jira` must already be a field id and `type` is used.
+ */
+export function toOutboundMapping(m: MappingConfig, catalog?: JiraCatalog): OutboundMapping {
+  const fields: FieldMappingSnapshot[] = m.fields.map((f) => {
+    const jf = findField(catalog, f.jira);
+    return {
+      host: f.host,
+      jira: jf?.id ?? f.jira,
+      type: f.type ?? fieldType(jf),
+      direction: f.direction,
+      ...(f.lock ? { lock: f.lock } : {}),
+    };
+  });
+  const kinds: OutboundMapping['kinds'] = {};
+  for (const [kind, t] of Object.entries(m.kinds)) {
+    if ('issue_type' in t) {
+      kinds[kind] = { issueType: t.issue_type, ...(t.subtask_of ? { subtask: true } : {}) };
+    } else {
+      const desk = catalog?.serviceDesks.find((d) => d.id === t.service_desk || d.projectKey === t.service_desk);
+      const rt = desk?.requestTypes.find(
+        (r) => r.id === t.request_type || r.name.toLowerCase() === t.request_type.toLowerCase(),
+      );
+      kinds[kind] = {
+        issueType: 'Service Request',
+        serviceDesk: { serviceDeskId: desk?.id ?? t.service_desk, requestTypeId: rt?.id ?? t.request_type },
+      };
+    }
+  }
+  return {
+    id: m.id,
+    connectionId: m.connection,
+    scope: m.scope,
+    projectKey: m.project,
+    direction: m.direction,
+    kinds,
+    statusOut: m.status.out,
+    closedStatuses: m.status.closed,
+    closeStatus: 'status' in m.close ? m.close.status : null,
+    ...(m.resolution ? { resolution: m.resolution } : {}),
+    reopen: {
+      mode: m.reopen.mode,
+      ...(m.reopen.rework_issue_type ? { reworkIssueType: m.reopen.rework_issue_type } : {}),
+      ...(m.reopen.rework_link_type ? { reworkLinkType: m.reopen.rework_link_type } : {}),
+    },
+    severityToPriority: m.priority.out,
+    ...(m.priority.out_default ? { defaultPriority: m.priority.out_default } : {}),
+    fields,
+    labels: m.labels,
+    comments: m.comments.enabled && m.comments.direction !== 'from_jira',
+    builtinDirections: m.sync,
+  };
+}
+
+export function toConnectionInfo(c: ConnectionConfig): ConnectionInfo {
+  return { id: c.id, name: c.name ?? c.id, flavour: c.flavour, siteUrl: c.site_url };
+}

@@ -1,0 +1,275 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { demoConfig } from '../../src/config/demo.js';
+import { ConfigError, loadConfig, parseConfigText } from '../../src/config/load.js';
+import type { Config } from '../../src/config/schema.js';
+import { toOutboundMapping } from '../../src/config/to-engine.js';
+import type { JiraCatalog } from '../../src/core/catalog.js';
+import { checkConfigStructure, checkMappingAgainstCatalog } from '../../src/core/config-check.js';
+import { createJiraClient } from '../../src/jira/client.js';
+import { startSandbox, type RunningSandbox } from '../../src/sandbox/index.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'jb-config-'));
+let n = 0;
+function file(text: string): string {
+  const p = join(dir, `c${n++}.yaml`);
+  writeFileSync(p, text);
+  return p;
+}
+
+const CONN = `connections:
+  - id: acme
+    site_url: https://acme.atlassian.net
+    flavour: cloud
+    auth: { type: basic, email: bot@acme.example, api_token: s3cr3t-token-value }
+`;
+const MAPPING = (extra = '') => `mappings:
+  - id: web
+    connection: acme
+    scope: web-portal
+    project: SEC
+    kinds: { vulnerability: { issue_type: Vulnerability } }
+${extra}`;
+
+async function issuesOf(text: string, env: NodeJS.ProcessEnv = {}): Promise<string[]> {
+  try {
+    await loadConfig({ path: file(text), env });
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as ConfigError).issues.map((i) => `${i.path}: ${i.message}`);
+  }
+  throw new Error('expected the configuration to be rejected');
+}
+
+describe('loadConfig: invalid files name the exact path and the fix', () => {
+  it('YAML syntax error with its line', async () => {
+    const issues = await issuesOf('server:\n  port: 8080\n connections: [\n');
+    expect(issues[0]).toMatch(/^line \d+, column \d+: YAML syntax error/);
+  });
+
+  it('unknown key with a suggestion and the allowed keys', async () => {
+    const issues = await issuesOf(CONN + MAPPING('    directon: both\n'));
+    expect(issues).toContainEqual(
+      expect.stringMatching(/^mappings\[0\]\.directon: unknown key 'directon' — did you mean 'direction'\?/),
+    );
+  });
+
+  it('wrong type', async () => {
+    const issues = await issuesOf('server:\n  port: "eighty"\n');
+    expect(issues).toEqual([
+      expect.stringMatching(/^server\.port: expected number, got the string "eighty" \(line 2\)$/),
+    ]);
+  });
+
+  it('missing required field', async () => {
+    const issues = await issuesOf(CONN.replace('    flavour: cloud\n', ''));
+    expect(issues).toEqual([expect.stringMatching(/^connections\[0\]\.flavour: is required/)]);
+  });
+
+  it('bad enum value with a suggestion', async () => {
+    const issues = await issuesOf(CONN.replace('flavour: cloud', 'flavour: clod'));
+    expect(issues[0]).toMatch(
+      /^connections\[0\]\.flavour: "clod" is not allowed; expected one of "cloud", "datacenter" — did you mean "cloud"\?/,
+    );
+  });
+
+  it('missing environment variable', async () => {
+    const issues = await issuesOf(CONN.replace('s3cr3t-token-value', '"${JIRA_TOKEN}"'));
+    expect(issues).toEqual([
+      expect.stringMatching(/^connections\[0\]\.auth\.api_token: environment variable JIRA_TOKEN is not set/),
+    ]);
+  });
+
+  it('bad URL', async () => {
+    const issues = await issuesOf(CONN.replace('https://acme.atlassian.net', 'acme.atlassian.net'));
+    expect(issues[0]).toMatch(/^connections\[0\]\.site_url: must be an absolute http\(s\) URL/);
+  });
+
+  it('bad email in basic auth', async () => {
+    const issues = await issuesOf(CONN.replace('bot@acme.example', 'bot'));
+    expect(issues[0]).toMatch(/^connections\[0\]\.auth\.email: must be an email address/);
+  });
+
+  it('explicit file that does not exist', async () => {
+    await expect(loadConfig({ path: join(dir, 'nope.yaml'), env: {} })).rejects.toThrow(ConfigError);
+  });
+
+  it('never puts a secret in a message', async () => {
+    const issues = await issuesOf(CONN.replace('flavour: cloud', 'flavour: 42') + 'bogus: 1\n');
+    expect(issues.join('\n')).not.toContain('s3cr3t-token-value');
+  });
+});
+
+describe('structure checks', () => {
+  const parse = (t: string): Config => parseConfigText(t, {});
+  it('duplicate connection id', () => {
+    const c = parse(CONN + CONN.replace('connections:\n', '').replace(/^/, ''));
+    const twice = parse(
+      `${CONN}  - id: acme\n    site_url: https://b.atlassian.net\n    flavour: cloud\n    auth: { type: pat, token: x }\n`,
+    );
+    expect(c.connections).toHaveLength(2);
+    expect(checkConfigStructure(twice)).toContainEqual({
+      path: 'connections[1].id',
+      message: 'duplicate connection id "acme"',
+    });
+  });
+  it('mapping referencing an unknown connection', () => {
+    const c = parse(CONN + MAPPING().replace('connection: acme', 'connection: acne'));
+    expect(checkConfigStructure(c)).toContainEqual({
+      path: 'mappings[0].connection',
+      message: '"acne" is not a connection; known: acme',
+    });
+  });
+  it('the same scope mapped twice on one connection', () => {
+    const two = MAPPING() + MAPPING().replace('mappings:\n', '').replace('id: web', 'id: web2');
+    expect(checkConfigStructure(parse(CONN + two))).toContainEqual(
+      expect.objectContaining({
+        path: 'mappings[1].scope',
+        message: expect.stringMatching(/already mapped .* by mappings\[0\]/),
+      }),
+    );
+  });
+  it('subtask_of naming a kind that does not exist', () => {
+    const c = parse(
+      CONN +
+        MAPPING().replace(
+          '{ vulnerability: { issue_type: Vulnerability } }',
+          '{ finding: { issue_type: Finding, subtask_of: vuln } }',
+        ),
+    );
+    expect(checkConfigStructure(c)).toContainEqual({
+      path: 'mappings[0].kinds.finding.subtask_of',
+      message: '"vuln" is not a kind of this mapping; known: finding',
+    });
+  });
+  it('rework without an issue type', () => {
+    const c = parse(CONN + MAPPING('    reopen: { mode: rework }\n'));
+    expect(checkConfigStructure(c)[0]?.path).toBe('mappings[0].reopen.rework_issue_type');
+  });
+});
+
+describe('mappings against the catalogue of a real (sandbox) Jira', () => {
+  let sb: RunningSandbox;
+  let catalog: JiraCatalog;
+  beforeAll(async () => {
+    sb = await startSandbox({ flavour: 'cloud', port: 0 });
+    const client = createJiraClient({
+      id: 'sb',
+      siteUrl: sb.baseUrl,
+      flavour: 'cloud',
+      auth: { type: 'basic', email: sb.credentials.email, apiToken: sb.credentials.apiToken },
+    });
+    catalog = await client.fetchCatalog();
+    await client.close();
+  });
+  afterAll(async () => sb.close());
+
+  const check = (extra: string, kinds?: string) => {
+    let text = CONN + MAPPING(extra);
+    if (kinds) text = text.replace('{ vulnerability: { issue_type: Vulnerability } }', kinds);
+    const c = parseConfigText(text, {});
+    return checkMappingAgainstCatalog(c.mappings[0]!, catalog, 1);
+  };
+
+  it('unknown priority, listing the known ones', () => {
+    expect(check('    priority: { out: { Critical: Hihgest } }\n')).toEqual([
+      {
+        path: 'mappings[1].priority.out.Critical',
+        message: '"Hihgest" is not a Jira priority; known: Highest, High, Medium, Low, Lowest',
+      },
+    ]);
+  });
+  it('unknown status', () => {
+    const [issue] = check('    status: { out: { open: Opne } }\n');
+    expect(issue?.path).toBe('mappings[1].status.out.open');
+    expect(issue?.message).toMatch(/^"Opne" is not a Jira status; known: .*Open/);
+  });
+  it('unknown status category', () => {
+    expect(check("    status: { in: { 'category:finished': closed } }\n")[0]?.message).toBe(
+      '"finished" is not a status category; known: new, indeterminate, done',
+    );
+  });
+  it('unknown field', () => {
+    const [issue] = check('    fields: [{ host: cvss, jira: CVSS Scor }]\n');
+    expect(issue?.path).toBe('mappings[1].fields[0].jira');
+    expect(issue?.message).toMatch(/"CVSS Scor" is not a Jira field; known custom fields: .*CVSS Score/);
+  });
+  it('unknown issue type', () => {
+    const [issue] = check('', '{ vulnerability: { issue_type: Vuln } }');
+    expect(issue?.path).toBe('mappings[1].kinds.vulnerability.issue_type');
+    expect(issue?.message).toMatch(/"Vuln" is not an issue type of SEC; known: .*Vulnerability/);
+  });
+  it('sub-task type used for a top-level kind', () => {
+    const [issue] = check('', '{ finding: { issue_type: Finding } }');
+    expect(issue?.message).toMatch(/"Finding" is a sub-task type: set subtask_of/);
+  });
+  it('unknown project', () => {
+    const c = parseConfigText(CONN + MAPPING().replace('project: SEC', 'project: SECC'), {});
+    expect(checkMappingAgainstCatalog(c.mappings[0]!, catalog, 0)[0]?.message).toMatch(
+      /"SECC" is not a Jira project .* known: .*SEC/,
+    );
+  });
+  it('unknown resolution and request type', () => {
+    expect(check('    resolution: Fixd\n')[0]?.path).toBe('mappings[1].resolution');
+    const c = parseConfigText(
+      CONN +
+        MAPPING()
+          .replace('project: SEC', 'project: ITSD')
+          .replace(
+            '{ vulnerability: { issue_type: Vulnerability } }',
+            '{ incident: { service_desk: ITSD, request_type: Report a fire } }',
+          ),
+      {},
+    );
+    expect(checkMappingAgainstCatalog(c.mappings[0]!, catalog, 0)).toEqual([
+      expect.objectContaining({
+        path: 'mappings[0].kinds.incident.request_type',
+        message: expect.stringMatching(/known: Report an incident/),
+      }),
+    ]);
+  });
+  it('the demo configuration and the example file are valid against the sandbox', async () => {
+    const demo = demoConfig(sb.baseUrl, sb.credentials);
+    expect(checkConfigStructure(demo)).toEqual([]);
+    demo.mappings.forEach((m, i) => expect(checkMappingAgainstCatalog(m, catalog, i)).toEqual([]));
+    const example = await loadConfig({
+      path: join(import.meta.dirname, '../../examples/jira-bridge.example.yaml'),
+      env: { JIRA_API_TOKEN: 'x', JIRA_WEBHOOK_SECRET: 'a-webhook-secret-of-length' },
+    });
+    expect(checkConfigStructure(example.config)).toEqual([]);
+    example.config.mappings.forEach((m, i) => expect(checkMappingAgainstCatalog(m, catalog, i)).toEqual([]));
+    // field names resolve to ids and types through the catalogue
+    const sec = toOutboundMapping(example.config.mappings[0]!, catalog);
+    expect(sec.fields[0]).toMatchObject({ host: 'cvss', jira: 'customfield_10010', type: 'number' });
+    expect(sec.closeStatus).toBe('Resolved');
+  });
+});
+
+describe('loading', () => {
+  it('resolves ${VAR} references and $${ escapes', async () => {
+    const { config } = await loadConfig({
+      path: file(
+        CONN.replace('s3cr3t-token-value', '"${TOKEN}"') + 'server: { public_url: "https://x.example/$${not}" }\n',
+      ),
+      env: { TOKEN: 'from-env' },
+    });
+    const auth = config.connections[0]!.auth;
+    expect(auth.type === 'basic' && auth.api_token).toBe('from-env');
+    expect(config.server.public_url).toBe('https://x.example/${not}');
+  });
+  it('no file at the default path means demo mode (source null)', async () => {
+    const cwd = process.cwd();
+    process.chdir(dir);
+    try {
+      expect((await loadConfig({ env: {} })).source).toBeNull();
+    } finally {
+      process.chdir(cwd);
+    }
+  });
+  it('JIRA_BRIDGE_CONFIG chooses the file', async () => {
+    const p = file(CONN);
+    expect((await loadConfig({ env: { JIRA_BRIDGE_CONFIG: p } })).source).toBe(p);
+  });
+});
