@@ -88,6 +88,19 @@ export function buildProgram(opts: RunOptions, setCode: (code: number) => void):
     });
 
   program
+    .command('backfill')
+    .description(
+      'create the Jira issues of every unlinked record of a scope, 50 per bulk call, with a progress bar; ' +
+        'safe to re-run (linked records are skipped, interrupted batches are adopted)',
+    )
+    .requiredOption('-s, --scope <scope>', 'the host scope whose mapping to backfill')
+    .addHelpText('after', EXIT_CODES_HELP + '\n')
+    .action(async (o: { scope: string }, cmd: Command) => {
+      const { backfillCommand } = await import('./commands/backfill.js');
+      setCode(await backfillCommand({ ...globals(cmd), scope: o.scope, env, out }));
+    });
+
+  program
     .command('sandbox')
     .description('run the built-in Jira sandbox alone (a fake Jira for trials and tests) until stopped')
     .addOption(
