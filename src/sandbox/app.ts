@@ -31,6 +31,18 @@ export interface SandboxAppOptions {
   logger?: Logger;
   /** Attachment size limit in bytes (413 above). Default 10 MiB. */
   maxAttachmentBytes?: number;
+  /** Sees every parsed REST request (contract checks of what a client sends, debugging). */
+  inspect?: (req: InspectedRequest) => void;
+}
+
+export interface InspectedRequest {
+  method: string;
+  /** Path and query as sent. */
+  url: string;
+  /** The matched route template, e.g. /rest/api/3/issue/:issueIdOrKey. */
+  route: string;
+  contentType: string | undefined;
+  body: unknown;
 }
 
 export interface SandboxApp {
@@ -118,6 +130,20 @@ export async function createSandboxApp(opts: SandboxAppOptions = {}): Promise<Sa
     req.jiraAuthScheme = auth?.scheme ?? null;
     if (!req.jiraUser && !ANONYMOUS.some((re) => re.test(path))) throw unauthorized();
   });
+
+  if (opts.inspect) {
+    const inspect = opts.inspect;
+    app.addHook('preHandler', async (req) => {
+      if (req.url.startsWith('/_sandbox')) return;
+      inspect({
+        method: req.method,
+        url: req.url,
+        route: req.routeOptions.url ?? 'unmatched',
+        contentType: req.headers['content-type'],
+        body: req.body,
+      });
+    });
+  }
 
   // Per-issue write limit.
   app.addHook('preHandler', async (req, reply) => {

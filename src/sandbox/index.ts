@@ -9,7 +9,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from '../log/logger.js';
 import type { CallCounter } from './calls.js';
-import { createSandboxApp, type SandboxApp } from './app.js';
+import { createSandboxApp, type SandboxApp, type SandboxAppOptions } from './app.js';
+export type { InspectedRequest } from './app.js';
 import type { SandboxKnobs, SandboxKnobsController } from './knobs.js';
 import type { Flavour } from './model.js';
 import type { SeedName } from './seed.js';
@@ -28,6 +29,8 @@ export interface SandboxOptions {
   logger?: Logger;
   /** Attachment size limit in bytes; larger uploads answer 413. Default 10 MiB. */
   maxAttachmentBytes?: number;
+  /** Sees every parsed REST request (see InspectedRequest). */
+  inspect?: SandboxAppOptions['inspect'];
 }
 
 export interface SandboxUserCredentials {
@@ -102,6 +105,7 @@ export async function buildSandboxApp(
     ...(opts.knobs ? { knobs: opts.knobs } : {}),
     ...(opts.logger ? { logger: opts.logger } : {}),
     ...(opts.maxAttachmentBytes !== undefined ? { maxAttachmentBytes: opts.maxAttachmentBytes } : {}),
+    ...(opts.inspect ? { inspect: opts.inspect } : {}),
   });
   return Object.assign(sb, { credentials: sandboxCredentials(sb) });
 }

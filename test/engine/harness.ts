@@ -8,7 +8,7 @@ import { createJiraClient } from '../../src/jira/client.js';
 import { staticMappingSource } from '../../src/engine/mapping-source.js';
 import type { ConnectionInfo, JiraPort, OutboundMapping } from '../../src/engine/types.js';
 import { createQueue, startWorker, type Queue, type Worker } from '../../src/queue/index.js';
-import { startSandbox } from '../../src/sandbox/index.js';
+import { startSandbox, type SandboxOptions } from '../../src/sandbox/index.js';
 import type { TestDb } from '../helpers/db.js';
 
 export type Sandbox = Awaited<ReturnType<typeof startSandbox>>;
@@ -43,10 +43,11 @@ export async function startHarness(
     flavour?: 'cloud' | 'datacenter';
     hooks?: EngineDeps['hooks'];
     pauseRetryMs?: number;
+    sandbox?: Omit<SandboxOptions, 'flavour' | 'port'>;
   } = {},
 ): Promise<Harness> {
   const flavour = opts.flavour ?? 'cloud';
-  const sandbox = await startSandbox({ flavour, port: 0 });
+  const sandbox = await startSandbox({ ...opts.sandbox, flavour, port: 0 });
   const dataDir = mkdtempSync(join(tmpdir(), 'jb-engine-'));
   const queue = createQueue(db.store, { backoff: { baseMs: 5, capMs: 100 } });
   const connections: ConnectionInfo[] = [{ id: CONNECTION_ID, name: 'sandbox', flavour, siteUrl: sandbox.baseUrl }];

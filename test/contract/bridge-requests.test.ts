@@ -1,0 +1,109 @@
+/**
+ * Contract suite, the other direction: every JSON request body the bridge itself sends to Jira
+ * (through the outbound engine and the Jira client, over real HTTP to the sandbox) is validated
+ * against the request schema of the matching operation in Atlassian's OpenAPI description.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { InspectedRequest } from '../../src/sandbox/index.js';
+import { startHarness, type Harness } from '../engine/harness.js';
+import { freshSqlite, type TestDb } from '../helpers/db.js';
+import { OpenApiContract } from '../helpers/openapi.js';
+
+const contract = OpenApiContract.load();
+const seen: InspectedRequest[] = [];
+
+describe('request bodies the bridge sends match the Jira Cloud v3 contract', () => {
+  let db: TestDb;
+  let h: Harness;
+  beforeAll(async () => {
+    db = await freshSqlite();
+    h = await startHarness(db, { sandbox: { inspect: (r) => seen.push(r) } });
+  });
+  afterAll(async () => {
+    await h.close();
+    await db.cleanup();
+  });
+
+  it('create (full details, sub-task, JSM request), edit, multi-hop transition with resolution, comment', async () => {
+    const vuln = {
+      scope: 'astra-web',
+      hostId: 'C-1',
+      kind: 'vulnerability',
+      title: 'SQL injection in login',
+      description: '## Impact\n\n**Critical**: `id` parameter, see [report](https://example.com/r/1).\n\n- one\n- two',
+      status: 'open',
+      severity: 'critical',
+      labels: ['pci'],
+      custom: {
+        cvss: 9.8,
+        asset_id: 'web-portal',
+        url: 'https://shop.example/login',
+        environments: ['Production'],
+        due: '2026-12-31',
+        notes: 'See *notes*',
+        tags: ['edge'],
+      },
+    };
+    await h.engine.records.upsertRecord(vuln);
+    await h.engine.records.upsertRecord({
+      scope: 'astra-web',
+      hostId: 'C-1a',
+      kind: 'finding',
+      title: 'Finding under C-1',
+      status: 'open',
+      severity: 'high',
+      parent_host_id: 'C-1',
+    });
+    await h.engine.records.upsertRecord({
+      scope: 'xyte',
+      hostId: 'X-1',
+      kind: 'incident',
+      title: 'Display offline',
+      description: 'Room 4',
+      status: 'open',
+      severity: 'high',
+    });
+    await h.drain();
+    await h.engine.records.upsertRecord({
+      ...vuln,
+      title: 'SQL injection in login form',
+      severity: 'high',
+      status: 'resolved',
+    });
+    await h.engine.records.addComment('astra-web', 'C-1', {
+      hostCommentId: 'hc-1',
+      author: 'ana@example.com',
+      body: 'Fixed in **v2.3**',
+    });
+    await h.drain();
+    expect((await h.engine.records.getRecord('astra-web', 'C-1')).sync.state).toBe('synced');
+
+    const json = seen.filter(
+      (r) => r.route.startsWith('/rest/api/3/') && r.body !== undefined && r.contentType?.includes('application/json'),
+    );
+    const operations = new Set<string>();
+    const violations: string[] = [];
+    for (const r of json) {
+      const path = r.url.split('?')[0]!;
+      const v = contract.validateRequest(r.method, path, r.body);
+      if (v.template) operations.add(`${r.method} ${v.template}`);
+      if (!v.ok) violations.push(`${r.method} ${path}: ${v.errors.join('; ')}`);
+    }
+    expect(violations).toEqual([]);
+    // The bodies that matter were all seen and checked.
+    for (const op of [
+      'POST /rest/api/3/issue',
+      'PUT /rest/api/3/issue/{issueIdOrKey}',
+      'POST /rest/api/3/issue/{issueIdOrKey}/transitions',
+      'POST /rest/api/3/issue/{issueIdOrKey}/comment',
+      'POST /rest/api/3/search/jql',
+    ]) {
+      expect([...operations]).toContain(op);
+    }
+  });
+
+  it('a deliberately wrong body is caught', () => {
+    const v = contract.validateRequest('POST', '/rest/api/3/issue/SEC-1/transitions', { transition: 'not-an-object' });
+    expect(v.ok).toBe(false);
+  });
+});
