@@ -127,8 +127,9 @@ export async function startService(opts: StartServiceOptions): Promise<RunningSe
       if (result === 'timeout') {
         logger.warn(
           { inFlight: worker.inFlight(), drainMs },
-          'in-flight jobs did not finish in time; their leases expire and another worker takes them over',
+          'in-flight jobs did not finish in time; releasing them so another worker takes them over at once',
         );
+        await worker.stop({ graceful: false });
       }
     });
 
