@@ -134,13 +134,28 @@ export async function startService(opts: StartServiceOptions): Promise<RunningSe
     });
 
     let shuttingDown = false;
+    let serviceUrl = `http://localhost:${port}`;
     const server = await buildServer({
       logger,
       store,
       readiness: storeReadiness(store, { shuttingDown: () => shuttingDown }),
       metrics,
       version: VERSION,
-      routes: apiRoutes({ queue, engine: wired.engine }),
+      routes: apiRoutes({
+        queue,
+        engine: wired.engine,
+        webhooks: {
+          store,
+          logger: logger.child({ component: 'webhooks' }),
+          credentials: (id) => {
+            const c = config.connections.find((x) => x.id === id);
+            if (!c) return undefined;
+            const secrets = [c.webhook.secret, c.webhook.previous_secret].filter((x): x is string => !!x);
+            return { secrets, urlTokens: c.webhook.url_token ? [c.webhook.url_token] : [] };
+          },
+          publicUrl: () => config.server.public_url ?? serviceUrl,
+        },
+      }),
     });
     closer.add('http', () => server.close());
     await server.listen({ port, host });
@@ -148,6 +163,7 @@ export async function startService(opts: StartServiceOptions): Promise<RunningSe
     const boundPort = typeof addr === 'object' && addr ? addr.port : port;
     const shownHost = host === '0.0.0.0' || host === '::' ? 'localhost' : host;
     const url = `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${boundPort}`;
+    serviceUrl = url;
     logger.info(
       { url, mode: demo ? 'demo' : 'configured', config: loaded.source, version: VERSION },
       'jira-bridge listening',

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { configSchema, type Config } from './schema.js';
 
 /**
@@ -15,6 +16,7 @@ export function demoConfig(sandboxUrl: string, creds: { email: string; apiToken:
         site_url: sandboxUrl,
         flavour: 'cloud',
         auth: { type: 'basic', email: creds.email, api_token: creds.apiToken },
+        webhook: { secret: randomBytes(24).toString('base64url') },
       },
     ],
     mappings: [

@@ -142,6 +142,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
         { name: 'jobs', description: 'The durable work queue: inspect and retry jobs' },
         { name: 'records', description: 'Host records: upsert, comments, attachments, timeline' },
         { name: 'sync', description: 'Manual re-sync and backfill' },
+        { name: 'webhooks', description: 'Jira webhook intake and the delivery log' },
       ],
     },
     transform: jsonSchemaTransform,

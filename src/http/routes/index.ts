@@ -4,6 +4,7 @@ import { backfillRoutes } from './backfill.js';
 import { jobsRoutes, type JobsApi } from './jobs.js';
 import { recordsRoutes } from './records.js';
 import { syncRoutes } from './sync.js';
+import { webhookRoutes, type WebhookRouteOptions } from './webhooks.js';
 
 export { systemRoutes, type Readiness, type ReadinessCheck, type SystemRouteDeps } from './system.js';
 export { jobsRoutes, jobView, JobSchema, type JobsApi, type JobView } from './jobs.js';
@@ -16,6 +17,8 @@ export interface ApiDeps {
   queue: JobsApi;
   /** The sync engine (records, manual sync, backfill); without it those groups are not served. */
   engine?: Engine;
+  /** Jira webhook intake and the delivery log. */
+  webhooks?: WebhookRouteOptions;
 }
 
 /**
@@ -37,5 +40,6 @@ export function apiRoutes(deps: ApiDeps): FastifyPluginAsync[] {
           backfillRoutes({ engine: deps.engine }),
         ]
       : []),
+    ...(deps.webhooks ? [webhookRoutes(deps.webhooks)] : []),
   ];
 }

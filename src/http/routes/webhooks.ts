@@ -1,0 +1,162 @@
+import type { FastifyPluginAsync } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { AppError } from '../../core/errors.js';
+import type { Store } from '../../store/index.js';
+import { receiveDelivery, type ReceiveDeps } from '../../webhooks/receive.js';
+import type { DeliveryCredentials } from '../../webhooks/verify.js';
+import { errorResponses } from '../schemas.js';
+
+export const WEBHOOK_BODY_LIMIT = 1024 * 1024;
+
+export interface WebhookRouteOptions {
+  store: Store;
+  credentials(connectionId: string): DeliveryCredentials | undefined;
+  logger?: ReceiveDeps['logger'];
+  /** Base URL Jira reaches the service at (config server.public_url), for the setup endpoint. */
+  publicUrl(): string;
+}
+
+const DeliverySchema = z.object({
+  id: z.string(),
+  connection_id: z.string(),
+  identifier: z.string().nullable(),
+  received_at: z.string(),
+  event: z.string().nullable(),
+  issue_id: z.string().nullable(),
+  issue_key: z.string().nullable(),
+  verdict: z
+    .string()
+    .describe('stored | duplicate of an earlier identifier are acknowledged; rejected ones are only logged'),
+  detail: z.string().nullable(),
+});
+
+/**
+ * `POST /webhooks/jira/{connectionId}`: Jira's deliveries (raw bytes kept for the signature) and
+ * `GET /api/v1/webhooks/deliveries`: the delivery log. The handler authenticates, stores and
+ * answers; nothing else happens inline.
+ */
+export function webhookRoutes(opts: WebhookRouteOptions): FastifyPluginAsync {
+  return async (fastify) => {
+    const app = fastify.withTypeProvider<ZodTypeProvider>();
+
+    await app.register(async (raw) => {
+      // Signatures are over the exact bytes: this scope keeps JSON bodies as Buffers.
+      raw.removeContentTypeParser('application/json');
+      raw.addContentTypeParser(
+        'application/json',
+        { parseAs: 'buffer', bodyLimit: WEBHOOK_BODY_LIMIT },
+        (_req, body, done) => done(null, body),
+      );
+      raw.post<{ Params: { connectionId: string }; Querystring: Record<string, string | undefined> }>(
+        '/webhooks/jira/:connectionId',
+        {
+          bodyLimit: WEBHOOK_BODY_LIMIT,
+          schema: {
+            tags: ['webhooks'],
+            summary: 'Receive a Jira webhook delivery (HMAC X-Hub-Signature or ?token=)',
+            hide: false,
+          },
+        },
+        async (req, reply) => {
+          if (!Buffer.isBuffer(req.body)) {
+            throw new AppError('VALIDATION_FAILED', 'A Jira delivery must be sent as application/json');
+          }
+          const result = await receiveDelivery(
+            { store: opts.store, credentials: opts.credentials, logger: opts.logger },
+            { connectionId: req.params.connectionId, rawBody: req.body, headers: req.headers, query: req.query },
+          );
+          if (result.verdict === 'unknown_connection') {
+            throw new AppError('NOT_FOUND', `No connection "${req.params.connectionId}"`);
+          }
+          if (result.verdict === 'rejected') throw new AppError('SIGNATURE_MISMATCH');
+          return reply.code(result.status).send({ verdict: result.verdict, identifier: result.identifier });
+        },
+      );
+    });
+
+    app.get(
+      '/api/v1/webhooks/deliveries',
+      {
+        schema: {
+          tags: ['webhooks'],
+          summary: 'The webhook delivery log, newest first',
+          querystring: z.strictObject({
+            connection: z.string().optional(),
+            verdict: z.string().optional(),
+            issue_key: z.string().optional(),
+            limit: z.coerce.number().int().min(1).max(500).default(50),
+          }),
+          response: { 200: z.object({ deliveries: z.array(DeliverySchema) }), ...errorResponses(400) },
+        },
+      },
+      async (req) => {
+        let q = opts.store.db
+          .selectFrom('webhook_deliveries')
+          .select([
+            'id',
+            'connection_id',
+            'identifier',
+            'received_at',
+            'event',
+            'issue_id',
+            'issue_key',
+            'verdict',
+            'detail',
+          ])
+          .orderBy('received_at', 'desc')
+          .orderBy('id', 'desc')
+          .limit(req.query.limit);
+        if (req.query.connection) q = q.where('connection_id', '=', req.query.connection);
+        if (req.query.verdict) q = q.where('verdict', '=', req.query.verdict);
+        if (req.query.issue_key) q = q.where('issue_key', '=', req.query.issue_key);
+        const rows = await q.execute();
+        return { deliveries: rows.map((r) => ({ ...r, received_at: new Date(Number(r.received_at)).toISOString() })) };
+      },
+    );
+
+    app.get(
+      '/api/v1/connections/:id/webhook',
+      {
+        schema: {
+          tags: ['webhooks'],
+          summary: 'What to paste into Jira: the delivery URL (with Jira variables) and how it authenticates',
+          params: z.object({ id: z.string() }),
+          response: {
+            200: z.object({
+              url: z.string(),
+              authentication: z.enum(['signature', 'url_token', 'signature_and_url_token', 'none']),
+              events: z.array(z.string()),
+            }),
+            ...errorResponses(404),
+          },
+        },
+      },
+      async (req) => {
+        const creds = opts.credentials(req.params.id);
+        if (!creds) throw new AppError('NOT_FOUND', `No connection "${req.params.id}"`);
+        const base = opts.publicUrl().replace(/\/$/, '');
+        const auth: 'signature_and_url_token' | 'signature' | 'url_token' | 'none' =
+          creds.secrets.length && creds.urlTokens.length
+            ? 'signature_and_url_token'
+            : creds.secrets.length
+              ? 'signature'
+              : creds.urlTokens.length
+                ? 'url_token'
+                : 'none';
+        return {
+          url: `${base}/webhooks/jira/${encodeURIComponent(req.params.id)}?issue_key=\${issue.key}&project_key=\${project.key}${auth === 'url_token' ? '&token=<the connection url_token>' : ''}`,
+          authentication: auth,
+          events: [
+            'jira:issue_created',
+            'jira:issue_updated',
+            'jira:issue_deleted',
+            'comment_created',
+            'comment_updated',
+            'comment_deleted',
+          ],
+        };
+      },
+    );
+  };
+}

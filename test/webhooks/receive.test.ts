@@ -1,0 +1,166 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startService, type RunningService } from '../../src/app/service.js';
+import { createLogger } from '../../src/log/logger.js';
+import { startSandbox, type RunningSandbox } from '../../src/sandbox/index.js';
+import { sign } from '../../src/webhooks/verify.js';
+import { pgUnreachableReason, TEST_DATABASE_URL } from '../helpers/db.js';
+
+const SECRET = 'webhook-secret-for-tests-0123';
+const pgReason = await pgUnreachableReason();
+if (pgReason) console.warn(`PostgreSQL half of test/webhooks/receive.test.ts skipped: ${pgReason}`);
+
+describe.each([
+  { engine: 'sqlite', skip: false },
+  { engine: 'postgres', skip: pgReason !== null },
+])('Jira webhooks into the service ($engine)', ({ engine, skip }) => {
+  let sb: RunningSandbox;
+  let svc: RunningService;
+  const dir = mkdtempSync(join(tmpdir(), 'jb-wh-'));
+  const schema = `wh_${process.pid}_${Date.now()}`;
+  const alice = (): string => {
+    const u = sb.credentials.users.alice;
+    return `Basic ${Buffer.from(`${u.loginEmail}:${u.apiToken}`).toString('base64')}`;
+  };
+  const deliveries = async (
+    q = '',
+  ): Promise<Array<{ identifier: string; event: string; issue_key: string; verdict: string }>> =>
+    ((await (await fetch(`${svc.url}/api/v1/webhooks/deliveries?limit=500${q}`)).json()) as { deliveries: [] })
+      .deliveries;
+
+  beforeAll(async () => {
+    if (skip) return;
+    sb = await startSandbox({ flavour: 'cloud', port: 0 });
+    writeFileSync(
+      join(dir, 'jira-bridge.yaml'),
+      [
+        'connections:',
+        '  - id: sb',
+        `    site_url: ${sb.baseUrl}`,
+        '    flavour: cloud',
+        `    auth: { type: basic, email: ${sb.credentials.email}, api_token: ${sb.credentials.apiToken} }`,
+        `    webhook: { secret: ${SECRET} }`,
+        '',
+      ].join('\n'),
+    );
+    const env: NodeJS.ProcessEnv = { PORT: '0', HOST: '127.0.0.1', DATA_DIR: join(dir, 'data') };
+    if (engine === 'postgres') env.DATABASE_URL = `${TEST_DATABASE_URL}?schema=${schema}`;
+    svc = await startService({
+      configPath: join(dir, 'jira-bridge.yaml'),
+      env,
+      logger: createLogger({ level: 'silent' }),
+    });
+    const setup = (await (await fetch(`${svc.url}/api/v1/connections/sb/webhook`)).json()) as {
+      url: string;
+      authentication: string;
+    };
+    expect(setup.authentication).toBe('signature');
+    sb.webhooks.register({
+      url: setup.url,
+      events: ['jira:issue_created', 'jira:issue_updated', 'comment_created'],
+      secret: SECRET,
+    });
+  });
+  afterAll(async () => {
+    if (skip) return;
+    await svc.stop();
+    await sb.close();
+    rmSync(dir, { recursive: true, force: true });
+    if (engine === 'postgres') {
+      const pg = await import('pg');
+      const c = new pg.default.Client({ connectionString: TEST_DATABASE_URL });
+      await c.connect();
+      await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await c.end();
+    }
+  });
+
+  it.skipIf(skip)(
+    'signed deliveries from Jira are stored once each, duplicates acknowledged, in the delivery log',
+    async () => {
+      sb.webhooks.setFaults({ duplicateRate: 1 });
+      const created = await fetch(`${sb.baseUrl}/rest/api/3/issue`, {
+        method: 'POST',
+        headers: { authorization: alice(), 'content-type': 'application/json' },
+        body: JSON.stringify({
+          fields: { project: { key: 'OPS' }, issuetype: { name: 'Task' }, summary: 'Printer on fire' },
+        }),
+      });
+      expect(created.status).toBe(201);
+      const { key } = (await created.json()) as { key: string };
+      const comment = await fetch(`${sb.baseUrl}/rest/api/3/issue/${key}/comment`, {
+        method: 'POST',
+        headers: { authorization: alice(), 'content-type': 'application/json' },
+        body: JSON.stringify({
+          body: {
+            type: 'doc',
+            version: 1,
+            content: [{ type: 'paragraph', content: [{ type: 'text', text: 'Extinguished' }] }],
+          },
+        }),
+      });
+      expect(comment.status).toBe(201);
+      await sb.webhooks.drain();
+      sb.webhooks.setFaults({ duplicateRate: 0 });
+
+      const sent = sb.webhooks.deliveries().filter((d) => d.fault !== 'dropped');
+      const identifiers = new Set(sent.map((d) => d.identifier));
+      expect(sent.length).toBeGreaterThan(identifiers.size); // Jira really sent duplicates
+      expect(sent.every((d) => d.status === 200 || d.status === 202)).toBe(true);
+      const log = await deliveries(`&issue_key=${key}`);
+      expect(log.map((d) => d.identifier).sort()).toEqual([...identifiers].sort());
+      // A comment also raises jira:issue_updated (issue_commented), as in real Jira.
+      expect([...new Set(log.map((d) => d.event))].sort()).toEqual([
+        'comment_created',
+        'jira:issue_created',
+        'jira:issue_updated',
+      ]);
+      expect(log.every((d) => d.verdict === 'stored')).toBe(true);
+    },
+  );
+
+  it.skipIf(skip)('a wrong signature is refused with 403 and nothing is stored', async () => {
+    const before = (await deliveries()).length;
+    const raw = JSON.stringify({ webhookEvent: 'jira:issue_updated', issue: { id: '1', key: 'OPS-1' } });
+    const res = await fetch(`${svc.url}/webhooks/jira/sb`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-hub-signature': sign('not-the-secret-0000000', raw) },
+      body: raw,
+    });
+    expect(res.status).toBe(403);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('SIGNATURE_MISMATCH');
+    const unsigned = await fetch(`${svc.url}/webhooks/jira/sb`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: raw,
+    });
+    expect(unsigned.status).toBe(403);
+    expect((await deliveries()).length).toBe(before);
+  });
+
+  it.skipIf(skip)('malformed JSON is 400, an oversized body 413, an unknown connection 404', async () => {
+    const bad = '{"webhookEvent": ';
+    const r1 = await fetch(`${svc.url}/webhooks/jira/sb`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-hub-signature': sign(SECRET, bad) },
+      body: bad,
+    });
+    expect(r1.status).toBe(400);
+    const big = JSON.stringify({ webhookEvent: 'jira:issue_updated', pad: 'x'.repeat(1024 * 1024 + 10) });
+    const r2 = await fetch(`${svc.url}/webhooks/jira/sb`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-hub-signature': sign(SECRET, big) },
+      body: big,
+    });
+    expect(r2.status).toBe(413);
+    const ok = JSON.stringify({ webhookEvent: 'jira:issue_updated' });
+    const r3 = await fetch(`${svc.url}/webhooks/jira/nope`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-hub-signature': sign(SECRET, ok) },
+      body: ok,
+    });
+    expect(r3.status).toBe(404);
+  });
+});
