@@ -133,6 +133,11 @@ export async function startService(opts: StartServiceOptions): Promise<RunningSe
       }
     });
 
+    const sweeps = wired.engine.startSweeps(
+      Object.fromEntries(config.connections.map((c) => [c.id, c.sweep.interval_seconds * 1000])),
+    );
+    closer.add('sweeps', () => sweeps.stop());
+
     let shuttingDown = false;
     let serviceUrl = `http://localhost:${port}`;
     const server = await buildServer({
@@ -154,6 +159,7 @@ export async function startService(opts: StartServiceOptions): Promise<RunningSe
             return { secrets, urlTokens: c.webhook.url_token ? [c.webhook.url_token] : [] };
           },
           publicUrl: () => config.server.public_url ?? serviceUrl,
+          route: wired.engine.webhookRoute,
         },
       }),
     });

@@ -49,6 +49,10 @@ export const connectionSchema = z.strictObject({
       url_token: z.string().min(16, 'must be at least 16 characters').optional(),
     })
     .default({}),
+  /** Reconciliation: how often Jira is searched for changes webhooks missed (0 turns it off). */
+  sweep: z
+    .strictObject({ interval_seconds: z.number().int().min(0).max(86_400).default(300) })
+    .default({ interval_seconds: 300 }),
 });
 
 const kindTarget = z.union([

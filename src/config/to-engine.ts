@@ -99,6 +99,16 @@ export function toOutboundMapping(m: MappingConfig, catalog?: JiraCatalog): Outb
     labels: m.labels,
     comments: m.comments.enabled && m.comments.direction !== 'from_jira',
     builtinDirections: m.sync,
+    inbound: {
+      statusIn: m.status.in,
+      ...(m.status.in_default ? { statusInDefault: m.status.in_default } : {}),
+      priorityIn: m.priority.in,
+      ...(m.priority.in_default ? { priorityInDefault: m.priority.in_default } : {}),
+      reopenFromJira: m.reopen.allow_from_jira,
+      comments: m.comments.enabled && m.comments.direction !== 'to_jira',
+      onJiraDelete: m.on_jira_delete,
+      onJiraCreate: m.on_jira_create,
+    },
   };
 }
 

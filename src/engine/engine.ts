@@ -5,7 +5,10 @@ import type { JobHandler } from '../queue/types.js';
 import type { Store } from '../store/store.js';
 import { fileAttachmentStore, type AttachmentStore } from './attachment-store.js';
 import { createBackfill, type Backfill } from './backfill.js';
+import { createInboundHandler, INBOUND_JOB, type InboundPayload } from './inbound.js';
+import { inboundRoute } from './intake.js';
 import { createOutboundHandler, PAUSE_RETRY_MS, type OutboundDeps } from './outbound.js';
+import { createSweeper, type SweepResult } from './sweep.js';
 import { BACKFILL_JOB, OUTBOUND_JOB } from './record-data.js';
 import { createRecordService, type RecordService } from './records.js';
 import type { JiraPort, MappingSource } from './types.js';
@@ -38,6 +41,13 @@ export interface Engine {
   backfill: Backfill;
   /** Runs one record's outbound sync now, outside the queue (tests, CLI). */
   syncRecord(recordId: string, opts?: { resync?: boolean }): Promise<void>;
+  /** Runs one issue's inbound sync now, outside the queue (tests). */
+  syncIssue(p: InboundPayload): Promise<string>;
+  /** Queues the work a stored Jira delivery implies (pass to the webhook routes). */
+  webhookRoute: ReturnType<typeof inboundRoute>;
+  /** Reconciliation sweeps (see ./sweep.ts). */
+  sweep(connectionId: string): Promise<SweepResult>;
+  startSweeps(intervals: Record<string, number>): { stop(): Promise<void> };
   /** Job handlers to register with the worker. */
   handlers: Record<string, JobHandler>;
   /** Connections whose credentials failed (their jobs wait, nothing is lost). */
@@ -65,6 +75,7 @@ export function createEngine(deps: EngineDeps): Engine {
   const nextProbe = new Map<string, number>();
   const outbound = createOutboundHandler({
     store: deps.store,
+    queue: deps.queue,
     mappings: deps.mappings,
     jira: deps.jira,
     attachments,
@@ -94,6 +105,30 @@ export function createEngine(deps: EngineDeps): Engine {
       }
     },
   });
+  const gate = (connectionId: string): number | null => {
+    const h = health.get(connectionId);
+    if (!h || h.healthy) return null;
+    const at = nextProbe.get(connectionId) ?? 0;
+    return now() < at ? at - now() : null;
+  };
+  const inbound = createInboundHandler({
+    store: deps.store,
+    queue: deps.queue,
+    mappings: deps.mappings,
+    jira: deps.jira,
+    logger: deps.logger,
+    now,
+    connectionGate: gate,
+  });
+  const sweeper = createSweeper({
+    store: deps.store,
+    queue: deps.queue,
+    mappings: deps.mappings,
+    jira: deps.jira,
+    logger: deps.logger,
+    now,
+    owner: `sweeper:${process.pid}:${Math.random().toString(36).slice(2)}`,
+  });
   const backfill = createBackfill({
     store: deps.store,
     queue: deps.queue,
@@ -106,7 +141,11 @@ export function createEngine(deps: EngineDeps): Engine {
     records,
     backfill,
     syncRecord: (id, opts) => outbound.syncRecord(id, opts),
-    handlers: { [OUTBOUND_JOB]: outbound.handler, [BACKFILL_JOB]: backfill.handler },
+    syncIssue: (p) => inbound.syncIssue(p),
+    webhookRoute: inboundRoute(deps.queue),
+    sweep: (connectionId) => sweeper.runOnce(connectionId),
+    startSweeps: (intervals) => sweeper.start(intervals),
+    handlers: { [OUTBOUND_JOB]: outbound.handler, [BACKFILL_JOB]: backfill.handler, [INBOUND_JOB]: inbound.handler },
     connectionHealth: () => Object.fromEntries(health),
     async resumeConnection(connectionId) {
       health.delete(connectionId);

@@ -27,3 +27,5 @@ export { fileAttachmentStore, type AttachmentStore } from './attachment-store.js
 export { walkToStatus } from './status-path.js';
 export type * from './types.js';
 export { demoMappings, demoSecMapping, demoOpsMapping, demoJsmMapping } from './demo-mappings.js';
+export { createInboundHandler, enqueueInbound, INBOUND_JOB, type InboundPayload } from './inbound.js';
+export { createSweeper, type SweepResult } from './sweep.js';

@@ -2,7 +2,46 @@ import { AppError } from '../core/errors.js';
 import type { JiraClient } from '../jira/client.js';
 import { TOKEN_LABEL_PREFIX, createOnce, findByToken, withToken } from '../jira/idempotent-create.js';
 import { markdownToJiraBody, plainText } from './markup.js';
-import type { IssueRef, JiraPort, TransitionInfo } from './types.js';
+import type { IssueRef, IssueStamp, JiraIssueState, JiraPerson, JiraPort, TransitionInfo } from './types.js';
+
+/** Jira timestamps ("2026-01-02T10:00:00.000+0000", ISO, or RFC 1123 on some v2 fields) → epoch ms. */
+export function parseJiraTime(v: unknown): number {
+  if (typeof v === 'number') return v;
+  if (typeof v !== 'string' || v === '') return 0;
+  const fixed = v.replace(/([+-]\d{2})(\d{2})$/, '$1:$2');
+  const t = Date.parse(fixed);
+  return Number.isNaN(t) ? 0 : t;
+}
+
+export function toPerson(u: unknown): JiraPerson | null {
+  if (!u || typeof u !== 'object') return null;
+  const x = u as Record<string, unknown>;
+  const str = (k: string): string | undefined =>
+    typeof x[k] === 'string' && x[k] !== '' ? (x[k] as string) : undefined;
+  const email = str('emailAddress');
+  return {
+    ...(str('accountId') ? { accountId: str('accountId') } : {}),
+    ...(str('name') ? { name: str('name') } : {}),
+    ...(str('key') ? { key: str('key') } : {}),
+    displayName: str('displayName') ?? str('name') ?? str('accountId') ?? 'unknown',
+    email: email ? email.toLowerCase() : null,
+  };
+}
+
+/** The fields inbound sync reads (custom fields are added per mapping). */
+const STATE_FIELDS = [
+  'summary',
+  'description',
+  'status',
+  'priority',
+  'labels',
+  'assignee',
+  'comment',
+  'updated',
+  'created',
+  'project',
+  'issuetype',
+];
 
 export interface ClientPortOptions {
   /** Text custom field carrying creation tokens (e.g. customfield_10017); default: a `jb-` label. */
@@ -17,6 +56,7 @@ export interface ClientPortOptions {
 export function jiraPortFromClient(client: JiraClient, opts: ClientPortOptions = {}): JiraPort {
   const flavour = client.flavour;
   const tokenField = opts.tokenField;
+  let me: Promise<JiraPerson> | undefined;
   let statusList: Promise<Array<{ id: string; name: string; category?: string | undefined }>> | undefined;
 
   const tokenOf = (fields: Record<string, unknown>, wanted: Set<string>): string | undefined => {
@@ -193,6 +233,105 @@ export function jiraPortFromClient(client: JiraClient, opts: ClientPortOptions =
       const ref: Record<string, string> =
         flavour === 'cloud' ? { accountId: String(u.accountId ?? '') } : { name: String(u.name ?? '') };
       return ref;
+    },
+
+    async whoami() {
+      me ??= client.myself().then((u) => toPerson(u)!);
+      try {
+        return await me;
+      } catch (err) {
+        me = undefined;
+        throw err;
+      }
+    },
+
+    async readIssue(idOrKey, customFieldIds) {
+      let issue;
+      try {
+        issue = await client.getIssue(idOrKey, {
+          fields: [...STATE_FIELDS, ...customFieldIds],
+          expand: ['changelog'],
+        });
+      } catch (err) {
+        if (err instanceof AppError && err.code === 'JIRA_NOT_FOUND') return null;
+        throw err;
+      }
+      const f = issue.fields;
+      const status = (f.status ?? {}) as { id?: unknown; name?: unknown; statusCategory?: { key?: string } };
+      const commentField = (f.comment ?? {}) as { comments?: unknown[]; total?: number };
+      let rawComments = commentField.comments ?? [];
+      if (typeof commentField.total === 'number' && commentField.total > rawComments.length) {
+        // The issue carries a first page only: read them all.
+        rawComments = [];
+        for await (const c of client.allComments(String(issue.id))) rawComments.push(c);
+      }
+      const custom: Record<string, unknown> = {};
+      for (const id of customFieldIds) custom[id] = f[id] ?? null;
+      // Per-field change times from the changelog (conflicts are decided per field).
+      const fieldTimes: Record<string, number> = {};
+      const histories =
+        (
+          issue.changelog as
+            { histories?: Array<{ created?: string; items?: Array<Record<string, unknown>> }> } | undefined
+        )?.histories ?? [];
+      for (const h of histories) {
+        const at = parseJiraTime(h.created);
+        for (const item of h.items ?? []) {
+          for (const k of [item.fieldId, item.field]) {
+            if (typeof k !== 'string') continue;
+            const key = k.toLowerCase();
+            if ((fieldTimes[key] ?? 0) < at) fieldTimes[key] = at;
+          }
+        }
+      }
+      const state: JiraIssueState = {
+        id: String(issue.id),
+        key: issue.key,
+        projectKey: String((f.project as { key?: unknown } | undefined)?.key ?? issue.key.split('-')[0]),
+        updated: parseJiraTime(f.updated),
+        created: parseJiraTime(f.created),
+        issueType: String((f.issuetype as { name?: unknown } | undefined)?.name ?? ''),
+        status: {
+          id: String(status.id ?? ''),
+          name: String(status.name ?? ''),
+          ...(status.statusCategory?.key ? { category: status.statusCategory.key } : {}),
+        },
+        summary: typeof f.summary === 'string' ? f.summary : '',
+        description: f.description ?? null,
+        priority: (f.priority as { name?: string } | null | undefined)?.name ?? null,
+        labels: Array.isArray(f.labels) ? (f.labels as string[]) : [],
+        assignee: toPerson(f.assignee),
+        custom,
+        fieldTimes,
+        comments: rawComments.map((c) => {
+          const x = c as Record<string, unknown>;
+          return {
+            id: String(x.id),
+            author: toPerson(x.author),
+            body: x.body ?? null,
+            created: parseJiraTime(x.created),
+            updated: parseJiraTime(x.updated ?? x.created),
+            internal: x.jsdPublic === false,
+          };
+        }),
+      };
+      return state;
+    },
+
+    async *updatedSince(projectKeys, since) {
+      if (!projectKeys.length) return;
+      // Relative minutes: JQL reads absolute dates in the user's time zone; a period does not drift.
+      const minutes = Math.max(1, Math.ceil((Date.now() - since) / 60_000) + 1);
+      const jql = `project in (${projectKeys.map(q).join(', ')}) AND updated >= -${minutes}m ORDER BY updated ASC`;
+      for await (const issue of client.searchAll(jql, { fields: ['updated', 'project'] })) {
+        const stamp: IssueStamp = {
+          id: String(issue.id),
+          key: issue.key,
+          projectKey: String((issue.fields.project as { key?: unknown } | undefined)?.key ?? issue.key.split('-')[0]),
+          updated: parseJiraTime(issue.fields.updated),
+        };
+        if (stamp.updated >= since) yield stamp;
+      }
     },
 
     async linkIssues(type, inwardKey, outwardKey) {

@@ -39,7 +39,19 @@ import { ensureConfigRows } from './config-rows.js';
 import { markdownToJiraBody, textKey } from './markup.js';
 import { canonicalJson, type OutboundPayload } from './record-data.js';
 import { walkToStatus } from './status-path.js';
-import type { CreateBody, IssueRef, JiraPort, MappingSource, OutboundMapping, RecordData } from './types.js';
+import { applyToHost, jiraSide, sameText } from './inbound-mapping.js';
+import { enqueueInbound, jiraChangeTime } from './inbound.js';
+import { decideField } from '../core/merge.js';
+import type { Queue } from '../queue/queue.js';
+import type {
+  CreateBody,
+  IssueRef,
+  JiraIssueState,
+  JiraPort,
+  MappingSource,
+  OutboundMapping,
+  RecordData,
+} from './types.js';
 
 /** Connection-level failures: the connection pauses (the job waits) instead of failing records. */
 const PAUSING = new Set(['JIRA_UNAUTHORIZED', 'JIRA_FORBIDDEN']);
@@ -58,6 +70,8 @@ const TARGET_STATUS_BASE = 'target:status';
 
 export interface OutboundDeps {
   store: Store;
+  /** To queue the inbound job of an issue whose newer Jira change won a conflict. */
+  queue: Queue;
   mappings: MappingSource;
   /** The Jira port for a connection id. */
   jira(connectionId: string): JiraPort;
@@ -388,38 +402,71 @@ export function createOutboundHandler(deps: OutboundDeps): {
     bases: Map<string, unknown>,
     newBases: Map<string, unknown>,
     outcome: SyncOutcome,
-    opts: { force: boolean; recordVersion: number; recordId: string; knownKey: string | null },
-  ): Promise<void> {
+    opts: {
+      force: boolean;
+      recordVersion: number;
+      recordId: string;
+      knownKey: string | null;
+      /** The issue as just read (saves a call), or null to read it here. */
+      state?: JiraIssueState | null;
+      /** When the host last changed the record's status (conflict clock). */
+      hostStatusAt?: number;
+    },
+  ): Promise<boolean> {
     const want = desiredStatus(data, mapping);
     const hostBase = bases.get(HOST_STATUS_BASE);
-    newBases.set(HOST_STATUS_BASE, data.status);
     if (want.status === null) {
+      newBases.set(HOST_STATUS_BASE, data.status);
       if (hostBase !== data.status) outcome.warnings.push(`status not pushed: ${want.reason}`);
-      return;
+      return false;
     }
     // Status work only when the host status or its target changed (or on create / re-sync):
     // a record whose reopen was declined does not ask again on every unrelated edit.
-    if (!opts.force && hostBase === data.status && bases.get(TARGET_STATUS_BASE) === want.status) return;
+    if (!opts.force && hostBase === data.status && bases.get(TARGET_STATUS_BASE) === want.status) {
+      newBases.set(HOST_STATUS_BASE, data.status);
+      return false;
+    }
+    const issue = opts.state ?? (await jira.getIssue(issueKey));
+    // Jira moved the issue since the last agreement, later than the host changed its status:
+    // Jira's status wins (the inbound job brings it to the record); nothing is pushed.
+    const agreed = bases.get(STATUS_BASE) as string | undefined;
+    if (
+      opts.state &&
+      !opts.force &&
+      agreed !== undefined &&
+      agreed.toLowerCase() !== issue.status.name.toLowerCase() &&
+      issue.status.name.toLowerCase() !== want.status.toLowerCase() &&
+      jiraChangeTime(opts.state, 'status', mapping) >= (opts.hostStatusAt ?? 0)
+    ) {
+      outcome.extra = {
+        ...outcome.extra,
+        conflicts: [
+          ...((outcome.extra?.conflicts as unknown[] | undefined) ?? []),
+          { field: 'status', winner: 'jira', rule: 'newest', lost: data.status },
+        ],
+      };
+      return true;
+    }
+    newBases.set(HOST_STATUS_BASE, data.status);
     newBases.set(TARGET_STATUS_BASE, want.status);
-    const issue = await jira.getIssue(issueKey);
     if (issue.key !== opts.knownKey)
       outcome.extra = { ...outcome.extra, issue_key: issue.key, moved_from: opts.knownKey };
     if (issue.status.name.toLowerCase() === want.status.toLowerCase()) {
       newBases.set(STATUS_BASE, issue.status.name);
-      return;
+      return false;
     }
     // A record back to an open status while its issue is done: the reopen policy decides.
     const reopening = issue.status.category === 'done' && !want.closing;
     if (reopening && mapping.reopen.mode === 'never') {
       outcome.warnings.push(`issue is "${issue.status.name}"; the mapping never reopens issues from the host`);
       newBases.set(STATUS_BASE, issue.status.name);
-      return;
+      return false;
     }
     if (reopening && mapping.reopen.mode === 'rework') {
       const done = (bases.get(REWORK_BASE) as Array<{ key: string; version: number }> | undefined) ?? [];
       if (done.some((r) => r.version === opts.recordVersion)) {
         newBases.set(STATUS_BASE, issue.status.name);
-        return;
+        return false;
       }
       const type = mapping.reopen.reworkIssueType ?? 'Task';
       const token = `rework-${opts.recordId}-${opts.recordVersion}`;
@@ -443,7 +490,7 @@ export function createOutboundHandler(deps: OutboundDeps): {
       newBases.set(STATUS_BASE, issue.status.name);
       outcome.extra = { ...outcome.extra, rework: ref.key };
       outcome.fields.push('rework');
-      return;
+      return false;
     }
     const result = await walkToStatus(jira, issueKey, issue.status, want.status, {
       resolution: mapping.resolution,
@@ -452,6 +499,7 @@ export function createOutboundHandler(deps: OutboundDeps): {
     newBases.set(STATUS_BASE, want.status);
     outcome.fields.push('status');
     outcome.path = result.path;
+    return false;
   }
 
   async function create(
@@ -614,23 +662,93 @@ export function createOutboundHandler(deps: OutboundDeps): {
     return { ref, outcome, newBases, link: { ...link, issue_id: ref.id, issue_key: ref.key, state: 'linked' } };
   }
 
-  /** Pushes changed fields of a linked record: only what differs from the bases, in one edit. */
+  /**
+   * Pushes changed fields of a linked record: only what differs from the bases, in one edit.
+   * Reads the issue first (one call, reused by the status work) so that a field Jira changed
+   * meanwhile goes through the three-way rule: the newer change wins, Jira's is never clobbered
+   * by an older host edit (the inbound job then brings it to the record).
+   */
   async function update(
     jira: JiraPort,
     issueKey: string,
+    record: RecordRow,
     data: RecordData,
     mapping: OutboundMapping,
     bases: Map<string, unknown>,
     newBases: Map<string, unknown>,
     outcome: SyncOutcome,
-  ): Promise<void> {
+    statusWork: boolean,
+    /** A manual re-sync: the record's state is pushed as it is (the host wins every field). */
+    hostWins: boolean,
+  ): Promise<{ state: JiraIssueState | null; jiraWon: boolean }> {
     const desired = desiredFields(data, mapping);
     const ctx: EncodeContext = { jira, users: new Map(), warnings: outcome.warnings, overflow: [] };
     const fields: Record<string, unknown> = {};
     const update: Record<string, Array<Record<string, unknown>>> = {};
-    for (const [key, f] of desired) {
+    const changed = [...desired].filter(([key, f]) => {
       const base = bases.get(key);
-      if (base !== undefined && canonicalJson(base) === canonicalJson(f.value)) continue;
+      if (base !== undefined && canonicalJson(base) === canonicalJson(f.value)) return false;
+      // A priority set in Jira that maps back to the record's severity is not a host change
+      // (several priorities may share one severity): leave it.
+      if (key === 'priority' && typeof base === 'string') {
+        const probe: RecordData = { ...data };
+        if (applyToHost(probe, 'priority', base, mapping).ok && probe.severity === data.severity) return false;
+      }
+      return true;
+    });
+    if (!changed.length && !statusWork) return { state: null, jiraWon: false };
+    const state = await jira.readIssue(
+      issueKey,
+      mapping.fields.map((f) => f.jira),
+    );
+    if (!state) {
+      throw new AppError('JIRA_NOT_FOUND', `Issue ${issueKey} no longer exists in Jira; the inbound job unlinks it`, {
+        retryable: false,
+      });
+    }
+    const side = new Map(jiraSide(state, mapping, jira.flavour).map((f) => [f.key, f]));
+    const hostTimes = fromJson<Record<string, number>>(record.field_times) ?? {};
+    let jiraWon = false;
+    for (const [key, f] of changed) {
+      const base = bases.get(key);
+      const js = side.get(key);
+      if (js && base !== undefined && !hostWins) {
+        let jiraVal = js.value;
+        if (js.text && sameText(js.value, base, jira.flavour)) jiraVal = base;
+        else if (js.text && sameText(js.value, f.value, jira.flavour)) jiraVal = f.value;
+        if (canonicalJson(jiraVal) !== canonicalJson(base)) {
+          // Jira changed this field too since the last agreement.
+          const d = decideField({
+            base,
+            host: f.value,
+            jira: jiraVal,
+            direction: 'both',
+            lock: mapping.fields.find((m) => `custom:${m.host}` === key)?.lock,
+            hostChangedAt: hostTimes[key] ?? record.updated_at,
+            jiraChangedAt: jiraChangeTime(state, key, mapping),
+          });
+          if (d.action === 'agree') {
+            newBases.set(key, f.value);
+            continue;
+          }
+          if (d.action === 'to_host' || d.action === 'blocked') {
+            jiraWon = true;
+            outcome.extra = {
+              ...outcome.extra,
+              conflicts: [
+                ...((outcome.extra?.conflicts as unknown[] | undefined) ?? []),
+                {
+                  field: key,
+                  winner: 'jira',
+                  rule: d.action === 'to_host' ? (d.conflict?.rule ?? 'newest') : 'lock',
+                  lost: f.value,
+                },
+              ],
+            };
+            continue;
+          }
+        }
+      }
       if (f.type === 'labels' && f.jiraField === 'labels') {
         // Add/remove against the base: labels people add in Jira (and our token) are kept.
         const before = new Set((base as string[] | undefined) ?? []);
@@ -652,6 +770,7 @@ export function createOutboundHandler(deps: OutboundDeps): {
       });
     }
     for (const o of ctx.overflow) await jira.addAttachment(issueKey, o.filename, Buffer.from(o.text, 'utf8'));
+    return { state, jiraWon };
   }
 
   async function syncRecord(
@@ -678,6 +797,25 @@ export function createOutboundHandler(deps: OutboundDeps): {
           'MAPPING_NOT_FOUND',
           `No mapping covers scope "${record.scope}"; add one to the configuration`,
         );
+      }
+      if (link?.state === 'unlinked' && !opts.resync) {
+        await finish(
+          record,
+          0,
+          jobId,
+          {
+            action: 'noop',
+            fields: [],
+            warnings: ['the Jira issue was deleted and the record unlinked; request a re-sync to create a new issue'],
+          },
+          new Map(),
+        );
+        return;
+      }
+      if (link?.state === 'unlinked' && opts.resync) {
+        // Re-sync of an unlinked record: start over with a fresh link (and a fresh token).
+        await store.db.deleteFrom('links').where('record_id', '=', recordId).execute();
+        link = undefined;
       }
       if (mapping.direction === 'from_jira') {
         await finish(
@@ -709,6 +847,8 @@ export function createOutboundHandler(deps: OutboundDeps): {
         let outcome: SyncOutcome;
         let issueKey: string;
         let linkUpdate: Partial<LinkRow> | undefined;
+        let state: JiraIssueState | null = null;
+        let jiraWon = false;
         if (!link || link.state !== 'linked' || !link.issue_id) {
           const created = await create(jira, record, data, mapping, link, opts.signal);
           outcome = created.outcome;
@@ -723,16 +863,44 @@ export function createOutboundHandler(deps: OutboundDeps): {
             mapping = current;
             linkUpdate = { mapping_snapshot: toJson(current), mapping_id: current.id, updated_at: now() };
           }
-          await update(jira, issueKey, data, mapping, bases, newBases, outcome);
+          const want = desiredStatus(data, mapping);
+          const statusWork =
+            opts.resync === true ||
+            (want.status !== null &&
+              (bases.get(HOST_STATUS_BASE) !== data.status || bases.get(TARGET_STATUS_BASE) !== want.status));
+          const u = await update(
+            jira,
+            issueKey,
+            record,
+            data,
+            mapping,
+            bases,
+            newBases,
+            outcome,
+            statusWork,
+            opts.resync === true,
+          );
+          state = u.state;
+          jiraWon = u.jiraWon;
           // Jira has these now: record them before the status work, which may fail on its own.
           await writeBases(store.db, recordId, newBases);
         }
-        await applyStatus(jira, issueKey, data, mapping, bases, newBases, outcome, {
-          force: opts.resync === true || outcome.action !== 'updated',
-          recordVersion: record.version,
-          recordId,
-          knownKey: link?.issue_key ?? null,
-        });
+        jiraWon =
+          (await applyStatus(jira, issueKey, data, mapping, bases, newBases, outcome, {
+            force: opts.resync === true || outcome.action !== 'updated',
+            recordVersion: record.version,
+            recordId,
+            knownKey: link?.issue_key ?? null,
+            state,
+            hostStatusAt: (fromJson<Record<string, number>>(record.field_times) ?? {}).status ?? record.updated_at,
+          })) || jiraWon;
+        // Jira's newer changes won a conflict: its inbound job brings them to the record.
+        if (jiraWon && link?.issue_id) {
+          const issueId = link.issue_id;
+          await store.transaction((trx) =>
+            enqueueInbound(deps.queue, trx, { connectionId: mapping!.connectionId, issueId, source: 'manual' }),
+          );
+        }
         // The issue moved (same id, new key): the link follows.
         const movedTo = outcome.extra?.moved_from !== undefined ? (outcome.extra.issue_key as string) : undefined;
         if (movedTo && link)

@@ -105,3 +105,36 @@ export function recordView(
     updated_at: new Date(r.updated_at).toISOString(),
   };
 }
+
+/** Record data keys → the base field names they feed (the names conflicts are decided under). */
+const FIELD_OF: Record<string, string> = {
+  title: 'summary',
+  description: 'description',
+  severity: 'priority',
+  labels: 'labels',
+  assignee_email: 'assignee',
+  status: 'status',
+};
+
+/**
+ * The host's per-field change clock after an upsert: fields whose value differs from `before`
+ * (all of them for a new record) take time `t`; the others keep their time.
+ */
+export function nextFieldTimes(
+  previous: Record<string, number> | null,
+  before: RecordData | null,
+  after: RecordData,
+  t: number,
+): Record<string, number> {
+  const out: Record<string, number> = { ...previous };
+  for (const [k, field] of Object.entries(FIELD_OF)) {
+    const a = (after as unknown as Record<string, unknown>)[k];
+    const b = before ? (before as unknown as Record<string, unknown>)[k] : undefined;
+    if (!before || canonicalJson(a) !== canonicalJson(b)) out[field] = t;
+  }
+  const keys = new Set([...Object.keys(after.custom), ...Object.keys(before?.custom ?? {})]);
+  for (const k of keys) {
+    if (!before || canonicalJson(after.custom[k]) !== canonicalJson(before.custom[k])) out[`custom:${k}`] = t;
+  }
+  return out;
+}

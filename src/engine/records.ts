@@ -10,13 +10,14 @@ import type { AttachmentStore } from './attachment-store.js';
 import {
   OUTBOUND_JOB,
   canonicalJson,
+  nextFieldTimes,
   recordJobKey,
   recordView,
   toRecordData,
   type OutboundPayload,
   type RecordView,
 } from './record-data.js';
-import type { MappingSource, RecordInput } from './types.js';
+import type { MappingSource, RecordData, RecordInput } from './types.js';
 
 export interface RecordServiceDeps {
   store: Store;
@@ -179,6 +180,7 @@ export function createRecordService(deps: RecordServiceDeps) {
             scope: input.scope,
             kind: input.kind,
             data: dataText,
+            field_times: toJson(nextFieldTimes(null, null, data, t)),
             version: 1,
             sync_state: 'pending',
             last_error: null,
@@ -210,6 +212,14 @@ export function createRecordService(deps: RecordServiceDeps) {
           .set({
             kind: input.kind,
             data: dataText,
+            field_times: toJson(
+              nextFieldTimes(
+                fromJson<Record<string, number>>(existing.field_times),
+                fromJson<RecordData>(existing.data),
+                data,
+                t,
+              ),
+            ),
             version: existing.version + 1,
             sync_state: 'pending',
             deleted_at: null,

@@ -81,6 +81,28 @@ export interface OutboundMapping {
   builtinDirections?: Partial<
     Record<'summary' | 'description' | 'priority' | 'labels' | 'assignee' | 'status', FieldDirection>
   >;
+  /** Jira → host settings (defaults: see inboundSettings() in ./inbound-mapping.ts). */
+  inbound?: InboundSettings | undefined;
+}
+
+/** How Jira's side flows back to the host for one mapping. */
+export interface InboundSettings {
+  /** Jira status id, name (any case/language) or `category:<key>` → host status. */
+  statusIn: Record<string, string>;
+  statusInDefault?: string | undefined;
+  /** Jira priority name → host severity (else the inverse of the outbound table). */
+  priorityIn: Record<string, string>;
+  priorityInDefault?: string | undefined;
+  /** May a Jira transition reopen a record that is closed on the host? */
+  reopenFromJira: boolean;
+  /** Do Jira comments flow to the record? */
+  comments: boolean;
+  /** Issue deleted in Jira: unlink and keep the record, or resolve it (then unlink). */
+  onJiraDelete: 'unlink' | 'resolve';
+  /** Issues created in Jira: ignored unless linked, or they create host records. */
+  onJiraCreate: 'ignore' | 'create_record';
+  /** Kind of the records created from Jira issues (default: the first mapped kind). */
+  createKind?: string | undefined;
 }
 
 export interface ConnectionInfo {
@@ -200,4 +222,59 @@ export interface JiraPort {
   linkIssues(type: string, inwardKey: string, outwardKey: string): Promise<void>;
   /** Converts Markdown to the body format of this flavour (ADF on Cloud, wiki on DC). */
   toBody(markdown: string): unknown;
+  /** The account this connection acts as (one call, then cached): its changes are echoes. */
+  whoami(): Promise<JiraPerson>;
+  /** The issue's current state (fields and all comments); null when it no longer exists. */
+  readIssue(idOrKey: string, customFieldIds: readonly string[]): Promise<JiraIssueState | null>;
+  /** Issues of the projects updated at or after `since` (epoch ms), oldest first, all pages. */
+  updatedSince(projectKeys: readonly string[], since: number): AsyncIterable<IssueStamp>;
+}
+
+/** A Jira user as inbound sync sees it (email only where Jira reveals it). */
+export interface JiraPerson {
+  accountId?: string | undefined;
+  name?: string | undefined;
+  key?: string | undefined;
+  displayName: string;
+  email: string | null;
+}
+
+export interface IssueStamp {
+  id: string;
+  key: string;
+  projectKey: string;
+  /** Epoch ms of Jira's `updated`. */
+  updated: number;
+}
+
+export interface JiraCommentState {
+  id: string;
+  author: JiraPerson | null;
+  /** ADF (REST v3) or wiki markup (REST v2). */
+  body: unknown;
+  created: number;
+  updated: number;
+  /** Service Management: not visible to the customer. */
+  internal: boolean;
+}
+
+/** Everything inbound sync compares, read in one call. */
+export interface JiraIssueState extends IssueStamp {
+  /**
+   * When each field last changed in Jira (epoch ms), by Jira field id (`summary`, `status`,
+   * `customfield_10010`) and by field name, from the changelog; absent fields: use `updated`.
+   */
+  fieldTimes: Record<string, number>;
+  issueType: string;
+  created: number;
+  status: { id: string; name: string; category?: string | undefined };
+  summary: string;
+  /** ADF (REST v3) or wiki markup (REST v2); null when empty. */
+  description: unknown;
+  priority: string | null;
+  labels: string[];
+  assignee: JiraPerson | null;
+  /** Raw values of the requested custom fields. */
+  custom: Record<string, unknown>;
+  comments: JiraCommentState[];
 }

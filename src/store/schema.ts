@@ -50,6 +50,8 @@ export interface RecordsTable {
   /** JSON: { title, description, status, severity, assignee_email, labels, custom, parent_host_id, … } */
   data: JsonText;
   version: number;
+  /** JSON { <base field name>: epoch ms } of the host's last change per field (conflict clock). */
+  field_times: JsonText | null;
   sync_state: SyncState;
   /** JSON { code, message } of the last sync failure, or null. */
   last_error: JsonText | null;
@@ -72,6 +74,8 @@ export interface LinksTable {
   /** Idempotency token carried by the create call; unique. */
   create_token: string | null;
   state: LinkState;
+  /** Jira's `updated` of the issue when its state was last applied to the record (inbound). */
+  jira_updated: Millis | null;
   created_at: Millis;
   updated_at: Millis;
 }
@@ -121,6 +125,8 @@ export interface RecordCommentsTable {
   body: string;
   /** 'host' | 'jira' */
   origin: string;
+  /** 1 when the comment is internal (Service Management: not visible to the customer). */
+  internal: Generated<number>;
   deleted: number;
   created_at: Millis;
   updated_at: Millis;

@@ -33,6 +33,13 @@ const obj = (v: unknown): Record<string, unknown> | undefined =>
 const str = (v: unknown): string | null =>
   typeof v === 'string' && v !== '' ? v : typeof v === 'number' ? String(v) : null;
 
+/** Data Center comment events may carry no issue: its id is in the comment's `self` URL. */
+function issueIdFromSelf(self: unknown): string | null {
+  if (typeof self !== 'string') return null;
+  const m = /\/issue\/(\d+)\/comment\//.exec(self);
+  return m ? m[1]! : null;
+}
+
 /**
  * Reads what routing needs from a delivery, tolerating Jira's many optional keys. Throws a 400
  * AppError for a body that is not a JSON object or has no `webhookEvent`. URL variables Jira
@@ -80,7 +87,7 @@ export function parseDelivery(
     identifier: header('x-atlassian-webhook-identifier') ?? `sha256:${createHash('sha256').update(raw).digest('hex')}`,
     retry: Number.isFinite(retry) ? retry : 0,
     flavour,
-    issueId: str(issue?.id) ?? str(query.issue_id),
+    issueId: str(issue?.id) ?? str(query.issue_id) ?? issueIdFromSelf(comment?.self),
     issueKey: str(issue?.key) ?? str(query.issue_key),
     projectKey: str(project?.key) ?? str(query.project_key),
     commentId: str(comment?.id),

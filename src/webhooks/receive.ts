@@ -1,4 +1,6 @@
+import type { Kysely } from 'kysely';
 import type { Logger } from '../log/logger.js';
+import type { Database } from '../store/schema.js';
 import type { Store } from '../store/index.js';
 import { newId } from '../store/ids.js';
 import { parseDelivery, type ParsedDelivery } from './parse.js';
@@ -10,6 +12,21 @@ export interface ReceiveDeps {
   /** The delivery credentials of a connection, or undefined when no such connection exists. */
   credentials(connectionId: string): DeliveryCredentials | undefined;
   now?: () => number;
+  /**
+   * Called in the transaction that stores a new delivery, so the work it implies (a queued job)
+   * commits with it or not at all. May return a final verdict (e.g. an event that needs no work).
+   */
+  route?:
+    | ((
+        trx: Kysely<Database>,
+        delivery: ParsedDelivery & { id: string; connectionId: string },
+      ) => Promise<RouteResult | void>)
+    | undefined;
+}
+
+export interface RouteResult {
+  verdict: string;
+  detail?: string | undefined;
 }
 
 export interface ReceiveInput {
@@ -60,8 +77,8 @@ export async function receiveDelivery(deps: ReceiveDeps, input: ReceiveInput): P
     if (v !== undefined) headers[h] = Array.isArray(v) ? v.join(', ') : v;
   }
   const id = newId();
-  const inserted = await deps.store.transaction(async (trx) =>
-    trx
+  const inserted = await deps.store.transaction(async (trx) => {
+    const r = await trx
       .insertInto('webhook_deliveries')
       .values({
         id,
@@ -77,8 +94,19 @@ export async function receiveDelivery(deps: ReceiveDeps, input: ReceiveInput): P
         detail: `authenticated by ${auth.method}`,
       })
       .onConflict((oc) => oc.columns(['connection_id', 'identifier']).doNothing())
-      .executeTakeFirst(),
-  );
+      .executeTakeFirst();
+    if (Number(r.numInsertedOrUpdatedRows ?? 0n) > 0 && deps.route) {
+      const routed = await deps.route(trx, { ...d, id, connectionId: input.connectionId });
+      if (routed) {
+        await trx
+          .updateTable('webhook_deliveries')
+          .set({ verdict: routed.verdict, detail: routed.detail ?? null })
+          .where('id', '=', id)
+          .execute();
+      }
+    }
+    return r;
+  });
   const fresh = Number(inserted.numInsertedOrUpdatedRows ?? 0n) > 0;
   const dlog = log?.child({ deliveryId: d.identifier, event: d.rawEvent, issueKey: d.issueKey });
   if (!fresh) {

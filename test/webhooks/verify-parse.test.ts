@@ -54,12 +54,14 @@ describe('parseDelivery on every captured Jira delivery', () => {
     const json = JSON.parse(raw.toString()) as {
       webhookEvent: string;
       issue?: { id?: unknown; key?: string };
-      comment?: { id?: string };
+      comment?: { id?: string; self?: string };
     };
     const d = parseDelivery(raw, {});
     expect(d.rawEvent).toBe(json.webhookEvent);
     expect(d.issueKey).toBe(json.issue?.key ?? null);
-    expect(d.issueId).toBe(json.issue?.id === undefined ? null : String(json.issue.id));
+    // Data Center comment events carry no issue: its id comes from the comment's self link.
+    const fromSelf = /\/issue\/(\d+)\/comment\//.exec(String(json.comment?.self ?? ''))?.[1] ?? null;
+    expect(d.issueId).toBe(json.issue?.id === undefined ? fromSelf : String(json.issue.id));
     expect(d.commentId).toBe(json.comment?.id ?? null);
     expect(d.identifier).toMatch(/^sha256:[0-9a-f]{64}$/); // captures carry no identifier header
   });

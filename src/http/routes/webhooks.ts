@@ -15,6 +15,8 @@ export interface WebhookRouteOptions {
   logger?: ReceiveDeps['logger'];
   /** Base URL Jira reaches the service at (config server.public_url), for the setup endpoint. */
   publicUrl(): string;
+  /** Queues the work a stored delivery implies, in the same transaction (see ReceiveDeps.route). */
+  route?: ReceiveDeps['route'];
 }
 
 const DeliverySchema = z.object({
@@ -63,7 +65,7 @@ export function webhookRoutes(opts: WebhookRouteOptions): FastifyPluginAsync {
             throw new AppError('VALIDATION_FAILED', 'A Jira delivery must be sent as application/json');
           }
           const result = await receiveDelivery(
-            { store: opts.store, credentials: opts.credentials, logger: opts.logger },
+            { store: opts.store, credentials: opts.credentials, logger: opts.logger, route: opts.route },
             { connectionId: req.params.connectionId, rawBody: req.body, headers: req.headers, query: req.query },
           );
           if (result.verdict === 'unknown_connection') {

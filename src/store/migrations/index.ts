@@ -1,6 +1,7 @@
 import type { Kysely, Migration, MigrationProvider } from 'kysely';
 import type { Dialect } from '../dialect.js';
 import * as m001 from './001_initial.js';
+import * as m002 from './002_inbound.js';
 
 interface DialectMigration {
   up(db: Kysely<unknown>, dialect: Dialect): Promise<void>;
@@ -10,6 +11,7 @@ interface DialectMigration {
 /** Every migration, in order. Append only: never edit a migration that has shipped. */
 const MIGRATIONS: Record<string, DialectMigration> = {
   '001_initial': m001,
+  '002_inbound': m002,
 };
 
 /** In-code provider for kysely's Migrator (no directory scanning, works from any cwd). */

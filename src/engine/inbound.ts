@@ -1,0 +1,751 @@
+/**
+ * Inbound sync (Jira issue → host record), as a queue job handler.
+ *
+ * A job names an issue (connection + issue id); it never trusts a delivery's payload for values.
+ * It reads the issue's current state once and runs every mapped field through the three-way rule
+ * (src/core/merge.ts) against the bases the outbound engine keeps. So:
+ *  - an echo of our own write compares equal to the base and changes nothing (deliveries whose
+ *    actor is our own account are recognised first and cost no call at all);
+ *  - duplicated, late and reordered deliveries all lead to the same read of the current state;
+ *  - a burst of deliveries for one issue coalesces into one job and one read.
+ * Jobs are keyed like the outbound jobs of the linked record (`record:<id>`), so the two
+ * directions of one link never run at the same time; an issue without a link uses
+ * `issue:<connection>:<issue id>` until it has one.
+ *
+ * What it writes: the record's data (version + 1; `updated_at` stays the host's last change, the
+ * conflict clock), the bases, comments (record_comments + comment_links, origin 'jira'), the
+ * link (key after a move, `jira_updated`, state after a delete), the sync log (direction
+ * 'inbound', with conflicts and warnings), the change feed (origin 'jira') and each delivery's
+ * verdict in webhook_deliveries.
+ */
+import type { Kysely, Selectable } from 'kysely';
+import { AppError, isAppError } from '../core/errors.js';
+import { decideField, hostStatusFor, reopenAllowed, sameValue, type Conflict } from '../core/merge.js';
+import type { Logger } from '../log/logger.js';
+import type { Queue } from '../queue/queue.js';
+import type { Job, JobHandler } from '../queue/types.js';
+import { newId } from '../store/ids.js';
+import { fromJson, toJson } from '../store/json.js';
+import type { Database, LinksTable, RecordsTable } from '../store/schema.js';
+import type { Store } from '../store/store.js';
+import { TOKEN_LABEL_PREFIX } from '../jira/idempotent-create.js';
+import { desiredFields, desiredStatus, normalizeText } from './desired.js';
+import { applyToHost, flowsIn, inboundSettings, jiraSide, recordDataFromIssue, sameText } from './inbound-mapping.js';
+import { jiraTextToMarkdown } from './markup-in.js';
+import { enqueueOutbound } from './records.js';
+import { recordJobKey } from './record-data.js';
+import type { JiraIssueState, JiraPerson, JiraPort, MappingSource, OutboundMapping, RecordData } from './types.js';
+
+export const INBOUND_JOB = 'inbound.issue';
+/** Attempts an inbound job may use (a paused connection keeps it waiting). */
+export const INBOUND_MAX_ATTEMPTS = 200;
+
+export interface InboundPayload {
+  connectionId: string;
+  issueId: string;
+  /** What asked for it: a webhook delivery, the sweep, or an operator. */
+  source: 'webhook' | 'sweep' | 'manual';
+}
+
+export const issueJobKey = (connectionId: string, issueId: string): string => `issue:${connectionId}:${issueId}`;
+
+/** Enqueues the inbound job of an issue inside the caller's transaction (coalesced per key). */
+export async function enqueueInbound(
+  queue: Queue,
+  trx: Kysely<Database>,
+  payload: InboundPayload,
+): Promise<{ key: string; jobId: number }> {
+  const link = await trx
+    .selectFrom('links')
+    .select('record_id')
+    .where('connection_id', '=', payload.connectionId)
+    .where('issue_id', '=', payload.issueId)
+    .executeTakeFirst();
+  const key = link ? recordJobKey(link.record_id) : issueJobKey(payload.connectionId, payload.issueId);
+  const r = await queue.enqueue(trx, {
+    kind: INBOUND_JOB,
+    key,
+    payload,
+    coalesceKey: `inbound:${payload.connectionId}:${payload.issueId}`,
+    maxAttempts: INBOUND_MAX_ATTEMPTS,
+  });
+  return { key, jobId: r.id };
+}
+
+export interface InboundDeps {
+  store: Store;
+  queue: Queue;
+  mappings: MappingSource;
+  jira(connectionId: string): JiraPort;
+  logger?: Logger | undefined;
+  now?: () => number;
+  /** Null when the connection may be called, else ms to wait (shared with outbound). */
+  connectionGate?: ((connectionId: string) => number | null) | undefined;
+}
+
+type LinkRow = Selectable<LinksTable>;
+type RecordRow = Selectable<RecordsTable>;
+
+interface PendingDelivery {
+  id: string;
+  event: string | null;
+  actor: JiraPerson | null;
+}
+
+/** What one inbound run did, for the sync log and the delivery verdicts. */
+interface InboundOutcome {
+  verdict: 'applied' | 'no_change' | 'echo' | 'ignored:unlinked' | 'ignored:out_of_scope' | 'ignored:event';
+  action: string;
+  fields: string[];
+  conflicts: Array<{ field: string } & Conflict>;
+  warnings: string[];
+  comments: { created: number; updated: number; deleted: number };
+  extra: Record<string, unknown>;
+}
+
+const STATUS_BASE = 'status';
+const HOST_STATUS_BASE = 'host:status';
+const TARGET_STATUS_BASE = 'target:status';
+
+/** When Jira last changed the field behind a base name (changelog), else the issue's `updated`. */
+export function jiraChangeTime(state: JiraIssueState, key: string, mapping: OutboundMapping): number {
+  const id = key.startsWith('custom:') ? (mapping.fields.find((f) => `custom:${f.host}` === key)?.jira ?? key) : key;
+  return state.fieldTimes[id.toLowerCase()] ?? state.updated;
+}
+
+export function samePerson(a: JiraPerson | null, b: JiraPerson | null): boolean {
+  if (!a || !b) return false;
+  if (a.accountId && b.accountId) return a.accountId === b.accountId;
+  if (a.key && b.key) return a.key === b.key;
+  if (a.name && b.name) return a.name === b.name;
+  return false;
+}
+
+/** The actor of a stored delivery: `user` (issue events) or the comment's author. */
+function deliveryActor(body: string): JiraPerson | null {
+  const json = fromJson<Record<string, unknown>>(body) ?? {};
+  const comment = json.comment as Record<string, unknown> | undefined;
+  const u = (json.user ?? (json.webhookEvent === 'comment_updated' ? comment?.updateAuthor : comment?.author)) as
+    Record<string, unknown> | undefined;
+  if (!u || typeof u !== 'object') return null;
+  const s = (k: string): string | undefined => (typeof u[k] === 'string' && u[k] !== '' ? (u[k] as string) : undefined);
+  return {
+    ...(s('accountId') ? { accountId: s('accountId') } : {}),
+    ...(s('name') ? { name: s('name') } : {}),
+    ...(s('key') ? { key: s('key') } : {}),
+    displayName: s('displayName') ?? '',
+    email: null,
+  };
+}
+
+export function createInboundHandler(deps: InboundDeps): {
+  handler: JobHandler;
+  syncIssue: (p: InboundPayload, jobId?: number | null, jobKey?: string) => Promise<InboundOutcome['verdict']>;
+} {
+  const { store, mappings, queue } = deps;
+  const now = deps.now ?? Date.now;
+  const log = deps.logger;
+
+  async function pendingDeliveries(p: InboundPayload): Promise<PendingDelivery[]> {
+    const rows = await store.db
+      .selectFrom('webhook_deliveries')
+      .select(['id', 'event', 'body'])
+      .where('connection_id', '=', p.connectionId)
+      .where('issue_id', '=', p.issueId)
+      .where('verdict', '=', 'stored')
+      .orderBy('received_at')
+      .execute();
+    return rows.map((r) => ({ id: r.id, event: r.event, actor: deliveryActor(r.body) }));
+  }
+
+  async function setVerdicts(
+    db: Kysely<Database>,
+    ids: string[],
+    verdict: string,
+    detail: string | null,
+  ): Promise<void> {
+    if (!ids.length) return;
+    await db.updateTable('webhook_deliveries').set({ verdict, detail }).where('id', 'in', ids).execute();
+  }
+
+  async function logInbound(
+    db: Kysely<Database>,
+    recordId: string | null,
+    action: string,
+    calls: number,
+    jobId: number | null,
+    extra: { fields?: unknown; error?: unknown } = {},
+  ): Promise<void> {
+    await db
+      .insertInto('sync_log')
+      .values({
+        id: newId(),
+        record_id: recordId,
+        direction: 'inbound',
+        action,
+        fields: extra.fields === undefined ? null : toJson(extra.fields),
+        jira_calls: calls,
+        job_id: jobId,
+        error: extra.error === undefined ? null : toJson(extra.error),
+        at: now(),
+      })
+      .execute();
+  }
+
+  async function feed(db: Kysely<Database>, recordId: string, event: string, data: unknown): Promise<void> {
+    await db
+      .insertInto('change_feed')
+      .values({ record_id: recordId, event, data: toJson({ origin: 'jira', ...(data as object) }), at: now() })
+      .execute();
+  }
+
+  async function writeBase(db: Kysely<Database>, recordId: string, field: string, value: unknown): Promise<void> {
+    const t = now();
+    await db
+      .insertInto('field_bases')
+      .values({ record_id: recordId, field, value: toJson(value), origin: 'jira', updated_at: t })
+      .onConflict((oc) =>
+        oc.columns(['record_id', 'field']).doUpdateSet({ value: toJson(value), origin: 'jira', updated_at: t }),
+      )
+      .execute();
+  }
+
+  /** Compares every field; mutates `data` and `newBases` with what Jira's side brings. */
+  function mergeFields(
+    state: JiraIssueState,
+    record: RecordRow,
+    data: RecordData,
+    mapping: OutboundMapping,
+    bases: Map<string, unknown>,
+    newBases: Map<string, unknown>,
+    flavour: 'cloud' | 'datacenter',
+    outcome: InboundOutcome,
+  ): boolean {
+    const desired = desiredFields(data, mapping);
+    const hostTimes = fromJson<Record<string, number>>(record.field_times) ?? {};
+    let toJira = false;
+    for (const f of jiraSide(state, mapping, flavour)) {
+      if (!flowsIn(f.direction, mapping) && f.lock !== 'jira') continue;
+      const base = bases.get(f.key);
+      const hostVal = desired.has(f.key) ? desired.get(f.key)!.value : f.key.startsWith('custom:') ? null : undefined;
+      if (hostVal === undefined && f.key !== 'priority') continue;
+      // Texts: Jira holds the round trip of what was written; see it as what was written.
+      let jiraVal = f.value;
+      if (f.text) {
+        if (base !== undefined && sameText(f.value, base, flavour)) jiraVal = base;
+        else if (sameText(f.value, hostVal, flavour)) jiraVal = hostVal;
+      }
+      // Priority: the host's side is the severity; it is unchanged while the base maps to it.
+      let hostSide = hostVal;
+      if (f.key === 'priority') {
+        const probe: RecordData = { ...data };
+        const unchanged =
+          base !== undefined && applyToHost(probe, 'priority', base, mapping).ok && probe.severity === data.severity;
+        hostSide = unchanged || hostVal === undefined ? base : hostVal;
+      }
+      const d = decideField({
+        base,
+        host: hostSide,
+        jira: jiraVal,
+        direction: flowsIn(f.direction, mapping) ? (f.direction ?? 'both') : 'to_jira',
+        lock: f.lock,
+        hostChangedAt: hostTimes[f.key] ?? record.updated_at,
+        jiraChangedAt: jiraChangeTime(state, f.key, mapping),
+      });
+      if (d.action === 'none' || d.action === 'blocked') continue;
+      if (d.action === 'agree') {
+        if (base === undefined || !sameValue(base, d.value)) newBases.set(f.key, d.value);
+        continue;
+      }
+      if (d.conflict) {
+        outcome.conflicts.push({ field: f.key, ...d.conflict });
+        log?.info({ recordId: record.id, field: f.key, winner: d.conflict.winner }, 'conflict resolved');
+      }
+      if (d.action === 'to_jira') {
+        toJira = true;
+        continue;
+      }
+      const applied = applyToHost(data, f.key, d.value, mapping);
+      if (!applied.ok) {
+        outcome.warnings.push(applied.warning);
+        if (!(d.value !== null && typeof d.value === 'object' && 'hidden' in d.value)) newBases.set(f.key, d.value);
+        continue;
+      }
+      newBases.set(f.key, d.value);
+      outcome.fields.push(f.key);
+    }
+    return toJira;
+  }
+
+  /** Status: Jira's status (by id, name or category) → the host status, under the reopen policy. */
+  function mergeStatus(
+    state: JiraIssueState,
+    record: RecordRow,
+    data: RecordData,
+    mapping: OutboundMapping,
+    bases: Map<string, unknown>,
+    newBases: Map<string, unknown>,
+    outcome: InboundOutcome,
+  ): boolean {
+    if (!flowsIn(mapping.builtinDirections?.status, mapping)) return false;
+    const base = bases.get(STATUS_BASE) as string | undefined;
+    if (base !== undefined && base.toLowerCase() === state.status.name.toLowerCase()) return false;
+    const inbound = inboundSettings(mapping);
+    const next = hostStatusFor(state.status, inbound.statusIn, inbound.statusInDefault);
+    newBases.set(STATUS_BASE, state.status.name);
+    if (next === null) {
+      outcome.warnings.push(`Jira status "${state.status.name}" has no host status in the mapping (status.in)`);
+      return false;
+    }
+    const hostBase = bases.get(HOST_STATUS_BASE) as string | undefined;
+    const hostChanged = hostBase !== undefined && hostBase !== data.status;
+    if (hostChanged && data.status !== next) {
+      const hostTimes = fromJson<Record<string, number>>(record.field_times) ?? {};
+      const hostWins = (hostTimes.status ?? record.updated_at) > jiraChangeTime(state, 'status', mapping);
+      outcome.conflicts.push({
+        field: 'status',
+        winner: hostWins ? 'host' : 'jira',
+        rule: 'newest',
+        lost: hostWins ? state.status.name : data.status,
+      });
+      if (hostWins) {
+        newBases.delete(STATUS_BASE);
+        newBases.set(STATUS_BASE, state.status.name);
+        // The host's status is pushed by its outbound job (host:status differs from the record).
+        return true;
+      }
+    }
+    if (!reopenAllowed(data.status, next, mapping.closedStatuses, inbound.reopenFromJira)) {
+      outcome.warnings.push(
+        `Jira moved the issue to "${state.status.name}" but the mapping forbids reopening a closed record from Jira; the record stays "${data.status}"`,
+      );
+      return false;
+    }
+    if (data.status !== next) {
+      data.status = next;
+      outcome.fields.push('status');
+    }
+    newBases.set(HOST_STATUS_BASE, next);
+    const target = desiredStatus(data, mapping);
+    if (target.status !== null) newBases.set(TARGET_STATUS_BASE, target.status);
+    return false;
+  }
+
+  /** Comments: created, edited and deleted in Jira appear on the record (by Jira comment id). */
+  async function mergeComments(
+    trx: Kysely<Database>,
+    state: JiraIssueState,
+    recordId: string,
+    me: JiraPerson,
+    flavour: 'cloud' | 'datacenter',
+    outcome: InboundOutcome,
+  ): Promise<void> {
+    const links = await trx
+      .selectFrom('comment_links')
+      .select(['id', 'jira_comment_id', 'origin', 'base_body', 'deleted'])
+      .where('record_id', '=', recordId)
+      .execute();
+    const byJiraId = new Map(links.filter((l) => l.jira_comment_id).map((l) => [l.jira_comment_id!, l]));
+    const inJira = new Set(state.comments.map((c) => c.id));
+    const t = now();
+    for (const c of state.comments) {
+      const known = byJiraId.get(c.id);
+      const md = normalizeText(jiraTextToMarkdown(c.body, flavour));
+      if (!known) {
+        // Our own comments are linked by the job that posts them; an unlinked one of ours is a
+        // post still in flight (the outbound job recognises it), never a new Jira comment.
+        if (samePerson(c.author, me)) continue;
+        const id = newId(c.created || t);
+        const author = c.author
+          ? c.author.email
+            ? `${c.author.displayName} <${c.author.email}>`
+            : c.author.displayName
+          : null;
+        const inserted = await trx
+          .insertInto('comment_links')
+          .values({
+            id,
+            record_id: recordId,
+            host_comment_id: null,
+            jira_comment_id: c.id,
+            origin: 'jira',
+            base_body: md,
+            deleted: 0,
+            created_at: c.created || t,
+            updated_at: t,
+          })
+          .onConflict((oc) => oc.columns(['record_id', 'jira_comment_id']).doNothing())
+          .executeTakeFirst();
+        if (Number(inserted.numInsertedOrUpdatedRows ?? 0n) === 0) continue;
+        await trx
+          .insertInto('record_comments')
+          .values({
+            id,
+            record_id: recordId,
+            author,
+            body: md,
+            origin: 'jira',
+            internal: c.internal ? 1 : 0,
+            deleted: 0,
+            created_at: c.created || t,
+            updated_at: c.updated || t,
+          })
+          .execute();
+        outcome.comments.created++;
+        continue;
+      }
+      if (known.deleted || known.origin !== 'jira') continue;
+      if (known.base_body !== md) {
+        await trx
+          .updateTable('record_comments')
+          .set({ body: md, internal: c.internal ? 1 : 0, updated_at: c.updated || t })
+          .where('id', '=', known.id)
+          .execute();
+        await trx
+          .updateTable('comment_links')
+          .set({ base_body: md, updated_at: t })
+          .where('id', '=', known.id)
+          .execute();
+        outcome.comments.updated++;
+      }
+    }
+    for (const l of links) {
+      if (!l.jira_comment_id || l.deleted || inJira.has(l.jira_comment_id)) continue;
+      await trx.updateTable('comment_links').set({ deleted: 1, updated_at: t }).where('id', '=', l.id).execute();
+      await trx.updateTable('record_comments').set({ deleted: 1, updated_at: t }).where('id', '=', l.id).execute();
+      outcome.comments.deleted++;
+    }
+  }
+
+  function mappingOf(link: LinkRow): OutboundMapping | undefined {
+    const snap = link.mapping_snapshot ? (fromJson<OutboundMapping>(link.mapping_snapshot) ?? undefined) : undefined;
+    return snap ?? (link.mapping_id ? mappings.byId(link.mapping_id) : undefined);
+  }
+
+  async function applyLinked(
+    jira: JiraPort,
+    link: LinkRow,
+    state: JiraIssueState | null,
+    me: JiraPerson,
+    jobId: number | null,
+    calls: () => number,
+  ): Promise<InboundOutcome> {
+    const outcome: InboundOutcome = {
+      verdict: 'no_change',
+      action: 'noop',
+      fields: [],
+      conflicts: [],
+      warnings: [],
+      comments: { created: 0, updated: 0, deleted: 0 },
+      extra: {},
+    };
+    const mapping = mappingOf(link);
+    const record = await store.db.selectFrom('records').selectAll().where('id', '=', link.record_id).executeTakeFirst();
+    if (!record || !mapping) {
+      outcome.verdict = 'ignored:out_of_scope';
+      return outcome;
+    }
+    if (mapping.direction === 'to_jira') {
+      outcome.verdict = 'ignored:out_of_scope';
+      outcome.warnings.push('mapping direction is to_jira: nothing flows back');
+      return outcome;
+    }
+    const inbound = inboundSettings(mapping);
+    if (state === null) {
+      // Deleted in Jira (confirmed by the read, never by the delivery alone).
+      await store.transaction(async (trx) => {
+        const data = fromJson<RecordData>(record.data)!;
+        let resolved = false;
+        if (
+          inbound.onJiraDelete === 'resolve' &&
+          mapping.closedStatuses[0] &&
+          data.status !== mapping.closedStatuses[0]
+        ) {
+          data.status = mapping.closedStatuses[0];
+          resolved = true;
+          await trx
+            .updateTable('records')
+            .set({ data: toJson(data), version: record.version + 1 })
+            .where('id', '=', record.id)
+            .execute();
+        }
+        await trx
+          .updateTable('links')
+          .set({ state: 'unlinked', updated_at: now() })
+          .where('record_id', '=', record.id)
+          .execute();
+        await logInbound(trx, record.id, 'unlinked', calls(), jobId, {
+          fields: { issue_key: link.issue_key, reason: 'issue deleted in Jira', resolved },
+        });
+        await feed(trx, record.id, 'record.unlinked', { issue_key: link.issue_key, reason: 'deleted', resolved });
+      });
+      outcome.verdict = 'applied';
+      outcome.action = 'unlinked';
+      return outcome;
+    }
+    const data = fromJson<RecordData>(record.data)!;
+    const before = toJson(data);
+    const bases = new Map(
+      (
+        await store.db.selectFrom('field_bases').select(['field', 'value']).where('record_id', '=', record.id).execute()
+      ).map((r) => [r.field, fromJson(r.value)]),
+    );
+    const newBases = new Map<string, unknown>();
+    const flavour = jira.flavour;
+    const push1 = mergeFields(state, record, data, mapping, bases, newBases, flavour, outcome);
+    const push2 = mergeStatus(state, record, data, mapping, bases, newBases, outcome);
+    const moved = state.key !== link.issue_key;
+    const changed = toJson(data) !== before;
+    await store.transaction(async (trx) => {
+      // The record may have changed since it was read (a host upsert): only apply on top of
+      // the version compared; otherwise retry, reading both sides again.
+      if (changed) {
+        const r = await trx
+          .updateTable('records')
+          .set({ data: toJson(data), version: record.version + 1 })
+          .where('id', '=', record.id)
+          .where('version', '=', record.version)
+          .executeTakeFirst();
+        if (Number(r.numUpdatedRows) === 0) {
+          throw new AppError('CONFLICT', 'The record changed while Jira changes were applied; will retry', {
+            retryable: true,
+            retryAfterMs: 50,
+          });
+        }
+      }
+      for (const [k, v] of newBases) await writeBase(trx, record.id, k, v);
+      if (inbound.comments) await mergeComments(trx, state, record.id, me, flavour, outcome);
+      await trx
+        .updateTable('links')
+        .set({
+          jira_updated: state.updated,
+          ...(moved ? { issue_key: state.key, project_key: state.projectKey } : {}),
+          updated_at: now(),
+        })
+        .where('record_id', '=', record.id)
+        .execute();
+      const commentsChanged = outcome.comments.created + outcome.comments.updated + outcome.comments.deleted > 0;
+      if (moved) outcome.extra = { ...outcome.extra, moved_from: link.issue_key, issue_key: state.key };
+      if (changed || commentsChanged || moved || outcome.conflicts.length) {
+        outcome.verdict = 'applied';
+        outcome.action = changed ? 'updated' : moved ? 'moved' : commentsChanged ? 'comments' : 'conflict';
+        await logInbound(trx, record.id, outcome.action, calls(), jobId, {
+          fields: {
+            changed: outcome.fields,
+            conflicts: outcome.conflicts,
+            warnings: outcome.warnings,
+            comments: outcome.comments,
+            issue_key: state.key,
+            ...outcome.extra,
+          },
+        });
+        if (changed) await feed(trx, record.id, 'record.updated', { fields: outcome.fields, issue_key: state.key });
+        if (commentsChanged)
+          await feed(trx, record.id, 'record.comments', { ...outcome.comments, issue_key: state.key });
+        if (moved) await feed(trx, record.id, 'record.moved', { from: link.issue_key, to: state.key });
+      } else if (outcome.warnings.length) {
+        await logInbound(trx, record.id, 'noop', calls(), jobId, { fields: { warnings: outcome.warnings } });
+      }
+      // The host changed too and won (or changed alone): make sure its outbound job runs.
+      if (push1 || push2) await enqueueOutbound(queue, trx, record.id);
+    });
+    return outcome;
+  }
+
+  /** An issue with no link: the mapping of its project may create a host record for it. */
+  async function applyUnlinked(
+    connectionId: string,
+    state: JiraIssueState | null,
+    flavour: 'cloud' | 'datacenter',
+    jobId: number | null,
+    calls: () => number,
+  ): Promise<InboundOutcome['verdict']> {
+    if (!state) return 'ignored:unlinked';
+    const mapping = mappings
+      .all()
+      .find(
+        (m) =>
+          m.connectionId === connectionId &&
+          m.projectKey === state.projectKey &&
+          m.direction !== 'to_jira' &&
+          inboundSettings(m).onJiraCreate === 'create_record',
+      );
+    if (!mapping) return 'ignored:unlinked';
+    // Issues we created carry our creation token: the outbound job links them, never this one.
+    if (state.labels.some((l) => l.startsWith(TOKEN_LABEL_PREFIX))) return 'ignored:unlinked';
+    // An alert opens when the issue is created or becomes active (not while it is done).
+    if (state.status.category === 'done') return 'ignored:out_of_scope';
+    const inbound = inboundSettings(mapping);
+    const hostStatus =
+      hostStatusFor(state.status, inbound.statusIn, inbound.statusInDefault) ??
+      Object.keys(mapping.statusOut)[0] ??
+      'open';
+    const data = recordDataFromIssue(state, mapping, flavour, hostStatus);
+    const kind = inbound.createKind ?? Object.keys(mapping.kinds)[0]!;
+    const t = now();
+    const hostId = `jira-${connectionId}-${state.id}`;
+    await store.transaction(async (trx) => {
+      const id = newId(t);
+      const inserted = await trx
+        .insertInto('records')
+        .values({
+          id,
+          host_id: hostId,
+          scope: mapping.scope,
+          kind,
+          data: toJson(data),
+          version: 1,
+          sync_state: 'synced',
+          last_error: null,
+          deleted_at: null,
+          created_at: t,
+          updated_at: state.created || t,
+        })
+        .onConflict((oc) => oc.columns(['scope', 'host_id']).doNothing())
+        .returning('id')
+        .executeTakeFirst();
+      if (!inserted) return;
+      await trx
+        .insertInto('links')
+        .values({
+          record_id: id,
+          connection_id: connectionId,
+          issue_id: state.id,
+          issue_key: state.key,
+          project_key: state.projectKey,
+          mapping_id: mapping.id,
+          mapping_snapshot: toJson(mapping),
+          create_token: null,
+          state: 'linked',
+          jira_updated: state.updated,
+          created_at: t,
+          updated_at: t,
+        })
+        .execute();
+      // Everything agreed from the start: what the record holds is what Jira holds.
+      for (const [k, f] of desiredFields(data, mapping)) await writeBase(trx, id, k, f.value);
+      if (state.priority) await writeBase(trx, id, 'priority', state.priority);
+      await writeBase(trx, id, STATUS_BASE, state.status.name);
+      await writeBase(trx, id, HOST_STATUS_BASE, data.status);
+      const target = desiredStatus(data, mapping);
+      if (target.status !== null) await writeBase(trx, id, TARGET_STATUS_BASE, target.status);
+      await logInbound(trx, id, 'created', calls(), jobId, { fields: { issue_key: state.key, host_id: hostId } });
+      await feed(trx, id, 'record.created', { issue_key: state.key, issue_id: state.id });
+    });
+    return 'applied';
+  }
+
+  async function syncIssue(
+    p: InboundPayload,
+    jobId: number | null = null,
+    jobKey?: string,
+  ): Promise<InboundOutcome['verdict']> {
+    const deliveries = await pendingDeliveries(p);
+    const link = await store.db
+      .selectFrom('links')
+      .selectAll()
+      .where('connection_id', '=', p.connectionId)
+      .where('issue_id', '=', p.issueId)
+      .executeTakeFirst();
+    // Linked since this job was queued under the issue's key: continue under the record's key,
+    // so it never runs beside that record's outbound job.
+    if (link && jobKey !== undefined && jobKey !== recordJobKey(link.record_id)) {
+      await store.transaction((trx) => enqueueInbound(queue, trx, p));
+      return 'no_change';
+    }
+    const waitMs = deps.connectionGate?.(p.connectionId);
+    if (waitMs !== undefined && waitMs !== null) {
+      throw new AppError('JIRA_UNAUTHORIZED', 'The Jira connection is paused: its credentials were rejected', {
+        retryable: true,
+        retryAfterMs: waitMs,
+      });
+    }
+    const port = deps.jira(p.connectionId);
+    let calls = 0;
+    const counted = <T>(fn: () => Promise<T>): Promise<T> => {
+      calls++;
+      return fn();
+    };
+    const meCached = await port.whoami(); // cached after the first call per connection
+    const ids = deliveries.map((d) => d.id);
+    // Deliveries caused by our own writes change nothing: when every pending one is ours (and
+    // this is not a sweep), no call is spent.
+    const echoes = deliveries.filter((d) => samePerson(d.actor, meCached));
+    if (p.source === 'webhook' && deliveries.length > 0 && echoes.length === deliveries.length) {
+      await setVerdicts(store.db, ids, 'echo', 'caused by jira-bridge’s own write');
+      return 'echo';
+    }
+    if (!link || link.state === 'creating') {
+      const state = await counted(() => port.readIssue(p.issueId, []));
+      const verdict = await applyUnlinked(p.connectionId, state, port.flavour, jobId, () => calls);
+      await setVerdicts(store.db, ids, verdict, verdict === 'applied' ? 'record created from the Jira issue' : null);
+      return verdict;
+    }
+    if (link.state === 'unlinked') {
+      await setVerdicts(store.db, ids, 'ignored:unlinked', 'the link was removed (issue deleted in Jira)');
+      return 'ignored:unlinked';
+    }
+    const mapping = mappingOf(link);
+    const customIds = mapping?.fields.map((f) => f.jira) ?? [];
+    const state = await counted(() => port.readIssue(p.issueId, customIds));
+    const outcome = await applyLinked(port, link, state, meCached, jobId, () => calls);
+    const nonEcho = ids.filter((id) => !echoes.some((e) => e.id === id));
+    await setVerdicts(
+      store.db,
+      echoes.map((e) => e.id),
+      'echo',
+      'caused by jira-bridge’s own write',
+    );
+    await setVerdicts(
+      store.db,
+      nonEcho,
+      outcome.verdict,
+      [
+        outcome.fields.length ? `fields: ${outcome.fields.join(', ')}` : null,
+        outcome.conflicts.length
+          ? `conflicts: ${outcome.conflicts.map((c) => `${c.field}→${c.winner}`).join(', ')}`
+          : null,
+        outcome.comments.created + outcome.comments.updated + outcome.comments.deleted
+          ? `comments +${outcome.comments.created} ~${outcome.comments.updated} -${outcome.comments.deleted}`
+          : null,
+        outcome.warnings.length ? outcome.warnings.join('; ') : null,
+      ]
+        .filter(Boolean)
+        .join(' | ') || null,
+    );
+    return outcome.verdict;
+  }
+
+  const handler: JobHandler = async (job: Job) => {
+    const p = job.payload as InboundPayload;
+    try {
+      await syncIssue(p, job.id, job.key);
+    } catch (err) {
+      const e = isAppError(err)
+        ? err
+        : new AppError('INTERNAL', err instanceof Error ? err.message : String(err), { cause: err });
+      if (!e.retryable) {
+        log?.warn({ issueId: p.issueId, code: e.code, message: e.message }, 'inbound sync failed');
+        const errorJson = { code: e.code, message: e.message };
+        await store.transaction(async (trx) => {
+          const link = await trx
+            .selectFrom('links')
+            .select('record_id')
+            .where('connection_id', '=', p.connectionId)
+            .where('issue_id', '=', p.issueId)
+            .executeTakeFirst();
+          await logInbound(trx, link?.record_id ?? null, 'failed', 0, job.id, { error: errorJson });
+          await trx
+            .updateTable('webhook_deliveries')
+            .set({ verdict: 'failed', detail: `${e.code}: ${e.message}` })
+            .where('connection_id', '=', p.connectionId)
+            .where('issue_id', '=', p.issueId)
+            .where('verdict', '=', 'stored')
+            .execute();
+        });
+      }
+      throw e;
+    }
+  };
+  return { handler, syncIssue };
+}

@@ -1,0 +1,105 @@
+import { createRequire } from 'node:module';
+import { fromADF } from 'mdast-util-from-adf';
+import { gfmToMarkdown } from 'mdast-util-gfm';
+import { toMarkdown } from 'mdast-util-to-markdown';
+import { normalizeText } from './desired.js';
+import { markdownToJiraBody, plainText } from './markup.js';
+
+const require = createRequire(import.meta.url);
+const J2M = require('jira2md') as { to_markdown(wiki: string): string };
+
+type Node = { type: string; text?: string; attrs?: Record<string, unknown>; content?: Node[]; marks?: unknown[] };
+
+/** Nodes mdast-util-from-adf converts; anything else is reduced to text first. */
+const KNOWN = new Set([
+  'doc',
+  'paragraph',
+  'text',
+  'hardBreak',
+  'heading',
+  'bulletList',
+  'orderedList',
+  'listItem',
+  'codeBlock',
+  'blockquote',
+  'rule',
+  'table',
+  'tableRow',
+  'tableHeader',
+  'tableCell',
+  'taskList',
+  'taskItem',
+]);
+
+function simplify(n: Node): Node | Node[] | null {
+  if (!n || typeof n !== 'object' || typeof n.type !== 'string') return null;
+  const attrs = n.attrs ?? {};
+  switch (n.type) {
+    case 'mention':
+      return { type: 'text', text: `@${String(attrs.text ?? attrs.displayName ?? attrs.id ?? '').replace(/^@/, '')}` };
+    case 'emoji':
+      return { type: 'text', text: String(attrs.text ?? attrs.shortName ?? '') };
+    case 'status':
+      return { type: 'text', text: String(attrs.text ?? '') };
+    case 'date':
+      return {
+        type: 'text',
+        text: attrs.timestamp ? new Date(Number(attrs.timestamp)).toISOString().slice(0, 10) : '',
+      };
+    case 'inlineCard':
+    case 'blockCard':
+    case 'embedCard': {
+      const url = String(attrs.url ?? '');
+      const t: Node = { type: 'text', text: url, marks: [{ type: 'link', attrs: { href: url } }] };
+      return n.type === 'inlineCard' ? t : { type: 'paragraph', content: [t] };
+    }
+    case 'mediaSingle':
+    case 'mediaGroup':
+    case 'media':
+    case 'mediaInline':
+      return null;
+    default:
+      break;
+  }
+  const content = (n.content ?? []).flatMap((c) => {
+    const s = simplify(c);
+    return s === null ? [] : Array.isArray(s) ? s : [s];
+  });
+  if (KNOWN.has(n.type)) return { ...n, content: n.content ? content : undefined } as Node;
+  // Panels, expands and unknown containers: their content, in place.
+  return content;
+}
+
+/** ADF → Markdown. Never throws: a document it cannot convert becomes its plain text. */
+export function adfToMarkdown(doc: unknown): string {
+  if (!doc || typeof doc !== 'object') return '';
+  try {
+    const simple = simplify(doc as Node) as Node;
+    const tree = fromADF(simple as never);
+    return toMarkdown(tree as never, { extensions: [gfmToMarkdown()], bullet: '-', emphasis: '_', rule: '-' });
+  } catch {
+    return plainText(doc);
+  }
+}
+
+/** Jira wiki markup → Markdown. */
+export function wikiToMarkdown(wiki: string): string {
+  if (!wiki) return '';
+  try {
+    return J2M.to_markdown(wiki);
+  } catch {
+    return wiki;
+  }
+}
+
+/** A Jira text value (ADF on Cloud v3, wiki markup on v2 and in webhook bodies) → Markdown. */
+export function jiraTextToMarkdown(body: unknown, _flavour: 'cloud' | 'datacenter'): string {
+  if (typeof body === 'string') return wikiToMarkdown(body);
+  if (body && typeof body === 'object') return adfToMarkdown(body);
+  return '';
+}
+
+/** The comparable form of Markdown after a round trip through Jira. */
+export function canonicalMarkdown(md: string, flavour: 'cloud' | 'datacenter'): string {
+  return normalizeText(jiraTextToMarkdown(markdownToJiraBody(md, flavour), flavour));
+}

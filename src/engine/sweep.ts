@@ -1,0 +1,158 @@
+/**
+ * Reconciliation: a periodic sweep per connection that finds, with one paged JQL search
+ * (`updated >= cursor`), the issues changed since the last sweep and queues the inbound job of
+ * each one the webhooks did not already apply (its Jira `updated` is newer than the link's
+ * `jira_updated`). Without webhooks it is the only way Jira's changes come back.
+ *
+ * The sweep and the webhooks never double-apply: both queue the same coalesced job per issue,
+ * and the job compares current values against the bases (a second run finds nothing to do).
+ * One sweeper per connection across replicas (a lease in the `locks` table); the cursor lives in
+ * the `sweeps` table, so a restart continues where the last sweep ended.
+ */
+import { isAppError } from '../core/errors.js';
+import type { Logger } from '../log/logger.js';
+import type { Queue } from '../queue/queue.js';
+import { fromJson, toJson } from '../store/json.js';
+import { releaseLock, tryAcquireLock } from '../store/locks.js';
+import type { Store } from '../store/store.js';
+import { enqueueInbound } from './inbound.js';
+import { inboundSettings } from './inbound-mapping.js';
+import type { JiraPort, MappingSource } from './types.js';
+
+export interface SweepDeps {
+  store: Store;
+  queue: Queue;
+  mappings: MappingSource;
+  jira(connectionId: string): JiraPort;
+  logger?: Logger | undefined;
+  now?: () => number;
+  /** Identifies this process as lease owner. */
+  owner: string;
+  /** Search lag and clock skew allowance: the window starts this long before the cursor (default 2 min). */
+  overlapMs?: number;
+  /** The first sweep of a connection looks back this far (default 10 min). */
+  firstLookbackMs?: number;
+}
+
+export interface SweepResult {
+  connectionId: string;
+  /** Issues the search returned. */
+  seen: number;
+  /** Inbound jobs queued for them. */
+  queued: number;
+  /** The new cursor (Jira `updated`, epoch ms). */
+  cursor: number;
+  skipped?: 'locked' | 'no_mappings';
+}
+
+export function createSweeper(deps: SweepDeps) {
+  const now = deps.now ?? Date.now;
+  const overlap = deps.overlapMs ?? 120_000;
+  const lookback = deps.firstLookbackMs ?? 600_000;
+
+  async function runOnce(connectionId: string): Promise<SweepResult> {
+    const name = `sweep:${connectionId}`;
+    const mappings = deps.mappings.all().filter((m) => m.connectionId === connectionId && m.direction !== 'to_jira');
+    const projects = [...new Set(mappings.map((m) => m.projectKey))];
+    if (!projects.length) return { connectionId, seen: 0, queued: 0, cursor: 0, skipped: 'no_mappings' };
+    if (!(await tryAcquireLock(deps.store.db, name, deps.owner, 10 * 60_000, now()))) {
+      return { connectionId, seen: 0, queued: 0, cursor: 0, skipped: 'locked' };
+    }
+    const startedAt = now();
+    try {
+      const row = await deps.store.db.selectFrom('sweeps').selectAll().where('name', '=', name).executeTakeFirst();
+      const prev = fromJson<{ updated: number }>(row?.cursor ?? null)?.updated;
+      const cursor = prev ?? startedAt - lookback;
+      const creating = new Set(
+        mappings.filter((m) => inboundSettings(m).onJiraCreate === 'create_record').map((m) => m.projectKey),
+      );
+      let seen = 0;
+      let queued = 0;
+      let max = cursor;
+      for await (const stamp of deps.jira(connectionId).updatedSince(projects, cursor - overlap)) {
+        seen++;
+        if (stamp.updated > max) max = stamp.updated;
+        const link = await deps.store.db
+          .selectFrom('links')
+          .select(['state', 'jira_updated'])
+          .where('connection_id', '=', connectionId)
+          .where('issue_id', '=', stamp.id)
+          .executeTakeFirst();
+        if (link) {
+          if (link.state !== 'linked') continue;
+          if (link.jira_updated !== null && link.jira_updated >= stamp.updated) continue;
+        } else if (!creating.has(stamp.projectKey)) continue;
+        await deps.store.transaction((trx) =>
+          enqueueInbound(deps.queue, trx, { connectionId, issueId: stamp.id, source: 'sweep' }),
+        );
+        queued++;
+      }
+      await upsertSweep(name, {
+        cursor: toJson({ updated: max }),
+        last_started_at: startedAt,
+        last_finished_at: now(),
+        last_error: null,
+      });
+      if (queued) deps.logger?.info({ connectionId, seen, queued }, 'sweep queued missed Jira changes');
+      return { connectionId, seen, queued, cursor: max };
+    } catch (err) {
+      const e = isAppError(err) ? { code: err.code, message: err.message } : { code: 'INTERNAL', message: String(err) };
+      await upsertSweep(name, { last_started_at: startedAt, last_error: toJson(e) }).catch(() => undefined);
+      throw err;
+    } finally {
+      await releaseLock(deps.store.db, name, deps.owner).catch(() => undefined);
+    }
+  }
+
+  async function upsertSweep(
+    name: string,
+    set: { cursor?: string; last_started_at?: number; last_finished_at?: number; last_error?: string | null },
+  ): Promise<void> {
+    await deps.store.db
+      .insertInto('sweeps')
+      .values({
+        name,
+        cursor: set.cursor ?? null,
+        last_started_at: set.last_started_at ?? null,
+        last_finished_at: set.last_finished_at ?? null,
+        last_error: set.last_error ?? null,
+      })
+      .onConflict((oc) => oc.column('name').doUpdateSet(set))
+      .execute();
+  }
+
+  /** Runs every connection's sweep on its interval until stopped (0 or less disables one). */
+  function start(intervals: Record<string, number>): { stop(): Promise<void> } {
+    const timers: NodeJS.Timeout[] = [];
+    const running = new Set<Promise<unknown>>();
+    let stopped = false;
+    for (const [connectionId, ms] of Object.entries(intervals)) {
+      if (!(ms > 0)) continue;
+      const tick = (): void => {
+        if (stopped) return;
+        const p = runOnce(connectionId)
+          .catch((err: unknown) =>
+            deps.logger?.warn(
+              { connectionId, err: err instanceof Error ? err.message : String(err) },
+              'sweep failed; it runs again at the next interval',
+            ),
+          )
+          .finally(() => {
+            running.delete(p);
+            if (!stopped) timers.push(setTimeout(tick, ms).unref());
+          });
+        running.add(p);
+      };
+      timers.push(setTimeout(tick, ms).unref());
+    }
+    return {
+      async stop() {
+        stopped = true;
+        for (const t of timers) clearTimeout(t);
+        await Promise.allSettled([...running]);
+      },
+    };
+  }
+
+  return { runOnce, start };
+}
