@@ -40,6 +40,22 @@ export interface AttachmentInput {
   hostAttachmentId?: string | undefined;
 }
 
+export interface CommentView {
+  id: string;
+  origin: 'host' | 'jira';
+  author: string | null;
+  /** Markdown. */
+  body: string;
+  /** Service Management: not visible to the customer. */
+  internal: boolean;
+  /** Deleted on the side it came from (kept as a tombstone). */
+  deleted: boolean;
+  host_comment_id: string | null;
+  jira_comment_id: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
 export type RecordRef = { scope: string; hostId: string } | { jiraIssueKey: string };
 
 export interface ListRecordsFilter {
@@ -346,6 +362,42 @@ export function createRecordService(deps: RecordServiceDeps) {
         await enqueueOutbound(queue, trx, recordId);
         return { id, created: true };
       });
+    },
+
+    /** Every comment of a record, both origins, oldest first (deleted ones flagged, not hidden). */
+    async listComments(scope: string, hostId: string): Promise<CommentView[]> {
+      const recordId = await findRecordId(store.db, { scope, hostId });
+      const rows = await store.db
+        .selectFrom('record_comments as rc')
+        .leftJoin('comment_links as cl', 'cl.id', 'rc.id')
+        .select([
+          'rc.id',
+          'rc.author',
+          'rc.body',
+          'rc.origin',
+          'rc.internal',
+          'rc.deleted',
+          'rc.created_at',
+          'rc.updated_at',
+          'cl.host_comment_id',
+          'cl.jira_comment_id',
+        ])
+        .where('rc.record_id', '=', recordId)
+        .orderBy('rc.created_at')
+        .orderBy('rc.id')
+        .execute();
+      return rows.map((r) => ({
+        id: r.id,
+        origin: r.origin as 'host' | 'jira',
+        author: r.author,
+        body: r.body,
+        internal: r.internal === 1,
+        deleted: r.deleted === 1,
+        host_comment_id: r.host_comment_id ?? null,
+        jira_comment_id: r.jira_comment_id ?? null,
+        created_at: new Date(r.created_at).toISOString(),
+        updated_at: new Date(r.updated_at).toISOString(),
+      }));
     },
 
     /**

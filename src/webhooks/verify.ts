@@ -63,7 +63,11 @@ export function authenticateDelivery(
   if (creds.urlTokens.length > 0) {
     let match = false;
     for (const t of creds.urlTokens) match = verifyUrlToken(t, urlToken) || match;
-    return match ? { ok: true, method: 'url_token' } : { ok: false, reason: 'token_mismatch' };
+    if (match) return { ok: true, method: 'url_token' };
+    // Name what was actually wrong: a signature that did not verify, else the token.
+    if (signatureHeader !== undefined && creds.secrets.length > 0 && urlToken === undefined)
+      return { ok: false, reason: 'signature_mismatch' };
+    return { ok: false, reason: 'token_mismatch' };
   }
   return { ok: false, reason: 'signature_missing' };
 }

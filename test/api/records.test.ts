@@ -110,6 +110,22 @@ describe('host API /api/v1 (records, sync, backfill) through fastify inject', ()
     await h.drain();
     const key = (await app.inject({ method: 'GET', url: '/api/v1/records/astra-web/api-c' })).json().link.issue_key;
     expect(h.sandbox.state.issue(key)!.comments).toHaveLength(1);
+    const listed = await app.inject({ method: 'GET', url: '/api/v1/records/astra-web/api-c/comments' });
+    expect(listed.statusCode).toBe(200);
+    const comments = listed.json().comments as Array<Record<string, unknown>>;
+    expect(comments).toHaveLength(1);
+    expect(comments[0]).toMatchObject({
+      origin: 'host',
+      author: 'Priya',
+      body: 'Confirmed on staging',
+      host_comment_id: 'hc-1',
+      internal: false,
+      deleted: false,
+      created_at: '2026-11-20T10:00:00.000Z',
+    });
+    expect(comments[0]!.jira_comment_id).toBe(h.sandbox.state.issue(key)!.comments[0]!.id);
+    const missing = await app.inject({ method: 'GET', url: '/api/v1/records/astra-web/nope/comments' });
+    expect(missing.statusCode).toBe(404);
   });
 
   it('attachments upload as multipart and reach the issue', async () => {

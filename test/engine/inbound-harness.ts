@@ -2,12 +2,13 @@ import type { FastifyInstance } from 'fastify';
 import { buildServer } from '../../src/http/server.js';
 import { webhookRoutes } from '../../src/http/routes/webhooks.js';
 import { createJiraClient, type JiraClient } from '../../src/jira/client.js';
-import { createLogger } from '../../src/log/logger.js';
+import { createLogger, type Logger } from '../../src/log/logger.js';
 import { createMetrics } from '../../src/metrics/metrics.js';
 import type { TestDb } from '../helpers/db.js';
 import { CONNECTION_ID, startHarness, type Harness } from './harness.js';
 
 export const WEBHOOK_SECRET = 'inbound-test-secret-0123456789';
+export const URL_TOKEN = 'inbound-url-token-abcdefghijkl';
 
 export interface InboundHarness extends Harness {
   /** The service's webhook intake, on loopback. */
@@ -24,18 +25,19 @@ export interface InboundHarness extends Harness {
 
 export async function startInboundHarness(
   db: TestDb,
-  opts: Parameters<typeof startHarness>[1] & { events?: string[] } = {},
+  opts: Parameters<typeof startHarness>[1] & { events?: string[]; logger?: Logger } = {},
 ): Promise<InboundHarness> {
   const h = await startHarness(db, opts);
   const server = await buildServer({
-    logger: createLogger({ level: 'silent' }),
+    logger: opts.logger ?? createLogger({ level: 'silent' }),
     readiness: () => Promise.resolve({ ready: true, checks: {} }),
     metrics: createMetrics(),
     version: 'test',
     routes: [
       webhookRoutes({
         store: db.store,
-        credentials: (id) => (id === CONNECTION_ID ? { secrets: [WEBHOOK_SECRET], urlTokens: [] } : undefined),
+        credentials: (id) => (id === CONNECTION_ID ? { secrets: [WEBHOOK_SECRET], urlTokens: [URL_TOKEN] } : undefined),
+        ...(opts.logger ? { logger: opts.logger } : {}),
         publicUrl: () => 'http://127.0.0.1',
         route: h.engine.webhookRoute,
       }),

@@ -229,6 +229,38 @@ export const recordsPlugin: FastifyPluginAsync<RecordsRouteOptions> = async (fas
     },
   );
 
+  app.get(
+    '/api/v1/records/:scope/:hostId/comments',
+    {
+      schema: {
+        tags: ['records'],
+        summary:
+          'The record’s comments from both sides (Jira ones as Markdown, with author, visibility and tombstones)',
+        params: ScopeParams,
+        response: {
+          200: z.object({
+            comments: z.array(
+              z.object({
+                id: z.string(),
+                origin: z.enum(['host', 'jira']),
+                author: z.string().nullable(),
+                body: z.string(),
+                internal: z.boolean(),
+                deleted: z.boolean(),
+                host_comment_id: z.string().nullable(),
+                jira_comment_id: z.string().nullable(),
+                created_at: z.string(),
+                updated_at: z.string(),
+              }),
+            ),
+          }),
+          ...errorResponses(404),
+        },
+      },
+    },
+    async (req) => ({ comments: await records.listComments(req.params.scope, req.params.hostId) }),
+  );
+
   app.post(
     '/api/v1/records/:scope/:hostId/attachments',
     {
