@@ -676,6 +676,14 @@ export function createInboundHandler(deps: InboundDeps): {
       return 'echo';
     }
     if (!link || link.state === 'creating') {
+      // Unlinked issues matter only where a mapping creates records from Jira: else no call.
+      const creating = mappings
+        .all()
+        .some((m) => m.connectionId === p.connectionId && inboundSettings(m).onJiraCreate === 'create_record');
+      if (!creating) {
+        await setVerdicts(store.db, ids, 'ignored:unlinked', 'no record is linked to this issue');
+        return 'ignored:unlinked';
+      }
       const state = await counted(() => port.readIssue(p.issueId, []));
       const verdict = await applyUnlinked(p.connectionId, state, port.flavour, jobId, () => calls);
       await setVerdicts(store.db, ids, verdict, verdict === 'applied' ? 'record created from the Jira issue' : null);
