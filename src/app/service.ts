@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { startHostWebhooks } from '../host/dispatcher.js';
 import { apiRoutes } from '../http/routes/index.js';
 import { wireEngine } from './engine-wiring.js';
 import { buildServer } from '../http/server.js';
@@ -137,6 +138,15 @@ export async function startService(opts: StartServiceOptions): Promise<RunningSe
       Object.fromEntries(config.connections.map((c) => [c.id, c.sweep.interval_seconds * 1000])),
     );
     closer.add('sweeps', () => sweeps.stop());
+    if (config.host_webhooks.length) {
+      const hooks = startHostWebhooks({
+        store,
+        subscriptions: config.host_webhooks,
+        logger: logger.child({ component: 'host-webhooks' }),
+        owner: `host-webhooks:${process.pid}:${Math.random().toString(36).slice(2)}`,
+      });
+      closer.add('host webhooks', () => hooks.stop());
+    }
 
     let shuttingDown = false;
     let serviceUrl = `http://localhost:${port}`;
@@ -161,6 +171,7 @@ export async function startService(opts: StartServiceOptions): Promise<RunningSe
           publicUrl: () => config.server.public_url ?? serviceUrl,
           route: wired.engine.webhookRoute,
         },
+        changes: { store },
       }),
     });
     closer.add('http', () => server.close());

@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import { AppError, isAppError } from '../core/errors.js';
+import { appendChange } from '../host/feed.js';
 import type { Logger } from '../log/logger.js';
 import type { Queue } from '../queue/queue.js';
 import type { JobHandler } from '../queue/types.js';
@@ -274,15 +275,12 @@ export function createBackfill(deps: BackfillDeps) {
                 at: t2,
               })
               .execute();
-            await trx
-              .insertInto('change_feed')
-              .values({
-                record_id: r.record.id,
-                event: 'record.linked',
-                data: toJson({ issue_id: r.ref.id, issue_key: r.ref.key }),
-                at: t2,
-              })
-              .execute();
+            await appendChange(trx, store.dialect, {
+              recordId: r.record.id,
+              event: 'record.linked',
+              data: { origin: 'host', issue_id: r.ref.id, issue_key: r.ref.key },
+              at: t2,
+            });
             // Status, comments and attachments follow through the record's own job.
             await enqueueOutbound(queue, trx, r.record.id);
             p.done++;

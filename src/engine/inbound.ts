@@ -21,6 +21,7 @@
 import type { Kysely, Selectable } from 'kysely';
 import { AppError, isAppError } from '../core/errors.js';
 import { decideField, hostStatusFor, reopenAllowed, sameValue, type Conflict } from '../core/merge.js';
+import { appendChange } from '../host/feed.js';
 import type { Logger } from '../log/logger.js';
 import type { Queue } from '../queue/queue.js';
 import type { Job, JobHandler } from '../queue/types.js';
@@ -193,10 +194,12 @@ export function createInboundHandler(deps: InboundDeps): {
   }
 
   async function feed(db: Kysely<Database>, recordId: string, event: string, data: unknown): Promise<void> {
-    await db
-      .insertInto('change_feed')
-      .values({ record_id: recordId, event, data: toJson({ origin: 'jira', ...(data as object) }), at: now() })
-      .execute();
+    await appendChange(db, store.dialect, {
+      recordId,
+      event,
+      data: { origin: 'jira', ...(data as object) },
+      at: now(),
+    });
   }
 
   async function writeBase(db: Kysely<Database>, recordId: string, field: string, value: unknown): Promise<void> {

@@ -82,11 +82,30 @@ export function adfToMarkdown(doc: unknown): string {
   }
 }
 
-/** Jira wiki markup → Markdown. */
+const OPEN = '\uE000';
+const CLOSE = '\uE001';
+const BOLD = /(^|[\s([{>|])\*(\S(?:[^*\n]*?\S)?)\*(?=$|[\s).,;:!?\]}<|])/gm;
+const ITALIC = /(^|[\s([{>|*])_(\S(?:[^_\n]*?\S)?)_(?=$|[\s).,;:!?\]}<|*])/gm;
+
+/**
+ * Jira wiki markup → Markdown. Block structure (headings, lists, code, quotes, links, tables) goes
+ * through jira2md; bold and italics are converted first by a stricter tokenizer (jira2md's own
+ * regexes pair the wrong markers in text like `_a_ *b* _c_`), outside code and noformat blocks.
+ */
 export function wikiToMarkdown(wiki: string): string {
   if (!wiki) return '';
+  const marks: string[] = [];
+  const keep = (md: string): string => `${OPEN}${marks.push(md) - 1}${CLOSE}`;
+  const italics = (t: string): string => t.replace(ITALIC, (_m, pre: string, x: string) => `${pre}${keep(`_${x}_`)}`);
+  const inline = (t: string): string =>
+    italics(t.replace(BOLD, (_m, pre: string, x: string) => `${pre}${keep(`**${restore(italics(x))}**`)}`));
+  const restore = (t: string): string =>
+    t.replace(new RegExp(`${OPEN}(\\d+)${CLOSE}`, 'g'), (_m, i: string) => restore(marks[Number(i)] ?? ''));
   try {
-    return J2M.to_markdown(wiki);
+    // Code and noformat blocks keep their text as it is.
+    const parts = wiki.split(/(\{(?:code|noformat)(?::[^}]*)?\}[\s\S]*?\{(?:code|noformat)\})/);
+    const pre = parts.map((part, i) => (i % 2 === 1 ? part : inline(part))).join('');
+    return restore(J2M.to_markdown(pre));
   } catch {
     return wiki;
   }

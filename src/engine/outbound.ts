@@ -18,6 +18,7 @@
  */
 import type { Kysely, Selectable } from 'kysely';
 import { AppError, isAppError } from '../core/errors.js';
+import { appendChange } from '../host/feed.js';
 import type { Logger } from '../log/logger.js';
 import type { Job, JobHandler } from '../queue/types.js';
 import { newId } from '../store/ids.js';
@@ -161,10 +162,12 @@ export function createOutboundHandler(deps: OutboundDeps): {
   }
 
   async function feed(db: Kysely<Database>, recordId: string, event: string, data: unknown): Promise<void> {
-    await db
-      .insertInto('change_feed')
-      .values({ record_id: recordId, event, data: toJson(data), at: now() })
-      .execute();
+    await appendChange(db, store.dialect, {
+      recordId,
+      event,
+      data: { origin: 'host', ...(data as object) },
+      at: now(),
+    });
   }
 
   async function writeBases(db: Kysely<Database>, recordId: string, values: Map<string, unknown>): Promise<void> {

@@ -143,6 +143,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
         { name: 'records', description: 'Host records: upsert, comments, attachments, timeline' },
         { name: 'sync', description: 'Manual re-sync and backfill' },
         { name: 'webhooks', description: 'Jira webhook intake and the delivery log' },
+        { name: 'changes', description: 'What the host hears back: the change feed and signed webhooks' },
       ],
     },
     transform: jsonSchemaTransform,

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { Engine } from '../../engine/index.js';
 import { backfillRoutes } from './backfill.js';
+import { changesRoutes, type ChangesRouteOptions } from './changes.js';
 import { jobsRoutes, type JobsApi } from './jobs.js';
 import { recordsRoutes } from './records.js';
 import { syncRoutes } from './sync.js';
@@ -19,6 +20,8 @@ export interface ApiDeps {
   engine?: Engine;
   /** Jira webhook intake and the delivery log. */
   webhooks?: WebhookRouteOptions;
+  /** The change feed and the host webhook delivery log. */
+  changes?: ChangesRouteOptions;
 }
 
 /**
@@ -41,5 +44,6 @@ export function apiRoutes(deps: ApiDeps): FastifyPluginAsync[] {
         ]
       : []),
     ...(deps.webhooks ? [webhookRoutes(deps.webhooks)] : []),
+    ...(deps.changes ? [changesRoutes(deps.changes)] : []),
   ];
 }
