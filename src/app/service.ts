@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { startHostWebhooks } from '../host/dispatcher.js';
+import { createAppWebhooks, type AppWebhookTarget } from './app-webhooks.js';
 import { apiRoutes } from '../http/routes/index.js';
 import { wireEngine } from './engine-wiring.js';
 import { buildServer } from '../http/server.js';
@@ -148,6 +149,23 @@ export async function startService(opts: StartServiceOptions): Promise<RunningSe
       closer.add('host webhooks', () => hooks.stop());
     }
 
+    // OAuth app connections on Cloud register their own webhooks (URL token; refreshed before expiry).
+    const appWebhooks = createAppWebhooks({ store, logger: logger.child({ component: 'app-webhooks' }) });
+    const appWebhookTargets = (): AppWebhookTarget[] =>
+      config.connections.flatMap((c) => {
+        const client = wired.clients.get(c.id);
+        if (c.auth.type !== 'oauth' || c.flavour !== 'cloud' || !c.webhook.url_token || !client) return [];
+        const base = (config.server.public_url ?? serviceUrl).replace(/\/$/, '');
+        return [
+          {
+            connectionId: c.id,
+            client,
+            url: `${base}/webhooks/jira/${encodeURIComponent(c.id)}?token=${encodeURIComponent(c.webhook.url_token)}`,
+            projects: config.mappings.filter((m) => m.connection === c.id).map((m) => m.project),
+          },
+        ];
+      });
+
     let shuttingDown = false;
     let serviceUrl = `http://localhost:${port}`;
     const server = await buildServer({
@@ -170,6 +188,10 @@ export async function startService(opts: StartServiceOptions): Promise<RunningSe
           },
           publicUrl: () => config.server.public_url ?? serviceUrl,
           route: wired.engine.webhookRoute,
+          registerAppWebhook: (id) => {
+            const t = appWebhookTargets().find((x) => x.connectionId === id);
+            return t ? appWebhooks.ensure(t) : undefined;
+          },
         },
         changes: { store },
       }),
@@ -181,10 +203,33 @@ export async function startService(opts: StartServiceOptions): Promise<RunningSe
     const shownHost = host === '0.0.0.0' || host === '::' ? 'localhost' : host;
     const url = `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${boundPort}`;
     serviceUrl = url;
+    const appTargets = appWebhookTargets();
+    if (appTargets.length) {
+      const timer = appWebhooks.start(appTargets);
+      closer.add('app webhooks', () => Promise.resolve(timer.stop()));
+    }
     logger.info(
       { url, mode: demo ? 'demo' : 'configured', config: loaded.source, version: VERSION },
       'jira-bridge listening',
     );
+    if (demo && sandbox) {
+      // The first run shows both directions: the sandbox sends its signed webhooks here.
+      const c = config.connections[0];
+      if (c?.webhook.secret) {
+        sandbox.webhooks.register({
+          url: `${url}/webhooks/jira/${encodeURIComponent(c.id)}`,
+          events: [
+            'jira:issue_created',
+            'jira:issue_updated',
+            'jira:issue_deleted',
+            'comment_created',
+            'comment_updated',
+            'comment_deleted',
+          ],
+          secret: c.webhook.secret,
+        });
+      }
+    }
     if (demo && sandbox) stderr.write(demoBanner({ sandboxUrl: sandbox.baseUrl, dataDir, serviceUrl: url }));
 
     let stopping: Promise<void> | undefined;

@@ -47,6 +47,38 @@ describe('jira-bridge serve with no configuration (demo mode)', () => {
     expect(jobs.status).toBe(200);
     expect(jobs.headers.get('x-request-id')).toBe('e2e-1');
 
+    // Both directions on the first run: a record becomes an issue; a person's edit in the
+    // sandbox comes back through its signed webhook.
+    const sandboxUrl = /Jira sandbox : (http:\/\/127\.0\.0\.1:\d+)/.exec(banner)![1]!;
+    const put = await fetch(`${base}/api/v1/records/stackflow-incidents/demo-1`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ kind: 'incident', title: 'Checkout is slow', status: 'new', severity: 'P2' }),
+    });
+    expect(put.status).toBeLessThan(300);
+    let key: string | null = null;
+    for (let i = 0; i < 400 && !key; i++) {
+      const r = (await (await fetch(`${base}/api/v1/records/stackflow-incidents/demo-1`)).json()) as {
+        link: { issue_key: string | null } | null;
+      };
+      key = r.link?.issue_key ?? null;
+      if (!key) await new Promise((res) => setTimeout(res, 25));
+    }
+    expect(key).toMatch(/^OPS-/);
+    const edit = await fetch(`${sandboxUrl}/_sandbox/issues/${key}/edit`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ as: 'alice', fields: { summary: 'Checkout is slow (root cause: cache)' } }),
+    });
+    expect(edit.status).toBe(204);
+    let title = '';
+    for (let i = 0; i < 400 && title !== 'Checkout is slow (root cause: cache)'; i++) {
+      title = ((await (await fetch(`${base}/api/v1/records/stackflow-incidents/demo-1`)).json()) as { title: string })
+        .title;
+      if (title !== 'Checkout is slow (root cause: cache)') await new Promise((res) => setTimeout(res, 25));
+    }
+    expect(title).toBe('Checkout is slow (root cause: cache)');
+
     proc.child.kill('SIGTERM');
     const exit = await proc.exited;
     expect(exit).toEqual({ code: 0, signal: null });

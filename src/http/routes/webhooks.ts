@@ -17,6 +17,18 @@ export interface WebhookRouteOptions {
   publicUrl(): string;
   /** Queues the work a stored delivery implies, in the same transaction (see ReceiveDeps.route). */
   route?: ReceiveDeps['route'];
+  /**
+   * Registers (or refreshes) the connection's Jira app webhook now; undefined for connections
+   * that are not OAuth apps on Jira Cloud (their webhooks are set up by a Jira admin).
+   */
+  registerAppWebhook?: (connectionId: string) =>
+    | Promise<{
+        connection: string;
+        ids: number[];
+        expires_at: string | null;
+        action: 'registered' | 'refreshed' | 'unchanged';
+      }>
+    | undefined;
 }
 
 const DeliverySchema = z.object({
@@ -158,6 +170,37 @@ export function webhookRoutes(opts: WebhookRouteOptions): FastifyPluginAsync {
             'comment_deleted',
           ],
         };
+      },
+    );
+
+    app.post(
+      '/api/v1/connections/:id/webhook/register',
+      {
+        schema: {
+          tags: ['webhooks'],
+          summary: 'OAuth app connections: register the Jira webhook now (or refresh it before its 30-day expiry)',
+          params: z.object({ id: z.string() }),
+          response: {
+            200: z.object({
+              connection: z.string(),
+              ids: z.array(z.number().int()),
+              expires_at: z.string().nullable(),
+              action: z.enum(['registered', 'refreshed', 'unchanged']),
+            }),
+            ...errorResponses(400, 404, 409),
+          },
+        },
+      },
+      async (req) => {
+        if (!opts.credentials(req.params.id)) throw new AppError('NOT_FOUND', `No connection "${req.params.id}"`);
+        const pending = opts.registerAppWebhook?.(req.params.id);
+        if (!pending) {
+          throw new AppError(
+            'CONFLICT',
+            `Connection "${req.params.id}" is not an OAuth app on Jira Cloud with a webhook.url_token: a Jira admin adds its webhook (see GET /api/v1/connections/${req.params.id}/webhook)`,
+          );
+        }
+        return pending;
       },
     );
   };
