@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { startHostWebhooks } from '../host/dispatcher.js';
 import { createAppWebhooks, type AppWebhookTarget } from './app-webhooks.js';
+import { generatedWebhookSecret } from '../webhooks/secrets.js';
 import { apiRoutes } from '../http/routes/index.js';
 import { wireEngine } from './engine-wiring.js';
 import { buildServer } from '../http/server.js';
@@ -180,10 +181,13 @@ export async function startService(opts: StartServiceOptions): Promise<RunningSe
         webhooks: {
           store,
           logger: logger.child({ component: 'webhooks' }),
-          credentials: (id) => {
+          credentials: async (id) => {
             const c = config.connections.find((x) => x.id === id);
             if (!c) return undefined;
-            const secrets = [c.webhook.secret, c.webhook.previous_secret].filter((x): x is string => !!x);
+            const generated = await generatedWebhookSecret(store, id);
+            const secrets = [c.webhook.secret, c.webhook.previous_secret, generated?.secret].filter(
+              (x): x is string => !!x,
+            );
             return { secrets, urlTokens: c.webhook.url_token ? [c.webhook.url_token] : [] };
           },
           publicUrl: () => config.server.public_url ?? serviceUrl,

@@ -10,7 +10,7 @@ export interface ReceiveDeps {
   store: Store;
   logger?: Logger | undefined;
   /** The delivery credentials of a connection, or undefined when no such connection exists. */
-  credentials(connectionId: string): DeliveryCredentials | undefined;
+  credentials(connectionId: string): DeliveryCredentials | undefined | Promise<DeliveryCredentials | undefined>;
   now?: () => number;
   /**
    * Called in the transaction that stores a new delivery, so the work it implies (a queued job)
@@ -57,7 +57,7 @@ const KEPT_HEADERS = [
  * redelivery is acknowledged as a duplicate and stored no second time.
  */
 export async function receiveDelivery(deps: ReceiveDeps, input: ReceiveInput): Promise<ReceiveResult> {
-  const creds = deps.credentials(input.connectionId);
+  const creds = await deps.credentials(input.connectionId);
   const idHeader = input.headers['x-atlassian-webhook-identifier'];
   const log = deps.logger?.child({
     connectionId: input.connectionId,

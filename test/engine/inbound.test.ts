@@ -17,7 +17,17 @@ describe('inbound sync: Jira changes reach the record (SQLite, sandbox webhooks)
     db = await freshSqlite();
     h = await startInboundHarness(db, {
       mappings: [
-        secMapping(),
+        // SEC: comments flow to Jira only.
+        secMapping({
+          inbound: {
+            statusIn: {},
+            priorityIn: {},
+            reopenFromJira: true,
+            comments: false,
+            onJiraDelete: 'unlink',
+            onJiraCreate: 'ignore',
+          },
+        }),
         opsMapping({
           inbound: {
             statusIn: {},
@@ -303,6 +313,26 @@ describe('inbound sync: Jira changes reach the record (SQLite, sandbox webhooks)
     expect((await h.record('xyte', 'x-1')).status).toBe('resolved');
     const log = await h.engine.records.getLog('xyte', 'x-1');
     expect(JSON.stringify(log)).toContain('forbids reopening');
+  });
+
+  it('comment sync from Jira can be off per mapping: Jira comments stay in Jira', async () => {
+    await h.engine.records.upsertRecord({
+      scope: 'astra-web',
+      hostId: 'v-nocomments',
+      kind: 'vulnerability',
+      title: 'XSS in search',
+      status: 'open',
+      severity: 'high',
+    });
+    await h.settle();
+    const r = await h.record('astra-web', 'v-nocomments');
+    await h.alice.addComment(r.link!.issue_key!, adf('Only for Jira people'));
+    await h.alice.editIssue(r.link!.issue_key!, { fields: { summary: 'XSS in search (confirmed)' } });
+    await h.settle();
+    const after = await h.record('astra-web', 'v-nocomments');
+    expect(after.title).toBe('XSS in search (confirmed)');
+    const rows = await db.store.db.selectFrom('record_comments').selectAll().where('record_id', '=', r.id).execute();
+    expect(rows).toEqual([]);
   });
 
   it('JSM internal comments stay internal on the record', async () => {

@@ -122,6 +122,31 @@ describe.each([
     },
   );
 
+  it.skipIf(skip)('a generated secret is shown once and then accepted beside the configured one', async () => {
+    const gen = await fetch(`${svc.url}/api/v1/connections/sb/webhook/secret`, { method: 'POST' });
+    expect(gen.status).toBe(201);
+    const { secret, url } = (await gen.json()) as { secret: string; url: string };
+    expect(secret.length).toBeGreaterThanOrEqual(40);
+    expect(url).toBe(`${svc.url}/webhooks/jira/sb`);
+    const setup = await (await fetch(`${svc.url}/api/v1/connections/sb/webhook`)).text();
+    expect(setup).not.toContain(secret);
+    for (const [i, s] of [secret, SECRET].entries()) {
+      const raw = JSON.stringify({
+        webhookEvent: 'jira:issue_updated',
+        issue: { id: `9990${i}`, key: `OPS-9990${i}` },
+      });
+      const res = await fetch(`${svc.url}/webhooks/jira/sb`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-hub-signature': sign(s, raw) },
+        body: raw,
+      });
+      expect(res.status).toBe(202);
+    }
+    const audit = await svc.store.db.selectFrom('audit_log').selectAll().execute();
+    expect(audit.map((a) => a.action)).toContain('webhook_secret.generated');
+    expect(JSON.stringify(audit)).not.toContain(secret);
+  });
+
   it.skipIf(skip)('a wrong signature is refused with 403 and nothing is stored', async () => {
     const before = (await deliveries()).length;
     const raw = JSON.stringify({ webhookEvent: 'jira:issue_updated', issue: { id: '1', key: 'OPS-1' } });

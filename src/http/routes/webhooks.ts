@@ -5,13 +5,14 @@ import { AppError } from '../../core/errors.js';
 import type { Store } from '../../store/index.js';
 import { receiveDelivery, type ReceiveDeps } from '../../webhooks/receive.js';
 import type { DeliveryCredentials } from '../../webhooks/verify.js';
+import { generateWebhookSecret } from '../../webhooks/secrets.js';
 import { errorResponses } from '../schemas.js';
 
 export const WEBHOOK_BODY_LIMIT = 1024 * 1024;
 
 export interface WebhookRouteOptions {
   store: Store;
-  credentials(connectionId: string): DeliveryCredentials | undefined;
+  credentials(connectionId: string): DeliveryCredentials | undefined | Promise<DeliveryCredentials | undefined>;
   logger?: ReceiveDeps['logger'];
   /** Base URL Jira reaches the service at (config server.public_url), for the setup endpoint. */
   publicUrl(): string;
@@ -147,7 +148,7 @@ export function webhookRoutes(opts: WebhookRouteOptions): FastifyPluginAsync {
         },
       },
       async (req) => {
-        const creds = opts.credentials(req.params.id);
+        const creds = await opts.credentials(req.params.id);
         if (!creds) throw new AppError('NOT_FOUND', `No connection "${req.params.id}"`);
         const base = opts.publicUrl().replace(/\/$/, '');
         const auth: 'signature_and_url_token' | 'signature' | 'url_token' | 'none' =
@@ -174,6 +175,34 @@ export function webhookRoutes(opts: WebhookRouteOptions): FastifyPluginAsync {
     );
 
     app.post(
+      '/api/v1/connections/:id/webhook/secret',
+      {
+        schema: {
+          tags: ['webhooks'],
+          summary:
+            'Generate a webhook secret to paste into Jira (shown once; accepted beside the configured ones, so it is a rotation)',
+          params: z.object({ id: z.string() }),
+          response: {
+            201: z.object({ secret: z.string(), created_at: z.string(), url: z.string(), note: z.string() }),
+            ...errorResponses(404),
+          },
+        },
+      },
+      async (req, reply) => {
+        if (!(await opts.credentials(req.params.id)))
+          throw new AppError('NOT_FOUND', `No connection "${req.params.id}"`);
+        const g = await generateWebhookSecret(opts.store, req.params.id, 'api');
+        const base = opts.publicUrl().replace(/\/$/, '');
+        return reply.code(201).send({
+          secret: g.secret,
+          created_at: new Date(g.created_at).toISOString(),
+          url: `${base}/webhooks/jira/${encodeURIComponent(req.params.id)}`,
+          note: 'Paste this secret into the Jira webhook now: it is not shown again. Generating another one replaces it.',
+        });
+      },
+    );
+
+    app.post(
       '/api/v1/connections/:id/webhook/register',
       {
         schema: {
@@ -192,7 +221,8 @@ export function webhookRoutes(opts: WebhookRouteOptions): FastifyPluginAsync {
         },
       },
       async (req) => {
-        if (!opts.credentials(req.params.id)) throw new AppError('NOT_FOUND', `No connection "${req.params.id}"`);
+        if (!(await opts.credentials(req.params.id)))
+          throw new AppError('NOT_FOUND', `No connection "${req.params.id}"`);
         const pending = opts.registerAppWebhook?.(req.params.id);
         if (!pending) {
           throw new AppError(
