@@ -155,11 +155,13 @@ export function jiraPortFromClient(client: JiraClient, opts: ClientPortOptions =
     },
 
     async getIssue(idOrKey) {
-      const issue = await client.getIssue(idOrKey, { fields: ['status', 'labels'] });
+      const issue = await client.getIssue(idOrKey, { fields: ['status', 'labels', 'issuetype', 'project'] });
       const status = issue.fields.status as { id: string; name: string; statusCategory?: { key: string } };
       return {
         id: String(issue.id),
         key: issue.key,
+        projectKey: (issue.fields.project as { key?: string } | undefined)?.key,
+        issueType: (issue.fields.issuetype as { name?: string } | undefined)?.name,
         status: { id: String(status.id), name: status.name, category: status.statusCategory?.key },
         labels: (issue.fields.labels as string[] | undefined) ?? [],
       };

@@ -43,6 +43,7 @@ import { walkToStatus } from './status-path.js';
 import { applyToHost, jiraSide, sameText } from './inbound-mapping.js';
 import { enqueueInbound, jiraChangeTime } from './inbound.js';
 import { decideField } from '../core/merge.js';
+import type { WorkflowGraph } from '../core/workflow.js';
 import type { Queue } from '../queue/queue.js';
 import type {
   CreateBody,
@@ -135,6 +136,8 @@ export function createOutboundHandler(deps: OutboundDeps): {
 } {
   const { store, mappings } = deps;
   const now = deps.now ?? Date.now;
+  /** What has been learnt of each workflow (connection/project/issue type): shortest paths, fewer calls. */
+  const workflows = new Map<string, WorkflowGraph>();
   const log = deps.logger;
 
   async function logAction(
@@ -495,9 +498,13 @@ export function createOutboundHandler(deps: OutboundDeps): {
       outcome.fields.push('rework');
       return false;
     }
+    const workflowKey = `${mapping.connectionId}/${issue.projectKey ?? mapping.projectKey}/${issue.issueType ?? '?'}`;
+    let graph = workflows.get(workflowKey);
+    if (!graph) workflows.set(workflowKey, (graph = new Map()));
     const result = await walkToStatus(jira, issueKey, issue.status, want.status, {
       resolution: mapping.resolution,
       targetCategory: want.closing ? 'done' : undefined,
+      graph,
     });
     newBases.set(STATUS_BASE, want.status);
     outcome.fields.push('status');

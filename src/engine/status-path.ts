@@ -1,4 +1,5 @@
-import { AppError } from '../core/errors.js';
+import { AppError, isAppError } from '../core/errors.js';
+import { learnTransitions, shortestPath, type WorkflowGraph } from '../core/workflow.js';
 import type { JiraPort, TransitionInfo } from './types.js';
 
 const CATEGORY_RANK: Record<string, number> = { new: 0, indeterminate: 1, done: 2 };
@@ -17,6 +18,12 @@ export interface WalkOptions {
   targetCategory?: string | undefined;
   /** Hop limit (default 8): the walk never loops. */
   maxHops?: number;
+  /**
+   * What is known of this workflow (learnt from earlier walks). A known path is followed with one
+   * call per hop; every transition list read teaches it more. Cleared when Jira refuses a
+   * transition it knew (the workflow changed).
+   */
+  graph?: WorkflowGraph | undefined;
 }
 
 function describe(ts: TransitionInfo[]): string {
@@ -53,8 +60,9 @@ export function transitionFields(
 }
 
 /**
- * Moves the issue to `target` through the workflow. The target must exist (checked first, before
- * any hop). At each hop it reads the transitions available from the current status and takes one
+ * Moves the issue to `target` through the workflow. With a known workflow graph (`opts.graph`) it
+ * first follows the shortest known path, one call per hop. Otherwise — or when that fails — the
+ * target must exist (checked first, before any hop). At each hop it reads the transitions available from the current status and takes one
  * reaching the target when there is one; otherwise it steps to an unvisited status that does not
  * move away from the target's status category (To Do → In Progress → Done), nearest first. It
  * fills a required resolution. It never revisits a status, so it never loops; when no step is
@@ -74,6 +82,30 @@ export async function walkToStatus(
   let here = current;
   const wanted = target.toLowerCase();
   if (here.name.toLowerCase() === wanted) return { path, calls };
+  // 1. The shortest path over the known workflow: one call per hop.
+  const planned = opts.graph ? shortestPath(opts.graph, here.name, target) : null;
+  if (opts.graph && planned && planned.length) {
+    for (const e of planned) {
+      const { fields, missing } = transitionFields(e, opts);
+      if (missing.length) break;
+      try {
+        calls++;
+        await jira.transition(issue, e.id, fields);
+      } catch (err) {
+        if (isAppError(err) && err.code === 'JIRA_BAD_REQUEST') {
+          // The workflow is not what was learnt (or someone moved the issue): learn it again.
+          opts.graph.clear();
+          break;
+        }
+        throw err;
+      }
+      visited.add(e.to.name.toLowerCase());
+      path.push(e.to.name);
+      here = e.to;
+    }
+    if (here.name.toLowerCase() === wanted) return { path, calls };
+  }
+  // 2. Explore: read the transitions available here, step, repeat (learning as it goes).
   let targetCategory = opts.targetCategory;
   if (targetCategory === undefined) {
     const status = await jira.getStatus(target);
@@ -95,7 +127,14 @@ export async function walkToStatus(
   for (let hop = 0; hop < maxHops; hop++) {
     const available = await jira.getTransitions(issue);
     calls++;
+    if (opts.graph) learnTransitions(opts.graph, here.name, available);
     let pick = available.find((t) => t.to.name.toLowerCase() === wanted);
+    // A path over what is known by now beats a guess.
+    if (!pick && opts.graph) {
+      const known = shortestPath(opts.graph, here.name, target);
+      const first = known?.[0];
+      if (first && !visited.has(first.to.name.toLowerCase())) pick = available.find((t) => t.id === first.id);
+    }
     if (!pick) {
       const limit = distance(here.category);
       const hereRank = here.category !== undefined ? CATEGORY_RANK[here.category] : undefined;

@@ -166,6 +166,9 @@ export interface TransitionInfo {
 export interface IssueSnapshot {
   id: string;
   key: string;
+  /** Workflows are per project and issue type (the cache key of what is learnt about them). */
+  projectKey?: string | undefined;
+  issueType?: string | undefined;
   status: { id: string; name: string; category?: string | undefined };
   labels: string[];
 }
