@@ -9,6 +9,7 @@ import type { Logger } from '../log/logger.js';
 import { jiraCallRecorder, type Metrics } from '../metrics/metrics.js';
 import type { Queue } from '../queue/index.js';
 import type { Store } from '../store/index.js';
+import { createMappingAdmin, loadApiMappings, mergeMappings, type MappingAdmin } from './mappings-admin.js';
 
 /** The Jira client's connection from a validated config entry (CA bundle read from its file). */
 export function jiraConnectionOf(c: ConnectionConfig): JiraConnection {
@@ -35,6 +36,8 @@ export function jiraConnectionOf(c: ConnectionConfig): JiraConnection {
 export interface WiredEngine {
   engine: Engine;
   clients: Map<string, JiraClient>;
+  /** Mappings through the admin API (validated against Jira, persisted, live at once). */
+  mappingAdmin: MappingAdmin;
   close(): Promise<void>;
 }
 
@@ -79,11 +82,14 @@ export async function wireEngine(deps: {
       }
     }
   }
-  const mappings = config.mappings.map((m) => toOutboundMapping(m, catalogs.get(m.connection)));
+  // The file seeds the model; mappings saved through the admin API win over it.
+  const entries = mergeMappings(config.mappings, await loadApiMappings(deps.store.db, logger), logger);
+  const mappings = entries.map((e) => toOutboundMapping(e.mapping, catalogs.get(e.mapping.connection)));
+  const source = staticMappingSource(mappings, config.connections.map(toConnectionInfo));
   const engine = createEngine({
     store: deps.store,
     queue: deps.queue,
-    mappings: staticMappingSource(mappings, config.connections.map(toConnectionInfo)),
+    mappings: source,
     jira: (id) => {
       const port = ports.get(id);
       if (!port) throw new Error(`no Jira connection "${id}" is configured`);
@@ -92,9 +98,19 @@ export async function wireEngine(deps: {
     dataDir: deps.dataDir,
     logger,
   });
+  const admin = createMappingAdmin({
+    store: deps.store,
+    config,
+    clients,
+    entries,
+    catalogs,
+    logger,
+    apply: (ms) => source.replace(ms),
+  });
   return {
     engine,
     clients,
+    mappingAdmin: admin,
     async close() {
       await Promise.all([...clients.values()].map((c) => c.close()));
     },

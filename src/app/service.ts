@@ -198,6 +198,7 @@ export async function startService(opts: StartServiceOptions): Promise<RunningSe
           },
         },
         changes: { store },
+        mappings: wired.mappingAdmin,
       }),
     });
     closer.add('http', () => server.close());

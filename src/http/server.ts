@@ -144,6 +144,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
         { name: 'sync', description: 'Manual re-sync and backfill' },
         { name: 'webhooks', description: 'Jira webhook intake and the delivery log' },
         { name: 'changes', description: 'What the host hears back: the change feed and signed webhooks' },
+        { name: 'mappings', description: 'Mappings: host scope → Jira project, tables, fields, policies' },
       ],
     },
     transform: jsonSchemaTransform,

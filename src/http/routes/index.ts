@@ -2,6 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { Engine } from '../../engine/index.js';
 import { backfillRoutes } from './backfill.js';
 import { changesRoutes, type ChangesRouteOptions } from './changes.js';
+import { mappingsRoutes, type MappingsApi } from './mappings.js';
 import { jobsRoutes, type JobsApi } from './jobs.js';
 import { recordsRoutes } from './records.js';
 import { syncRoutes } from './sync.js';
@@ -22,6 +23,8 @@ export interface ApiDeps {
   webhooks?: WebhookRouteOptions;
   /** The change feed and the host webhook delivery log. */
   changes?: ChangesRouteOptions;
+  /** Mappings admin (validated against Jira on save). */
+  mappings?: MappingsApi;
 }
 
 /**
@@ -45,5 +48,6 @@ export function apiRoutes(deps: ApiDeps): FastifyPluginAsync[] {
       : []),
     ...(deps.webhooks ? [webhookRoutes(deps.webhooks)] : []),
     ...(deps.changes ? [changesRoutes(deps.changes)] : []),
+    ...(deps.mappings ? [mappingsRoutes({ mappings: deps.mappings })] : []),
   ];
 }

@@ -1,0 +1,233 @@
+/**
+ * Mappings through the admin API. The configuration file seeds the model; a mapping saved through
+ * the API is persisted in the `mappings` table (config `{ source: 'api', mapping }`) and wins over
+ * the file's mapping of the same id from then on (the file's is logged as overridden at start).
+ * Saving validates the structure (the same schema as the file), the connection, the uniqueness of
+ * the scope, and every value against the Jira site's catalogue (projects, issue types, statuses,
+ * priorities, fields, options), naming each wrong value and the valid ones. A saved mapping
+ * applies to new work at once; records already linked keep the snapshot they were linked with
+ * until re-synced. Every save and delete is in the audit log.
+ */
+import type { Kysely } from 'kysely';
+import { z } from 'zod';
+import { checkMappingAgainstCatalog } from '../core/config-check.js';
+import { AppError } from '../core/errors.js';
+import { mappingSchema, type Config, type MappingConfig } from '../config/schema.js';
+import { toOutboundMapping } from '../config/to-engine.js';
+import type { JiraCatalog } from '../core/catalog.js';
+import type { OutboundMapping } from '../engine/types.js';
+import type { JiraClient } from '../jira/client.js';
+import type { Logger } from '../log/logger.js';
+import { newId } from '../store/ids.js';
+import { fromJson, toJson } from '../store/json.js';
+import type { Database } from '../store/schema.js';
+import type { Store } from '../store/store.js';
+
+interface StoredApiMapping {
+  source: 'api';
+  mapping: MappingConfig;
+}
+
+export interface MappingEntry {
+  id: string;
+  source: 'file' | 'api';
+  version: number;
+  mapping: MappingConfig;
+}
+
+/** Mappings saved through the API, as stored (valid ones only; a bad row is logged and skipped). */
+export async function loadApiMappings(
+  db: Kysely<Database>,
+  logger?: Logger,
+): Promise<Map<string, { version: number; mapping: MappingConfig }>> {
+  const rows = await db.selectFrom('mappings').select(['id', 'config', 'version']).execute();
+  const out = new Map<string, { version: number; mapping: MappingConfig }>();
+  for (const r of rows) {
+    const c = fromJson<Partial<StoredApiMapping>>(r.config);
+    if (c?.source !== 'api') continue;
+    const parsed = mappingSchema.safeParse(c.mapping);
+    if (parsed.success) out.set(r.id, { version: r.version, mapping: parsed.data });
+    else logger?.error({ mappingId: r.id }, 'a stored mapping no longer validates; it is ignored until saved again');
+  }
+  return out;
+}
+
+/** The live list: the file's mappings, replaced or extended by the API's. */
+export function mergeMappings(
+  file: MappingConfig[],
+  api: Map<string, { version: number; mapping: MappingConfig }>,
+  logger?: Logger,
+): MappingEntry[] {
+  const out: MappingEntry[] = [];
+  for (const m of file) {
+    const saved = api.get(m.id);
+    if (saved) {
+      logger?.warn(
+        { mappingId: m.id },
+        'the mapping saved through the API overrides the one in the configuration file',
+      );
+      out.push({ id: m.id, source: 'api', version: saved.version, mapping: saved.mapping });
+    } else out.push({ id: m.id, source: 'file', version: 0, mapping: m });
+  }
+  for (const [id, saved] of api)
+    if (!file.some((m) => m.id === id)) out.push({ id, source: 'api', version: saved.version, mapping: saved.mapping });
+  return out;
+}
+
+export interface MappingAdminDeps {
+  store: Store;
+  config: Config;
+  clients: Map<string, JiraClient>;
+  /** Current entries (file + API); replaced on every save. */
+  entries: MappingEntry[];
+  /** Makes a new list of engine mappings live. */
+  apply(mappings: OutboundMapping[]): void;
+  /** Catalogues fetched at start-up, reused when fresh. */
+  catalogs: Map<string, JiraCatalog>;
+  logger?: Logger | undefined;
+  now?: () => number;
+}
+
+function zodIssues(err: z.ZodError): Array<{ path: string; message: string }> {
+  return err.issues.map((i) => ({ path: ['body', ...i.path.map(String)].join('.'), message: i.message }));
+}
+
+export function createMappingAdmin(deps: MappingAdminDeps) {
+  const now = deps.now ?? Date.now;
+  let entries = deps.entries;
+
+  const engineMappings = (): OutboundMapping[] =>
+    entries.map((e) => toOutboundMapping(e.mapping, deps.catalogs.get(e.mapping.connection)));
+
+  async function save(id: string, body: unknown, actor: string): Promise<{ entry: MappingEntry; created: boolean }> {
+    const withId = body && typeof body === 'object' && !Array.isArray(body) ? { ...(body as object), id } : body;
+    const parsed = mappingSchema.safeParse(withId);
+    if (!parsed.success) {
+      const issues = zodIssues(parsed.error);
+      throw new AppError('VALIDATION_FAILED', `${issues[0]!.path}: ${issues[0]!.message}`, { details: { issues } });
+    }
+    const m = parsed.data;
+    const conn = deps.config.connections.find((c) => c.id === m.connection);
+    if (!conn) {
+      const known = deps.config.connections.map((c) => c.id).join(', ') || '(none)';
+      throw new AppError(
+        'VALIDATION_FAILED',
+        `body.connection: "${m.connection}" is not a configured connection; known: ${known}`,
+        {
+          details: { issues: [{ path: 'body.connection', message: `unknown connection; known: ${known}` }] },
+        },
+      );
+    }
+    const clash = entries.find(
+      (e) => e.id !== id && e.mapping.connection === m.connection && e.mapping.scope === m.scope,
+    );
+    if (clash) {
+      throw new AppError(
+        'CONFLICT',
+        `body.scope: mapping "${clash.id}" already maps scope "${m.scope}" on connection "${m.connection}"`,
+        {
+          details: { issues: [{ path: 'body.scope', message: `already mapped by ${clash.id}` }] },
+        },
+      );
+    }
+    // Values against Jira: fetched now (the catalogue may have changed since start-up).
+    const client = deps.clients.get(m.connection);
+    if (!client) throw new AppError('VALIDATION_FAILED', `body.connection: "${m.connection}" has no Jira client`);
+    const catalog = await client.fetchCatalog();
+    deps.catalogs.set(m.connection, catalog);
+    const problems = checkMappingAgainstCatalog(m, catalog, 0).map((p) => ({
+      path: p.path.replace(/^mappings\[0\]/, 'body'),
+      message: p.message,
+    }));
+    if (problems.length) {
+      throw new AppError('VALIDATION_FAILED', `${problems[0]!.path}: ${problems[0]!.message}`, {
+        details: { issues: problems },
+      });
+    }
+    const t = now();
+    const existing = entries.find((e) => e.id === id);
+    const version = (existing?.version ?? 0) + 1;
+    await deps.store.transaction(async (trx) => {
+      await trx
+        .insertInto('connections')
+        .values({
+          id: conn.id,
+          name: conn.name ?? conn.id,
+          flavour: conn.flavour,
+          site_url: conn.site_url,
+          config: '{}',
+          secrets_enc: null,
+          created_at: t,
+          updated_at: t,
+        })
+        .onConflict((oc) => oc.doNothing())
+        .execute();
+      const config = toJson({ source: 'api', mapping: m } satisfies StoredApiMapping);
+      await trx
+        .insertInto('mappings')
+        .values({ id, connection_id: m.connection, host_scope: m.scope, config, version, created_at: t, updated_at: t })
+        .onConflict((oc) =>
+          oc
+            .column('id')
+            .doUpdateSet({ connection_id: m.connection, host_scope: m.scope, config, version, updated_at: t }),
+        )
+        .execute();
+      await trx
+        .insertInto('audit_log')
+        .values({
+          id: newId(t),
+          actor,
+          action: existing ? 'mapping.updated' : 'mapping.created',
+          target: `mapping:${id}`,
+          before: existing ? toJson(existing.mapping) : null,
+          after: toJson(m),
+          at: t,
+        })
+        .execute();
+    });
+    const entry: MappingEntry = { id, source: 'api', version, mapping: m };
+    entries = existing ? entries.map((e) => (e.id === id ? entry : e)) : [...entries, entry];
+    deps.apply(engineMappings());
+    deps.logger?.info({ mappingId: id, version, actor }, existing ? 'mapping updated' : 'mapping created');
+    return { entry, created: !existing };
+  }
+
+  async function remove(id: string, actor: string): Promise<void> {
+    const existing = entries.find((e) => e.id === id);
+    if (!existing) throw new AppError('NOT_FOUND', `No mapping "${id}"`);
+    if (existing.source === 'file') {
+      throw new AppError('CONFLICT', `Mapping "${id}" comes from the configuration file; remove it there`);
+    }
+    const t = now();
+    await deps.store.transaction(async (trx) => {
+      // The row stays (links refer to it); it stops being an API mapping.
+      await trx
+        .updateTable('mappings')
+        .set({ config: toJson({ source: 'deleted' }), updated_at: t })
+        .where('id', '=', id)
+        .execute();
+      await trx
+        .insertInto('audit_log')
+        .values({
+          id: newId(t),
+          actor,
+          action: 'mapping.deleted',
+          target: `mapping:${id}`,
+          before: toJson(existing.mapping),
+          after: null,
+          at: t,
+        })
+        .execute();
+    });
+    // An API override of a file mapping: the file's comes back.
+    const fromFile = deps.config.mappings.find((m) => m.id === id);
+    entries = fromFile
+      ? entries.map((e) => (e.id === id ? { id, source: 'file' as const, version: 0, mapping: fromFile } : e))
+      : entries.filter((e) => e.id !== id);
+    deps.apply(engineMappings());
+  }
+
+  return { list: () => entries, get: (id: string) => entries.find((e) => e.id === id), save, remove };
+}
+
+export type MappingAdmin = ReturnType<typeof createMappingAdmin>;

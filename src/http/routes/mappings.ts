@@ -1,0 +1,100 @@
+import type { FastifyPluginAsync } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { AppError } from '../../core/errors.js';
+import { errorResponses } from '../schemas.js';
+
+/** What the mapping routes need (the composition root's mapping admin). */
+export interface MappingsApi {
+  list(): Array<{ id: string; source: 'file' | 'api'; version: number; mapping: unknown }>;
+  get(id: string): { id: string; source: 'file' | 'api'; version: number; mapping: unknown } | undefined;
+  save(
+    id: string,
+    body: unknown,
+    actor: string,
+  ): Promise<{ entry: { id: string; source: 'file' | 'api'; version: number; mapping: unknown }; created: boolean }>;
+  remove(id: string, actor: string): Promise<void>;
+}
+
+const EntrySchema = z.object({
+  id: z.string(),
+  source: z
+    .enum(['file', 'api'])
+    .describe('file: from jira-bridge.yaml; api: saved through this API (wins over the file)'),
+  version: z.number().int(),
+  mapping: z.record(z.string(), z.unknown()).describe('The mapping in the configuration file’s form (snake_case)'),
+});
+
+/**
+ * `/api/v1/mappings`: list, read, save (validated against the Jira site on save: unknown
+ * projects, issue types, statuses, priorities, fields and options are errors naming the valid
+ * values) and delete API mappings. Changes apply to new work at once.
+ */
+export function mappingsRoutes(opts: { mappings: MappingsApi }): FastifyPluginAsync {
+  return async (fastify) => {
+    const app = fastify.withTypeProvider<ZodTypeProvider>();
+    const view = (e: { id: string; source: 'file' | 'api'; version: number; mapping: unknown }) => ({
+      ...e,
+      mapping: e.mapping as Record<string, unknown>,
+    });
+    app.get(
+      '/api/v1/mappings',
+      {
+        schema: {
+          tags: ['mappings'],
+          summary: 'Every mapping in force (file and API)',
+          response: { 200: z.object({ mappings: z.array(EntrySchema) }) },
+        },
+      },
+      async () => ({ mappings: opts.mappings.list().map(view) }),
+    );
+    app.get(
+      '/api/v1/mappings/:id',
+      {
+        schema: {
+          tags: ['mappings'],
+          summary: 'One mapping',
+          params: z.object({ id: z.string() }),
+          response: { 200: EntrySchema, ...errorResponses(404) },
+        },
+      },
+      async (req) => {
+        const e = opts.mappings.get(req.params.id);
+        if (!e) throw new AppError('NOT_FOUND', `No mapping "${req.params.id}"`);
+        return view(e);
+      },
+    );
+    app.put(
+      '/api/v1/mappings/:id',
+      {
+        schema: {
+          tags: ['mappings'],
+          summary:
+            'Create or replace a mapping (same shape as in jira-bridge.yaml); checked against Jira before it is saved',
+          params: z.object({ id: z.string() }),
+          body: z.record(z.string(), z.unknown()),
+          response: { 200: EntrySchema, 201: EntrySchema, ...errorResponses(400, 409, 502, 503) },
+        },
+      },
+      async (req, reply) => {
+        const out = await opts.mappings.save(req.params.id, req.body, 'api');
+        return reply.code(out.created ? 201 : 200).send(view(out.entry));
+      },
+    );
+    app.delete(
+      '/api/v1/mappings/:id',
+      {
+        schema: {
+          tags: ['mappings'],
+          summary: 'Delete a mapping saved through the API (a file mapping it overrode comes back)',
+          params: z.object({ id: z.string() }),
+          response: { 204: z.null(), ...errorResponses(404, 409) },
+        },
+      },
+      async (req, reply) => {
+        await opts.mappings.remove(req.params.id, 'api');
+        return reply.code(204).send(null);
+      },
+    );
+  };
+}

@@ -1,0 +1,131 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startService, type RunningService } from '../../src/app/service.js';
+import { createLogger } from '../../src/log/logger.js';
+import { startSandbox, type RunningSandbox } from '../../src/sandbox/index.js';
+
+describe('mappings through the admin API: validated against Jira on save, persisted, live at once', () => {
+  let sb: RunningSandbox;
+  let svc: RunningService;
+  const dir = mkdtempSync(join(tmpdir(), 'jb-map-'));
+  const start = () =>
+    startService({
+      configPath: join(dir, 'jira-bridge.yaml'),
+      env: { PORT: '0', HOST: '127.0.0.1', DATA_DIR: join(dir, 'data') },
+      logger: createLogger({ level: 'silent' }),
+    });
+  const api = (path: string, init?: RequestInit) => fetch(`${svc.url}${path}`, init);
+  const put = (id: string, body: unknown) =>
+    api(`/api/v1/mappings/${id}`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+  const ops = {
+    connection: 'sb',
+    scope: 'api-incidents',
+    project: 'OPS',
+    kinds: { incident: { issue_type: 'Incident' } },
+    status: { out: { new: 'To Do', in_progress: 'In Progress' }, closed: ['resolved'] },
+    priority: { out: { P1: 'Highest', P2: 'High' }, out_default: 'Medium' },
+    close: { status: 'Done' },
+  };
+
+  beforeAll(async () => {
+    sb = await startSandbox({ flavour: 'cloud', port: 0 });
+    writeFileSync(
+      join(dir, 'jira-bridge.yaml'),
+      [
+        'connections:',
+        '  - id: sb',
+        `    site_url: ${sb.baseUrl}`,
+        '    flavour: cloud',
+        `    auth: { type: basic, email: ${sb.credentials.email}, api_token: ${sb.credentials.apiToken} }`,
+        '    sweep: { interval_seconds: 0 }',
+        'mappings:',
+        '  - id: file-sec',
+        '    connection: sb',
+        '    scope: web',
+        '    project: SEC',
+        '    kinds: { vulnerability: { issue_type: Vulnerability } }',
+        '',
+      ].join('\n'),
+    );
+    svc = await start();
+  });
+  afterAll(async () => {
+    await svc.stop();
+    await sb.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('lists the file’s mappings', async () => {
+    const list = (await (await api('/api/v1/mappings')).json()) as { mappings: Array<{ id: string; source: string }> };
+    expect(list.mappings.map((m) => [m.id, m.source])).toEqual([['file-sec', 'file']]);
+  });
+
+  it('refuses a bad shape naming the path, and a value Jira does not know naming the valid ones', async () => {
+    const shape = await put('api-ops', { ...ops, kinds: {} });
+    expect(shape.status).toBe(400);
+    expect(((await shape.json()) as { error: { message: string } }).error.message).toMatch(/^body\.kinds: /);
+    const bad = await put('api-ops', { ...ops, priority: { out: { P1: 'Hihgest' } } });
+    expect(bad.status).toBe(400);
+    const err = (await bad.json()) as { error: { message: string; details: { issues: Array<{ path: string }> } } };
+    expect(err.error.message).toContain('body.priority.out.P1');
+    expect(err.error.message).toContain('"Hihgest"');
+    expect(err.error.message).toMatch(/Highest, High/);
+    const scope = await put('api-dup', { ...ops, scope: 'web' });
+    expect(scope.status).toBe(409);
+    const conn = await put('api-x', { ...ops, connection: 'nope' });
+    expect(conn.status).toBe(400);
+    expect(((await conn.json()) as { error: { message: string } }).error.message).toContain('body.connection');
+  });
+
+  it('a saved mapping serves records at once, survives a restart, and deleting it stops new work', async () => {
+    const saved = await put('api-ops', ops);
+    expect(saved.status).toBe(201);
+    expect(((await saved.json()) as { version: number }).version).toBe(1);
+    const rec = await api('/api/v1/records/api-incidents/i-1', {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ kind: 'incident', title: 'Queue stuck', status: 'new', severity: 'P1' }),
+    });
+    expect(rec.status).toBeLessThan(300);
+    let key: string | null = null;
+    for (let i = 0; i < 400 && !key; i++) {
+      key =
+        (
+          (await (await api('/api/v1/records/api-incidents/i-1')).json()) as {
+            link: { issue_key: string | null } | null;
+          }
+        ).link?.issue_key ?? null;
+      if (!key) await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(key).toMatch(/^OPS-/);
+    expect(sb.state.priority(sb.state.issue(key!)!.priorityId!)?.name).toBe('Highest');
+
+    await svc.stop();
+    svc = await start();
+    const list = (await (await api('/api/v1/mappings')).json()) as { mappings: Array<{ id: string; source: string }> };
+    expect(list.mappings.map((m) => [m.id, m.source])).toEqual([
+      ['file-sec', 'file'],
+      ['api-ops', 'api'],
+    ]);
+    const again = await put('api-ops', { ...ops, labels: ['ops-bridge'] });
+    expect(again.status).toBe(200);
+    expect(((await again.json()) as { version: number }).version).toBe(2);
+
+    expect((await api('/api/v1/mappings/api-ops', { method: 'DELETE' })).status).toBe(204);
+    expect((await api('/api/v1/mappings/file-sec', { method: 'DELETE' })).status).toBe(409);
+    const refused = await api('/api/v1/records/api-incidents/i-2', {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ kind: 'incident', title: 'Another', status: 'new' }),
+    });
+    expect(refused.status).toBe(422);
+    const audit = await svc.store.db.selectFrom('audit_log').select('action').execute();
+    expect(audit.map((a) => a.action)).toEqual(['mapping.created', 'mapping.updated', 'mapping.deleted']);
+  });
+});
