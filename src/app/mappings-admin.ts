@@ -9,7 +9,7 @@
  * until re-synced. Every save and delete is in the audit log.
  */
 import type { Kysely } from 'kysely';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { checkMappingAgainstCatalog } from '../core/config-check.js';
 import { AppError } from '../core/errors.js';
 import { mappingSchema, type Config, type MappingConfig } from '../config/schema.js';
