@@ -229,6 +229,12 @@ export function jiraPortFromClient(client: JiraClient, opts: ClientPortOptions =
       return { id: String(id) };
     },
 
+    async listAttachments(idOrKey) {
+      const issue = await client.getIssue(idOrKey, { fields: ['attachment'] });
+      const list = (issue.fields.attachment as Array<Record<string, unknown>> | undefined) ?? [];
+      return list.map((a) => ({ id: String(a.id), filename: String(a.filename ?? ''), size: Number(a.size ?? -1) }));
+    },
+
     async findUserByEmail(email) {
       const u = await client.findUserByEmail(email);
       if (!u) return null;

@@ -66,6 +66,8 @@ const REWORK_BASE = 'rework';
 const STATUS_BASE = 'status';
 /** comment_links.base_body while a comment is being posted (a retry then looks before posting). */
 const POSTING = 'jira-bridge:posting';
+/** attachment_links.jira_attachment_id while an upload is in flight. */
+const UPLOADING = 'jira-bridge:uploading';
 /** The host status last pushed, and the Jira status it was meant to reach. */
 const HOST_STATUS_BASE = 'host:status';
 const TARGET_STATUS_BASE = 'target:status';
@@ -85,6 +87,7 @@ export interface OutboundDeps {
     | {
         afterCreate?: (recordId: string, ref: IssueRef) => void | Promise<void>;
         afterComment?: (recordId: string, jiraCommentId: string) => void | Promise<void>;
+        afterAttachment?: (recordId: string, jiraAttachmentId: string) => void | Promise<void>;
       }
     | undefined;
   /** How long a paused connection's jobs wait before probing again (default PAUSE_RETRY_MS). */
@@ -358,9 +361,46 @@ export function createOutboundHandler(deps: OutboundDeps): {
       .orderBy('created_at')
       .execute();
     let n = 0;
-    for (const a of pending) {
+    // Uploads of an earlier attempt that may have reached Jira before the process died.
+    const interrupted = await store.db
+      .selectFrom('attachment_links')
+      .selectAll()
+      .where('record_id', '=', record.id)
+      .where('jira_attachment_id', '=', UPLOADING)
+      .execute();
+    for (const a of [...interrupted, ...pending]) {
+      if (a.jira_attachment_id === UPLOADING) {
+        const known = new Set(
+          (
+            await store.db
+              .selectFrom('attachment_links')
+              .select('jira_attachment_id')
+              .where('record_id', '=', record.id)
+              .execute()
+          ).map((r) => r.jira_attachment_id),
+        );
+        const found = (await jira.listAttachments(issueKey)).find(
+          (x) => !known.has(x.id) && x.filename === a.filename && (a.size === null || x.size === Number(a.size)),
+        );
+        if (found) {
+          await store.db
+            .updateTable('attachment_links')
+            .set({ jira_attachment_id: found.id, updated_at: now() })
+            .where('id', '=', a.id)
+            .execute();
+          continue;
+        }
+      } else {
+        // Marked before the upload (one at a time per record): a retry looks before uploading.
+        await store.db
+          .updateTable('attachment_links')
+          .set({ jira_attachment_id: UPLOADING, updated_at: now() })
+          .where('id', '=', a.id)
+          .execute();
+      }
       const bytes = await deps.attachments.get(a.sha256!);
       const { id } = await jira.addAttachment(issueKey, a.filename, bytes);
+      await deps.hooks?.afterAttachment?.(record.id, id);
       await store.db
         .updateTable('attachment_links')
         .set({ jira_attachment_id: id, updated_at: now() })

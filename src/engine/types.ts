@@ -220,6 +220,8 @@ export interface JiraPort {
   addComment(idOrKey: string, body: unknown): Promise<{ id: string }>;
   updateComment(idOrKey: string, commentId: string, body: unknown): Promise<void>;
   addAttachment(idOrKey: string, filename: string, bytes: Buffer): Promise<{ id: string }>;
+  /** The issue's attachments (to recognise one an interrupted upload already added). */
+  listAttachments(idOrKey: string): Promise<Array<{ id: string; filename: string; size: number }>>;
   /** Account reference for an email; null when no user matches or emails are hidden. */
   findUserByEmail(email: string): Promise<Record<string, string> | null>;
   linkIssues(type: string, inwardKey: string, outwardKey: string): Promise<void>;

@@ -8,6 +8,7 @@ describe('outbound policies and failure handling (SQLite, sandbox)', () => {
   let h: Harness;
   let crashOnce = new Set<string>();
   const commentCrashOnce = new Set<string>();
+  const attachmentCrashOnce = new Set<string>();
 
   beforeAll(async () => {
     db = await freshSqlite();
@@ -21,6 +22,10 @@ describe('outbound policies and failure handling (SQLite, sandbox)', () => {
         // The process "dies" right after Jira's create answered, before the link is written.
         afterCreate(recordId) {
           if (crashOnce.delete(recordId)) throw new Error('simulated crash between Jira create and link write');
+        },
+        afterAttachment(recordId) {
+          if (attachmentCrashOnce.delete(recordId))
+            throw new Error('simulated crash between attachment upload and its link write');
         },
         afterComment(recordId) {
           if (commentCrashOnce.delete(recordId))
@@ -189,6 +194,22 @@ describe('outbound policies and failure handling (SQLite, sandbox)', () => {
     expect(r.sync.state).toBe('synced');
     expect(i.comments).toHaveLength(1);
     const log = await h.engine.records.getLog('astra-web', 'v-com-crash');
+    expect(log.map((e) => e.action)).toContain('retry');
+  });
+
+  it('an attachment uploaded just before a crash is recognised on retry, never uploaded twice', async () => {
+    const { record } = await vuln('v-att-crash');
+    await h.drain();
+    attachmentCrashOnce.add(record.id);
+    await h.engine.records.addAttachment('astra-web', 'v-att-crash', {
+      filename: 'poc.http',
+      bytes: Buffer.from('GET /search?q=<script>alert(1)</script>'),
+    });
+    await h.drain();
+    const { record: r, issue: i } = await issue('astra-web', 'v-att-crash');
+    expect(r.sync.state).toBe('synced');
+    expect(i.attachments.map((a) => a.filename)).toEqual(['poc.http']);
+    const log = await h.engine.records.getLog('astra-web', 'v-att-crash');
     expect(log.map((e) => e.action)).toContain('retry');
   });
 
