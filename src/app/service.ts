@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { startHostWebhooks } from '../host/dispatcher.js';
 import { createAppWebhooks, type AppWebhookTarget } from './app-webhooks.js';
 import { generatedWebhookSecret } from '../webhooks/secrets.js';
+import { createTokenService } from './tokens.js';
 import { apiRoutes } from '../http/routes/index.js';
 import { wireEngine } from './engine-wiring.js';
 import { buildServer } from '../http/server.js';
@@ -167,6 +168,13 @@ export async function startService(opts: StartServiceOptions): Promise<RunningSe
         ];
       });
 
+    const tokens = createTokenService({ store, adminToken: env.JIRA_BRIDGE_ADMIN_TOKEN || undefined });
+    if (!(await tokens.enforced())) {
+      logger.warn(
+        'the API is open: no API token exists yet; create one with POST /api/v1/tokens (or set JIRA_BRIDGE_ADMIN_TOKEN) to require tokens',
+      );
+    }
+
     let shuttingDown = false;
     let serviceUrl = `http://localhost:${port}`;
     const server = await buildServer({
@@ -175,6 +183,7 @@ export async function startService(opts: StartServiceOptions): Promise<RunningSe
       readiness: storeReadiness(store, { shuttingDown: () => shuttingDown }),
       metrics,
       version: VERSION,
+      auth: tokens,
       routes: apiRoutes({
         queue,
         engine: wired.engine,
@@ -199,6 +208,7 @@ export async function startService(opts: StartServiceOptions): Promise<RunningSe
         },
         changes: { store },
         mappings: wired.mappingAdmin,
+        access: { tokens, store },
       }),
     });
     closer.add('http', () => server.close());

@@ -22,6 +22,7 @@ import type { Metrics } from '../metrics/metrics.js';
 import type { Store } from '../store/store.js';
 import { errorBody, toAppError } from './errors.js';
 import { DEFAULT_MAX_JSON_DEPTH, installJsonParser } from './json-body.js';
+import { installAuth, type ApiAuth } from './auth.js';
 import { systemRoutes, type Readiness } from './routes/system.js';
 
 export type { Readiness, ReadinessCheck } from './routes/system.js';
@@ -39,6 +40,8 @@ export interface ServerDeps {
   maxJsonDepth?: number;
   /** API route groups (see src/http/routes/index.ts), registered after the system routes. */
   routes?: FastifyPluginAsync[];
+  /** Bearer-token access to /api/v1 (open when absent). */
+  auth?: ApiAuth;
 }
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
@@ -106,6 +109,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id);
   });
+  if (deps.auth) installAuth(app, deps.auth);
   app.addHook('onResponse', async (req, reply) => {
     const route = routeOf(req);
     const durationMs = reply.elapsedTime;
@@ -145,6 +149,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
         { name: 'webhooks', description: 'Jira webhook intake and the delivery log' },
         { name: 'changes', description: 'What the host hears back: the change feed and signed webhooks' },
         { name: 'mappings', description: 'Mappings: host scope → Jira project, tables, fields, policies' },
+        { name: 'access', description: 'API tokens (roles admin, operator, viewer, host) and the audit log' },
       ],
     },
     transform: jsonSchemaTransform,

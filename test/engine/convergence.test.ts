@@ -114,7 +114,7 @@ describe('convergence: duplicates, delays and reordering end in the same state (
               await new Promise((r) => setTimeout(r, o.value));
             } else if (o.side === 'host') {
               if (o.kind === 'comment') {
-                const body = `host ${o.value} ${i}`;
+                const body = `host ${o.value} n${i}x`;
                 hostComments.push(body);
                 await h.engine.records.addComment('stackflow-incidents', hostId, {
                   author: 'platform',
@@ -148,7 +148,7 @@ describe('convergence: duplicates, delays and reordering end in the same state (
                 hostCost += 3 + 1; // at most: one edit and a status path of up to three transitions
               }
             } else if (o.kind === 'comment') {
-              const body = `jira ${o.value} ${i}`;
+              const body = `jira ${o.value} n${i}x`;
               jiraComments.push(body);
               await h.alice.addComment(key, {
                 type: 'doc',

@@ -140,4 +140,17 @@ describe('webhook intake refuses bad input without side effects (SQLite, sandbox
     expect(row.verdict).toBe('applied');
     expect(row.headers).not.toContain(URL_TOKEN);
   });
+
+  it('an address whose deliveries keep failing authentication gets 429s, without signature work', async () => {
+    let last = 0;
+    for (let i = 0; i < 35; i++) {
+      const res = await post(body(), { 'x-hub-signature': sign('guessing-secret-000000000', body()) });
+      last = res.status;
+      await res.arrayBuffer();
+    }
+    expect(last).toBe(429);
+    const limited = await post(body(), { 'x-hub-signature': sign(WEBHOOK_SECRET, body()) });
+    expect(limited.status).toBe(429);
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
+  });
 });

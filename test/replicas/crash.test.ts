@@ -173,7 +173,7 @@ describe('SIGKILL under load from both sides, then restart', () => {
           h.status = rand() < 0.3 ? (['new', 'in_progress', 'resolved'][Math.floor(rand() * 3)] as string) : r.status;
           await hostSend(`/api/v1/records/crash/c-${i}`, { kind: 'incident', ...h });
         } else if (roll < 0.5) {
-          const body = `host note ${i}.${step}`;
+          const body = `host note n${i}-${step}x`;
           hostComments[i]!.push(body);
           await hostSend(
             `/api/v1/records/crash/c-${i}/comments`,
@@ -187,7 +187,7 @@ describe('SIGKILL under load from both sides, then restart', () => {
           if (roll < 0.7) {
             await alice.editIssue(key, { fields: { summary: `Service ${i} degraded (Jira ${step})` } });
           } else if (roll < 0.85) {
-            const body = `jira note ${i}.${step}`;
+            const body = `jira note n${i}-${step}x`;
             jiraComments[i]!.push(body);
             await alice.addComment(key, {
               type: 'doc',

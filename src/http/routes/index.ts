@@ -3,6 +3,8 @@ import type { Engine } from '../../engine/index.js';
 import { backfillRoutes } from './backfill.js';
 import { changesRoutes, type ChangesRouteOptions } from './changes.js';
 import { mappingsRoutes, type MappingsApi } from './mappings.js';
+import { accessRoutes, type TokensApi } from './access.js';
+import type { Store } from '../../store/index.js';
 import { jobsRoutes, type JobsApi } from './jobs.js';
 import { recordsRoutes } from './records.js';
 import { syncRoutes } from './sync.js';
@@ -25,6 +27,8 @@ export interface ApiDeps {
   changes?: ChangesRouteOptions;
   /** Mappings admin (validated against Jira on save). */
   mappings?: MappingsApi;
+  /** API tokens and the audit log. */
+  access?: { tokens: TokensApi; store: Store };
 }
 
 /**
@@ -49,5 +53,6 @@ export function apiRoutes(deps: ApiDeps): FastifyPluginAsync[] {
     ...(deps.webhooks ? [webhookRoutes(deps.webhooks)] : []),
     ...(deps.changes ? [changesRoutes(deps.changes)] : []),
     ...(deps.mappings ? [mappingsRoutes({ mappings: deps.mappings })] : []),
+    ...(deps.access ? [accessRoutes(deps.access)] : []),
   ];
 }

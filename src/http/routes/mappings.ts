@@ -2,6 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { AppError } from '../../core/errors.js';
+import { actorOf } from '../auth.js';
 import { errorResponses } from '../schemas.js';
 
 /** What the mapping routes need (the composition root's mapping admin). */
@@ -77,7 +78,7 @@ export function mappingsRoutes(opts: { mappings: MappingsApi }): FastifyPluginAs
         },
       },
       async (req, reply) => {
-        const out = await opts.mappings.save(req.params.id, req.body, 'api');
+        const out = await opts.mappings.save(req.params.id, req.body, actorOf(req));
         return reply.code(out.created ? 201 : 200).send(view(out.entry));
       },
     );
@@ -92,7 +93,7 @@ export function mappingsRoutes(opts: { mappings: MappingsApi }): FastifyPluginAs
         },
       },
       async (req, reply) => {
-        await opts.mappings.remove(req.params.id, 'api');
+        await opts.mappings.remove(req.params.id, actorOf(req));
         return reply.code(204).send(null);
       },
     );

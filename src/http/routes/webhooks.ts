@@ -5,7 +5,9 @@ import { AppError } from '../../core/errors.js';
 import type { Store } from '../../store/index.js';
 import { receiveDelivery, type ReceiveDeps } from '../../webhooks/receive.js';
 import type { DeliveryCredentials } from '../../webhooks/verify.js';
+import { RejectLimiter } from '../../webhooks/reject-limiter.js';
 import { generateWebhookSecret } from '../../webhooks/secrets.js';
+import { actorOf } from '../auth.js';
 import { errorResponses } from '../schemas.js';
 
 export const WEBHOOK_BODY_LIMIT = 1024 * 1024;
@@ -16,6 +18,8 @@ export interface WebhookRouteOptions {
   logger?: ReceiveDeps['logger'];
   /** Base URL Jira reaches the service at (config server.public_url), for the setup endpoint. */
   publicUrl(): string;
+  /** Callers whose deliveries keep failing authentication are answered 429 (default 30 per minute). */
+  rejectLimiter?: RejectLimiter;
   /** Queues the work a stored delivery implies, in the same transaction (see ReceiveDeps.route). */
   route?: ReceiveDeps['route'];
   /**
@@ -54,6 +58,7 @@ const DeliverySchema = z.object({
 export function webhookRoutes(opts: WebhookRouteOptions): FastifyPluginAsync {
   return async (fastify) => {
     const app = fastify.withTypeProvider<ZodTypeProvider>();
+    const limiter = opts.rejectLimiter ?? new RejectLimiter();
 
     await app.register(async (raw) => {
       // Signatures are over the exact bytes: this scope keeps JSON bodies as Buffers.
@@ -74,6 +79,17 @@ export function webhookRoutes(opts: WebhookRouteOptions): FastifyPluginAsync {
           },
         },
         async (req, reply) => {
+          const caller = req.ip;
+          const wait = limiter.blockedFor(caller);
+          if (wait > 0) {
+            throw new AppError(
+              'RATE_LIMITED',
+              'Too many deliveries from this address failed authentication; try later',
+              {
+                retryAfterMs: wait,
+              },
+            );
+          }
           if (!Buffer.isBuffer(req.body)) {
             throw new AppError('VALIDATION_FAILED', 'A Jira delivery must be sent as application/json');
           }
@@ -84,7 +100,10 @@ export function webhookRoutes(opts: WebhookRouteOptions): FastifyPluginAsync {
           if (result.verdict === 'unknown_connection') {
             throw new AppError('NOT_FOUND', `No connection "${req.params.connectionId}"`);
           }
-          if (result.verdict === 'rejected') throw new AppError('SIGNATURE_MISMATCH');
+          if (result.verdict === 'rejected') {
+            limiter.reject(caller);
+            throw new AppError('SIGNATURE_MISMATCH');
+          }
           return reply.code(result.status).send({ verdict: result.verdict, identifier: result.identifier });
         },
       );
@@ -191,7 +210,7 @@ export function webhookRoutes(opts: WebhookRouteOptions): FastifyPluginAsync {
       async (req, reply) => {
         if (!(await opts.credentials(req.params.id)))
           throw new AppError('NOT_FOUND', `No connection "${req.params.id}"`);
-        const g = await generateWebhookSecret(opts.store, req.params.id, 'api');
+        const g = await generateWebhookSecret(opts.store, req.params.id, actorOf(req));
         const base = opts.publicUrl().replace(/\/$/, '');
         return reply.code(201).send({
           secret: g.secret,
