@@ -3,6 +3,7 @@ import { startHostWebhooks } from '../host/dispatcher.js';
 import { createAppWebhooks, type AppWebhookTarget } from './app-webhooks.js';
 import { generatedWebhookSecret } from '../webhooks/secrets.js';
 import { createTokenService } from './tokens.js';
+import { loadSecretBox } from '../security/master-key.js';
 import { apiRoutes } from '../http/routes/index.js';
 import { wireEngine } from './engine-wiring.js';
 import { buildServer } from '../http/server.js';
@@ -168,6 +169,7 @@ export async function startService(opts: StartServiceOptions): Promise<RunningSe
         ];
       });
 
+    const secretBox = loadSecretBox(env, dataDir, logger);
     const tokens = createTokenService({ store, adminToken: env.JIRA_BRIDGE_ADMIN_TOKEN || undefined });
     if (!(await tokens.enforced())) {
       logger.warn(
@@ -193,13 +195,14 @@ export async function startService(opts: StartServiceOptions): Promise<RunningSe
           credentials: async (id) => {
             const c = config.connections.find((x) => x.id === id);
             if (!c) return undefined;
-            const generated = await generatedWebhookSecret(store, id);
+            const generated = await generatedWebhookSecret(store, secretBox, id);
             const secrets = [c.webhook.secret, c.webhook.previous_secret, generated?.secret].filter(
               (x): x is string => !!x,
             );
             return { secrets, urlTokens: c.webhook.url_token ? [c.webhook.url_token] : [] };
           },
           publicUrl: () => config.server.public_url ?? serviceUrl,
+          secretBox,
           route: wired.engine.webhookRoute,
           registerAppWebhook: (id) => {
             const t = appWebhookTargets().find((x) => x.connectionId === id);

@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { newId } from '../store/ids.js';
 import { fromJson, toJson } from '../store/json.js';
+import type { SecretBox } from '../security/secret-box.js';
 import type { Store } from '../store/store.js';
 
 const key = (connectionId: string): string => `webhook-secret:${connectionId}`;
@@ -16,14 +17,21 @@ interface Stored {
   created_at: number;
 }
 
+/** At rest the secret is sealed (AES-256-GCM under the master key), bound to its settings key. */
+interface Sealed {
+  sealed: string;
+  created_at: number;
+}
+
 export async function generateWebhookSecret(
   store: Store,
+  box: SecretBox,
   connectionId: string,
   actor: string,
   now: number = Date.now(),
 ): Promise<{ secret: string; created_at: number }> {
   const secret = randomBytes(32).toString('base64url');
-  const value = toJson({ secret, created_at: now } satisfies Stored);
+  const value = toJson({ sealed: box.seal(secret, key(connectionId)), created_at: now } satisfies Sealed);
   await store.transaction(async (trx) => {
     await trx
       .insertInto('settings')
@@ -46,11 +54,16 @@ export async function generateWebhookSecret(
   return { secret, created_at: now };
 }
 
-export async function generatedWebhookSecret(store: Store, connectionId: string): Promise<Stored | null> {
+export async function generatedWebhookSecret(
+  store: Store,
+  box: SecretBox,
+  connectionId: string,
+): Promise<Stored | null> {
   const row = await store.db
     .selectFrom('settings')
     .select('value')
     .where('key', '=', key(connectionId))
     .executeTakeFirst();
-  return fromJson<Stored>(row?.value ?? null);
+  const v = fromJson<Sealed>(row?.value ?? null);
+  return v ? { secret: box.open(v.sealed, key(connectionId)), created_at: v.created_at } : null;
 }

@@ -1,4 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
+import { createSecretBox } from '../../src/security/secret-box.js';
 import { buildServer } from '../../src/http/server.js';
 import { webhookRoutes } from '../../src/http/routes/webhooks.js';
 import { createJiraClient, type JiraClient } from '../../src/jira/client.js';
@@ -39,6 +41,7 @@ export async function startInboundHarness(
         credentials: (id) => (id === CONNECTION_ID ? { secrets: [WEBHOOK_SECRET], urlTokens: [URL_TOKEN] } : undefined),
         ...(opts.logger ? { logger: opts.logger } : {}),
         publicUrl: () => 'http://127.0.0.1',
+        secretBox: createSecretBox(randomBytes(32)),
         route: h.engine.webhookRoute,
       }),
     ],

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -145,6 +145,15 @@ describe.each([
     const audit = await svc.store.db.selectFrom('audit_log').selectAll().execute();
     expect(audit.map((a) => a.action)).toContain('webhook_secret.generated');
     expect(JSON.stringify(audit)).not.toContain(secret);
+    // Sealed at rest: not in the store in clear (and, on SQLite, not in the database files).
+    const settings = await svc.store.db.selectFrom('settings').selectAll().execute();
+    expect(settings.find((x) => x.key === 'webhook-secret:sb')?.value).toContain('"sealed":"v1.');
+    expect(JSON.stringify(settings)).not.toContain(secret);
+    if (engine === 'sqlite') {
+      const files = readdirSync(join(dir, 'data')).filter((f) => /\.db(-wal)?$/.test(f));
+      expect(files.length).toBeGreaterThan(0);
+      for (const f of files) expect(readFileSync(join(dir, 'data', f)).toString('latin1')).not.toContain(secret);
+    }
   });
 
   it.skipIf(skip)('a wrong signature is refused with 403 and nothing is stored', async () => {

@@ -5,6 +5,7 @@ import { AppError } from '../../core/errors.js';
 import type { Store } from '../../store/index.js';
 import { receiveDelivery, type ReceiveDeps } from '../../webhooks/receive.js';
 import type { DeliveryCredentials } from '../../webhooks/verify.js';
+import type { SecretBox } from '../../security/secret-box.js';
 import { RejectLimiter } from '../../webhooks/reject-limiter.js';
 import { generateWebhookSecret } from '../../webhooks/secrets.js';
 import { actorOf } from '../auth.js';
@@ -18,6 +19,8 @@ export interface WebhookRouteOptions {
   logger?: ReceiveDeps['logger'];
   /** Base URL Jira reaches the service at (config server.public_url), for the setup endpoint. */
   publicUrl(): string;
+  /** Seals generated secrets at rest. */
+  secretBox: SecretBox;
   /** Callers whose deliveries keep failing authentication are answered 429 (default 30 per minute). */
   rejectLimiter?: RejectLimiter;
   /** Queues the work a stored delivery implies, in the same transaction (see ReceiveDeps.route). */
@@ -210,7 +213,7 @@ export function webhookRoutes(opts: WebhookRouteOptions): FastifyPluginAsync {
       async (req, reply) => {
         if (!(await opts.credentials(req.params.id)))
           throw new AppError('NOT_FOUND', `No connection "${req.params.id}"`);
-        const g = await generateWebhookSecret(opts.store, req.params.id, actorOf(req));
+        const g = await generateWebhookSecret(opts.store, opts.secretBox, req.params.id, actorOf(req));
         const base = opts.publicUrl().replace(/\/$/, '');
         return reply.code(201).send({
           secret: g.secret,
