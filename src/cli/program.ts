@@ -75,6 +75,18 @@ export function buildProgram(opts: RunOptions, setCode: (code: number) => void):
     });
 
   program
+    .command('rotate-key')
+    .description(
+      're-seal every stored secret under JIRA_BRIDGE_MASTER_KEY, opening old values with ' +
+        'JIRA_BRIDGE_PREVIOUS_MASTER_KEYS (comma-separated), then exit',
+    )
+    .addHelpText('after', `${ENV_HELP}\n${EXIT_CODES_HELP}\n`)
+    .action(async (_o, cmd: Command) => {
+      const { rotateKeyCommand } = await import('./commands/rotate-key.js');
+      setCode(await rotateKeyCommand({ ...globals(cmd), env, out }));
+    });
+
+  program
     .command('check')
     .description(
       'validate the configuration, then connect to each Jira connection and check every mapping ' +
