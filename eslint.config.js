@@ -13,6 +13,22 @@ export default tseslint.config(
     },
   },
   {
+    // The console runs in the browser.
+    files: ['console/**/*.js'],
+    languageOptions: {
+      globals: {
+        document: 'readonly',
+        window: 'readonly',
+        location: 'readonly',
+        navigator: 'readonly',
+        sessionStorage: 'readonly',
+        fetch: 'readonly',
+        URLSearchParams: 'readonly',
+        setTimeout: 'readonly',
+      },
+    },
+  },
+  {
     // The pure core may not reach for I/O: that is the architecture's one hard rule.
     files: ['src/core/**/*.ts'],
     rules: {

@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { startHostWebhooks } from '../host/dispatcher.js';
 import { createAppWebhooks, type AppWebhookTarget } from './app-webhooks.js';
@@ -212,6 +213,27 @@ export async function startService(opts: StartServiceOptions): Promise<RunningSe
         changes: { store },
         mappings: wired.mappingAdmin,
         access: { tokens, store },
+        connections: {
+          list: () => {
+            const health = wired.engine.connectionHealth();
+            return config.connections.map((c) => {
+              const h = health[c.id];
+              return {
+                id: c.id,
+                name: c.name ?? c.id,
+                site_url: c.site_url,
+                flavour: c.flavour,
+                auth_type: c.auth.type,
+                health: {
+                  healthy: h?.healthy ?? true,
+                  problem: h?.problem ?? null,
+                  since: h ? new Date(h.since).toISOString() : null,
+                },
+              };
+            });
+          },
+        },
+        consoleRoot: fileURLToPath(new URL('../../console/', import.meta.url)),
       }),
     });
     closer.add('http', () => server.close());

@@ -65,16 +65,18 @@ export function startHostWebhooks(opts: DispatcherOptions): { stop(): Promise<vo
   const backoff = opts.backoff ?? { baseMs: 1000, capMs: 300_000 };
   const timeoutMs = opts.timeoutMs ?? 10_000;
   let stopped = false;
-  const wakers = new Set<() => void>();
-  const sleep = (ms: number): Promise<void> =>
+  /** Sleepers: all wake on stop; only idle polls (`kickable`) wake on kick(), never a backoff. */
+  const wakers = new Map<() => void, boolean>();
+  const sleep = (ms: number, kickable = false): Promise<void> =>
     new Promise((resolve) => {
+      if (stopped) return resolve();
       const done = (): void => {
         clearTimeout(t);
         wakers.delete(done);
         resolve();
       };
       const t = setTimeout(done, ms);
-      wakers.add(done);
+      wakers.set(done, kickable);
     });
 
   async function loadCursor(name: string): Promise<number> {
@@ -129,11 +131,18 @@ export function startHostWebhooks(opts: DispatcherOptions): { stop(): Promise<vo
         method: 'POST',
         headers: { 'content-type': 'application/json', ...signedHeaders(sub.secret, id, new Date(now()), body) },
         body,
+        // A redirect is not an acknowledgement, and following one would hand the signed event
+        // (headers included) to another address.
+        redirect: 'manual',
         signal: AbortSignal.timeout(timeoutMs),
       });
       status = res.status;
-      await res.arrayBuffer().catch(() => undefined);
-      if (res.status < 200 || res.status >= 300) error = `the host answered ${res.status}`;
+      await res.body?.cancel().catch(() => undefined); // the answer's body is not needed
+      if (res.status < 200 || res.status >= 300)
+        error =
+          res.status >= 300 && res.status < 400
+            ? `the host answered ${res.status} (a redirect): configure the final URL`
+            : `the host answered ${res.status}`;
     } catch (err) {
       error = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
     }
@@ -175,7 +184,7 @@ export function startHostWebhooks(opts: DispatcherOptions): { stop(): Promise<vo
   }
 
   async function run(sub: HostSubscription, subId: string, lock: string, log: Logger | undefined): Promise<void> {
-    while (!stopped) {
+    tail: while (!stopped) {
       try {
         if (!(await tryAcquireLock(opts.store.db, lock, opts.owner, 30_000, now()))) {
           await sleep(pollMs * 4);
@@ -184,7 +193,7 @@ export function startHostWebhooks(opts: DispatcherOptions): { stop(): Promise<vo
         let cursor = await loadCursor(lock);
         const { changes } = await readChanges(opts.store.db, { after: cursor, limit: 100 });
         if (!changes.length) {
-          await sleep(pollMs);
+          await sleep(pollMs, true);
           continue;
         }
         for (const c of changes) {
@@ -195,13 +204,15 @@ export function startHostWebhooks(opts: DispatcherOptions): { stop(): Promise<vo
               if (stopped) return;
               const wait = Math.min(backoff.capMs, backoff.baseMs * 2 ** attempt++);
               log?.warn({ seq: c.seq, attempt, retryInMs: wait }, 'host webhook not acknowledged; will retry');
-              await tryAcquireLock(opts.store.db, lock, opts.owner, 30_000 + wait, now());
+              // Another replica took the lease (this one stalled): it owns the stream now.
+              if (!(await tryAcquireLock(opts.store.db, lock, opts.owner, 30_000 + wait, now()))) continue tail;
               await sleep(wait);
+              if (stopped) return;
             }
           }
+          if (!(await tryAcquireLock(opts.store.db, lock, opts.owner, 30_000, now()))) continue tail;
           cursor = c.seq;
           await saveCursor(lock, cursor);
-          await tryAcquireLock(opts.store.db, lock, opts.owner, 30_000, now());
         }
       } catch (err) {
         log?.error({ err: err instanceof Error ? err.message : String(err) }, 'host webhook stream failed; retrying');
@@ -213,11 +224,11 @@ export function startHostWebhooks(opts: DispatcherOptions): { stop(): Promise<vo
   const running = opts.subscriptions.map((s) => stream(s));
   return {
     kick() {
-      for (const w of [...wakers]) w();
+      for (const [w, kickable] of [...wakers]) if (kickable) w();
     },
     async stop() {
       stopped = true;
-      for (const w of [...wakers]) w();
+      for (const w of [...wakers.keys()]) w();
       await Promise.allSettled(running);
     },
   };

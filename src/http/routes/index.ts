@@ -4,6 +4,8 @@ import { backfillRoutes } from './backfill.js';
 import { changesRoutes, type ChangesRouteOptions } from './changes.js';
 import { mappingsRoutes, type MappingsApi } from './mappings.js';
 import { accessRoutes, type TokensApi } from './access.js';
+import { connectionsRoutes, type ConnectionsApi } from './connections.js';
+import { consoleRoutes } from './console.js';
 import type { Store } from '../../store/index.js';
 import { jobsRoutes, type JobsApi } from './jobs.js';
 import { recordsRoutes } from './records.js';
@@ -29,6 +31,10 @@ export interface ApiDeps {
   mappings?: MappingsApi;
   /** API tokens and the audit log. */
   access?: { tokens: TokensApi; store: Store };
+  /** Connections and their health. */
+  connections?: ConnectionsApi;
+  /** The web console's static files (a directory). */
+  consoleRoot?: string;
 }
 
 /**
@@ -54,5 +60,7 @@ export function apiRoutes(deps: ApiDeps): FastifyPluginAsync[] {
     ...(deps.changes ? [changesRoutes(deps.changes)] : []),
     ...(deps.mappings ? [mappingsRoutes({ mappings: deps.mappings })] : []),
     ...(deps.access ? [accessRoutes(deps.access)] : []),
+    ...(deps.connections ? [connectionsRoutes({ connections: deps.connections })] : []),
+    ...(deps.consoleRoot ? [consoleRoutes({ root: deps.consoleRoot })] : []),
   ];
 }
