@@ -53,7 +53,7 @@ export interface Engine {
   /** Connections whose credentials failed (their jobs wait, nothing is lost). */
   connectionHealth(): Record<string, ConnectionHealth>;
   /**
-   * Credentials were fixed: lift the pause of a connection now and pull its waiting outbound jobs
+   * Credentials were fixed: lift the pause of a connection now and pull its waiting jobs (both directions)
    * forward (otherwise the next probe resumes it within the pause interval on its own).
    */
   resumeConnection(connectionId: string): Promise<void>;
@@ -91,20 +91,21 @@ export function createEngine(deps: EngineDeps): Engine {
       nextProbe.set(connectionId, now() + pauseMs); // this job is the probe
       return null;
     },
-    onConnectionHealth(connectionId, problem) {
-      const prev = health.get(connectionId);
-      if (problem === null) {
-        if (prev && !prev.healthy) deps.logger?.info({ connectionId }, 'Jira connection healthy again; resuming');
-        health.set(connectionId, { healthy: true, problem: null, since: prev?.healthy ? prev.since : now() });
-        nextProbe.delete(connectionId);
-      } else {
-        if (!prev || prev.healthy)
-          deps.logger?.error({ connectionId, problem }, 'Jira connection paused: credentials rejected');
-        health.set(connectionId, { healthy: false, problem, since: prev && !prev.healthy ? prev.since : now() });
-        nextProbe.set(connectionId, now() + pauseMs);
-      }
-    },
+    onConnectionHealth: reportHealth,
   });
+  function reportHealth(connectionId: string, problem: string | null): void {
+    const prev = health.get(connectionId);
+    if (problem === null) {
+      if (prev && !prev.healthy) deps.logger?.info({ connectionId }, 'Jira connection healthy again; resuming');
+      health.set(connectionId, { healthy: true, problem: null, since: prev?.healthy ? prev.since : now() });
+      nextProbe.delete(connectionId);
+    } else {
+      if (!prev || prev.healthy)
+        deps.logger?.error({ connectionId, problem }, 'Jira connection paused: credentials rejected');
+      health.set(connectionId, { healthy: false, problem, since: prev && !prev.healthy ? prev.since : now() });
+      nextProbe.set(connectionId, now() + pauseMs);
+    }
+  }
   const gate = (connectionId: string): number | null => {
     const h = health.get(connectionId);
     if (!h || h.healthy) return null;
@@ -119,6 +120,11 @@ export function createEngine(deps: EngineDeps): Engine {
     logger: deps.logger,
     now,
     connectionGate: gate,
+    onConnectionHealth: (connectionId, problem) => {
+      // Success only clears a pause that exists (no churn on the healthy path).
+      if (problem !== null || health.get(connectionId)?.healthy === false) reportHealth(connectionId, problem);
+    },
+    pauseRetryMs: pauseMs,
   });
   const sweeper = createSweeper({
     store: deps.store,
@@ -155,7 +161,7 @@ export function createEngine(deps: EngineDeps): Engine {
         .updateTable('jobs')
         .set({ run_at: t, updated_at: t })
         .where('state', '=', 'queued')
-        .where('kind', '=', OUTBOUND_JOB)
+        .where('kind', 'in', [OUTBOUND_JOB, INBOUND_JOB])
         .where('run_at', '>', t)
         .execute();
       deps.queue.notify();

@@ -82,6 +82,10 @@ export interface InboundDeps {
   now?: () => number;
   /** Null when the connection may be called, else ms to wait (shared with outbound). */
   connectionGate?: ((connectionId: string) => number | null) | undefined;
+  /** Connection health, shared with outbound: the reason when Jira rejects the credentials, null when a job succeeds. */
+  onConnectionHealth?: ((connectionId: string, problem: string | null) => void) | undefined;
+  /** How long a job waits when the credentials were rejected (the connection pauses; nothing is lost). */
+  pauseRetryMs?: number | undefined;
 }
 
 type LinkRow = Selectable<LinksTable>;
@@ -731,10 +735,16 @@ export function createInboundHandler(deps: InboundDeps): {
     const p = job.payload as InboundPayload;
     try {
       await syncIssue(p, job.id, job.key);
+      deps.onConnectionHealth?.(p.connectionId, null);
     } catch (err) {
       const e = isAppError(err)
         ? err
         : new AppError('INTERNAL', err instanceof Error ? err.message : String(err), { cause: err });
+      if (e.code === 'JIRA_UNAUTHORIZED' && !e.retryable) {
+        // Credentials rejected: the connection pauses and this job waits for it; the event is kept.
+        deps.onConnectionHealth?.(p.connectionId, e.message);
+        throw new AppError(e.code, e.message, { retryable: true, retryAfterMs: deps.pauseRetryMs ?? 30_000, cause: e });
+      }
       if (!e.retryable) {
         log?.warn({ issueId: p.issueId, code: e.code, message: e.message }, 'inbound sync failed');
         const errorJson = { code: e.code, message: e.message };

@@ -74,6 +74,9 @@ export function parseReset(value: string | null | undefined, now: number): numbe
   return Number.isFinite(t) ? Math.max(0, t - now) : null;
 }
 
+/** How long a token estimate stays trusted without an answer carrying rate-limit headers. */
+const STALE_ESTIMATE_MS = 10_000;
+
 const realSleep = (ms: number): Promise<void> =>
   new Promise((resolve) => {
     const t = setTimeout(resolve, ms);
@@ -112,6 +115,9 @@ export class Pacer {
   /** Tokens we believe Jira still grants now, or null when Jira sent no rate-limit headers. */
   private estimatedTokens(now: number): number | null {
     if (!this.remainingAt) return null;
+    // An estimate Jira has not confirmed for a while (only header-less answers, e.g. 401s) is
+    // dropped: the next answer with headers (or a 429) teaches the bucket again.
+    if (now - this.remainingAt.at > STALE_ESTIMATE_MS) return null;
     const { remaining, at, startedSince } = this.remainingAt;
     const refill = this.refillPerSecond ? ((now - at) / 1000) * this.refillPerSecond : 0;
     const cap = this.limit ?? Number.POSITIVE_INFINITY;
@@ -156,7 +162,8 @@ export class Pacer {
       const w = this.queue[0] === ticket ? this.waitMs(now) : Number.POSITIVE_INFINITY;
       if (w === 0) break;
       waited = true;
-      await (Number.isFinite(w) ? Promise.race([this.sleep(w), this.changed()]) : this.changed());
+      // Waits are re-evaluated at least every second (the estimate may have gone stale).
+      await (Number.isFinite(w) ? Promise.race([this.sleep(Math.min(w, 1000)), this.changed()]) : this.changed());
     }
     this.queue.shift();
     this.inFlight++;
@@ -186,6 +193,10 @@ export class Pacer {
     const limit = Number(h.get('x-ratelimit-limit'));
     if (Number.isFinite(limit) && limit > 0 && h.get('x-ratelimit-limit') !== null) this.limit = limit;
     const remRaw = h.get('x-ratelimit-remaining');
+    // An answer without rate-limit headers (an auth failure, a proxy error) tells nothing about the
+    // bucket: its call no longer counts as spending a token, or such answers would pile up into a
+    // phantom deficit that stalls the connection.
+    if (remRaw === null && this.remainingAt && this.remainingAt.startedSince > 0) this.remainingAt.startedSince--;
     if (remRaw !== null && Number.isFinite(Number(remRaw))) {
       const remaining = Number(remRaw);
       const prev = this.remainingAt;

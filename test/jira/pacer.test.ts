@@ -48,6 +48,48 @@ describe('Pacer (deterministic clock)', () => {
     expect(s.waits).toBe(2);
   });
 
+  it('answers without rate-limit headers (a burst of 401s) leave no phantom deficit behind', async () => {
+    const t = fakeTime();
+    const p = new Pacer({ clock: t.clock, sleep: t.sleep, concurrency: 4 });
+    // Jira reported 2 tokens left, then 3 a second later: a refill rate is learnt.
+    const r0 = await p.acquire();
+    p.observe({ status: 200, headers: headers({ 'x-ratelimit-limit': '20', 'x-ratelimit-remaining': '2' }) });
+    r0();
+    t.advance(1000);
+    const r1 = await p.acquire();
+    p.observe({ status: 200, headers: headers({ 'x-ratelimit-limit': '20', 'x-ratelimit-remaining': '3' }) });
+    r1();
+    expect(p.stats().estimatedRefillPerSecond).toBeGreaterThan(0);
+    // 200 calls answered 401 without headers (credentials expired for a while).
+    for (let i = 0; i < 200; i++) {
+      const r = await p.acquire();
+      p.observe({ status: 401, headers: headers({}) });
+      r();
+    }
+    const before = t.clock();
+    const r = await p.acquire();
+    r();
+    expect(t.clock() - before).toBe(0);
+  });
+
+  it('an old estimate is not trusted: a connection never stalls longer than the estimate is stale', async () => {
+    const t = fakeTime();
+    const p = new Pacer({ clock: t.clock, sleep: t.sleep, concurrency: 4 });
+    const r0 = await p.acquire();
+    p.observe({ status: 200, headers: headers({ 'x-ratelimit-limit': '100', 'x-ratelimit-remaining': '0' }) });
+    r0();
+    t.advance(100_000);
+    const r1 = await p.acquire();
+    p.observe({ status: 200, headers: headers({ 'x-ratelimit-limit': '100', 'x-ratelimit-remaining': '1' }) });
+    r1();
+    // A learnt refill of 0.02 tokens/s would make each call wait ~50 s; the estimate goes stale
+    // after 10 s without confirmation, so calls go on (Jira's 429 would teach the pacer again).
+    expect(p.stats().estimatedRefillPerSecond).toBeLessThan(0.1);
+    const start = t.clock();
+    for (let i = 0; i < 5; i++) (await p.acquire())();
+    expect(t.clock() - start).toBeLessThanOrEqual(10_000 + 1000);
+  });
+
   it('honours X-RateLimit-Reset when Retry-After is absent, and caps the concurrency', async () => {
     const t = fakeTime(Date.parse('2026-01-01T00:00:00Z'));
     const p = new Pacer({ clock: t.clock, sleep: t.sleep, concurrency: 1 });

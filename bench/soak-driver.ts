@@ -1,0 +1,320 @@
+/**
+ * A bounded fault soak: the whole service in-process against the sandbox with its faults on —
+ * 5xx errors, latency spikes, a 429 limit, optionally an expired token for a while, and dropped,
+ * duplicated, delayed and reordered webhooks — while the host and a Jira user both keep editing.
+ * Then the faults stop and a checker compares every record with its issue per the mapping.
+ * Used by `bench/soak.ts` (minutes, figures in BENCHMARKS.md) and `test/replicas/soak.test.ts`.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startService } from '../src/app/service.js';
+import { createLogger } from '../src/log/logger.js';
+import { startSandbox } from '../src/sandbox/index.js';
+
+const PRIORITY: Record<string, string> = { P1: 'Highest', P2: 'High', P3: 'Medium', P4: 'Low' };
+const STATUS_IN: Record<string, string> = { 'To Do': 'new', 'In Progress': 'in_progress', Done: 'resolved' };
+const SECRET = 'soak-webhook-secret-0123456789';
+
+export interface SoakOptions {
+  seconds: number;
+  records: number;
+  /** Turn the Jira credentials "expired" for this long in the middle of the run (0: never). */
+  expiredAuthSeconds: number;
+  seed: number;
+  /** Progress lines (phase changes, convergence checks). */
+  progress?: (line: string) => void;
+}
+
+export interface SoakReport {
+  seconds: number;
+  records: number;
+  hostChanges: number;
+  jiraChanges: number;
+  hostComments: number;
+  jiraComments: number;
+  jiraCalls: number;
+  rejected429: number;
+  failed5xx: number;
+  unauthorized401: number;
+  retries: number;
+  webhooksSent: number;
+  webhooksDropped: number;
+  convergeSeconds: number;
+  mismatches: string[];
+  duplicateIssues: number;
+  commentProblems: string[];
+  stuckJobs: number;
+}
+
+function prng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
+  const rand = prng(opts.seed);
+  const sb = await startSandbox({ flavour: 'cloud', port: 0, seed: 'default' });
+  const dir = mkdtempSync(join(tmpdir(), 'jb-soak-'));
+  writeFileSync(
+    join(dir, 'jira-bridge.yaml'),
+    [
+      'connections:',
+      '  - id: sb',
+      `    site_url: ${sb.baseUrl}`,
+      '    flavour: cloud',
+      `    auth: { type: basic, email: ${sb.credentials.email}, api_token: ${sb.credentials.apiToken} }`,
+      `    webhook: { secret: ${SECRET} }`,
+      '    sweep: { interval_seconds: 2 }',
+      'mappings:',
+      '  - id: ops',
+      '    connection: sb',
+      '    scope: soak',
+      '    project: OPS',
+      '    kinds: { incident: { issue_type: Incident } }',
+      '    status: { out: { new: To Do, in_progress: In Progress }, closed: [resolved] }',
+      '    priority: { out: { P1: Highest, P2: High, P3: Medium, P4: Low } }',
+      '    close: { status: Done }',
+      '',
+    ].join('\n'),
+  );
+  const svc = await startService({
+    configPath: join(dir, 'jira-bridge.yaml'),
+    env: { PORT: '0', HOST: '127.0.0.1', DATA_DIR: join(dir, 'data'), WORKER_CONCURRENCY: '8' },
+    logger: createLogger({ level: 'silent' }),
+    drainMs: 2000,
+  });
+  sb.webhooks.register({
+    url: `${svc.url}/webhooks/jira/sb`,
+    events: [
+      'jira:issue_created',
+      'jira:issue_updated',
+      'jira:issue_deleted',
+      'comment_created',
+      'comment_updated',
+      'comment_deleted',
+    ],
+    secret: SECRET,
+  });
+  const alice = sb.credentials.users.alice!.accountId;
+  const N = opts.records;
+  const host = Array.from({ length: N }, (_, i) => ({ title: `Soak ${i}`, severity: 'P3', status: 'new' }));
+  const hostComments: string[][] = Array.from({ length: N }, () => []);
+  const jiraComments: string[][] = Array.from({ length: N }, () => []);
+  const upsert = (i: number) =>
+    svc.engine.records.upsertRecord({ scope: 'soak', hostId: `s-${i}`, kind: 'incident', ...host[i]! });
+  for (let i = 0; i < N; i++) await upsert(i);
+  const quiet = async (limitMs: number): Promise<void> => {
+    const t0 = Date.now();
+    while (Date.now() - t0 < limitMs) {
+      await sb.webhooks.drain();
+      const s = await svc.queue.stats();
+      if (s.byState.queued === 0 && s.byState.running === 0) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
+  const say = opts.progress ?? (() => undefined);
+  say(`created ${N} records; waiting for them to link`);
+  await quiet(60_000);
+  say('faults on');
+
+  // Faults on.
+  sb.calls.reset();
+  sb.knobs.set({
+    latencyMs: 10,
+    jitterMs: 40,
+    errorRate: 0.05,
+    errorStatus: 503,
+    rateLimit: { capacity: 10, refillPerSecond: 15 },
+  });
+  sb.webhooks.reseed(opts.seed);
+  sb.webhooks.setFaults({ dropRate: 0.1, duplicateRate: 0.2, delayMs: [0, 300], reorder: true });
+  let hostChanges = 0;
+  let jiraChanges = 0;
+  const start = Date.now();
+  const authAt = opts.expiredAuthSeconds > 0 ? start + (opts.seconds * 1000) / 3 : Infinity;
+  let authOn = false;
+  while (Date.now() - start < opts.seconds * 1000) {
+    if (!authOn && Date.now() >= authAt && Date.now() < authAt + opts.expiredAuthSeconds * 1000) {
+      sb.knobs.set({ expiredAuth: true });
+      authOn = true;
+    }
+    if (authOn && Date.now() >= authAt + opts.expiredAuthSeconds * 1000) {
+      sb.knobs.set({ expiredAuth: false });
+      authOn = false;
+    }
+    const i = Math.floor(rand() * N);
+    const roll = rand();
+    const r = await svc.engine.records.getRecord('soak', `s-${i}`);
+    const key = r.link?.issue_key;
+    if (roll < 0.3) {
+      host[i] = {
+        title: rand() < 0.6 ? `Soak ${i} host ${hostChanges}` : r.title,
+        severity: rand() < 0.5 ? (['P1', 'P2', 'P3', 'P4'][Math.floor(rand() * 4)] as string) : (r.severity ?? 'P3'),
+        status: rand() < 0.3 ? (['new', 'in_progress', 'resolved'][Math.floor(rand() * 3)] as string) : r.status,
+      };
+      await upsert(i);
+      hostChanges++;
+    } else if (roll < 0.45) {
+      const body = `host comment n${i}-${hostChanges}-${Date.now()}x`;
+      hostComments[i]!.push(body);
+      await svc.engine.records.addComment('soak', `s-${i}`, { author: 'ops', body, hostCommentId: body });
+    } else if (key) {
+      const issue = sb.state.issue(key)!;
+      if (roll < 0.7) {
+        sb.ops.editIssue(issue, { fields: { summary: `Soak ${i} jira ${jiraChanges}` } }, alice, 'wiki');
+        jiraChanges++;
+      } else if (roll < 0.8) {
+        sb.ops.editIssue(
+          issue,
+          { fields: { priority: { name: Object.values(PRIORITY)[Math.floor(rand() * 4)] } } },
+          alice,
+          'wiki',
+        );
+        jiraChanges++;
+      } else if (roll < 0.9) {
+        const body = `jira comment n${i}-${jiraChanges}-${Date.now()}x`;
+        jiraComments[i]!.push(body);
+        sb.ops.addComment(
+          issue,
+          {
+            type: 'doc',
+            version: 1,
+            content: [{ type: 'paragraph', content: [{ type: 'text', text: body }] }],
+          } as never,
+          alice,
+          { jsdPublic: true },
+        );
+      } else {
+        const ts = sb.state
+          .workflowFor(issue)
+          .transitions.filter((t) => t.from === 'global' || t.from.includes(issue.statusId));
+        const t = ts[Math.floor(rand() * ts.length)];
+        if (t) {
+          try {
+            sb.ops.transitionIssue(issue, { transition: { id: t.id } }, alice, 'wiki');
+            jiraChanges++;
+          } catch {
+            /* a screen the person did not fill: skipped, as in life */
+          }
+        }
+      }
+    }
+    await new Promise((res) => setTimeout(res, 5 + rand() * 25));
+  }
+  say(`faults off after ${hostChanges} host and ${jiraChanges} Jira changes; converging`);
+  // Faults off: how long until everything agrees?
+  sb.knobs.set({ latencyMs: 0, jitterMs: 0, errorRate: 0, rateLimit: null, expiredAuth: false });
+  sb.webhooks.setFaults({});
+  const t0 = Date.now();
+  // A paused connection is probed again within 30 s; the sweep runs every 2 s.
+  await svc.engine.resumeConnection('sb');
+  let mismatches: string[] = [];
+  const check = async (): Promise<string[]> => {
+    const out: string[] = [];
+    for (let i = 0; i < N; i++) {
+      const r = await svc.engine.records.getRecord('soak', `s-${i}`);
+      const issue = r.link?.issue_key ? sb.state.issue(r.link.issue_key) : undefined;
+      if (!issue) {
+        out.push(`s-${i}: not linked`);
+        continue;
+      }
+      const status = sb.state.status(issue.statusId).name;
+      const prio = issue.priorityId ? sb.state.priority(issue.priorityId)?.name : undefined;
+      if (issue.summary !== r.title) out.push(`s-${i}: summary "${issue.summary}" vs "${r.title}"`);
+      if (PRIORITY[r.severity ?? ''] !== prio) out.push(`s-${i}: priority ${prio} vs ${r.severity}`);
+      if (STATUS_IN[status] !== r.status) out.push(`s-${i}: status ${status} vs ${r.status}`);
+      if (r.sync.state !== 'synced') out.push(`s-${i}: ${r.sync.state} ${r.sync.error?.message ?? ''}`);
+    }
+    return out;
+  };
+  for (;;) {
+    await quiet(5_000);
+    mismatches = await check();
+    say(
+      `${mismatches.length} mismatch(es) after ${((Date.now() - t0) / 1000).toFixed(1)} s${mismatches.length ? `: ${mismatches.slice(0, 3).join('; ')}` : ''}`,
+    );
+    if (!mismatches.length || Date.now() - t0 > 120_000) break;
+    if (Date.now() - t0 > 15_000) {
+      const open = await svc.store.db
+        .selectFrom('jobs')
+        .select(['kind', 'key', 'state', 'attempts', 'run_at', 'last_error'])
+        .where('state', '!=', 'done')
+        .execute();
+      for (const j of open.slice(0, 5))
+        say(
+          `job ${j.kind} ${j.key} ${j.state} attempts=${j.attempts} in ${j.run_at - Date.now()} ms: ${j.last_error?.slice(0, 160)}`,
+        );
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  const convergeSeconds = (Date.now() - t0) / 1000;
+  const issues = sb.state.allIssues().filter((x) => /^Soak \d+/.test(x.summary));
+  const commentProblems: string[] = [];
+  for (let i = 0; i < N; i++) {
+    const r = await svc.engine.records.getRecord('soak', `s-${i}`);
+    const issue = r.link?.issue_key ? sb.state.issue(r.link.issue_key) : undefined;
+    if (!issue) continue;
+    const texts = issue.comments.map((c) => JSON.stringify(c.body));
+    for (const c of hostComments[i]!) {
+      const n = texts.filter((t) => t.includes(c)).length;
+      if (n !== 1) commentProblems.push(`${c}: ${n} times in Jira`);
+    }
+    const rec = await svc.engine.records.listComments('soak', `s-${i}`);
+    for (const c of jiraComments[i]!) {
+      const n = rec.filter((x) => x.origin === 'jira' && x.body === c).length;
+      if (n !== 1) commentProblems.push(`${c}: ${n} times on the record`);
+    }
+  }
+  // Calls spent from faults on to converged (paused work resumes after the faults stop).
+  const calls = sb.calls.snapshot();
+  const count = (status: number) => calls.filter((c) => c.status === status).reduce((n, c) => n + c.count, 0);
+  const retries = await svc.store.db.selectFrom('sync_log').select('id').where('action', '=', 'retry').execute();
+  // Stuck: dead, or running/queued well past its lease or due time (the sweep keeps queueing
+  // fresh jobs every 2 s; those are not stuck).
+  const late = Date.now() - 60_000;
+  const stuck = await svc.store.db
+    .selectFrom('jobs')
+    .select(['id', 'kind', 'key', 'state', 'run_at', 'lease_expires_at', 'last_error'])
+    .where((eb) =>
+      eb.or([
+        eb('state', '=', 'dead'),
+        eb.and([eb('state', '=', 'running'), eb('lease_expires_at', '<', late)]),
+        eb.and([eb('state', '=', 'queued'), eb('run_at', '<', late)]),
+      ]),
+    )
+    .execute();
+  for (const j of stuck) say(`stuck job ${j.kind} ${j.key} ${j.state}: ${j.last_error?.slice(0, 200)}`);
+  const sent = sb.webhooks.deliveries();
+  const report: SoakReport = {
+    seconds: opts.seconds,
+    records: N,
+    hostChanges,
+    jiraChanges,
+    hostComments: hostComments.flat().length,
+    jiraComments: jiraComments.flat().length,
+    jiraCalls: calls.reduce((n, c) => n + c.count, 0),
+    rejected429: count(429),
+    failed5xx: count(503),
+    unauthorized401: count(401),
+    retries: retries.length,
+    webhooksSent: sent.filter((d) => d.fault !== 'dropped').length,
+    webhooksDropped: sent.filter((d) => d.fault === 'dropped').length,
+    convergeSeconds,
+    mismatches,
+    duplicateIssues: issues.length - N,
+    commentProblems,
+    stuckJobs: stuck.length,
+  };
+  say('stopping');
+  await svc.stop();
+  await sb.close();
+  rmSync(dir, { recursive: true, force: true });
+  return report;
+}

@@ -1,0 +1,36 @@
+/**
+ * Bounded fault soak (see ./soak-driver.ts).
+ *
+ *   npx tsx bench/soak.ts [--seconds 120] [--records 20] [--expired-auth 5] [--seed 1]
+ */
+import { parseArgs } from 'node:util';
+import { runSoak } from './soak-driver.js';
+
+const { values } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '120' },
+    records: { type: 'string', default: '20' },
+    'expired-auth': { type: 'string', default: '5' },
+    seed: { type: 'string', default: '1' },
+  },
+});
+const report = await runSoak({
+  seconds: Number(values.seconds),
+  records: Number(values.records),
+  expiredAuthSeconds: Number(values['expired-auth']),
+  seed: Number(values.seed),
+  progress: (line) => process.stderr.write(`soak: ${line}\n`),
+});
+console.log(
+  JSON.stringify(
+    {
+      command: `npx tsx bench/soak.ts --seconds ${values.seconds} --records ${values.records} --expired-auth ${values['expired-auth']} --seed ${values.seed}`,
+      ...report,
+    },
+    null,
+    2,
+  ),
+);
+process.exit(
+  report.mismatches.length || report.duplicateIssues || report.commentProblems.length || report.stuckJobs ? 1 : 0,
+);
