@@ -45,6 +45,8 @@ export interface SoakReport {
   duplicateIssues: number;
   commentProblems: string[];
   stuckJobs: number;
+  /** Resident memory of the process (service + sandbox + load), MiB: when faults start, peak, at the end. */
+  rssMiB: { start: number; peak: number; end: number };
 }
 
 function prng(seed: number): () => number {
@@ -123,6 +125,9 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
   say(`created ${N} records; waiting for them to link`);
   await quiet(60_000);
   say('faults on');
+  const mib = (): number => Math.round(process.memoryUsage().rss / 1048576);
+  const rss = { start: mib(), peak: mib(), end: 0 };
+  const sampler = setInterval(() => (rss.peak = Math.max(rss.peak, mib())), 500);
 
   // Faults on.
   sb.calls.reset();
@@ -255,6 +260,24 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     await new Promise((r) => setTimeout(r, 500));
   }
   const convergeSeconds = (Date.now() - t0) / 1000;
+  // For each record still off: its last sync actions and the issue's last changes (diagnosis).
+  for (const m of mismatches) {
+    const i = Number(/^s-(\d+)/.exec(m)?.[1]);
+    if (!Number.isInteger(i) || m !== mismatches.find((x) => x.startsWith(`s-${i}:`))) continue;
+    const r = await svc.engine.records.getRecord('soak', `s-${i}`);
+    const log = await svc.store.db
+      .selectFrom('sync_log')
+      .select(['direction', 'action', 'fields', 'error', 'at'])
+      .where('record_id', '=', r.id)
+      .orderBy('at', 'desc')
+      .limit(8)
+      .execute();
+    for (const l of log.reverse())
+      say(`  s-${i} ${new Date(l.at).toISOString().slice(11, 23)} ${l.direction} ${l.action} ${l.fields ?? ''} ${l.error?.slice(0, 120) ?? ''}`);
+    const issue = r.link?.issue_key ? sb.state.issue(r.link.issue_key) : undefined;
+    for (const h of issue?.changelog.slice(-6) ?? [])
+      say(`  s-${i} jira ${h.created} ${h.authorId} ${h.items.map((x) => `${x.field}: ${x.fromString} → ${x.toString}`).join(', ')}`);
+  }
   const issues = sb.state.allIssues().filter((x) => /^Soak \d+/.test(x.summary));
   const commentProblems: string[] = [];
   for (let i = 0; i < N; i++) {
@@ -311,7 +334,11 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     duplicateIssues: issues.length - N,
     commentProblems,
     stuckJobs: stuck.length,
+    rssMiB: rss,
   };
+  clearInterval(sampler);
+  rss.end = mib();
+  rss.peak = Math.max(rss.peak, rss.end);
   say('stopping');
   await svc.stop();
   await sb.close();
