@@ -185,3 +185,29 @@ export function hostLabelsFrom(jiraLabels: readonly string[], mappingLabels: rea
   const own = new Set(mappingLabels);
   return [...new Set(jiraLabels.filter((l) => !l.startsWith(tokenPrefix) && !own.has(l)))].sort();
 }
+
+/**
+ * The sweep's second look. Jira's `updated` is the sweep's change marker, but two writes in the
+ * same millisecond (ours, read back, and a person's whose webhook was lost) share it. The search
+ * page already carries the issue's summary, status and priority at no extra call: when one of them
+ * differs from the value both sides last agreed on, the issue has a change nobody applied yet.
+ * `bases` holds the agreed values (field_bases: summary, status, priority; JSON-decoded).
+ */
+export function driftedFromBases(
+  seen: { summary?: string | undefined; status?: string | undefined; priority?: string | null | undefined },
+  bases: ReadonlyMap<string, unknown>,
+): string[] {
+  const out: string[] = [];
+  const differs = (field: 'summary' | 'status' | 'priority', now: string | null | undefined, fold: boolean): void => {
+    if (now === undefined || !bases.has(field)) return;
+    const base = bases.get(field);
+    if (typeof base !== 'string' && base !== null) return;
+    const a = fold && typeof base === 'string' ? base.toLowerCase() : base;
+    const b = fold && typeof now === 'string' ? now.toLowerCase() : now;
+    if (a !== b) out.push(field);
+  };
+  differs('summary', seen.summary, false);
+  differs('status', seen.status, true);
+  differs('priority', seen.priority, true);
+  return out;
+}

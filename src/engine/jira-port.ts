@@ -331,12 +331,24 @@ export function jiraPortFromClient(client: JiraClient, opts: ClientPortOptions =
       // Relative minutes: JQL reads absolute dates in the user's time zone; a period does not drift.
       const minutes = Math.max(1, Math.ceil((Date.now() - since) / 60_000) + 1);
       const jql = `project in (${projectKeys.map(q).join(', ')}) AND updated >= -${minutes}m ORDER BY updated ASC`;
-      for await (const issue of client.searchAll(jql, { fields: ['updated', 'project'] })) {
+      for await (const issue of client.searchAll(jql, {
+        fields: ['updated', 'project', 'summary', 'status', 'priority'],
+      })) {
+        const f = issue.fields;
+        const name = (v: unknown): string | undefined =>
+          v && typeof v === 'object' && typeof (v as { name?: unknown }).name === 'string'
+            ? (v as { name: string }).name
+            : undefined;
         const stamp: IssueStamp = {
           id: String(issue.id),
           key: issue.key,
-          projectKey: String((issue.fields.project as { key?: unknown } | undefined)?.key ?? issue.key.split('-')[0]),
-          updated: parseJiraTime(issue.fields.updated),
+          projectKey: String((f.project as { key?: unknown } | undefined)?.key ?? issue.key.split('-')[0]),
+          updated: parseJiraTime(f.updated),
+          seen: {
+            ...(typeof f.summary === 'string' ? { summary: f.summary } : {}),
+            ...(name(f.status) !== undefined ? { status: name(f.status)! } : {}),
+            ...('priority' in f ? { priority: name(f.priority) ?? null } : {}),
+          },
         };
         if (stamp.updated >= since) yield stamp;
       }

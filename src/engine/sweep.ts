@@ -12,6 +12,7 @@
 import { isAppError } from '../core/errors.js';
 import type { Logger } from '../log/logger.js';
 import type { Queue } from '../queue/queue.js';
+import { driftedFromBases } from '../core/merge.js';
 import { fromJson, toJson } from '../store/json.js';
 import { releaseLock, tryAcquireLock } from '../store/locks.js';
 import type { Store } from '../store/store.js';
@@ -74,13 +75,23 @@ export function createSweeper(deps: SweepDeps) {
         if (stamp.updated > max) max = stamp.updated;
         const link = await deps.store.db
           .selectFrom('links')
-          .select(['state', 'jira_updated'])
+          .select(['record_id', 'state', 'jira_updated'])
           .where('connection_id', '=', connectionId)
           .where('issue_id', '=', stamp.id)
           .executeTakeFirst();
         if (link) {
           if (link.state !== 'linked') continue;
-          if (link.jira_updated !== null && link.jira_updated >= stamp.updated) continue;
+          if (link.jira_updated !== null && link.jira_updated >= stamp.updated) {
+            // Seen at this `updated` already: unless the page shows a value nobody agreed on.
+            const rows = await deps.store.db
+              .selectFrom('field_bases')
+              .select(['field', 'value'])
+              .where('record_id', '=', link.record_id)
+              .where('field', 'in', ['summary', 'status', 'priority'])
+              .execute();
+            const bases = new Map(rows.map((r) => [r.field, fromJson<unknown>(r.value)]));
+            if (!driftedFromBases(stamp.seen ?? {}, bases).length) continue;
+          }
         } else if (!creating.has(stamp.projectKey)) continue;
         await deps.store.transaction((trx) =>
           enqueueInbound(deps.queue, trx, { connectionId, issueId: stamp.id, source: 'sweep' }),

@@ -250,6 +250,8 @@ export interface IssueStamp {
   projectKey: string;
   /** Epoch ms of Jira's `updated`. */
   updated: number;
+  /** What the sweep's search page carried besides (no extra call): compared with the agreed values. */
+  seen?: { summary?: string; status?: string; priority?: string | null };
 }
 
 export interface JiraCommentState {

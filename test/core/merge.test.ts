@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
+  driftedFromBases,
   canonical,
   decideField,
   hostLabelsFrom,
@@ -169,5 +170,28 @@ describe('value tables', () => {
 
   it('hostLabelsFrom drops creation tokens and the mapping’s own labels, sorted and unique', () => {
     expect(hostLabelsFrom(['b', 'jb-123', 'astra', 'a', 'b'], ['astra'], 'jb-')).toEqual(['a', 'b']);
+  });
+});
+
+describe('driftedFromBases: the sweep’s second look at an issue whose `updated` it has seen', () => {
+  const bases = new Map<string, unknown>([
+    ['summary', 'Disk full'],
+    ['status', 'In Progress'],
+    ['priority', 'High'],
+  ]);
+  it('nothing differs: no read', () => {
+    expect(driftedFromBases({ summary: 'Disk full', status: 'in progress', priority: 'HIGH' }, bases)).toEqual([]);
+  });
+  it('names each field that differs from the agreed value (summary exactly, names case-insensitively)', () => {
+    expect(driftedFromBases({ summary: 'disk full', status: 'Done', priority: null }, bases)).toEqual([
+      'summary',
+      'status',
+      'priority',
+    ]);
+  });
+  it('a field the page did not carry, or never agreed on, is not a drift', () => {
+    expect(driftedFromBases({}, bases)).toEqual([]);
+    expect(driftedFromBases({ status: 'Done' }, new Map())).toEqual([]);
+    expect(driftedFromBases({ priority: null }, new Map([['priority', null]]))).toEqual([]);
   });
 });

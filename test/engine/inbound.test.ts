@@ -283,6 +283,23 @@ describe('inbound sync: Jira changes reach the record (SQLite, sandbox webhooks)
     expect(second.queued).toBe(0);
   });
 
+  it('the sweep sees a change that shares its `updated` with the state last read (same millisecond, webhook lost)', async () => {
+    const key = await incident('inc-same-ms');
+    h.sandbox.webhooks.setFaults({ dropRate: 1 });
+    await h.alice.editIssue(key, { fields: { summary: 'Edited in the same millisecond' } });
+    await h.settle();
+    h.sandbox.webhooks.setFaults({});
+    // As if the bridge had read the issue in the millisecond of Alice's edit, just before it.
+    const issue = h.sandbox.state.issue(key)!;
+    const r = await h.record('stackflow-incidents', 'inc-same-ms');
+    await db.store.db.updateTable('links').set({ jira_updated: issue.updated }).where('record_id', '=', r.id).execute();
+    const sweep = await h.engine.sweep('sandbox');
+    expect(sweep.queued).toBeGreaterThan(0);
+    await h.settle();
+    expect((await h.record('stackflow-incidents', 'inc-same-ms')).title).toBe('Edited in the same millisecond');
+    expect((await h.engine.sweep('sandbox')).queued).toBe(0);
+  });
+
   it('a closed record is not reopened from Jira when the mapping forbids it (JSM)', async () => {
     await h.engine.records.upsertRecord({
       scope: 'xyte',
