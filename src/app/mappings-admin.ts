@@ -18,10 +18,10 @@ import type { JiraCatalog } from '../core/catalog.js';
 import type { OutboundMapping } from '../engine/types.js';
 import type { JiraClient } from '../jira/client.js';
 import type { Logger } from '../log/logger.js';
-import { newId } from '../store/ids.js';
 import { fromJson, toJson } from '../store/json.js';
 import type { Database } from '../store/schema.js';
 import type { Store } from '../store/store.js';
+import { appendAudit } from '../store/audit.js';
 
 interface StoredApiMapping {
   source: 'api';
@@ -172,18 +172,14 @@ export function createMappingAdmin(deps: MappingAdminDeps) {
             .doUpdateSet({ connection_id: m.connection, host_scope: m.scope, config, version, updated_at: t }),
         )
         .execute();
-      await trx
-        .insertInto('audit_log')
-        .values({
-          id: newId(t),
-          actor,
-          action: existing ? 'mapping.updated' : 'mapping.created',
-          target: `mapping:${id}`,
-          before: existing ? toJson(existing.mapping) : null,
-          after: toJson(m),
-          at: t,
-        })
-        .execute();
+      await appendAudit(trx, {
+        actor,
+        action: existing ? 'mapping.updated' : 'mapping.created',
+        target: `mapping:${id}`,
+        before: existing ? existing.mapping : null,
+        after: m,
+        at: t,
+      });
     });
     const entry: MappingEntry = { id, source: 'api', version, mapping: m };
     entries = existing ? entries.map((e) => (e.id === id ? entry : e)) : [...entries, entry];
@@ -206,18 +202,14 @@ export function createMappingAdmin(deps: MappingAdminDeps) {
         .set({ config: toJson({ source: 'deleted' }), updated_at: t })
         .where('id', '=', id)
         .execute();
-      await trx
-        .insertInto('audit_log')
-        .values({
-          id: newId(t),
-          actor,
-          action: 'mapping.deleted',
-          target: `mapping:${id}`,
-          before: toJson(existing.mapping),
-          after: null,
-          at: t,
-        })
-        .execute();
+      await appendAudit(trx, {
+        actor,
+        action: 'mapping.deleted',
+        target: `mapping:${id}`,
+        before: existing.mapping,
+        after: null,
+        at: t,
+      });
     });
     // An API override of a file mapping: the file's comes back.
     const fromFile = deps.config.mappings.find((m) => m.id === id);

@@ -7,9 +7,10 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { ROLES, type Principal, type Role } from '../core/access.js';
 import { AppError } from '../core/errors.js';
-import { newId } from '../store/ids.js';
 import { fromJson, toJson } from '../store/json.js';
 import type { Store } from '../store/store.js';
+import { appendAudit } from '../store/audit.js';
+import { newId } from '../store/ids.js';
 
 const hash = (token: string): string => createHash('sha256').update(token).digest('hex');
 
@@ -106,18 +107,14 @@ export function createTokenService(opts: { store: Store; adminToken?: string | u
             revoked_at: null,
           })
           .execute();
-        await trx
-          .insertInto('audit_log')
-          .values({
-            id: newId(t),
-            actor,
-            action: 'token.created',
-            target: `token:${id}`,
-            before: null,
-            after: toJson({ name: input.name, role: input.role, scopes: input.scopes ?? [], expires_at: expires }),
-            at: t,
-          })
-          .execute();
+        await appendAudit(trx, {
+          actor,
+          action: 'token.created',
+          target: `token:${id}`,
+          before: null,
+          after: { name: input.name, role: input.role, scopes: input.scopes ?? [], expires_at: expires },
+          at: t,
+        });
       });
       activeCount = undefined;
       return {
@@ -159,18 +156,14 @@ export function createTokenService(opts: { store: Store; adminToken?: string | u
           .where('revoked_at', 'is', null)
           .executeTakeFirst();
         if (Number(r.numUpdatedRows) === 0) return false;
-        await trx
-          .insertInto('audit_log')
-          .values({
-            id: newId(t),
-            actor,
-            action: 'token.revoked',
-            target: `token:${id}`,
-            before: null,
-            after: null,
-            at: t,
-          })
-          .execute();
+        await appendAudit(trx, {
+          actor,
+          action: 'token.revoked',
+          target: `token:${id}`,
+          before: null,
+          after: null,
+          at: t,
+        });
         return true;
       });
       if (!done) throw new AppError('NOT_FOUND', `No active token "${id}"`);

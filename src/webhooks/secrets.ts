@@ -5,10 +5,10 @@
  * generated; afterwards only its creation time is shown.
  */
 import { randomBytes } from 'node:crypto';
-import { newId } from '../store/ids.js';
 import { fromJson, toJson } from '../store/json.js';
 import type { SecretBox } from '../security/secret-box.js';
 import type { Store } from '../store/store.js';
+import { appendAudit } from '../store/audit.js';
 
 const key = (connectionId: string): string => `webhook-secret:${connectionId}`;
 
@@ -38,18 +38,14 @@ export async function generateWebhookSecret(
       .values({ key: key(connectionId), value, updated_at: now })
       .onConflict((oc) => oc.column('key').doUpdateSet({ value, updated_at: now }))
       .execute();
-    await trx
-      .insertInto('audit_log')
-      .values({
-        id: newId(now),
-        actor,
-        action: 'webhook_secret.generated',
-        target: `connection:${connectionId}`,
-        before: null,
-        after: toJson({ created_at: now }),
-        at: now,
-      })
-      .execute();
+    await appendAudit(trx, {
+      actor,
+      action: 'webhook_secret.generated',
+      target: `connection:${connectionId}`,
+      before: null,
+      after: { created_at: now },
+      at: now,
+    });
   });
   return { secret, created_at: now };
 }

@@ -1,21 +1,16 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startService, type RunningService } from '../../src/app/service.js';
-import { createLogger } from '../../src/log/logger.js';
+import type { RunningService } from '../../src/app/service.js';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/index.js';
+import { sandboxConnectionYaml, startTestService, writeConfig } from '../helpers/service.js';
 
 describe('mappings through the admin API: validated against Jira on save, persisted, live at once', () => {
   let sb: RunningSandbox;
   let svc: RunningService;
   const dir = mkdtempSync(join(tmpdir(), 'jb-map-'));
-  const start = () =>
-    startService({
-      configPath: join(dir, 'jira-bridge.yaml'),
-      env: { PORT: '0', HOST: '127.0.0.1', DATA_DIR: join(dir, 'data') },
-      logger: createLogger({ level: 'silent' }),
-    });
+  const start = () => startTestService(dir);
   const api = (path: string, init?: RequestInit) => fetch(`${svc.url}${path}`, init);
   const put = (id: string, body: unknown) =>
     api(`/api/v1/mappings/${id}`, {
@@ -35,24 +30,15 @@ describe('mappings through the admin API: validated against Jira on save, persis
 
   beforeAll(async () => {
     sb = await startSandbox({ flavour: 'cloud', port: 0 });
-    writeFileSync(
-      join(dir, 'jira-bridge.yaml'),
-      [
-        'connections:',
-        '  - id: sb',
-        `    site_url: ${sb.baseUrl}`,
-        '    flavour: cloud',
-        `    auth: { type: basic, email: ${sb.credentials.email}, api_token: ${sb.credentials.apiToken} }`,
-        '    sweep: { interval_seconds: 0 }',
-        'mappings:',
-        '  - id: file-sec',
-        '    connection: sb',
-        '    scope: web',
-        '    project: SEC',
-        '    kinds: { vulnerability: { issue_type: Vulnerability } }',
-        '',
-      ].join('\n'),
-    );
+    writeConfig(dir, [
+      ...sandboxConnectionYaml(sb),
+      'mappings:',
+      '  - id: file-sec',
+      '    connection: sb',
+      '    scope: web',
+      '    project: SEC',
+      '    kinds: { vulnerability: { issue_type: Vulnerability } }',
+    ]);
     svc = await start();
   });
   afterAll(async () => {
