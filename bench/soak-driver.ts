@@ -273,10 +273,14 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
       .limit(8)
       .execute();
     for (const l of log.reverse())
-      say(`  s-${i} ${new Date(l.at).toISOString().slice(11, 23)} ${l.direction} ${l.action} ${l.fields ?? ''} ${l.error?.slice(0, 120) ?? ''}`);
+      say(
+        `  s-${i} ${new Date(l.at).toISOString().slice(11, 23)} ${l.direction} ${l.action} ${l.fields ?? ''} ${l.error?.slice(0, 120) ?? ''}`,
+      );
     const issue = r.link?.issue_key ? sb.state.issue(r.link.issue_key) : undefined;
     for (const h of issue?.changelog.slice(-6) ?? [])
-      say(`  s-${i} jira ${h.created} ${h.authorId} ${h.items.map((x) => `${x.field}: ${x.fromString} → ${x.toString}`).join(', ')}`);
+      say(
+        `  s-${i} jira ${h.created} ${h.authorId} ${h.items.map((x) => `${x.field}: ${x.fromString} → ${x.toString}`).join(', ')}`,
+      );
   }
   const issues = sb.state.allIssues().filter((x) => /^Soak \d+/.test(x.summary));
   const commentProblems: string[] = [];

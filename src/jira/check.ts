@@ -33,7 +33,7 @@ export function classifyCheckError(err: unknown, conn: JiraConnection, apiPath: 
         ok: false,
         code: 'tls',
         message: err.message,
-        hint: d.hint ?? 'set tls.ca_file to the CA bundle that signed the Jira certificate',
+        hint: d.hint ?? 'set tls.ca_file (or tls.ca_pem) to the CA bundle that signed the Jira certificate',
       };
     case 'JIRA_NETWORK': {
       const code =
@@ -99,7 +99,7 @@ export async function checkConnection(client: JiraClient, conn: JiraConnection):
   const warnings: string[] = [];
   if (conn.tls?.verify === false)
     warnings.push(
-      'TLS verification is disabled for this connection: anyone on the network path can impersonate Jira; set tls.ca_file instead',
+      'TLS verification is disabled for this connection: anyone on the network path can impersonate Jira; set tls.ca_file or tls.ca_pem instead',
     );
   const deploymentType = String(info.deploymentType ?? '');
   if (conn.flavour === 'cloud' && deploymentType && deploymentType !== 'Cloud')

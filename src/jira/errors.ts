@@ -159,7 +159,7 @@ export function errorFromTransport(
   if (tlsCode) {
     const untrusted = /SELF_SIGNED|UNABLE_TO_(VERIFY|GET_ISSUER)|CERT_UNTRUSTED/.test(tlsCode);
     const hint = untrusted
-      ? "the server's certificate is signed by a CA this service does not trust (self-signed or private CA): set tls.ca_file to that CA's PEM bundle (or, only for testing, tls.verify: false)"
+      ? "the server's certificate is signed by a CA this service does not trust (self-signed or private CA): set tls.ca_file to that CA's PEM bundle, or paste the bundle as tls.ca_pem through the API or the console (only for testing: tls.verify: false)"
       : tlsCode === 'ERR_TLS_CERT_ALTNAME_INVALID'
         ? `the certificate does not cover ${ctx.host}: use the host name the certificate was issued for`
         : tlsCode === 'CERT_HAS_EXPIRED'

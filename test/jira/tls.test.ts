@@ -9,6 +9,7 @@ import { createJiraClient } from '../../src/jira/client.js';
 import { Pacer } from '../../src/jira/pacer.js';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/index.js';
 import { connectionFor } from './helpers.js';
+import { startTestService, writeConfig } from '../helpers/service.js';
 
 /** A private CA and a server certificate for 127.0.0.1/localhost, made with the openssl CLI. */
 function makePki(dir: string): { ca: string; key: string; cert: string } {
@@ -121,6 +122,47 @@ describe('custom CA (self-hosted Jira with a private CA)', () => {
       expect(r).toMatchObject({ ok: true, user: { name: 'admin' }, warnings: [] });
     } finally {
       await c.close();
+    }
+  });
+
+  it('through the admin API: an unsaved connection checks with its CA pasted as tls.ca_pem, and is saved with it', async () => {
+    const svcDir = mkdtempSync(join(tmpdir(), 'jb-tls-svc-'));
+    writeConfig(svcDir, ['connections: []']);
+    const svc = await startTestService(svcDir);
+    const post = async (path: string, body: unknown) =>
+      (await fetch(`${svc.url}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      })) as Response;
+    try {
+      const conn = {
+        id: 'dc-private-ca',
+        site_url: httpsUrl,
+        flavour: 'datacenter',
+        auth: { type: 'pat', token: sb.credentials.pat },
+      };
+      const without = (await (await post('/api/v1/connections/check', conn)).json()) as {
+        ok: boolean;
+        code: string;
+        hint: string;
+      };
+      expect(without).toMatchObject({ ok: false, code: 'tls' });
+      expect(without.hint).toContain('tls.ca_pem');
+      const withCa = { ...conn, tls: { ca_pem: pki.ca } };
+      const ok = (await (await post('/api/v1/connections/check', withCa)).json()) as {
+        ok: boolean;
+        user: { name: string };
+      };
+      expect(ok).toMatchObject({ ok: true, user: { name: 'admin' } });
+      const saved = await post('/api/v1/connections', withCa);
+      expect(saved.status).toBe(201);
+      expect(((await saved.json()) as { tls: unknown }).tls).toEqual({ verify: true, custom_ca: true });
+      const again = (await (await post('/api/v1/connections/dc-private-ca/check', {})).json()) as { ok: boolean };
+      expect(again.ok).toBe(true);
+    } finally {
+      await svc.stop();
+      rmSync(svcDir, { recursive: true, force: true });
     }
   });
 
