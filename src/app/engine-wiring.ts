@@ -10,26 +10,32 @@ import { jiraCallRecorder, type Metrics } from '../metrics/metrics.js';
 import type { Queue } from '../queue/index.js';
 import type { Store } from '../store/index.js';
 import { createMappingAdmin, loadApiMappings, mergeMappings, type MappingAdmin } from './mappings-admin.js';
+import type { OAuthAuthFactory } from './oauth-wiring.js';
 
 /** The Jira client's connection from a validated config entry (CA bundle read from its file). */
-export function jiraConnectionOf(c: ConnectionConfig): JiraConnection {
+export function jiraConnectionOf(c: ConnectionConfig, oauth?: OAuthAuthFactory): JiraConnection {
   const auth: JiraConnection['auth'] =
-    c.auth.type === 'basic'
-      ? { type: 'basic', email: c.auth.email, apiToken: c.auth.api_token }
-      : c.auth.type === 'pat'
-        ? { type: 'pat', token: c.auth.token }
-        : {
-            type: 'oauth',
-            // OAuth connections get their token provider from the OAuth module once connected.
-            getAccessToken: () => Promise.reject(new Error(`connection ${c.id}: OAuth is not connected yet`)),
-            ...(c.auth.cloud_id ? { cloudId: c.auth.cloud_id } : {}),
-          };
+    c.auth.type === 'oauth' && oauth
+      ? oauth(c)
+      : c.auth.type === 'basic'
+        ? { type: 'basic', email: c.auth.email, apiToken: c.auth.api_token }
+        : c.auth.type === 'pat'
+          ? { type: 'pat', token: c.auth.token }
+          : {
+              type: 'oauth',
+              // OAuth connections get their token provider from the OAuth module once connected.
+              getAccessToken: () => Promise.reject(new Error(`connection ${c.id}: OAuth is not connected yet`)),
+              ...(c.auth.cloud_id ? { cloudId: c.auth.cloud_id } : {}),
+            };
   return {
     id: c.id,
     siteUrl: c.site_url,
     flavour: c.flavour,
     auth,
-    tls: { verify: c.tls.verify, ...(c.tls.ca_file ? { ca: readFileSync(c.tls.ca_file, 'utf8') } : {}) },
+    tls: {
+      verify: c.tls.verify,
+      ...(c.tls.ca_pem ? { ca: c.tls.ca_pem } : c.tls.ca_file ? { ca: readFileSync(c.tls.ca_file, 'utf8') } : {}),
+    },
   };
 }
 
@@ -38,6 +44,12 @@ export interface WiredEngine {
   clients: Map<string, JiraClient>;
   /** Mappings through the admin API (validated against Jira, persisted, live at once). */
   mappingAdmin: MappingAdmin;
+  /** Jira catalogues fetched so far, by connection (the console's dropdowns, mapping checks). */
+  catalogs: Map<string, JiraCatalog>;
+  /** Adds or replaces a connection at runtime (a new client; the old one is closed). */
+  setConnection(c: ConnectionConfig): Promise<void>;
+  /** Removes a connection at runtime (its client is closed). */
+  dropConnection(id: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -54,18 +66,24 @@ export async function wireEngine(deps: {
   metrics: Metrics;
   logger: Logger;
   dataDir: string;
+  /** OAuth connections' token providers (createOAuthWiring(...).authFor); without it they cannot call Jira. */
+  oauth?: OAuthAuthFactory;
 }): Promise<WiredEngine> {
   const { config, logger } = deps;
   const clients = new Map<string, JiraClient>();
   const ports = new Map<string, JiraPort>();
   const catalogs = new Map<string, JiraCatalog>();
-  for (const c of config.connections) {
-    const client = createJiraClient(jiraConnectionOf(c), {
+  const connect = (c: ConnectionConfig): JiraClient => {
+    const client = createJiraClient(jiraConnectionOf(c, deps.oauth), {
       logger: logger.child({ connectionId: c.id }),
       onCall: jiraCallRecorder(deps.metrics),
     });
     clients.set(c.id, client);
     ports.set(c.id, jiraPortFromClient(client));
+    return client;
+  };
+  for (const c of config.connections) {
+    const client = connect(c);
     if (
       config.mappings.some(
         (m) =>
@@ -107,10 +125,30 @@ export async function wireEngine(deps: {
     logger,
     apply: (ms) => source.replace(ms),
   });
+  const infos = (): ReturnType<typeof toConnectionInfo>[] => config.connections.map(toConnectionInfo);
   return {
     engine,
     clients,
     mappingAdmin: admin,
+    catalogs,
+    async setConnection(c) {
+      const old = clients.get(c.id);
+      connect(c);
+      catalogs.delete(c.id);
+      source.replace(source.all(), [...infos().filter((i) => i.id !== c.id), toConnectionInfo(c)]);
+      await old?.close();
+    },
+    async dropConnection(id) {
+      const old = clients.get(id);
+      clients.delete(id);
+      ports.delete(id);
+      catalogs.delete(id);
+      source.replace(
+        source.all(),
+        infos().filter((i) => i.id !== id),
+      );
+      await old?.close();
+    },
     async close() {
       await Promise.all([...clients.values()].map((c) => c.close()));
     },

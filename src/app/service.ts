@@ -4,6 +4,10 @@ import { startHostWebhooks } from '../host/dispatcher.js';
 import { createAppWebhooks, type AppWebhookTarget } from './app-webhooks.js';
 import { generatedWebhookSecret } from '../webhooks/secrets.js';
 import { createTokenService } from './tokens.js';
+import { createConnectionAdmin, loadApiConnections } from './connections-admin.js';
+import { storedCloudIds } from './oauth-tokens.js';
+import { createOAuthWiring } from './oauth-wiring.js';
+import type { ConnectionConfig } from '../config/schema.js';
 import { loadSecretBox } from '../security/master-key.js';
 import { apiRoutes } from '../http/routes/index.js';
 import { wireEngine } from './engine-wiring.js';
@@ -11,6 +15,8 @@ import { buildServer } from '../http/server.js';
 import type { Engine } from '../engine/index.js';
 import type { Logger } from '../log/logger.js';
 import { createMetrics, type Metrics } from '../metrics/metrics.js';
+import { createStatsRecorder } from './stats.js';
+import { startQueueSampler, tapMetrics } from './stats-wiring.js';
 import { createQueue, startWorker, type JobHandler, type Queue, type Worker } from '../queue/index.js';
 import { startSandbox } from '../sandbox/index.js';
 import { openStore, type Store } from '../store/index.js';
@@ -112,9 +118,47 @@ export async function startService(opts: StartServiceOptions): Promise<RunningSe
     const { applied } = await store.migrate();
     logger.info({ applied, engine: store.dialect }, 'store ready');
 
+    // Connections created through the admin API join the file's (the file's id wins).
+    const secretBox = loadSecretBox(env, dataDir, logger);
+    const fileIds = new Set(config.connections.map((c) => c.id));
+    for (const c of await loadApiConnections(store.db, secretBox, logger)) {
+      if (fileIds.has(c.id)) {
+        logger.warn(
+          { connectionId: c.id },
+          'a connection saved through the API has the id of one in the file; the file’s is used',
+        );
+      } else config.connections.push(c);
+    }
+
+    // The URL Jira and browsers reach us at (public_url, else where we listen once bound).
+    let serviceUrl = `http://localhost:${port}`;
+    // OAuth 2.0 (3LO) connections: token providers (refresh serialized across replicas) and the
+    // connect flow; a connection gets a new Jira client once connected.
+    const connectedOAuth = new Set((await storedCloudIds(store.db)).keys());
+    let onOAuthConnected: (c: ConnectionConfig) => Promise<void> = () => Promise.resolve();
+    const oauth = await createOAuthWiring({
+      store,
+      box: secretBox,
+      logger: logger.child({ component: 'oauth' }),
+      connections: () => config.connections,
+      publicUrl: () => config.server.public_url ?? serviceUrl,
+      onConnected: (c) => {
+        connectedOAuth.add(c.id);
+        return onOAuthConnected(c);
+      },
+    });
+
     const queue = createQueue(store, { logger });
-    const metrics = createMetrics({ queueStats: () => queue.stats() });
-    const wired = await wireEngine({ config, store, queue, metrics, logger, dataDir });
+    // The console dashboard's series ride on the same measurements as /metrics.
+    const dashboard = createStatsRecorder();
+    const metrics = tapMetrics(createMetrics({ queueStats: () => queue.stats() }), dashboard);
+    const queueSampler = startQueueSampler(() => queue.stats(), dashboard);
+    closer.add('stats sampler', async () => queueSampler.stop());
+    const wired = await wireEngine({ config, store, queue, metrics, logger, dataDir, oauth: oauth.authFor });
+    onOAuthConnected = async (c) => {
+      await wired.setConnection(c);
+      await wired.engine.resumeConnection(c.id);
+    };
     closer.add('jira clients', () => wired.close());
     const worker: Worker = startWorker({
       store,
@@ -139,10 +183,28 @@ export async function startService(opts: StartServiceOptions): Promise<RunningSe
       }
     });
 
-    const sweeps = wired.engine.startSweeps(
-      Object.fromEntries(config.connections.map((c) => [c.id, c.sweep.interval_seconds * 1000])),
-    );
-    closer.add('sweeps', () => sweeps.stop());
+    // One sweep per connection, restarted when a connection changes through the API.
+    const sweeps = new Map<string, { stop(): Promise<void> }>();
+    const restartSweep = async (id: string, c: ConnectionConfig | undefined): Promise<void> => {
+      await sweeps.get(id)?.stop();
+      sweeps.delete(id);
+      if (c) sweeps.set(id, wired.engine.startSweeps({ [id]: c.sweep.interval_seconds * 1000 }));
+    };
+    for (const c of config.connections) await restartSweep(c.id, c);
+    closer.add('sweeps', () => Promise.all([...sweeps.values()].map((x) => x.stop())));
+    const connectionAdmin = createConnectionAdmin({
+      store,
+      box: secretBox,
+      config,
+      fileIds,
+      registry: wired,
+      onChange: async (id, c) => {
+        await restartSweep(id, c);
+        if (c) await wired.engine.resumeConnection(id);
+      },
+      oauthConnected: (id) => connectedOAuth.has(id),
+      logger: logger.child({ component: 'connections' }),
+    });
     if (config.host_webhooks.length) {
       const hooks = startHostWebhooks({
         store,
@@ -170,7 +232,6 @@ export async function startService(opts: StartServiceOptions): Promise<RunningSe
         ];
       });
 
-    const secretBox = loadSecretBox(env, dataDir, logger);
     const tokens = createTokenService({ store, adminToken: env.JIRA_BRIDGE_ADMIN_TOKEN || undefined });
     if (!(await tokens.enforced())) {
       logger.warn(
@@ -179,7 +240,6 @@ export async function startService(opts: StartServiceOptions): Promise<RunningSe
     }
 
     let shuttingDown = false;
-    let serviceUrl = `http://localhost:${port}`;
     const server = await buildServer({
       logger,
       store,
@@ -214,25 +274,37 @@ export async function startService(opts: StartServiceOptions): Promise<RunningSe
         mappings: wired.mappingAdmin,
         access: { tokens, store },
         connections: {
-          list: () => {
-            const health = wired.engine.connectionHealth();
-            return config.connections.map((c) => {
-              const h = health[c.id];
-              return {
-                id: c.id,
-                name: c.name ?? c.id,
-                site_url: c.site_url,
-                flavour: c.flavour,
-                auth_type: c.auth.type,
-                health: {
-                  healthy: h?.healthy ?? true,
-                  problem: h?.problem ?? null,
-                  since: h ? new Date(h.since).toISOString() : null,
-                },
-              };
-            });
+          ...connectionAdmin,
+          remove: (id, actor) =>
+            connectionAdmin.remove(
+              id,
+              actor,
+              wired.mappingAdmin
+                .list()
+                .filter((m) => m.mapping.connection === id)
+                .map((m) => m.id),
+            ),
+          health: (id) => {
+            const h = wired.engine.connectionHealth()[id];
+            return {
+              healthy: h?.healthy ?? true,
+              problem: h?.problem ?? null,
+              since: h ? new Date(h.since).toISOString() : null,
+            };
           },
         },
+        stats: { snapshot: (o) => dashboard.snapshot(o), sample: () => queueSampler.sample() },
+        preview: {
+          client: (id) => wired.clients.get(id),
+          catalog: async (id) => {
+            const cached = wired.catalogs.get(id);
+            if (cached) return cached;
+            const fresh = await wired.clients.get(id)?.fetchCatalog();
+            if (fresh) wired.catalogs.set(id, fresh);
+            return fresh;
+          },
+        },
+        oauth: { connect: oauth.connect, logger: logger.child({ component: 'oauth' }) },
         consoleRoot: fileURLToPath(new URL('../../console/', import.meta.url)),
       }),
     });

@@ -32,6 +32,10 @@ const authSchema = z.discriminatedUnion('type', [
     client_id: nonEmpty,
     client_secret: nonEmpty,
     cloud_id: z.string().optional(),
+    /** The authorization server (default https://auth.atlassian.com; the sandbox serves both). */
+    auth_url: httpUrl.optional(),
+    /** The API gateway (default https://api.atlassian.com): accessible-resources and /ex/jira/{cloudId}. */
+    api_url: httpUrl.optional(),
   }),
 ]);
 
@@ -41,7 +45,18 @@ export const connectionSchema = z.strictObject({
   site_url: httpUrl,
   flavour: z.enum(['cloud', 'datacenter']),
   auth: authSchema,
-  tls: z.strictObject({ verify: z.boolean().default(true), ca_file: z.string().optional() }).default({ verify: true }),
+  tls: z
+    .strictObject({
+      verify: z.boolean().default(true),
+      /** A PEM bundle file of the CA that signed Jira's certificate (self-hosted Jira, private CA). */
+      ca_file: z.string().optional(),
+      /** The same bundle inline (the admin API and console store it with the connection). */
+      ca_pem: z
+        .string()
+        .refine((v) => v.includes('-----BEGIN CERTIFICATE-----'), 'must be a PEM bundle (-----BEGIN CERTIFICATE-----…)')
+        .optional(),
+    })
+    .default({ verify: true }),
   webhook: z
     .strictObject({
       secret: z.string().min(16, 'must be at least 16 characters').optional(),

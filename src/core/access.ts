@@ -18,7 +18,12 @@ export interface Principal {
 }
 
 const ADMIN_ONLY = [/^\/api\/v1\/tokens/, /^\/api\/v1\/audit/];
-const OPERATOR_WRITES = [/^\/api\/v1\/jobs\/(:id\/retry|retry-dead)$/, /^\/api\/v1\/sync$/, /^\/api\/v1\/backfill$/];
+const OPERATOR_WRITES = [
+  /^\/api\/v1\/jobs\/(:id\/retry|retry-dead)$/,
+  /^\/api\/v1\/sync$/,
+  /^\/api\/v1\/backfill$/,
+  /^\/api\/v1\/connections\/:id\/check$/,
+];
 const HOST_ROUTES = [/^\/api\/v1\/records(\/|$)/, /^\/api\/v1\/changes$/];
 
 export type Decision = { ok: true } | { ok: false; reason: string };

@@ -148,6 +148,10 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
         { name: 'sync', description: 'Manual re-sync and backfill' },
         { name: 'webhooks', description: 'Jira webhook intake and the delivery log' },
         { name: 'changes', description: 'What the host hears back: the change feed and signed webhooks' },
+        {
+          name: 'connections',
+          description: 'Jira connections: create, check, health, the catalogue a mapping is built from',
+        },
         { name: 'mappings', description: 'Mappings: host scope → Jira project, tables, fields, policies' },
         { name: 'access', description: 'API tokens (roles admin, operator, viewer, host) and the audit log' },
       ],

@@ -16,7 +16,14 @@ import { pacerFor, type Pacer } from './pacer.js';
 export type JiraAuth =
   | { type: 'basic'; email: string; apiToken: string }
   | { type: 'pat'; token: string }
-  | { type: 'oauth'; getAccessToken: () => Promise<string>; cloudId?: string; apiBase?: string };
+  | {
+      type: 'oauth';
+      getAccessToken: () => Promise<string>;
+      /** Jira refused this access token (401) before its expiry: get a new one before retrying. */
+      invalidate?: (rejectedAccessToken: string) => void;
+      cloudId?: string;
+      apiBase?: string;
+    };
 
 export interface JiraConnection {
   id: string;
@@ -161,14 +168,17 @@ export class JiraTransport {
     const clock = this.opts.clock ?? Date.now;
     const url = this.url(spec);
     let attempt = 0;
+    let reauthorized = false;
     for (;;) {
       const release = await this.pacer.acquire();
       const started = clock();
       let status = 0;
+      let authorization = '';
       try {
+        authorization = await this.authHeader();
         const headers: Record<string, string> = {
           accept: 'application/json',
-          authorization: await this.authHeader(),
+          authorization,
           'user-agent': this.conn.userAgent ?? 'jira-bridge',
           ...(spec.body !== undefined ? { 'content-type': 'application/json' } : {}),
           ...spec.headers,
@@ -215,6 +225,13 @@ export class JiraTransport {
         release();
         if (status === 0) this.emit(spec, 0, clock() - started, attempt > 0);
         if (!isAppError(err)) throw err;
+        // OAuth: an access token revoked before its expiry is replaced once, then the call retried.
+        const a = this.conn.auth;
+        if (err.code === 'JIRA_UNAUTHORIZED' && status === 401 && a.type === 'oauth' && a.invalidate && !reauthorized) {
+          reauthorized = true;
+          a.invalidate(authorization.replace(/^Bearer /, ''));
+          continue;
+        }
         const transient =
           err.code === 'JIRA_RATE_LIMITED' ||
           ((err.code === 'JIRA_UNAVAILABLE' || err.code === 'JIRA_NETWORK') && idempotent);

@@ -20,6 +20,15 @@ import { registerServiceDeskRoutes } from './routes/servicedesk.js';
 import { registerTransitionRoutes } from './routes/transitions.js';
 import { registerWebhookRoutes } from './routes/webhooks.js';
 import { seedState, type SeedName } from './seed.js';
+import {
+  authenticateExJira,
+  exJiraCloudId,
+  isOAuthPath,
+  registerOAuthRoutes,
+  rewriteExJiraUrl,
+  SandboxOAuthServer,
+  type OAuthSettings,
+} from './oauth/index.js';
 import { SandboxState } from './state.js';
 import { WebhookDispatcher } from './webhooks/dispatcher.js';
 import { toWebhookEvent } from './webhook-events.js';
@@ -33,6 +42,8 @@ export interface SandboxAppOptions {
   maxAttachmentBytes?: number;
   /** Sees every parsed REST request (contract checks of what a client sends, debugging). */
   inspect?: (req: InspectedRequest) => void;
+  /** The OAuth 2.0 (3LO) authorization server: token lifetimes and a fixed cloud id (default random). */
+  oauth?: { settings?: Partial<OAuthSettings>; cloudId?: string };
 }
 
 export interface InspectedRequest {
@@ -53,6 +64,8 @@ export interface SandboxApp {
   knobs: SandboxKnobsController;
   calls: CallCounter;
   webhooks: WebhookDispatcher;
+  /** The OAuth 2.0 (3LO) authorization server (auth.atlassian.com / api.atlassian.com). */
+  oauth: SandboxOAuthServer;
   /** The base URL webhook bodies use for self links; set once the server listens. */
   setBaseUrl(url: string): void;
 }
@@ -81,7 +94,17 @@ export async function createSandboxApp(opts: SandboxAppOptions = {}): Promise<Sa
     void webhooks.emit(toWebhookEvent(state, flavour, baseUrl, event));
   });
 
-  const app = Fastify({ logger: false, bodyLimit: 10 * 1024 * 1024 });
+  const oauth = new SandboxOAuthServer({
+    ...(opts.oauth?.cloudId ? { cloudId: opts.oauth.cloudId } : {}),
+    ...(opts.oauth?.settings ? { settings: opts.oauth.settings } : {}),
+  });
+
+  // /ex/jira/{cloudId}/rest/... (api.atlassian.com) is served by the /rest/... handlers.
+  const app = Fastify({
+    logger: false,
+    bodyLimit: 10 * 1024 * 1024,
+    rewriteUrl: (req) => rewriteExJiraUrl(req.url ?? '/'),
+  });
   app.decorateRequest('jiraUser', null);
   app.decorateRequest('jiraAuthScheme', null);
   app.removeContentTypeParser('application/json');
@@ -110,6 +133,7 @@ export async function createSandboxApp(opts: SandboxAppOptions = {}): Promise<Sa
   // Realism and auth for the Jira REST surface (the /_sandbox control API is exempt).
   app.addHook('onRequest', async (req, reply) => {
     if (req.url.startsWith('/_sandbox')) return;
+    if (isOAuthPath(req.url.split('?')[0] ?? '')) return;
     const delay = knobs.delayMs();
     if (delay > 0) await sleep(delay);
     if (knobs.expiredAuth()) throw unauthorized();
@@ -125,6 +149,16 @@ export async function createSandboxApp(opts: SandboxAppOptions = {}): Promise<Sa
     for (const [k, v] of Object.entries(rate.headers)) void reply.header(k, v);
     if (!rate.ok) throw new JiraError(429, ['Rate limit exceeded.'], {}, rate.headers);
     const path = req.url.split('?')[0] ?? '';
+    const cloudId = exJiraCloudId(req.originalUrl);
+    if (cloudId !== null) {
+      // Through api.atlassian.com: only access tokens issued by the authorization server.
+      const user = authenticateExJira(oauth, state, cloudId, req.headers.authorization);
+      if (user === 'unknown_site') throw new JiraError(404, [`No Jira site with cloud id ${cloudId}.`]);
+      if (!user) throw unauthorized();
+      req.jiraUser = user;
+      req.jiraAuthScheme = 'bearer';
+      return;
+    }
     const auth = authenticate(state, flavour, req.headers.authorization);
     req.jiraUser = auth?.user ?? null;
     req.jiraAuthScheme = auth?.scheme ?? null;
@@ -205,6 +239,7 @@ export async function createSandboxApp(opts: SandboxAppOptions = {}): Promise<Sa
   registerServiceDeskRoutes(app, deps);
   registerWebhookRoutes(app, deps);
   registerControlRoutes(app, deps);
+  registerOAuthRoutes(app, { oauth, state, siteUrl: () => baseUrl });
 
   return {
     app,
@@ -214,6 +249,7 @@ export async function createSandboxApp(opts: SandboxAppOptions = {}): Promise<Sa
     knobs,
     calls,
     webhooks,
+    oauth,
     setBaseUrl(url: string) {
       baseUrl = url.replace(/\/$/, '');
     },

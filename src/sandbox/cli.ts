@@ -34,8 +34,14 @@ export function sandboxBanner(sb: Pick<RunningSandbox, 'baseUrl' | 'flavour' | '
     '',
     `  REST:     ${sb.baseUrl}/rest/api/${sb.flavour === 'cloud' ? '3' : '2'}/myself`,
     `  Control:  ${sb.baseUrl}/_sandbox/info  (knobs, calls, reset)`,
-    '',
   );
+  if (sb.flavour === 'cloud' && c.oauthClient) {
+    lines.push(
+      `  OAuth 2.0 (3LO): client id ${c.oauthClient.clientId}  secret ${c.oauthClient.clientSecret}`,
+      `            authorize ${sb.baseUrl}/authorize, token ${sb.baseUrl}/oauth/token (set auth_url and api_url to ${sb.baseUrl})`,
+    );
+  }
+  lines.push('');
   return lines.join('\n');
 }
 

@@ -12,6 +12,7 @@ import type { CallCounter } from './calls.js';
 import { createSandboxApp, type SandboxApp, type SandboxAppOptions } from './app.js';
 export type { InspectedRequest } from './app.js';
 import type { SandboxKnobs, SandboxKnobsController } from './knobs.js';
+import { SEEDED_CLIENT_ID, SEEDED_CLIENT_SECRET } from './oauth/server.js';
 import type { Flavour } from './model.js';
 import type { SeedName } from './seed.js';
 import type { SandboxState } from './state.js';
@@ -31,6 +32,8 @@ export interface SandboxOptions {
   maxAttachmentBytes?: number;
   /** Sees every parsed REST request (see InspectedRequest). */
   inspect?: SandboxAppOptions['inspect'];
+  /** OAuth 2.0 (3LO) authorization server options (token lifetimes, fixed cloud id). */
+  oauth?: SandboxAppOptions['oauth'];
 }
 
 export interface SandboxUserCredentials {
@@ -56,6 +59,8 @@ export interface SandboxCredentials {
   oauthToken: string;
   /** Every seeded user by name: admin, alice, bob. */
   users: Record<string, SandboxUserCredentials>;
+  /** The seeded OAuth 2.0 (3LO) app (accepts any http://127.0.0.1|localhost redirect URI). */
+  oauthClient: { clientId: string; clientSecret: string };
 }
 
 export interface RunningSandbox {
@@ -66,6 +71,8 @@ export interface RunningSandbox {
   knobs: SandboxKnobsController;
   calls: CallCounter;
   webhooks: WebhookDispatcher;
+  /** The OAuth 2.0 (3LO) authorization server: counters, registerApp, expire/revoke tokens. */
+  oauth: SandboxApp['oauth'];
   app: FastifyInstance;
   /** Operations that act as a Jira user (transition, comment, edit, move, delete) with events. */
   ops: SandboxApp['ops'];
@@ -92,7 +99,14 @@ export function sandboxCredentials(sb: Pick<SandboxApp, 'state' | 'flavour'>): S
   }
   const admin = sb.state.user(sb.state.adminAccountId);
   if (!admin) throw new Error('sandbox: the seed has no administrator');
-  return { email: admin.email, apiToken: admin.apiToken, pat: admin.pat, oauthToken: admin.oauthToken, users };
+  return {
+    email: admin.email,
+    apiToken: admin.apiToken,
+    pat: admin.pat,
+    oauthToken: admin.oauthToken,
+    users,
+    oauthClient: { clientId: SEEDED_CLIENT_ID, clientSecret: SEEDED_CLIENT_SECRET },
+  };
 }
 
 /** Builds the sandbox without listening: use `app.inject()` in tests. */
@@ -106,6 +120,7 @@ export async function buildSandboxApp(
     ...(opts.logger ? { logger: opts.logger } : {}),
     ...(opts.maxAttachmentBytes !== undefined ? { maxAttachmentBytes: opts.maxAttachmentBytes } : {}),
     ...(opts.inspect ? { inspect: opts.inspect } : {}),
+    ...(opts.oauth ? { oauth: opts.oauth } : {}),
   });
   return Object.assign(sb, { credentials: sandboxCredentials(sb) });
 }
@@ -128,6 +143,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<RunningSa
     knobs: sb.knobs,
     calls: sb.calls,
     webhooks: sb.webhooks,
+    oauth: sb.oauth,
     app: sb.app,
     ops: sb.ops,
     async close() {
@@ -147,3 +163,4 @@ export { SandboxState } from './state.js';
 export { toJqlIssue } from './jql-adapter.js';
 export type { Flavour } from './model.js';
 export type { SandboxApp } from './app.js';
+export { SandboxOAuthServer, type OAuthCounters, type OAuthSettings } from './oauth/index.js';

@@ -264,6 +264,36 @@ export interface SweepsTable {
   last_error: JsonText | null;
 }
 
+/** OAuth 2.0 (3LO) tokens of a connection; access and refresh tokens sealed (SecretBox). */
+export interface OAuthTokensTable {
+  connection_id: string;
+  /** Sealed access token (aad `oauth:<connection id>:access`). */
+  access_enc: string;
+  /** Sealed refresh token (aad `oauth:<connection id>:refresh`); null without offline_access. */
+  refresh_enc: string | null;
+  /** When the access token expires. */
+  expires_at: Millis;
+  cloud_id: string;
+  /** The site URL accessible-resources gave for cloud_id. */
+  site_url: string;
+  scope: string;
+  /** Bumped on every write: compare-and-swap between replicas refreshing at once. */
+  version: number;
+  created_at: Millis;
+  updated_at: Millis;
+}
+
+/** Pending OAuth authorization requests: the hashed `state`, single use, with an expiry. */
+export interface OAuthStatesTable {
+  /** SHA-256 (base64url) of the state sent to the authorization server. */
+  state_hash: string;
+  connection_id: string;
+  redirect_uri: string;
+  actor: string;
+  expires_at: Millis;
+  created_at: Millis;
+}
+
 export interface Database {
   connections: ConnectionsTable;
   mappings: MappingsTable;
@@ -284,4 +314,6 @@ export interface Database {
   settings: SettingsTable;
   locks: LocksTable;
   sweeps: SweepsTable;
+  oauth_tokens: OAuthTokensTable;
+  oauth_states: OAuthStatesTable;
 }

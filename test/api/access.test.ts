@@ -1,10 +1,10 @@
-import { readFileSync, readdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startService, type RunningService } from '../../src/app/service.js';
-import { createLogger } from '../../src/log/logger.js';
+import type { RunningService } from '../../src/app/service.js';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/index.js';
+import { sandboxConnectionYaml, startTestService, writeConfig } from '../helpers/service.js';
 
 describe('API access: tokens with roles, revocation, audit (through the real service)', () => {
   let sb: RunningSandbox;
@@ -23,26 +23,13 @@ describe('API access: tokens with roles, revocation, audit (through the real ser
 
   beforeAll(async () => {
     sb = await startSandbox({ flavour: 'cloud', port: 0 });
-    writeFileSync(
-      join(dir, 'jira-bridge.yaml'),
-      [
-        'connections:',
-        '  - id: sb',
-        `    site_url: ${sb.baseUrl}`,
-        '    flavour: cloud',
-        `    auth: { type: basic, email: ${sb.credentials.email}, api_token: ${sb.credentials.apiToken} }`,
-        '    sweep: { interval_seconds: 0 }',
-        'mappings:',
-        '  - { id: web, connection: sb, scope: web, project: OPS, kinds: { incident: { issue_type: Incident } } }',
-        '  - { id: pay, connection: sb, scope: payroll, project: SEC, kinds: { vulnerability: { issue_type: Vulnerability } } }',
-        '',
-      ].join('\n'),
-    );
-    svc = await startService({
-      configPath: join(dir, 'jira-bridge.yaml'),
-      env: { PORT: '0', HOST: '127.0.0.1', DATA_DIR: join(dir, 'data') },
-      logger: createLogger({ level: 'silent' }),
-    });
+    writeConfig(dir, [
+      ...sandboxConnectionYaml(sb),
+      'mappings:',
+      '  - { id: web, connection: sb, scope: web, project: OPS, kinds: { incident: { issue_type: Incident } } }',
+      '  - { id: pay, connection: sb, scope: payroll, project: SEC, kinds: { vulnerability: { issue_type: Vulnerability } } }',
+    ]);
+    svc = await startTestService(dir);
   });
   afterAll(async () => {
     await svc.stop();
@@ -94,6 +81,11 @@ describe('API access: tokens with roles, revocation, audit (through the real ser
         403,
       ],
       ['operator', 'GET', '/api/v1/audit', undefined, 403],
+      ['operator', 'POST', '/api/v1/connections/sb/check', undefined, 200],
+      ['operator', 'POST', '/api/v1/connections', { id: 'x', site_url: 'https://x.example', flavour: 'cloud' }, 403],
+      ['viewer', 'GET', '/api/v1/connections', undefined, 200],
+      ['viewer', 'POST', '/api/v1/connections/sb/check', undefined, 403],
+      ['host', 'GET', '/api/v1/connections', undefined, 403],
       ['admin', 'GET', '/api/v1/audit', undefined, 200],
       ['admin', 'GET', '/api/v1/tokens', undefined, 200],
     ];

@@ -4,6 +4,8 @@ import { createLogger } from '../../log/logger.js';
 import { loadSecretBox } from '../../security/master-key.js';
 import { fromJson, toJson } from '../../store/json.js';
 import { openStore } from '../../store/index.js';
+import { resealConnections } from '../../app/connections-admin.js';
+import { resealOAuthTokens } from '../../app/oauth-tokens.js';
 import { EXIT } from '../exit-codes.js';
 import { describeError, line, printConfigError, type Out } from '../output.js';
 
@@ -60,6 +62,12 @@ export async function rotateKeyCommand(opts: RotateKeyOptions): Promise<number> 
           .execute();
         resealed++;
       }
+      // Connections created through the admin API: their credentials.
+      const c = await resealConnections(trx, box);
+      // OAuth access and refresh tokens.
+      const o = await resealOAuthTokens(trx, box);
+      resealed += c.resealed + o.resealed;
+      current += c.current + o.current;
     });
     line(opts.out.stdout, `${where}: ${resealed} secret(s) re-sealed under key ${box.keyId}; ${current} already were.`);
     return EXIT.OK;

@@ -1,49 +1,193 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { AppError } from '../../core/errors.js';
+import type { ConnectionView } from '../../app/connections-admin.js';
+import type { JiraCatalog } from '../../core/catalog.js';
+import type { CheckResult } from '../../jira/types.js';
+import { actorOf } from '../auth.js';
+import { errorResponses } from '../schemas.js';
 
-export interface ConnectionsApi {
-  list(): Array<{
-    id: string;
-    name: string;
-    site_url: string;
-    flavour: 'cloud' | 'datacenter';
-    auth_type: string;
-    health: { healthy: boolean; problem: string | null; since: string | null };
-  }>;
+export interface ConnectionHealthView {
+  healthy: boolean;
+  problem: string | null;
+  since: string | null;
 }
 
-/** `GET /api/v1/connections`: each Jira connection (never its credentials) and its health. */
+/** What the connection routes need (the composition root's connection admin and engine health). */
+export interface ConnectionsApi {
+  list(): ConnectionView[];
+  get(id: string): ConnectionView | undefined;
+  health(id: string): ConnectionHealthView;
+  create(body: unknown, actor: string): Promise<{ connection: ConnectionView; created: boolean }>;
+  put(id: string, body: unknown, actor: string): Promise<{ connection: ConnectionView; created: boolean }>;
+  remove(id: string, actor: string): Promise<void>;
+  check(target: { id: string } | { body: unknown }): Promise<CheckResult>;
+  catalog(id: string, reload: boolean): Promise<JiraCatalog>;
+}
+
+const Health = z.object({ healthy: z.boolean(), problem: z.string().nullable(), since: z.string().nullable() });
+const Connection = z.object({
+  id: z.string(),
+  name: z.string(),
+  site_url: z.string(),
+  flavour: z.enum(['cloud', 'datacenter']),
+  source: z
+    .enum(['file', 'api'])
+    .describe('file: from jira-bridge.yaml (edit it there); api: created through this API'),
+  auth: z.object({
+    type: z.enum(['basic', 'pat', 'oauth']),
+    email: z.string().optional(),
+    client_id: z.string().optional(),
+    has_secret: z.boolean().describe('Whether the token or client secret is set; it is never returned'),
+    oauth_connected: z
+      .boolean()
+      .optional()
+      .describe('OAuth: whether an Atlassian account has authorized it (POST …/oauth/start to connect)'),
+    auth_url: z.string().optional(),
+    api_url: z.string().optional(),
+  }),
+  tls: z.object({ verify: z.boolean(), custom_ca: z.boolean() }),
+  sweep: z.object({ interval_seconds: z.number() }),
+  health: Health,
+});
+const Check = z.union([
+  z.object({
+    ok: z.literal(true),
+    user: z.object({ displayName: z.string(), accountId: z.string().optional(), name: z.string().optional() }),
+    server: z.object({ baseUrl: z.string(), version: z.string(), deploymentType: z.string() }),
+    warnings: z.array(z.string()),
+  }),
+  z.object({ ok: z.literal(false), code: z.string(), message: z.string(), hint: z.string() }),
+]);
+const Body = z
+  .record(z.string(), z.unknown())
+  .describe(
+    'A connection in the configuration file’s form: {id, name?, site_url, flavour: cloud|datacenter, auth: {type: basic, email, api_token} | {type: pat, token} | {type: oauth, client_id, client_secret}, tls?: {verify?, ca_pem?}, sweep?: {interval_seconds}}. On update, secrets left out keep their stored values.',
+  );
+
+/**
+ * `/api/v1/connections`: Jira connections (never their credentials), their health, "check
+ * connection" (saved or not yet saved), and the Jira catalogue the console's dropdowns are filled
+ * from. Creating and changing needs an admin token; the change is live at once.
+ */
 export function connectionsRoutes(opts: { connections: ConnectionsApi }): FastifyPluginAsync {
   return async (fastify) => {
     const app = fastify.withTypeProvider<ZodTypeProvider>();
+    const api = opts.connections;
+    const view = (c: ConnectionView) => ({ ...c, health: api.health(c.id) });
     app.get(
       '/api/v1/connections',
       {
         schema: {
-          tags: ['webhooks'],
+          tags: ['connections'],
           summary: 'Jira connections and their health (a 401 pauses a connection: the reason says what to fix)',
-          response: {
-            200: z.object({
-              connections: z.array(
-                z.object({
-                  id: z.string(),
-                  name: z.string(),
-                  site_url: z.string(),
-                  flavour: z.enum(['cloud', 'datacenter']),
-                  auth_type: z.string(),
-                  health: z.object({
-                    healthy: z.boolean(),
-                    problem: z.string().nullable(),
-                    since: z.string().nullable(),
-                  }),
-                }),
-              ),
-            }),
-          },
+          response: { 200: z.object({ connections: z.array(Connection) }) },
         },
       },
-      async () => ({ connections: opts.connections.list() }),
+      async () => ({ connections: api.list().map(view) }),
+    );
+    app.post(
+      '/api/v1/connections',
+      {
+        schema: {
+          tags: ['connections'],
+          summary: 'Create a connection (its secrets are sealed at rest and never returned)',
+          body: Body,
+          response: { 201: Connection, ...errorResponses(400, 409) },
+        },
+      },
+      async (req, reply) => {
+        const out = await api.create(req.body, actorOf(req));
+        return reply.code(201).send(view(out.connection));
+      },
+    );
+    app.post(
+      '/api/v1/connections/check',
+      {
+        schema: {
+          tags: ['connections'],
+          summary:
+            'Check a connection before saving it: the Jira user and server reached, or what failed and how to fix it',
+          body: Body,
+          response: { 200: Check, ...errorResponses(400) },
+        },
+      },
+      async (req) => api.check({ body: req.body }),
+    );
+    app.get(
+      '/api/v1/connections/:id',
+      {
+        schema: {
+          tags: ['connections'],
+          summary: 'One connection',
+          params: z.object({ id: z.string() }),
+          response: { 200: Connection, ...errorResponses(404) },
+        },
+      },
+      async (req) => {
+        const c = api.get(req.params.id);
+        if (!c) throw new AppError('NOT_FOUND', `No connection "${req.params.id}"`);
+        return view(c);
+      },
+    );
+    app.put(
+      '/api/v1/connections/:id',
+      {
+        schema: {
+          tags: ['connections'],
+          summary: 'Create or replace a connection (secrets left out keep their stored values)',
+          params: z.object({ id: z.string() }),
+          body: Body,
+          response: { 200: Connection, 201: Connection, ...errorResponses(400, 409) },
+        },
+      },
+      async (req, reply) => {
+        const out = await api.put(req.params.id, req.body, actorOf(req));
+        return reply.code(out.created ? 201 : 200).send(view(out.connection));
+      },
+    );
+    app.delete(
+      '/api/v1/connections/:id',
+      {
+        schema: {
+          tags: ['connections'],
+          summary: 'Delete a connection created through the API (not while mappings or links use it)',
+          params: z.object({ id: z.string() }),
+          response: { 204: z.null(), ...errorResponses(404, 409) },
+        },
+      },
+      async (req, reply) => {
+        await api.remove(req.params.id, actorOf(req));
+        return reply.code(204).send(null);
+      },
+    );
+    app.post(
+      '/api/v1/connections/:id/check',
+      {
+        schema: {
+          tags: ['connections'],
+          summary: 'Check a saved connection: the Jira user and server reached, or what failed and how to fix it',
+          params: z.object({ id: z.string() }),
+          response: { 200: Check, ...errorResponses(404) },
+        },
+      },
+      async (req) => api.check({ id: req.params.id }),
+    );
+    app.get(
+      '/api/v1/connections/:id/catalog',
+      {
+        schema: {
+          tags: ['connections'],
+          summary:
+            'What the Jira site offers a mapping: projects with issue types and their fields, statuses, priorities, resolutions, fields, service desks (cached; reload=true fetches again)',
+          params: z.object({ id: z.string() }),
+          querystring: z.strictObject({ reload: z.enum(['true', 'false']).optional() }),
+          response: { 200: z.record(z.string(), z.unknown()), ...errorResponses(404, 502, 503) },
+        },
+      },
+      async (req) =>
+        (await api.catalog(req.params.id, req.query.reload === 'true')) as unknown as Record<string, unknown>,
     );
   };
 }

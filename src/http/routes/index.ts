@@ -8,8 +8,11 @@ import { connectionsRoutes, type ConnectionsApi } from './connections.js';
 import { consoleRoutes } from './console.js';
 import type { Store } from '../../store/index.js';
 import { jobsRoutes, type JobsApi } from './jobs.js';
+import { oauthRoutes, type OAuthRouteOptions } from './oauth.js';
 import { recordsRoutes } from './records.js';
 import { syncRoutes } from './sync.js';
+import { statsRoutes, type StatsApi } from './stats.js';
+import { previewRoutes, type PreviewApi } from './preview.js';
 import { webhookRoutes, type WebhookRouteOptions } from './webhooks.js';
 
 export { systemRoutes, type Readiness, type ReadinessCheck, type SystemRouteDeps } from './system.js';
@@ -35,6 +38,12 @@ export interface ApiDeps {
   connections?: ConnectionsApi;
   /** The web console's static files (a directory). */
   consoleRoot?: string;
+  /** OAuth 2.0 (3LO) connect flow: POST /api/v1/connections/:id/oauth/start and GET /oauth/callback. */
+  oauth?: OAuthRouteOptions;
+  /** The console dashboard's time series (GET /api/v1/stats). */
+  stats?: StatsApi;
+  /** The mapping editor's JQL preview (POST /api/v1/mappings/preview). */
+  preview?: PreviewApi;
 }
 
 /**
@@ -61,6 +70,9 @@ export function apiRoutes(deps: ApiDeps): FastifyPluginAsync[] {
     ...(deps.mappings ? [mappingsRoutes({ mappings: deps.mappings })] : []),
     ...(deps.access ? [accessRoutes(deps.access)] : []),
     ...(deps.connections ? [connectionsRoutes({ connections: deps.connections })] : []),
+    ...(deps.stats ? [statsRoutes({ stats: deps.stats })] : []),
+    ...(deps.preview ? [previewRoutes({ preview: deps.preview })] : []),
+    ...(deps.oauth ? [oauthRoutes(deps.oauth)] : []),
     ...(deps.consoleRoot ? [consoleRoutes({ root: deps.consoleRoot })] : []),
   ];
 }

@@ -2,6 +2,7 @@ import type { Kysely, Migration, MigrationProvider } from 'kysely';
 import type { Dialect } from '../dialect.js';
 import * as m001 from './001_initial.js';
 import * as m002 from './002_inbound.js';
+import * as m003 from './003_oauth.js';
 
 interface DialectMigration {
   up(db: Kysely<unknown>, dialect: Dialect): Promise<void>;
@@ -12,6 +13,7 @@ interface DialectMigration {
 const MIGRATIONS: Record<string, DialectMigration> = {
   '001_initial': m001,
   '002_inbound': m002,
+  '003_oauth': m003,
 };
 
 /** In-code provider for kysely's Migrator (no directory scanning, works from any cwd). */

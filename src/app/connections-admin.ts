@@ -1,0 +1,406 @@
+/**
+ * Jira connections through the admin API (and the console). The configuration file seeds the
+ * model; a connection created here is stored in the `connections` table — its public part as JSON
+ * (`{ source: 'api', connection }`), its secrets (API token, PAT, OAuth client secret, webhook
+ * secrets) sealed with the master key into `secrets_enc`, bound to the row — and is live at once:
+ * a Jira client, the sync engine, the webhook intake and the sweep all see it. A connection from
+ * the file is edited in the file (the API says so). Responses never carry a secret: they say
+ * whether one is set. Every change is in the audit log with secrets masked.
+ */
+import type { Kysely } from 'kysely';
+import type { z } from 'zod';
+import { AppError } from '../core/errors.js';
+import type { JiraCatalog } from '../core/catalog.js';
+import { connectionSchema, type Config, type ConnectionConfig } from '../config/schema.js';
+import { createJiraClient, type JiraClient } from '../jira/client.js';
+import type { CheckResult } from '../jira/types.js';
+import type { Logger } from '../log/logger.js';
+import type { SecretBox } from '../security/secret-box.js';
+import { fromJson, toJson } from '../store/json.js';
+import type { Database } from '../store/schema.js';
+import type { Store } from '../store/store.js';
+import { jiraConnectionOf } from './engine-wiring.js';
+import { appendAudit } from '../store/audit.js';
+
+/** Where each secret of a connection lives in its config shape. */
+const SECRET_PATHS = [
+  ['auth', 'api_token'],
+  ['auth', 'token'],
+  ['auth', 'client_secret'],
+  ['webhook', 'secret'],
+  ['webhook', 'previous_secret'],
+  ['webhook', 'url_token'],
+] as const;
+
+type Secrets = Record<string, string>;
+const aad = (id: string): string => `connection:${id}`;
+
+interface StoredPublic {
+  source: 'api';
+  connection: Record<string, unknown>;
+}
+
+/** The connection without its secrets, and the secrets by dotted path. */
+export function splitSecrets(c: ConnectionConfig): { pub: Record<string, unknown>; secrets: Secrets } {
+  const pub = structuredClone(c) as unknown as Record<string, Record<string, unknown>>;
+  const secrets: Secrets = {};
+  for (const [a, b] of SECRET_PATHS) {
+    const v = pub[a]?.[b];
+    if (typeof v === 'string') {
+      secrets[`${a}.${b}`] = v;
+      delete pub[a]![b];
+    }
+  }
+  return { pub, secrets };
+}
+
+function joinSecrets(pub: Record<string, unknown>, secrets: Secrets): Record<string, unknown> {
+  const out = structuredClone(pub) as Record<string, Record<string, unknown>>;
+  for (const [path, v] of Object.entries(secrets)) {
+    const [a, b] = path.split('.') as [string, string];
+    out[a] ??= {};
+    out[a][b] = v;
+  }
+  return out;
+}
+
+export interface ConnectionView {
+  id: string;
+  name: string;
+  site_url: string;
+  flavour: 'cloud' | 'datacenter';
+  source: 'file' | 'api';
+  auth: {
+    type: 'basic' | 'pat' | 'oauth';
+    email?: string;
+    client_id?: string;
+    has_secret: boolean;
+    /** OAuth: whether an Atlassian account has authorized it ("Connect with Atlassian" done). */
+    oauth_connected?: boolean;
+    /** OAuth: Atlassian's endpoints when not the defaults (a sandbox, a proxy). */
+    auth_url?: string;
+    api_url?: string;
+  };
+  tls: { verify: boolean; custom_ca: boolean };
+  sweep: { interval_seconds: number };
+}
+
+/** What the API shows of a connection: never a secret, only whether one is set. */
+export function connectionView(c: ConnectionConfig, source: 'file' | 'api', oauthConnected = false): ConnectionView {
+  const a = c.auth;
+  return {
+    id: c.id,
+    name: c.name ?? c.id,
+    site_url: c.site_url,
+    flavour: c.flavour,
+    source,
+    auth:
+      a.type === 'basic'
+        ? { type: 'basic', email: a.email, has_secret: !!a.api_token }
+        : a.type === 'pat'
+          ? { type: 'pat', has_secret: !!a.token }
+          : {
+              type: 'oauth',
+              client_id: a.client_id,
+              has_secret: !!a.client_secret,
+              oauth_connected: oauthConnected,
+              ...(a.auth_url ? { auth_url: a.auth_url } : {}),
+              ...(a.api_url ? { api_url: a.api_url } : {}),
+            },
+    tls: { verify: c.tls.verify, custom_ca: !!(c.tls.ca_pem || c.tls.ca_file) },
+    sweep: { interval_seconds: c.sweep.interval_seconds },
+  };
+}
+
+/** The audit log's copy: the public part, each secret replaced by a mask. */
+function masked(c: ConnectionConfig): Record<string, unknown> {
+  const { pub, secrets } = splitSecrets(c);
+  return joinSecrets(pub, Object.fromEntries(Object.keys(secrets).map((k) => [k, '••••••'])));
+}
+
+/** Connections stored through the API, secrets opened (a row that does not open is logged and skipped). */
+export async function loadApiConnections(
+  db: Kysely<Database>,
+  box: SecretBox,
+  logger?: Logger,
+): Promise<ConnectionConfig[]> {
+  const rows = await db.selectFrom('connections').select(['id', 'config', 'secrets_enc']).orderBy('id').execute();
+  const out: ConnectionConfig[] = [];
+  for (const r of rows) {
+    const c = fromJson<Partial<StoredPublic>>(r.config);
+    if (c?.source !== 'api' || !c.connection) continue;
+    try {
+      const secrets = r.secrets_enc ? (JSON.parse(box.open(r.secrets_enc, aad(r.id))) as Secrets) : {};
+      const parsed = connectionSchema.safeParse(joinSecrets(c.connection, secrets));
+      if (parsed.success) out.push(parsed.data);
+      else
+        logger?.error(
+          { connectionId: r.id },
+          'a stored connection no longer validates; it is ignored until saved again',
+        );
+    } catch (err) {
+      logger?.error(
+        { connectionId: r.id, err: (err as Error).message },
+        'a stored connection’s secrets cannot be opened (was the master key changed without rotate-key?); it is ignored',
+      );
+    }
+  }
+  return out;
+}
+
+/** Seals the secrets of stored connections again under the current key (`jira-bridge rotate-key`). */
+export async function resealConnections(
+  db: Kysely<Database>,
+  box: SecretBox,
+): Promise<{ resealed: number; current: number }> {
+  const rows = await db.selectFrom('connections').select(['id', 'secrets_enc']).execute();
+  let resealed = 0;
+  let current = 0;
+  for (const r of rows) {
+    if (!r.secrets_enc) continue;
+    if (r.secrets_enc.split('.')[1] === box.keyId) {
+      current++;
+      continue;
+    }
+    const secrets_enc = box.seal(box.open(r.secrets_enc, aad(r.id)), aad(r.id));
+    await db.updateTable('connections').set({ secrets_enc }).where('id', '=', r.id).execute();
+    resealed++;
+  }
+  return { resealed, current };
+}
+
+export interface ConnectionAdminDeps {
+  store: Store;
+  box: SecretBox;
+  /** The live configuration: its `connections` list is updated in place on every change. */
+  config: Config;
+  /** Ids of the connections that came from the configuration file. */
+  fileIds: Set<string>;
+  /** The engine's runtime registry. */
+  registry: {
+    clients: Map<string, JiraClient>;
+    catalogs: Map<string, JiraCatalog>;
+    setConnection(c: ConnectionConfig): Promise<void>;
+    dropConnection(id: string): Promise<void>;
+  };
+  /** Called after a connection was added, changed or removed (sweeps, app webhooks). */
+  onChange?: (id: string, c: ConnectionConfig | undefined) => void | Promise<void>;
+  /** OAuth connections: whether tokens are stored for it. */
+  oauthConnected?: (id: string) => boolean;
+  logger?: Logger | undefined;
+  now?: () => number;
+}
+
+function zodIssues(err: z.ZodError): Array<{ path: string; message: string }> {
+  return err.issues.map((i) => ({ path: ['body', ...i.path.map(String)].join('.'), message: i.message }));
+}
+
+function invalid(issues: Array<{ path: string; message: string }>): AppError {
+  return new AppError('VALIDATION_FAILED', `${issues[0]!.path}: ${issues[0]!.message}`, { details: { issues } });
+}
+
+export function createConnectionAdmin(deps: ConnectionAdminDeps) {
+  const now = deps.now ?? Date.now;
+  const find = (id: string): ConnectionConfig | undefined => deps.config.connections.find((c) => c.id === id);
+  const sourceOf = (id: string): 'file' | 'api' => (deps.fileIds.has(id) ? 'file' : 'api');
+
+  /**
+   * Validates a body as a connection. Secrets left out keep the stored ones when the auth type is
+   * unchanged (the console never has them to send back).
+   */
+  function parse(id: string, body: unknown, existing: ConnectionConfig | undefined): ConnectionConfig {
+    if (!body || typeof body !== 'object' || Array.isArray(body))
+      throw invalid([{ path: 'body', message: 'must be an object' }]);
+    let candidate = { ...(body as Record<string, unknown>), id };
+    if (existing) {
+      const { secrets } = splitSecrets(existing);
+      const keep: Secrets = {};
+      const b = candidate as unknown as Record<string, Record<string, unknown> | undefined>;
+      for (const [path, v] of Object.entries(secrets)) {
+        const [a, k] = path.split('.') as [string, string];
+        const sameAuth = a !== 'auth' || (b.auth?.type ?? existing.auth.type) === existing.auth.type;
+        if (sameAuth && (b[a]?.[k] === undefined || b[a]?.[k] === '')) keep[path] = v;
+      }
+      // OAuth endpoints and cloud id are kept like secrets when the form does not send them.
+      if (existing.auth.type === 'oauth' && (b.auth?.type ?? 'oauth') === 'oauth') {
+        for (const k of ['auth_url', 'api_url', 'cloud_id'] as const) {
+          const v = existing.auth[k];
+          if (v !== undefined && (b.auth?.[k] === undefined || b.auth[k] === '')) keep[`auth.${k}`] = v;
+        }
+      }
+      if (Object.keys(keep).length) candidate = joinSecrets(candidate, keep) as typeof candidate;
+    }
+    const parsed = connectionSchema.safeParse(candidate);
+    if (!parsed.success) throw invalid(zodIssues(parsed.error));
+    if (parsed.data.tls.ca_file) {
+      throw invalid([
+        {
+          path: 'body.tls.ca_file',
+          message: 'a file path cannot be set through the API; paste the PEM bundle as tls.ca_pem',
+        },
+      ]);
+    }
+    return parsed.data;
+  }
+
+  async function persist(c: ConnectionConfig, before: ConnectionConfig | undefined, actor: string): Promise<void> {
+    const t = now();
+    const { pub, secrets } = splitSecrets(c);
+    const config = toJson({ source: 'api', connection: pub } satisfies StoredPublic);
+    const secrets_enc = Object.keys(secrets).length ? deps.box.seal(JSON.stringify(secrets), aad(c.id)) : null;
+    const name = c.name ?? c.id;
+    await deps.store.transaction(async (trx) => {
+      await trx
+        .insertInto('connections')
+        .values({
+          id: c.id,
+          name,
+          flavour: c.flavour,
+          site_url: c.site_url,
+          config,
+          secrets_enc,
+          created_at: t,
+          updated_at: t,
+        })
+        .onConflict((oc) =>
+          oc
+            .column('id')
+            .doUpdateSet({ name, flavour: c.flavour, site_url: c.site_url, config, secrets_enc, updated_at: t }),
+        )
+        .execute();
+      await appendAudit(trx, {
+        actor,
+        action: before ? 'connection.updated' : 'connection.created',
+        target: `connection:${c.id}`,
+        before: before ? masked(before) : null,
+        after: masked(c),
+        at: t,
+      });
+    });
+  }
+
+  async function save(
+    id: string,
+    body: unknown,
+    actor: string,
+    mode: 'create' | 'upsert',
+  ): Promise<{ connection: ConnectionView; created: boolean }> {
+    if (deps.fileIds.has(id)) {
+      throw new AppError(
+        'CONFLICT',
+        `Connection "${id}" comes from the configuration file; change it there (or choose another id)`,
+      );
+    }
+    const existing = find(id);
+    if (existing && mode === 'create') {
+      throw new AppError(
+        'CONFLICT',
+        `A connection "${id}" exists already; change it with PUT /api/v1/connections/${id}`,
+      );
+    }
+    const c = parse(id, body, existing);
+    await persist(c, existing, actor);
+    const i = deps.config.connections.findIndex((x) => x.id === id);
+    if (i >= 0) deps.config.connections[i] = c;
+    else deps.config.connections.push(c);
+    await deps.registry.setConnection(c);
+    await deps.onChange?.(id, c);
+    deps.logger?.info({ connectionId: id, actor }, existing ? 'connection updated' : 'connection created');
+    return { connection: connectionView(c, 'api', deps.oauthConnected?.(id)), created: !existing };
+  }
+
+  async function remove(id: string, actor: string, mappingsUsing: string[]): Promise<void> {
+    const existing = find(id);
+    if (!existing) throw new AppError('NOT_FOUND', `No connection "${id}"`);
+    if (deps.fileIds.has(id))
+      throw new AppError('CONFLICT', `Connection "${id}" comes from the configuration file; remove it there`);
+    if (mappingsUsing.length) {
+      throw new AppError(
+        'CONFLICT',
+        `Connection "${id}" is used by mapping(s) ${mappingsUsing.join(', ')}: delete or move them first`,
+      );
+    }
+    const linked = await deps.store.db
+      .selectFrom('links')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('connection_id', '=', id)
+      .executeTakeFirst();
+    const n = Number(linked?.n ?? 0);
+    if (n > 0) {
+      throw new AppError('CONFLICT', `Connection "${id}" still links ${n} record(s) to Jira issues; unlink them first`);
+    }
+    const t = now();
+    await deps.store.transaction(async (trx) => {
+      await trx.deleteFrom('connections').where('id', '=', id).execute();
+      await appendAudit(trx, {
+        actor,
+        action: 'connection.deleted',
+        target: `connection:${id}`,
+        before: masked(existing),
+        after: null,
+        at: t,
+      });
+    });
+    deps.config.connections.splice(
+      deps.config.connections.findIndex((x) => x.id === id),
+      1,
+    );
+    await deps.registry.dropConnection(id);
+    await deps.onChange?.(id, undefined);
+    deps.logger?.info({ connectionId: id, actor }, 'connection deleted');
+  }
+
+  /** "Check connection": a saved one by id, or an unsaved body (secrets left out: the saved ones). */
+  async function check(idOrBody: { id: string } | { body: unknown }): Promise<CheckResult> {
+    if ('id' in idOrBody) {
+      // A saved connection is checked through its live client (OAuth tokens, pacing and all).
+      const client = deps.registry.clients.get(idOrBody.id);
+      if (!find(idOrBody.id) || !client) throw new AppError('NOT_FOUND', `No connection "${idOrBody.id}"`);
+      return client.checkConnection();
+    }
+    const b = idOrBody.body as { id?: unknown } | null;
+    const id = typeof b?.id === 'string' && b.id ? b.id : 'unsaved';
+    const client = createJiraClient(jiraConnectionOf(parse(id, idOrBody.body, find(id))), {
+      maxRetries: 1,
+      timeoutMs: 15_000,
+      logger: deps.logger,
+    });
+    try {
+      return await client.checkConnection();
+    } finally {
+      await client.close();
+    }
+  }
+
+  async function catalog(id: string, reload: boolean): Promise<JiraCatalog> {
+    if (!find(id)) throw new AppError('NOT_FOUND', `No connection "${id}"`);
+    const cached = deps.registry.catalogs.get(id);
+    if (cached && !reload) return cached;
+    const client = deps.registry.clients.get(id);
+    if (!client) throw new AppError('NOT_FOUND', `Connection "${id}" has no Jira client`);
+    const fresh = await client.fetchCatalog();
+    deps.registry.catalogs.set(id, fresh);
+    return fresh;
+  }
+
+  return {
+    list: (): ConnectionView[] =>
+      deps.config.connections.map((c) => connectionView(c, sourceOf(c.id), deps.oauthConnected?.(c.id))),
+    get: (id: string): ConnectionView | undefined => {
+      const c = find(id);
+      return c ? connectionView(c, sourceOf(id), deps.oauthConnected?.(id)) : undefined;
+    },
+    create: (body: unknown, actor: string) => {
+      const id = (body as { id?: unknown } | null)?.id;
+      if (typeof id !== 'string' || !id)
+        throw invalid([{ path: 'body.id', message: 'required: a short id such as "jira-cloud"' }]);
+      return save(id, body, actor, 'create');
+    },
+    put: (id: string, body: unknown, actor: string) => save(id, body, actor, 'upsert'),
+    remove,
+    check,
+    catalog,
+  };
+}
+
+export type ConnectionAdmin = ReturnType<typeof createConnectionAdmin>;

@@ -1,0 +1,177 @@
+import type { FastifyPluginAsync } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { JiraCatalog } from '../../core/catalog.js';
+import { AppError } from '../../core/errors.js';
+import type { JiraClient } from '../../jira/client.js';
+import { errorResponses } from '../schemas.js';
+
+/** What the preview needs: the connection's Jira client, and its catalogue when fetched. */
+export interface PreviewApi {
+  client(connectionId: string): JiraClient | undefined;
+  /** The site's catalogue (cached, or fetched): the project and issue types are checked against it. */
+  catalog?(connectionId: string): JiraCatalog | undefined | Promise<JiraCatalog | undefined>;
+}
+
+const PREVIEW_LIMIT = 10;
+
+/** A JQL string literal. */
+export const jqlString = (s: string): string => `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+
+type KindTarget = { issue_type?: unknown; service_desk?: unknown; request_type?: unknown };
+
+/**
+ * The JQL a mapping covers: its project and the issue types its kinds create (a service-desk
+ * request type counts as its issue type when the catalogue says which; otherwise the whole
+ * project is covered), newest first.
+ */
+export function mappingJql(
+  m: { project: string; kinds?: Record<string, KindTarget> | undefined },
+  catalog?: JiraCatalog,
+): string {
+  const types = new Set<string>();
+  let wholeProject = false;
+  for (const k of Object.values(m.kinds ?? {})) {
+    if (typeof k.issue_type === 'string' && k.issue_type) types.add(k.issue_type);
+    else if (typeof k.request_type === 'string' && k.request_type) {
+      const desks = catalog?.serviceDesks ?? [];
+      const rt = desks
+        .filter((d) => d.id === k.service_desk || d.projectKey === m.project || d.projectId === m.project)
+        .flatMap((d) => d.requestTypes)
+        .find((r) => r.id === k.request_type || r.name === k.request_type);
+      const it = rt?.issueTypeId
+        ? catalog?.projects.flatMap((p) => p.issueTypes).find((t) => t.id === rt.issueTypeId)
+        : undefined;
+      if (it) types.add(it.name);
+      else wholeProject = true;
+    }
+  }
+  const clauses = [`project = ${jqlString(m.project)}`];
+  if (types.size && !wholeProject) clauses.push(`issuetype in (${[...types].map(jqlString).join(', ')})`);
+  return `${clauses.join(' AND ')} ORDER BY updated DESC`;
+}
+
+/** The project and issue types of a preview body that the site does not have (paths as PUT /mappings reports them). */
+export function catalogProblems(
+  m: { project: string; kinds?: Record<string, KindTarget> | undefined },
+  catalog: JiraCatalog,
+): Array<{ path: string; message: string }> {
+  const project = catalog.projects.find((p) => p.key.toLowerCase() === m.project.toLowerCase() || p.id === m.project);
+  if (!project) {
+    const known = catalog.projects.map((p) => p.key).join(', ') || '(none)';
+    return [
+      {
+        path: 'body.project',
+        message: `"${m.project}" is not a Jira project visible to this connection; known: ${known}`,
+      },
+    ];
+  }
+  const out: Array<{ path: string; message: string }> = [];
+  for (const [kind, t] of Object.entries(m.kinds ?? {})) {
+    const name = t.issue_type;
+    if (typeof name !== 'string' || !name) continue;
+    if (!project.issueTypes.some((it) => it.name.toLowerCase() === name.toLowerCase() || it.id === name)) {
+      out.push({
+        path: `body.kinds.${kind}.issue_type`,
+        message: `"${name}" is not an issue type of ${project.key}; known: ${project.issueTypes.map((it) => it.name).join(', ')}`,
+      });
+    }
+  }
+  return out;
+}
+
+const BodySchema = z.looseObject({
+  connection: z.string().min(1, 'choose the Jira connection'),
+  project: z.string().min(1, 'choose the Jira project'),
+  kinds: z
+    .record(
+      z.string(),
+      z.looseObject({
+        issue_type: z.string().optional(),
+        service_desk: z.string().optional(),
+        request_type: z.string().optional(),
+      }),
+    )
+    .optional(),
+});
+
+const statusName = (fields: Record<string, unknown>): string => {
+  const s = fields.status as { name?: unknown } | undefined;
+  return typeof s?.name === 'string' ? s.name : '';
+};
+
+/**
+ * `POST /api/v1/mappings/preview`: runs the JQL a mapping (the same body as PUT
+ * /api/v1/mappings/:id, saved or not) covers through its connection and returns the query, how
+ * many issues match, and the first ten — what the mapping would see, before it is saved.
+ */
+export function previewRoutes(opts: { preview: PreviewApi }): FastifyPluginAsync {
+  return async (fastify) => {
+    const app = fastify.withTypeProvider<ZodTypeProvider>();
+    app.post(
+      '/api/v1/mappings/preview',
+      {
+        schema: {
+          tags: ['mappings'],
+          summary: 'JQL preview: the issues a mapping covers (project and issue types), first ten',
+          body: BodySchema,
+          response: {
+            200: z.object({
+              jql: z.string(),
+              total: z.number().int().nullable().describe('Matching issues (Cloud: approximate count)'),
+              issues: z.array(z.object({ key: z.string(), summary: z.string(), status: z.string() })),
+              browse_url: z.string().describe('The search in Jira’s issue navigator'),
+            }),
+            ...errorResponses(400, 502, 503),
+          },
+        },
+      },
+      async (req) => {
+        const { connection, project, kinds } = req.body;
+        const client = opts.preview.client(connection);
+        if (!client) {
+          throw new AppError('VALIDATION_FAILED', `body.connection: "${connection}" is not a configured connection`, {
+            details: { issues: [{ path: 'body.connection', message: 'unknown connection' }] },
+          });
+        }
+        const catalog = await opts.preview.catalog?.(connection);
+        if (catalog) {
+          const issues = catalogProblems({ project, kinds }, catalog);
+          if (issues.length) {
+            throw new AppError('VALIDATION_FAILED', `${issues[0]!.path}: ${issues[0]!.message}`, {
+              details: { issues },
+            });
+          }
+        }
+        const jql = mappingJql({ project, kinds }, catalog);
+        const page = await client.searchJql(jql, { maxResults: PREVIEW_LIMIT, fields: ['summary', 'status'] });
+        let total: number | null = page.total ?? null;
+        if (total === null) {
+          if (page.isLast) total = page.issues.length;
+          else {
+            // Cloud's enhanced search has no total: ask for the approximate count.
+            const r = await client.transport
+              .request<{ count?: number }>({
+                method: 'POST',
+                route: `${client.apiPath}/search/approximate-count`,
+                body: { jql: jql.replace(/ ORDER BY .*$/, '') },
+                idempotent: true,
+              })
+              .catch(() => undefined);
+            total = typeof r?.body?.count === 'number' ? r.body.count : null;
+          }
+        }
+        return {
+          jql,
+          total,
+          issues: page.issues.slice(0, PREVIEW_LIMIT).map((i) => ({
+            key: i.key,
+            summary: typeof i.fields.summary === 'string' ? i.fields.summary : '',
+            status: statusName(i.fields),
+          })),
+          browse_url: `${client.browseUrl('X-1').replace(/\/browse\/X-1$/, '')}/issues/?jql=${encodeURIComponent(jql)}`,
+        };
+      },
+    );
+  };
+}
