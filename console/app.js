@@ -1,124 +1,154 @@
-// jira-bridge console: a small single-page app on the service's own API (no build step).
-// Screens: sign-in, records (+ timeline and comments), failures with retry, webhook deliveries,
-// webhook setup (URL, generated secret, first-delivery indicator), mappings; a banner when a
-// Jira connection is paused (401/403).
+// jira-bridge console: a small single-page app on the service's own API (no build step, ES modules).
+// Screens: sign-in, dashboard, records (+ timeline and comments), failures with retry, webhook
+// deliveries, connections (+ form and check), mappings (+ editor and JQL preview), webhook setup;
+// a banner when a Jira connection is paused (401/403) saying what to do.
+import { connectionForm, connections } from './connections.js';
+import { dashboard } from './dashboard.js';
+import {
+  TOKEN_KEY,
+  ago,
+  api,
+  badge,
+  copy,
+  credentialAdvice,
+  empty,
+  esc,
+  linkify,
+  pageHead,
+  post,
+  when,
+} from './lib.js';
+import { mappingEditor } from './mapping-editor.js';
 
 const main = document.getElementById('main');
 const banner = document.getElementById('banner');
 const signout = document.getElementById('signout');
-const TOKEN_KEY = 'jira-bridge-token';
-
-const esc = (s) =>
-  String(s ?? '').replace(
-    /[&<>"']/g,
-    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c],
-  );
-const badge = (s) => `<span class="badge ${esc(String(s).replace(/[^a-z_]/gi, '_'))}">${esc(s)}</span>`;
-const when = (iso) => (iso ? new Date(iso).toLocaleString() : '');
-
-async function api(path, init = {}) {
-  const token = sessionStorage.getItem(TOKEN_KEY);
-  const res = await fetch(path, {
-    ...init,
-    headers: {
-      ...(init.body ? { 'content-type': 'application/json' } : {}),
-      ...(token ? { authorization: `Bearer ${token}` } : {}),
-      ...init.headers,
-    },
-  });
-  if (res.status === 401) {
-    sessionStorage.removeItem(TOKEN_KEY);
-    location.hash = '#/signin';
-    throw new Error('Sign in with an API token');
-  }
-  const body = res.status === 204 ? null : await res.json();
-  if (!res.ok) throw new Error(body?.error?.message ?? `HTTP ${res.status}`);
-  return body;
-}
+const shell = document.getElementById('shell');
 
 async function health() {
   try {
-    const { connections } = await api('/api/v1/connections');
-    const bad = connections.filter((c) => !c.health.healthy);
+    const { connections: list } = await api('/api/v1/connections');
+    const bad = list.filter((c) => c.health && !c.health.healthy);
     banner.hidden = bad.length === 0;
-    banner.textContent = bad
+    banner.innerHTML = bad
       .map(
         (c) =>
-          `Jira connection "${c.name}" is paused: ${c.health.problem}. Regenerate its ${c.auth_type === 'pat' ? 'personal access token' : c.auth_type === 'basic' ? 'API token' : 'OAuth grant'}, update the configuration; waiting work resumes by itself.`,
+          `<div class="banner-item"><span class="banner-icon" aria-hidden="true">⚠</span><div><b>Jira connection “${esc(c.name)}” is paused</b> since ${esc(when(c.health.since))}: ${linkify(String(c.health.problem ?? '').replace(/\.?$/, '.'))}<br>${/regenerate|reconnect|new token/i.test(c.health.problem ?? '') ? '' : `${esc(credentialAdvice(c.auth?.type ?? c.auth_type, c.flavour))} `}Waiting work resumes by itself once Jira accepts it.</div>${c.source === 'api' ? `<a class="button small" href="#/connection/${encodeURIComponent(c.id)}">Update credentials</a>` : '<span class="small">Update it in jira-bridge.yaml</span>'}</div>`,
       )
-      .join(' ');
+      .join('');
   } catch {
     /* signed out */
   }
 }
 
+const STATES = ['', 'pending', 'synced', 'failed'];
+
 const screens = {
   async signin() {
     signout.hidden = true;
+    shell.classList.add('signed-out');
+    const reason = sessionStorage.getItem('jira-bridge-signin-reason');
+    sessionStorage.removeItem('jira-bridge-signin-reason');
     let open = false;
     try {
-      const r = await fetch('/api/v1/jobs/stats');
-      open = r.ok;
+      open = (await fetch('/api/v1/jobs/stats')).ok;
     } catch {
       /* offline */
     }
-    main.innerHTML = `<div class="card signin">
+    main.innerHTML = `<div class="signin"><div class="signin-brand"><span class="logo" aria-hidden="true">⇄</span> jira-bridge</div>
+      <div class="card">
       <h1>Sign in</h1>
-      <p class="sub">Paste an API token (admin, operator or viewer). ${open ? '<br><span class="waiting">The API is still open: create a token to protect it.</span>' : ''}</p>
+      <p class="sub">Use an API token of this service (admin, operator or viewer).</p>
+      ${open ? '<p class="warn-box">The API is still open: create an admin token (POST /api/v1/tokens) to protect it.</p>' : ''}
       <form id="signin-form">
         <label for="token">API token</label>
-        <input id="token" name="token" type="password" autocomplete="off" placeholder="jb_…" style="width:100%" />
-        <p id="signin-error" class="error" role="alert"></p>
-        <button type="submit">Sign in</button>
-      </form></div>`;
+        <input id="token" name="token" type="password" autocomplete="current-password" placeholder="jb_…" required aria-describedby="signin-error token-hint" />
+        <p class="hint" id="token-hint">Admins create tokens with <span class="mono">POST /api/v1/tokens</span> or set JIRA_BRIDGE_ADMIN_TOKEN.</p>
+        <p id="signin-error" class="signin-error" role="alert">${reason ? `${esc(reason.replace(/\.?$/, '.'))} Sign in with a valid API token.` : ''}</p>
+        <button type="submit" class="wide-btn">Sign in</button>
+      </form></div></div>`;
     document.getElementById('signin-form').addEventListener('submit', async (e) => {
       e.preventDefault();
       sessionStorage.setItem(TOKEN_KEY, document.getElementById('token').value.trim());
       try {
         await api('/api/v1/jobs/stats');
-        location.hash = '#/records';
-      } catch (err) {
-        document.getElementById('signin-error').textContent = err.message;
+        shell.classList.remove('signed-out');
+        location.hash = '#/dashboard';
+      } catch {
+        const why = sessionStorage.getItem('jira-bridge-signin-reason') ?? 'The token was not accepted.';
+        sessionStorage.removeItem('jira-bridge-signin-reason');
+        document.getElementById('signin-error').textContent =
+          `${why.replace(/\.?$/, '.')} Sign in with a valid API token (check it was copied whole).`;
       }
     });
   },
 
+  dashboard: () => dashboard(main),
+
   async records() {
-    const state = new URLSearchParams(location.hash.split('?')[1] ?? '').get('state') ?? '';
+    const q = new URLSearchParams(location.hash.split('?')[1] ?? '');
+    const state = q.get('state') ?? '';
+    const text = q.get('q') ?? '';
     const [{ records }, stats] = await Promise.all([
       api(`/api/v1/records?limit=200${state ? `&state=${state}` : ''}`),
       api('/api/v1/jobs/stats'),
     ]);
+    const needle = text.toLowerCase();
+    const shown = needle
+      ? records.filter((r) =>
+          [r.scope, r.host_id, r.title, r.link?.issue_key, r.status].some((v) =>
+            String(v ?? '')
+              .toLowerCase()
+              .includes(needle),
+          ),
+        )
+      : records;
     const count = (s) => records.filter((r) => r.sync.state === s).length;
-    main.innerHTML = `<h1>Records</h1><p class="sub">Every record, its Jira issue and its sync state. Click a row for its timeline.</p>
+    main.innerHTML = `${pageHead('Records', 'Every record, its Jira issue and its sync state. Open a row for its timeline.')}
       <div class="grid">
-        <div class="stat"><b>${records.length}</b><span>records shown</span></div>
+        <div class="stat"><b>${records.length}</b><span>records</span></div>
         <div class="stat"><b>${count('synced')}</b><span>synced</span></div>
         <div class="stat"><b>${count('pending')}</b><span>pending</span></div>
-        <div class="stat"><b>${count('failed')}</b><span>failed</span></div>
-        <div class="stat"><b>${stats.by_state?.dead ?? 0}</b><span>failed jobs</span></div>
+        <div class="stat ${count('failed') ? 'bad' : ''}"><b>${count('failed')}</b><span>failed to sync</span></div>
+        <div class="stat ${stats.by_state?.dead ? 'bad' : ''}"><b>${stats.by_state?.dead ?? 0}</b><span>failed jobs</span></div>
       </div>
-      <div class="card"><div class="row" style="margin-bottom:12px">
-        <label for="state-filter" style="margin:0">Sync state</label>
-        <select id="state-filter">${['', 'pending', 'synced', 'failed'].map((s) => `<option value="${s}" ${s === state ? 'selected' : ''}>${s || 'all'}</option>`).join('')}</select>
-      </div>
-      <table><thead><tr><th>Record</th><th>Title</th><th>Status</th><th>Severity</th><th>Jira issue</th><th>Sync</th><th>Updated</th></tr></thead><tbody>
-      ${records
+      <div class="card"><form class="toolbar" id="filters" role="search">
+        <div><label for="q">Search</label><input id="q" type="search" value="${esc(text)}" placeholder="Title, id, issue key…" /></div>
+        <div><label for="state-filter">Sync state</label>
+        <select id="state-filter">${STATES.map((s) => `<option value="${s}" ${s === state ? 'selected' : ''}>${s || 'all'}</option>`).join('')}</select></div>
+      </form>
+      <div class="table-wrap"><table class="records"><thead><tr><th>Record</th><th>Title</th><th>Status</th><th>Severity</th><th>Jira issue</th><th>Sync</th><th>Updated</th></tr></thead><tbody>
+      ${shown
         .map(
-          (r) => `<tr class="clickable" data-scope="${esc(r.scope)}" data-host="${esc(r.host_id)}">
+          (r) => `<tr class="clickable" data-scope="${esc(r.scope)}" data-host="${esc(r.host_id)}" tabindex="0">
           <td><span class="mono">${esc(r.scope)}/${esc(r.host_id)}</span></td><td>${esc(r.title)}</td><td>${esc(r.status)}</td><td>${esc(r.severity ?? '')}</td>
           <td>${r.link?.issue_key ? `<a href="${esc(r.link.browse_url)}" target="_blank" rel="noopener" class="issue-link">${esc(r.link.issue_key)}</a>` : '<span class="muted">—</span>'}</td>
-          <td>${badge(r.sync.state)}${r.sync.error ? `<div class="error">${esc(r.sync.error.message)}</div>` : ''}</td><td class="muted">${when(r.updated_at)}</td></tr>`,
+          <td>${badge(r.sync.state)}${r.sync.error ? `<div class="error">${esc(r.sync.error.message)}</div>` : ''}</td><td class="muted" title="${esc(when(r.updated_at))}">${esc(ago(r.updated_at))}</td></tr>`,
         )
         .join('')}
-      </tbody></table>${records.length ? '' : '<p class="muted">No records yet: the host pushes them through PUT /api/v1/records/{scope}/{id}.</p>'}</div>`;
-    document.getElementById('state-filter').addEventListener('change', (e) => {
-      location.hash = `#/records${e.target.value ? `?state=${e.target.value}` : ''}`;
+      </tbody></table></div>${shown.length ? '' : empty(records.length ? 'Nothing matches' : 'No records yet', records.length ? 'Change the search or the state filter.' : 'The host pushes them with <span class="mono">PUT /api/v1/records/{scope}/{id}</span>.')}</div>`;
+    const go = () => {
+      const p = new URLSearchParams();
+      const s = document.getElementById('state-filter').value;
+      const t = document.getElementById('q').value.trim();
+      if (s) p.set('state', s);
+      if (t) p.set('q', t);
+      location.hash = `#/records${p.size ? `?${p}` : ''}`;
+    };
+    document.getElementById('state-filter').addEventListener('change', go);
+    document.getElementById('filters').addEventListener('submit', (e) => {
+      e.preventDefault();
+      go();
     });
     for (const tr of main.querySelectorAll('tr.clickable')) {
-      tr.addEventListener('click', (e) => {
-        if (e.target.closest('a')) return;
+      const open = () => {
         location.hash = `#/record/${encodeURIComponent(tr.dataset.scope)}/${encodeURIComponent(tr.dataset.host)}`;
+      };
+      tr.addEventListener('click', (e) => {
+        if (!e.target.closest('a')) open();
+      });
+      tr.addEventListener('keydown', (e) => {
+        if (e.key === 'Enter') open();
       });
     }
   },
@@ -126,111 +156,162 @@ const screens = {
   async record(scope, host) {
     const base = `/api/v1/records/${encodeURIComponent(scope)}/${encodeURIComponent(host)}`;
     const [r, log, { comments }] = await Promise.all([api(base), api(`${base}/log`), api(`${base}/comments`)]);
-    main.innerHTML = `<p><a href="#/records">← Records</a></p><h1>${esc(r.title)}</h1>
-      <p class="sub"><span class="mono">${esc(r.scope)}/${esc(r.host_id)}</span> · ${esc(r.kind)} · status <b id="record-status">${esc(r.status)}</b> · severity ${esc(r.severity ?? '—')} ·
-      ${r.link?.issue_key ? `<a href="${esc(r.link.browse_url)}" target="_blank" rel="noopener">${esc(r.link.issue_key)}</a>` : 'not linked'} · ${badge(r.sync.state)}</p>
-      <div class="card"><h2>Timeline</h2><table><thead><tr><th>When</th><th>Direction</th><th>Action</th><th>Fields</th><th>Jira calls</th></tr></thead><tbody>
+    const fieldsOf = (f) => {
+      if (!f) return '';
+      if (Array.isArray(f)) return f.join(', ');
+      if (Array.isArray(f.changed)) return f.changed.join(', ');
+      if (typeof f === 'object') return Object.keys(f).join(', ');
+      return String(f);
+    };
+    main.innerHTML = `<p class="crumbs"><a href="#/records">← Records</a></p>
+      ${pageHead(esc(r.title), `<span class="mono">${esc(r.scope)}/${esc(r.host_id)}</span> · ${esc(r.kind)}`)}
+      <dl class="facts card">
+        <div><dt>Status</dt><dd id="record-status">${esc(r.status)}</dd></div>
+        <div><dt>Severity</dt><dd>${esc(r.severity ?? '—')}</dd></div>
+        <div><dt>Jira issue</dt><dd>${r.link?.issue_key ? `<a href="${esc(r.link.browse_url)}" target="_blank" rel="noopener" class="issue-link">${esc(r.link.issue_key)}</a>` : 'not linked'}</dd></div>
+        <div><dt>Sync</dt><dd>${badge(r.sync.state)}</dd></div>
+        <div><dt>Updated</dt><dd>${esc(when(r.updated_at))}</dd></div>
+      </dl>
+      ${r.sync.error ? `<div class="card err-box" role="alert"><b>Last sync failed:</b> ${esc(r.sync.error.message)}</div>` : ''}
+      ${r.sync.warnings?.length ? `<div class="card warn-box">${r.sync.warnings.map((w) => `<p>⚠ ${esc(w)}</p>`).join('')}</div>` : ''}
+      <div class="two-col">
+      <section class="card"><h2>Timeline</h2><ol class="timeline" id="timeline">
       ${log.entries
         .slice()
         .reverse()
         .map(
-          (e) => `<tr><td class="muted">${when(e.at)}</td><td>${esc(e.direction)}</td><td>${badge(e.action)}</td>
-          <td>${esc(JSON.stringify(e.fields?.changed ?? e.fields ?? ''))}${e.error ? `<div class="error">${esc(e.error.message)}</div>` : ''}</td><td>${e.jira_calls}</td></tr>`,
+          (
+            e,
+          ) => `<li><div class="tl-head">${badge(e.direction)} ${badge(e.action)} <span class="muted small" title="${esc(when(e.at))}">${esc(ago(e.at))}</span></div>
+          ${fieldsOf(e.fields) ? `<div class="small">Fields: ${esc(fieldsOf(e.fields))}</div>` : ''}<div class="muted small">${e.jira_calls} Jira call${e.jira_calls === 1 ? '' : 's'}${e.job_id ? ` · job #${e.job_id}` : ''}</div>
+          ${e.error ? `<div class="error">${esc(e.error.message ?? JSON.stringify(e.error))}</div>` : ''}</li>`,
         )
-        .join('')}</tbody></table></div>
-      <div class="card"><h2>Comments</h2><ul class="timeline" id="comments">${comments
+        .join('')}</ol>${log.entries.length ? '' : '<p class="muted">No sync yet.</p>'}</section>
+      <section class="card"><h2>Comments</h2><ul class="comments" id="comments">${comments
         .map(
           (c) =>
-            `<li>${badge(c.origin)} <b>${esc(c.author ?? '')}</b> <span class="muted">${when(c.created_at)}</span>${c.internal ? ' <span class="badge">internal</span>' : ''}${c.deleted ? ' <span class="badge failed">deleted in Jira</span>' : ''}<div>${esc(c.body)}</div></li>`,
+            `<li><div class="tl-head">${badge(c.origin === 'jira' ? 'from_jira' : 'to_jira', c.origin === 'jira' ? 'Jira' : 'host')} <b>${esc(c.author ?? '')}</b> <span class="muted small">${esc(when(c.created_at))}</span>${c.internal ? ' <span class="badge">internal</span>' : ''}${c.deleted ? ' <span class="badge failed">deleted in Jira</span>' : ''}</div><div class="comment-body">${esc(c.body)}</div></li>`,
         )
-        .join('')}</ul>${comments.length ? '' : '<p class="muted">No comments.</p>'}</div>`;
+        .join('')}</ul>${comments.length ? '' : '<p class="muted">No comments.</p>'}</section></div>`;
+    // Live: what happens in Jira (or the host) shows up without a reload.
+    const shown = main.querySelector('#timeline');
+    const sig = (rec, l, c) => `${rec.version}|${rec.status}|${rec.sync.state}|${l.entries.length}|${c.length}`;
+    const was = sig(r, log, comments);
+    const poll = async () => {
+      if (!shown.isConnected) return;
+      try {
+        const [r2, l2, c2] = await Promise.all([api(base), api(`${base}/log`), api(`${base}/comments`)]);
+        if (!shown.isConnected) return;
+        if (sig(r2, l2, c2.comments) !== was) return void screens.record(scope, host);
+      } catch {
+        return;
+      }
+      setTimeout(poll, 2000);
+    };
+    setTimeout(poll, 2000);
   },
 
   async jobs() {
     const { jobs } = await api('/api/v1/jobs?state=dead&limit=200');
-    main.innerHTML = `<h1>Failures</h1><p class="sub">Jobs that gave up (after their retries, or on a permanent error). Fix the cause, then retry.</p>
-      <div class="card"><div class="row" style="margin-bottom:12px"><button id="retry-all" ${jobs.length ? '' : 'disabled'}>Retry all</button><span id="retry-msg" class="muted" role="status"></span></div>
-      <table><thead><tr><th>Job</th><th>Kind</th><th>Key</th><th>Attempts</th><th>Last error</th><th></th></tr></thead><tbody>
+    main.innerHTML = `${pageHead('Failures', 'Jobs that gave up (after their retries, or on a permanent error). Fix the cause, then retry.', `<button id="retry-all" ${jobs.length ? '' : 'disabled'}>Retry all</button>`)}
+      <p id="retry-msg" class="ok" role="status"></p>
+      <div class="card"><div class="table-wrap"><table><thead><tr><th>Job</th><th>Kind</th><th>Key</th><th>Attempts</th><th>Last error</th><th><span class="sr-only">Actions</span></th></tr></thead><tbody>
       ${jobs
         .map(
           (
             j,
           ) => `<tr data-job="${j.id}"><td class="mono">#${j.id}</td><td>${esc(j.kind)}</td><td class="mono">${esc(j.key)}</td><td class="attempts">${j.attempts}</td>
-          <td class="error">${esc(j.last_error?.message ?? '')}</td><td><button class="secondary retry" data-id="${j.id}">Retry</button></td></tr>`,
+          <td>${j.last_error ? `<span class="badge failed">${esc(j.last_error.code)}</span> <span class="error">${esc(j.last_error.message)}</span><div class="muted small">${esc(ago(j.last_error.at))}</div>` : ''}</td><td><button class="secondary retry" data-id="${j.id}">Retry</button></td></tr>`,
         )
-        .join('')}</tbody></table>${jobs.length ? '' : '<p class="muted">Nothing has failed.</p>'}</div>`;
+        .join(
+          '',
+        )}</tbody></table></div>${jobs.length ? '' : empty('Nothing has failed', 'Jobs that give up show here with their last error.')}</div>`;
     for (const b of main.querySelectorAll('button.retry')) {
       b.addEventListener('click', async () => {
-        await api(`/api/v1/jobs/${b.dataset.id}/retry`, { method: 'POST', body: '{}' });
-        document.getElementById('retry-msg').textContent = `Job #${b.dataset.id} queued again.`;
+        await post(`/api/v1/jobs/${b.dataset.id}/retry`);
+        document.getElementById('retry-msg').textContent = `✓ Job #${b.dataset.id} queued again.`;
         b.disabled = true;
+        b.textContent = 'Queued';
       });
     }
     document.getElementById('retry-all').addEventListener('click', async () => {
-      const r = await api('/api/v1/jobs/retry-dead', { method: 'POST', body: '{}' });
-      document.getElementById('retry-msg').textContent = `${r.retried ?? 'All'} job(s) queued again.`;
+      const r = await post('/api/v1/jobs/retry-dead');
+      document.getElementById('retry-msg').textContent = `✓ ${r.retried ?? 'All'} job(s) queued again.`;
+      for (const b of main.querySelectorAll('button.retry')) {
+        b.disabled = true;
+        b.textContent = 'Queued';
+      }
     });
   },
 
   async deliveries() {
     const { deliveries } = await api('/api/v1/webhooks/deliveries?limit=200');
-    main.innerHTML = `<h1>Webhook deliveries</h1><p class="sub">Everything Jira sent, newest first, with what jira-bridge made of it.</p>
-      <div class="card"><table><thead><tr><th>Received</th><th>Event</th><th>Issue</th><th>Verdict</th><th>Detail</th></tr></thead><tbody>
+    main.innerHTML = `${pageHead('Webhook deliveries', 'Everything Jira sent, newest first, with what jira-bridge made of it.')}
+      <div class="card"><div class="table-wrap"><table><thead><tr><th>Received</th><th>Connection</th><th>Event</th><th>Issue</th><th>Verdict</th><th>Detail</th></tr></thead><tbody>
       ${deliveries
         .map(
           (d) =>
-            `<tr><td class="muted">${when(d.received_at)}</td><td>${esc(d.event)}</td><td>${esc(d.issue_key ?? '')}</td><td>${badge(d.verdict)}</td><td class="muted">${esc(d.detail ?? '')}</td></tr>`,
+            `<tr><td class="muted" title="${esc(when(d.received_at))}">${esc(ago(d.received_at))}</td><td class="mono">${esc(d.connection_id ?? '')}</td><td>${esc(d.event)}</td><td class="mono">${esc(d.issue_key ?? '')}</td><td>${badge(d.verdict)}</td><td class="muted">${esc(d.detail ?? '')}</td></tr>`,
         )
-        .join('')}</tbody></table>${deliveries.length ? '' : '<p class="muted">No delivery yet.</p>'}</div>`;
+        .join(
+          '',
+        )}</tbody></table></div>${deliveries.length ? '' : empty('No delivery yet', 'Add the webhook in Jira: <a href="#/setup">webhook settings</a>.')}</div>`;
   },
 
+  connections: () => connections(main),
+  connection: (id) => connectionForm(main, id),
+
   async setup() {
-    const { connections } = await api('/api/v1/connections');
+    const { connections: list } = await api('/api/v1/connections');
     const parts = await Promise.all(
-      connections.map(async (c) => ({ c, hook: await api(`/api/v1/connections/${encodeURIComponent(c.id)}/webhook`) })),
+      list.map(async (c) => ({ c, hook: await api(`/api/v1/connections/${encodeURIComponent(c.id)}/webhook`) })),
     );
-    main.innerHTML = `<h1>Webhook setup</h1><p class="sub">In Jira: System → WebHooks → Create. Paste the URL and the secret, tick the events below.</p>
+    main.innerHTML = `${pageHead('Webhook setup', 'So that changes made in Jira arrive at once. In Jira: Settings → System → WebHooks → Create a WebHook, then paste the URL and the secret below.')}
+      ${parts.length ? '' : `<div class="card">${empty('No connection yet', 'Add a Jira connection first.', '<a class="button" href="#/connection/new">New connection</a>')}</div>`}
       ${parts
         .map(
           ({
             c,
             hook,
-          }) => `<div class="card" data-conn="${esc(c.id)}"><h2>${esc(c.name)} <span class="muted">(${esc(c.flavour)})</span></h2>
-        <label>URL</label><div class="row"><code class="hook-url">${esc(hook.url)}</code><button class="secondary copy" data-copy="${esc(hook.url)}">Copy</button></div>
-        <p class="muted">Events: ${hook.events.map(esc).join(', ')} · authentication: ${esc(hook.authentication)}</p>
-        <label>Secret</label><div class="row"><button class="gen" data-id="${esc(c.id)}">Generate a secret</button><code class="secret" hidden></code><button class="secondary copy-secret" hidden>Copy</button></div>
-        <p class="muted">Shown once. It is accepted beside the configured one, so switching is safe.</p>
-        <p class="first-delivery waiting" role="status">Waiting for the first delivery…</p></div>`,
+          }) => `<section class="card" data-conn="${esc(c.id)}" aria-labelledby="hook-${esc(c.id)}"><h2 id="hook-${esc(c.id)}">${esc(c.name)} <span class="muted small">${esc(c.flavour === 'datacenter' ? 'Data Center' : 'Cloud')}</span></h2>
+        <ol class="steps compact">
+          <li><span class="step-no" aria-hidden="true">1</span><div class="grow"><b>URL</b><div class="copy-row"><code class="hook-url">${esc(hook.url)}</code><button class="secondary copy" data-copy="${esc(hook.url)}" aria-label="Copy the webhook URL">Copy</button></div>${hook.url.includes('${') ? '<p class="hint">Paste it as it is: Jira fills in the <span class="mono">${…}</span> variables on each delivery.</p>' : ''}</div></li>
+          <li><span class="step-no" aria-hidden="true">2</span><div class="grow"><b>Secret</b><div class="copy-row"><button class="gen" data-id="${esc(c.id)}">Generate a secret</button><code class="secret" hidden></code><button class="secondary copy-secret" hidden aria-label="Copy the secret">Copy</button></div>
+            <p class="hint">Shown once. It is accepted beside the configured one, so switching is safe.</p></div></li>
+          <li><span class="step-no" aria-hidden="true">3</span><div class="grow"><b>Events</b><p class="events">${hook.events.map((e) => `<span class="badge">${esc(e)}</span>`).join(' ')}</p><p class="hint">Authentication: ${esc(hook.authentication)}. Leave the JQL filter empty or limit it to the mapped projects.</p></div></li>
+        </ol>
+        <p class="first-delivery waiting" role="status"><span class="dot" aria-hidden="true"></span> Waiting for the first delivery…</p></section>`,
         )
         .join('')}`;
-    for (const b of main.querySelectorAll('button.copy'))
-      b.addEventListener('click', () => navigator.clipboard?.writeText(b.dataset.copy));
+    for (const b of main.querySelectorAll('button.copy')) b.addEventListener('click', () => copy(b, b.dataset.copy));
     for (const b of main.querySelectorAll('button.gen')) {
       b.addEventListener('click', async () => {
-        const r = await api(`/api/v1/connections/${encodeURIComponent(b.dataset.id)}/webhook/secret`, {
-          method: 'POST',
-          body: '{}',
-        });
+        const r = await post(`/api/v1/connections/${encodeURIComponent(b.dataset.id)}/webhook/secret`);
         const card = b.closest('.card');
         const code = card.querySelector('code.secret');
         code.textContent = r.secret;
         code.hidden = false;
-        const copy = card.querySelector('button.copy-secret');
-        copy.hidden = false;
-        copy.addEventListener('click', () => navigator.clipboard?.writeText(r.secret));
-        b.disabled = true;
+        const c = card.querySelector('button.copy-secret');
+        c.hidden = false;
+        c.addEventListener('click', () => copy(c, r.secret));
+        b.hidden = true;
       });
     }
+    const cards = [...main.querySelectorAll('.card[data-conn]')];
     const poll = async () => {
-      if (!location.hash.startsWith('#/setup')) return;
-      const { deliveries } = await api('/api/v1/webhooks/deliveries?limit=50');
-      for (const card of main.querySelectorAll('.card[data-conn]')) {
-        const got = deliveries.find((d) => d.connection_id === card.dataset.conn);
-        const el = card.querySelector('.first-delivery');
-        if (got) {
-          el.className = 'first-delivery ok';
-          el.textContent = `✓ Receiving deliveries (last: ${got.event} at ${when(got.received_at)})`;
+      if (!cards.some((c) => c.isConnected)) return;
+      try {
+        const { deliveries } = await api('/api/v1/webhooks/deliveries?limit=50');
+        for (const card of cards) {
+          const got = deliveries.find((d) => d.connection_id === card.dataset.conn);
+          const el = card.querySelector('.first-delivery');
+          if (got) {
+            el.className = 'first-delivery ok';
+            el.innerHTML = `<span class="dot" aria-hidden="true"></span> Receiving deliveries — last: ${esc(got.event)} ${esc(ago(got.received_at))}`;
+          }
         }
+      } catch {
+        return;
       }
       setTimeout(poll, 2000);
     };
@@ -239,35 +320,59 @@ const screens = {
 
   async mappings() {
     const { mappings } = await api('/api/v1/mappings');
-    main.innerHTML = `<h1>Mappings</h1><p class="sub">Host scope → Jira project. Edit through PUT /api/v1/mappings/{id} (checked against Jira on save) or the configuration file.</p>
-      <div class="card"><table><thead><tr><th>Mapping</th><th>Scope</th><th>Project</th><th>Direction</th><th>Kinds</th><th>Source</th></tr></thead><tbody>
+    main.innerHTML = `${pageHead('Mappings', 'Host scope → Jira project: issue types, statuses, priorities and fields. Checked against Jira on save.', '<a class="button" href="#/mapping/new" id="new-mapping">New mapping</a>')}
+      <div class="card"><div class="table-wrap"><table><thead><tr><th>Mapping</th><th>Connection</th><th>Scope</th><th>Project</th><th>Direction</th><th>Kinds</th><th>Source</th></tr></thead><tbody>
       ${mappings
         .map(
           (
             m,
-          ) => `<tr><td class="mono">${esc(m.id)}</td><td>${esc(m.mapping.scope)}</td><td>${esc(m.mapping.project)}</td><td>${esc(m.mapping.direction)}</td>
-          <td>${esc(Object.keys(m.mapping.kinds ?? {}).join(', '))}</td><td>${badge(m.source)}</td></tr>`,
+          ) => `<tr class="clickable" data-id="${esc(m.id)}" tabindex="0"><td class="mono">${esc(m.id)}</td><td>${esc(m.mapping.connection)}</td><td>${esc(m.mapping.scope)}</td><td><b>${esc(m.mapping.project)}</b></td><td>${badge(m.mapping.direction)}</td>
+          <td>${esc(Object.keys(m.mapping.kinds ?? {}).join(', '))}</td><td>${m.source === 'file' ? '<span class="badge">file</span>' : `<span class="badge synced">console · v${m.version}</span>`}</td></tr>`,
         )
-        .join('')}</tbody></table></div>`;
+        .join(
+          '',
+        )}</tbody></table></div>${mappings.length ? '' : empty('No mapping yet', 'A mapping sends one host scope to one Jira project.', '<a class="button" href="#/mapping/new">New mapping</a>')}</div>`;
+    for (const tr of main.querySelectorAll('tr.clickable')) {
+      const open = () => (location.hash = `#/mapping/${encodeURIComponent(tr.dataset.id)}`);
+      tr.addEventListener('click', open);
+      tr.addEventListener('keydown', (e) => e.key === 'Enter' && open());
+    }
   },
+  mapping: (id) => mappingEditor(main, id),
 };
 
+const NAV_OF = { record: 'records', connection: 'connections', mapping: 'mappings' };
+
 async function route() {
-  const hash = location.hash || '#/records';
-  const [name, ...args] = hash.slice(2).split('?')[0].split('/');
-  for (const a of document.querySelectorAll('nav a')) a.classList.toggle('active', a.dataset.nav === name);
-  signout.hidden = name === 'signin';
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  const hash = location.hash || (token ? '#/dashboard' : '#/signin');
+  // `#/records`, and `#records` as other pages link to the console (e.g. the OAuth callback).
+  const [name, ...args] = hash.replace(/^#\/?/, '').split('?')[0].split('/');
+  const screen = screens[name] ? name : 'dashboard';
+  for (const a of document.querySelectorAll('nav a')) {
+    const on = a.dataset.nav === (NAV_OF[screen] ?? screen);
+    a.classList.toggle('active', on);
+    if (on) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  }
+  signout.hidden = screen === 'signin';
+  if (screen !== 'signin') shell.classList.remove('signed-out');
+  document.title = `${screen[0].toUpperCase() + screen.slice(1)} · jira-bridge`;
+  main.setAttribute('aria-busy', 'true');
   try {
-    await (screens[name] ?? screens.records)(...args.map(decodeURIComponent));
-    if (name !== 'signin') void health();
+    await screens[screen](...args.map(decodeURIComponent));
+    if (screen !== 'signin') void health();
   } catch (err) {
-    if (name !== 'signin')
-      main.innerHTML = `<div class="card"><p class="error" role="alert">${esc(err.message)}</p></div>`;
+    if (screen !== 'signin' && err.status !== 401)
+      main.innerHTML = `<div class="card err-box"><p class="error" role="alert">${esc(err.message)}</p></div>`;
+  } finally {
+    main.removeAttribute('aria-busy');
   }
 }
 
 signout.addEventListener('click', () => {
   sessionStorage.removeItem(TOKEN_KEY);
+  banner.hidden = true;
   location.hash = '#/signin';
 });
 window.addEventListener('hashchange', route);

@@ -1,0 +1,544 @@
+// Mapping editor: every list filled from the connection's Jira catalogue (GET
+// /api/v1/connections/:id/catalog, Reload fetches it again), saved through PUT
+// /api/v1/mappings/:id (checked against Jira; each error of details.issues is shown next to its
+// field), with a JQL preview of what the mapping covers (POST /api/v1/mappings/preview).
+import { ApiError, api, badge, esc, options, pageHead, post, put } from './lib.js';
+
+const DIRECTIONS = [
+  ['both', 'Both ways'],
+  ['to_jira', 'Host → Jira only'],
+  ['from_jira', 'Jira → host only'],
+];
+const SYNC_FIELDS = ['summary', 'description', 'priority', 'labels', 'assignee', 'status'];
+
+/** The editor's state from a mapping in the configuration file's form. */
+function stateOf(m) {
+  const pairs = (o) => Object.entries(o ?? {}).map(([a, b]) => ({ a, b }));
+  return {
+    id: m.id ?? '',
+    connection: m.connection ?? '',
+    scope: m.scope ?? '',
+    project: m.project ?? '',
+    direction: m.direction ?? 'both',
+    kinds: Object.entries(m.kinds ?? {}).map(([kind, t]) => ({
+      kind,
+      mode: t.service_desk !== undefined ? 'desk' : 'issue',
+      issue_type: t.issue_type ?? '',
+      subtask_of: t.subtask_of ?? '',
+      service_desk: t.service_desk ?? '',
+      request_type: t.request_type ?? '',
+    })),
+    statusOut: pairs(m.status?.out),
+    statusIn: pairs(m.status?.in),
+    statusInDefault: m.status?.in_default ?? '',
+    closed: (m.status?.closed ?? []).join(', '),
+    prioOut: pairs(m.priority?.out),
+    prioOutDefault: m.priority?.out_default ?? '',
+    prioIn: pairs(m.priority?.in),
+    prioInDefault: m.priority?.in_default ?? '',
+    fields: (m.fields ?? []).map((f) => ({
+      host: f.host,
+      jira: f.jira,
+      type: f.type ?? '',
+      direction: f.direction ?? 'both',
+      lock: f.lock ?? '',
+    })),
+    sync: { ...(m.sync ?? {}) },
+    labels: (m.labels ?? []).join(' '),
+    closeMode: m.close?.status ? 'status' : 'never',
+    closeStatus: m.close?.status ?? '',
+    resolution: m.resolution ?? '',
+    reopenMode: m.reopen?.mode ?? 'reopen',
+    reworkIssueType: m.reopen?.rework_issue_type ?? '',
+    reworkLinkType: m.reopen?.rework_link_type ?? '',
+    allowReopenFromJira: m.reopen?.allow_from_jira ?? true,
+    commentsEnabled: m.comments?.enabled ?? true,
+    commentsDirection: m.comments?.direction ?? 'both',
+    onDelete: m.on_jira_delete ?? 'unlink',
+    onCreate: m.on_jira_create ?? 'ignore',
+  };
+}
+
+/** A new mapping's starting point: common host values, Jira values left to choose. */
+function blank(connection) {
+  return stateOf({
+    connection,
+    kinds: { incident: { issue_type: '' } },
+    status: { out: { new: '', in_progress: '', resolved: '' }, closed: ['resolved'] },
+    priority: { out: { critical: '', high: '', medium: '', low: '' } },
+  });
+}
+
+/** The mapping body (configuration file form) from the state; blank rows are left out. */
+function bodyOf(s) {
+  const obj = (rows) =>
+    Object.fromEntries(rows.filter((r) => r.a.trim() !== '' || r.b !== '').map((r) => [r.a.trim(), r.b]));
+  const sync = Object.fromEntries(Object.entries(s.sync).filter(([, v]) => v));
+  return {
+    connection: s.connection,
+    scope: s.scope.trim(),
+    project: s.project,
+    direction: s.direction,
+    kinds: Object.fromEntries(
+      s.kinds
+        .filter((k) => k.kind.trim() !== '')
+        .map((k) => [
+          k.kind.trim(),
+          k.mode === 'desk'
+            ? { service_desk: k.service_desk, request_type: k.request_type }
+            : { issue_type: k.issue_type, ...(k.subtask_of ? { subtask_of: k.subtask_of } : {}) },
+        ]),
+    ),
+    status: {
+      out: obj(s.statusOut),
+      in: obj(s.statusIn),
+      ...(s.statusInDefault.trim() ? { in_default: s.statusInDefault.trim() } : {}),
+      closed: s.closed.split(/[\s,]+/).filter(Boolean),
+    },
+    priority: {
+      out: obj(s.prioOut),
+      ...(s.prioOutDefault ? { out_default: s.prioOutDefault } : {}),
+      in: obj(s.prioIn),
+      ...(s.prioInDefault.trim() ? { in_default: s.prioInDefault.trim() } : {}),
+    },
+    fields: s.fields
+      .filter((f) => f.host.trim() !== '' || f.jira !== '')
+      .map((f) => ({
+        host: f.host.trim(),
+        jira: f.jira,
+        ...(f.type ? { type: f.type } : {}),
+        direction: f.direction,
+        ...(f.lock ? { lock: f.lock } : {}),
+      })),
+    sync,
+    labels: s.labels.split(/[\s,]+/).filter(Boolean),
+    close: s.closeMode === 'status' ? { status: s.closeStatus } : { never: true },
+    ...(s.resolution ? { resolution: s.resolution } : {}),
+    reopen: {
+      mode: s.reopenMode,
+      ...(s.reopenMode === 'rework' && s.reworkIssueType ? { rework_issue_type: s.reworkIssueType } : {}),
+      ...(s.reopenMode === 'rework' && s.reworkLinkType ? { rework_link_type: s.reworkLinkType } : {}),
+      allow_from_jira: s.allowReopenFromJira,
+    },
+    comments: { enabled: s.commentsEnabled, direction: s.commentsDirection },
+    on_jira_delete: s.onDelete,
+    on_jira_create: s.onCreate,
+  };
+}
+
+/** A select whose current value stays visible (flagged) when Jira no longer offers it. */
+function select({ bind, list, value, placeholder, label, id }) {
+  const known = list.some((o) => String(Array.isArray(o) ? o[0] : o) === String(value ?? ''));
+  const stale = value && !known ? `<option value="${esc(value)}" selected>⚠ ${esc(value)} (not in Jira)</option>` : '';
+  return `<select data-bind="${esc(bind)}" ${id ? `id="${esc(id)}"` : ''} ${label ? `aria-label="${esc(label)}"` : ''}>${stale}${options(list, value, placeholder !== undefined ? { placeholder } : {})}</select>`;
+}
+
+const text = ({ bind, value, label, placeholder = '', id }) =>
+  `<input type="text" data-bind="${esc(bind)}" value="${esc(value)}" ${id ? `id="${esc(id)}"` : ''} ${label ? `aria-label="${esc(label)}"` : ''} placeholder="${esc(placeholder)}" />`;
+
+const removeBtn = (list, i, what) =>
+  `<button type="button" class="icon remove-row" data-list="${list}" data-i="${i}" aria-label="Remove ${esc(what)}" title="Remove">✕</button>`;
+const addBtn = (list, what) =>
+  `<button type="button" class="link add-row" data-list="${list}">+ Add ${esc(what)}</button>`;
+
+export async function mappingEditor(main, mappingId) {
+  const editing = mappingId && mappingId !== 'new';
+  const params = new URLSearchParams(location.hash.split('?')[1] ?? '');
+  const [{ connections }, entry] = await Promise.all([
+    api('/api/v1/connections'),
+    editing ? api(`/api/v1/mappings/${encodeURIComponent(mappingId)}`) : Promise.resolve(null),
+  ]);
+  if (!connections.length) {
+    main.innerHTML = `${pageHead('New mapping')}<div class="card"><p>A mapping needs a Jira connection first.</p><a class="button" href="#/connection/new">Add a connection</a></div>`;
+    return;
+  }
+  const root = document.createElement('div');
+  main.replaceChildren(root);
+  const s = entry ? stateOf({ ...entry.mapping, id: entry.id }) : blank(params.get('connection') ?? connections[0].id);
+  if (!connections.some((c) => c.id === s.connection) && !entry) s.connection = connections[0].id;
+  let catalog = null;
+  let catalogError = null;
+  let issues = [];
+  let savedId = editing ? mappingId : null;
+  let lastPreview = '';
+  let source = entry?.source ?? null;
+
+  async function loadCatalog(reload = false) {
+    catalogError = null;
+    try {
+      catalog = await api(
+        `/api/v1/connections/${encodeURIComponent(s.connection)}/catalog${reload ? '?reload=true' : ''}`,
+      );
+    } catch (err) {
+      catalog = null;
+      catalogError = err;
+    }
+  }
+
+  const project = () => catalog?.projects.find((p) => p.key === s.project || p.id === s.project);
+  const lists = () => {
+    const p = project();
+    const statuses = (catalog?.statuses ?? []).map((x) => x.name);
+    return {
+      projects: (catalog?.projects ?? []).map((x) => [x.key, `${x.key} — ${x.name}`]),
+      issueTypes: (p?.issueTypes ?? []).filter((t) => !t.subtask).map((t) => t.name),
+      allTypes: (p?.issueTypes ?? []).map((t) => t.name),
+      desks: (catalog?.serviceDesks ?? [])
+        .filter((d) => !p || d.projectId === p.id || d.projectKey === p.key)
+        .map((d) => [d.id, `${d.projectKey} service desk`]),
+      requestTypes: (deskId) =>
+        (catalog?.serviceDesks ?? []).find((d) => d.id === deskId)?.requestTypes.map((r) => r.name) ?? [],
+      statuses,
+      statusIn: [
+        ...statuses,
+        ['category:new', 'Any “to do” status'],
+        ['category:indeterminate', 'Any “in progress” status'],
+        ['category:done', 'Any “done” status'],
+      ],
+      priorities: (catalog?.priorities ?? []).map((x) => x.name),
+      resolutions: (catalog?.resolutions ?? []).map((x) => x.name),
+      fields: (catalog?.fields ?? [])
+        .filter(
+          (f) => !['summary', 'description', 'priority', 'labels', 'status', 'project', 'issuetype'].includes(f.id),
+        )
+        .map((f) => [f.id, `${f.name}${f.custom ? ` (${f.id})` : ''}`]),
+    };
+  };
+
+  /** Reads every bound control into the state. */
+  function read() {
+    for (const el of root.querySelectorAll('[data-bind]')) {
+      const path = el.dataset.bind.split('.');
+      const v =
+        el.type === 'checkbox' ? el.checked : el.type === 'radio' ? (el.checked ? el.value : undefined) : el.value;
+      if (v === undefined) continue;
+      let o = s;
+      for (const k of path.slice(0, -1)) o = o[k];
+      o[path.at(-1)] = v;
+    }
+  }
+
+  function render() {
+    const L = lists();
+    const conn = connections.find((c) => c.id === s.connection);
+    const kindsRows = s.kinds
+      .map(
+        (k, i) => `<tr>
+        <td data-path="kinds.${esc(k.kind)}">${text({ bind: `kinds.${i}.kind`, value: k.kind, label: `Record kind ${i + 1}`, placeholder: 'incident' })}</td>
+        <td>${select({
+          bind: `kinds.${i}.mode`,
+          list: [
+            ['issue', 'Issue type'],
+            ['desk', 'Service request'],
+          ],
+          value: k.mode,
+          label: `Created as (kind ${i + 1})`,
+        })}</td>
+        <td data-path="kinds.${esc(k.kind)}.${k.mode === 'desk' ? 'service_desk' : 'issue_type'}">${
+          k.mode === 'desk'
+            ? select({
+                bind: `kinds.${i}.service_desk`,
+                list: L.desks,
+                value: k.service_desk,
+                placeholder: 'Service desk…',
+                label: `Service desk for ${k.kind || `kind ${i + 1}`}`,
+              })
+            : select({
+                bind: `kinds.${i}.issue_type`,
+                list: L.issueTypes,
+                value: k.issue_type,
+                placeholder: 'Issue type…',
+                label: `Issue type for ${k.kind || `kind ${i + 1}`}`,
+              })
+        }</td>
+        <td data-path="kinds.${esc(k.kind)}.request_type">${
+          k.mode === 'desk'
+            ? select({
+                bind: `kinds.${i}.request_type`,
+                list: L.requestTypes(k.service_desk),
+                value: k.request_type,
+                placeholder: 'Request type…',
+                label: `Request type for ${k.kind || `kind ${i + 1}`}`,
+              })
+            : '<span class="muted">—</span>'
+        }</td>
+        <td>${removeBtn('kinds', i, `kind ${k.kind}`)}</td></tr>`,
+      )
+      .join('');
+    const pairRows = (list, key, left, right, section) =>
+      s[list]
+        .map(
+          (r, i) =>
+            `<tr><td data-path="${section}.${esc(r.a)}.key">${left(r, i)}</td><td class="arrow" aria-hidden="true">→</td><td data-path="${section}.${esc(r.a)}">${right(r, i)}</td><td>${removeBtn(list, i, `row ${r.a}`)}</td></tr>`,
+        )
+        .join('');
+    const hostText = (list, what) => (r, i) =>
+      text({ bind: `${list}.${i}.a`, value: r.a, label: `${what} ${i + 1}`, placeholder: what });
+    const hostTextB = (list, what) => (r, i) =>
+      text({ bind: `${list}.${i}.b`, value: r.b, label: `${what} for ${r.a || `row ${i + 1}`}`, placeholder: what });
+    const jiraSelB = (list, items, what) => (r, i) =>
+      select({
+        bind: `${list}.${i}.b`,
+        list: items,
+        value: r.b,
+        placeholder: `${what}…`,
+        label: `${what} for ${r.a || `row ${i + 1}`}`,
+      });
+    const jiraSelA = (list, items, what) => (r, i) =>
+      select({ bind: `${list}.${i}.a`, list: items, value: r.a, placeholder: `${what}…`, label: `${what} ${i + 1}` });
+
+    root.innerHTML = `<p class="crumbs"><a href="#/mappings">← Mappings</a></p>
+    ${pageHead(savedId ? `Mapping <span class="mono">${esc(savedId)}</span>` : 'New mapping', 'Which host records go to which Jira project, and how their values translate. Every list comes from Jira.', `${source === 'api' ? '<button type="button" class="ghost-danger" id="delete-mapping">Delete</button>' : ''}<button type="button" class="secondary" id="reload">↻ Reload from Jira</button>`)}
+    ${source === 'file' ? '<p class="warn-box">This mapping comes from jira-bridge.yaml. Saving it here overrides the file’s version (delete the saved one to go back to the file).</p>' : ''}
+    ${catalogError ? `<div class="card err-box" role="alert"><b>Could not load the lists from Jira:</b> ${esc(catalogError.message)} <a href="#/connections">Check the connection</a></div>` : ''}
+    ${catalog ? `<p class="muted small" id="catalog-info">Lists from ${esc(conn?.name ?? s.connection)}, fetched ${esc(new Date(catalog.fetchedAt).toLocaleString())}: ${catalog.projects.length} projects, ${catalog.statuses.length} statuses, ${catalog.priorities.length} priorities, ${catalog.fields.length} fields.</p>` : ''}
+    <form id="mapping-form" novalidate>
+    <div class="error-summary card" id="form-errors" role="alert" tabindex="-1" hidden></div>
+    <div class="editor">
+    <div class="editor-main">
+    <section class="card"><h2>Scope</h2><div class="form-grid">
+      <div class="field" data-path="id"><label for="m-id">Mapping ID</label>${savedId ? `<input id="m-id" value="${esc(savedId)}" readonly />` : text({ bind: 'id', value: s.id, id: 'm-id', placeholder: 'stackflow-ops' })}</div>
+      <div class="field" data-path="connection"><label for="m-conn">Jira connection</label>${select({ bind: 'connection', id: 'm-conn', list: connections.map((c) => [c.id, c.name]), value: s.connection })}</div>
+      <div class="field" data-path="scope"><label for="m-scope">Host scope</label>${text({ bind: 'scope', value: s.scope, id: 'm-scope', placeholder: 'e.g. a tenant, team or product' })}<p class="hint">Records pushed with this scope use this mapping.</p></div>
+      <div class="field" data-path="project"><label for="m-project">Jira project</label>${select({ bind: 'project', id: 'm-project', list: L.projects, value: s.project, placeholder: 'Choose a project…' })}</div>
+      <div class="field" data-path="direction"><label for="m-direction">Sync direction</label>${select({ bind: 'direction', id: 'm-direction', list: DIRECTIONS, value: s.direction })}</div>
+    </div></section>
+
+    <section class="card"><h2>Record kinds → issue types</h2><p class="hint">Each kind of host record becomes an issue type, or a service request with a request type.</p>
+      <div class="table-wrap"><table class="edit"><thead><tr><th>Host kind</th><th>Created as</th><th>Issue type / service desk</th><th>Request type</th><th><span class="sr-only">Remove</span></th></tr></thead><tbody>${kindsRows}</tbody></table></div>
+      <div data-path="kinds"></div>${addBtn('kinds', 'kind')}</section>
+
+    <section class="card"><h2>Status</h2><div class="two-col">
+      <div><h3>Host → Jira</h3><div class="table-wrap"><table class="edit"><thead><tr><th>Host status</th><th></th><th>Jira status</th><th></th></tr></thead><tbody>
+      ${pairRows('statusOut', 'a', hostText('statusOut', 'Host status'), jiraSelB('statusOut', L.statuses, 'Jira status'), 'status.out')}</tbody></table></div>${addBtn('statusOut', 'status')}
+      <div class="field" data-path="status.closed"><label for="m-closed">Host statuses that mean “closed”</label>${text({ bind: 'closed', value: s.closed, id: 'm-closed', placeholder: 'resolved, closed' })}</div></div>
+      <div><h3>Jira → host</h3><div class="table-wrap"><table class="edit"><thead><tr><th>Jira status</th><th></th><th>Host status</th><th></th></tr></thead><tbody>
+      ${pairRows('statusIn', 'a', jiraSelA('statusIn', L.statusIn, 'Jira status'), hostTextB('statusIn', 'Host status'), 'status.in')}</tbody></table></div>${addBtn('statusIn', 'status')}
+      <div class="field" data-path="status.in_default"><label for="m-in-default">Any other Jira status → host status</label>${text({ bind: 'statusInDefault', value: s.statusInDefault, id: 'm-in-default', placeholder: '(leave the record’s status)' })}</div></div>
+    </div></section>
+
+    <section class="card"><h2>Severity ↔ priority</h2><div class="two-col">
+      <div><h3>Host severity → Jira priority</h3><div class="table-wrap"><table class="edit"><thead><tr><th>Severity</th><th></th><th>Priority</th><th></th></tr></thead><tbody>
+      ${pairRows('prioOut', 'a', hostText('prioOut', 'Severity'), jiraSelB('prioOut', L.priorities, 'Priority'), 'priority.out')}</tbody></table></div>${addBtn('prioOut', 'severity')}
+      <div class="field" data-path="priority.out_default"><label for="m-prio-default">Default priority</label>${select({ bind: 'prioOutDefault', id: 'm-prio-default', list: L.priorities, value: s.prioOutDefault, placeholder: '(Jira’s default)' })}</div></div>
+      <div><h3>Jira priority → host severity</h3><div class="table-wrap"><table class="edit"><thead><tr><th>Priority</th><th></th><th>Severity</th><th></th></tr></thead><tbody>
+      ${pairRows('prioIn', 'a', jiraSelA('prioIn', L.priorities, 'Priority'), hostTextB('prioIn', 'Severity'), 'priority.in')}</tbody></table></div>${addBtn('prioIn', 'priority')}
+      <div class="field" data-path="priority.in_default"><label for="m-sev-default">Default severity</label>${text({ bind: 'prioInDefault', value: s.prioInDefault, id: 'm-sev-default', placeholder: '(leave the record’s severity)' })}</div></div>
+    </div></section>
+
+    <section class="card"><h2>Fields</h2><p class="hint">Host fields ↔ Jira fields. A lock makes one side the owner: the other side’s edits are put back.</p>
+      <div class="table-wrap"><table class="edit"><thead><tr><th>Host field</th><th>Jira field</th><th>Direction</th><th>Lock</th><th></th></tr></thead><tbody>
+      ${s.fields
+        .map(
+          (
+            f,
+            i,
+          ) => `<tr><td data-path="fields.${i}.host">${text({ bind: `fields.${i}.host`, value: f.host, label: `Host field ${i + 1}`, placeholder: 'cvss_score' })}</td>
+          <td data-path="fields.${i}.jira">${select({ bind: `fields.${i}.jira`, list: L.fields, value: f.jira, placeholder: 'Jira field…', label: `Jira field for ${f.host || `row ${i + 1}`}` })}</td>
+          <td data-path="fields.${i}.direction">${select({ bind: `fields.${i}.direction`, list: DIRECTIONS, value: f.direction, label: `Direction for ${f.host || `row ${i + 1}`}` })}</td>
+          <td data-path="fields.${i}.lock">${select({
+            bind: `fields.${i}.lock`,
+            list: [
+              ['', 'None'],
+              ['host', 'Host owns it'],
+              ['jira', 'Jira owns it'],
+            ],
+            value: f.lock,
+            label: `Lock for ${f.host || `row ${i + 1}`}`,
+          })}</td>
+          <td>${removeBtn('fields', i, `field ${f.host}`)}</td></tr>`,
+        )
+        .join(
+          '',
+        )}</tbody></table></div>${s.fields.length ? '' : '<p class="muted small">No extra fields: title, description, status, severity and labels sync by themselves.</p>'}${addBtn('fields', 'field')}</section>
+
+    <section class="card"><h2>Built-in fields</h2><div class="form-grid four">
+      ${SYNC_FIELDS.map((f) => `<div class="field" data-path="sync.${f}"><label for="m-sync-${f}">${f[0].toUpperCase() + f.slice(1)}</label>${select({ bind: `sync.${f}`, id: `m-sync-${f}`, list: [['', 'As the mapping'], ...DIRECTIONS], value: s.sync[f] ?? '' })}</div>`).join('')}
+      <div class="field wide" data-path="labels"><label for="m-labels">Labels added to every issue</label>${text({ bind: 'labels', value: s.labels, id: 'm-labels', placeholder: 'from-stackflow security' })}<p class="hint">Separated by spaces; Jira labels cannot contain spaces.</p></div>
+    </div></section>
+
+    <section class="card"><h2>Lifecycle</h2><div class="form-grid">
+      <div class="field" data-path="close"><span class="label" id="close-label">When the host closes a record</span>
+        <div class="stack" role="radiogroup" aria-labelledby="close-label">
+          <label class="check-label"><input type="radio" name="close" data-bind="closeMode" value="never" ${s.closeMode === 'never' ? 'checked' : ''}/> Leave the Jira issue open</label>
+          <label class="check-label"><input type="radio" name="close" data-bind="closeMode" value="status" ${s.closeMode === 'status' ? 'checked' : ''}/> Move it to a status</label>
+        </div></div>
+      <div class="field" data-path="close.status"><label for="m-close-status">Closing status</label>${select({ bind: 'closeStatus', id: 'm-close-status', list: L.statuses, value: s.closeStatus, placeholder: 'Jira status…' })}</div>
+      <div class="field" data-path="resolution"><label for="m-resolution">Resolution</label>${select({ bind: 'resolution', id: 'm-resolution', list: L.resolutions, value: s.resolution, placeholder: '(none)' })}</div>
+      <div class="field" data-path="reopen.mode"><label for="m-reopen">When a closed record comes back</label>${select({
+        bind: 'reopenMode',
+        id: 'm-reopen',
+        list: [
+          ['reopen', 'Reopen the issue'],
+          ['rework', 'Open a linked rework issue'],
+          ['never', 'Leave the issue closed'],
+        ],
+        value: s.reopenMode,
+      })}</div>
+      <div class="field" data-path="reopen.rework_issue_type" ${s.reopenMode === 'rework' ? '' : 'hidden'}><label for="m-rework">Rework issue type</label>${select({ bind: 'reworkIssueType', id: 'm-rework', list: L.allTypes, value: s.reworkIssueType, placeholder: 'Issue type…' })}</div>
+      <div class="field" data-path="reopen.allow_from_jira"><label class="check-label"><input type="checkbox" data-bind="allowReopenFromJira" ${s.allowReopenFromJira ? 'checked' : ''}/> Jira users may reopen host records</label></div>
+      <div class="field" data-path="comments"><label class="check-label"><input type="checkbox" data-bind="commentsEnabled" id="m-comments" ${s.commentsEnabled ? 'checked' : ''}/> Sync comments</label>${select({ bind: 'commentsDirection', list: DIRECTIONS, value: s.commentsDirection, label: 'Comment direction' })}</div>
+      <div class="field" data-path="on_jira_delete"><label for="m-on-delete">When the Jira issue is deleted</label>${select(
+        {
+          bind: 'onDelete',
+          id: 'm-on-delete',
+          list: [
+            ['unlink', 'Unlink the record'],
+            ['resolve', 'Resolve the record'],
+          ],
+          value: s.onDelete,
+        },
+      )}</div>
+      <div class="field" data-path="on_jira_create"><label for="m-on-create">When an issue is created in Jira</label>${select(
+        {
+          bind: 'onCreate',
+          id: 'm-on-create',
+          list: [
+            ['ignore', 'Ignore it'],
+            ['create_record', 'Create a host record'],
+          ],
+          value: s.onCreate,
+        },
+      )}</div>
+    </div></section>
+    </div>
+
+    <aside class="editor-side">
+      <section class="card sticky"><h2>Preview</h2><p class="hint">The Jira issues this mapping covers.</p>
+        <button type="button" class="secondary" id="preview-btn">Run JQL preview</button>
+        <div id="preview-out" aria-live="polite">${lastPreview}</div>
+        <hr/>
+        <button type="submit" id="save-btn" class="wide-btn">${savedId ? 'Save changes' : 'Save mapping'}</button>
+        <p id="save-msg" role="status" class="small"></p>
+      </section>
+    </aside>
+    </div></form>`;
+    showIssues();
+  }
+
+  function showIssues() {
+    const box = root.querySelector('#form-errors');
+    if (!box) return;
+    if (!issues.length) {
+      box.hidden = true;
+      return;
+    }
+    for (const i of issues) {
+      const parts = i.path.split('.');
+      let host = null;
+      for (let n = parts.length; n > 0 && !host; n--)
+        host = root.querySelector(`[data-path="${window.CSS.escape(parts.slice(0, n).join('.'))}"]`);
+      if (host) {
+        host.classList.add('invalid');
+        host.querySelector('input,select,textarea')?.setAttribute('aria-invalid', 'true');
+        host.insertAdjacentHTML('beforeend', `<p class="field-error" role="alert">${esc(i.message)}</p>`);
+      }
+    }
+    box.innerHTML = `<b>The mapping was not saved — ${issues.length === 1 ? 'one problem' : `${issues.length} problems`} to fix:</b><ul>${issues
+      .map((i) => `<li>${i.path ? `<span class="mono">${esc(i.path)}</span>: ` : ''}${esc(i.message)}</li>`)
+      .join('')}</ul>`;
+    box.hidden = false;
+    box.focus();
+  }
+
+  async function preview() {
+    read();
+    const out = root.querySelector('#preview-out');
+    out.innerHTML = '<p class="muted">Searching Jira…</p>';
+    try {
+      const r = await post('/api/v1/mappings/preview', bodyOf(s));
+      out.innerHTML = lastPreview = `<code class="jql">${esc(r.jql)}</code>
+        <p><b id="preview-total">${r.total ?? '?'}</b> issue${r.total === 1 ? '' : 's'} match · <a href="${esc(r.browse_url)}" target="_blank" rel="noopener">open in Jira</a></p>
+        <ul class="preview-list">${r.issues.map((i) => `<li><span class="mono">${esc(i.key)}</span> ${esc(i.summary)} ${badge('status', i.status)}</li>`).join('')}</ul>`;
+    } catch (err) {
+      out.innerHTML = `<p class="error" role="alert">${esc(err instanceof ApiError && err.issues.length ? err.issues.map((i) => i.message).join('; ') : err.message)}</p>`;
+    }
+  }
+
+  async function save() {
+    read();
+    const id = savedId ?? s.id.trim();
+    const btn = root.querySelector('#save-btn');
+    btn.disabled = true;
+    issues = [];
+    if (!id) {
+      issues = [{ path: 'id', message: 'give the mapping an id, e.g. stackflow-ops' }];
+      render();
+      return;
+    }
+    try {
+      const saved = await put(`/api/v1/mappings/${encodeURIComponent(id)}`, bodyOf(s));
+      savedId = saved.id;
+      source = saved.source;
+      render();
+      root.querySelector('#save-msg').innerHTML =
+        `<span class="ok">✓ Saved (version ${saved.version}).</span> It applies to new work now. Next: <a href="#/setup">webhook settings</a>`;
+    } catch (err) {
+      issues = err instanceof ApiError && err.issues.length ? err.issues : [{ path: '', message: err.message }];
+      render();
+    }
+  }
+
+  // Structural edits re-render; value edits are read on save/preview.
+  root.addEventListener('change', async (e) => {
+    if (!e.target.dataset?.bind) return;
+    const b = e.target.dataset.bind;
+    if (b === 'connection') {
+      read();
+      s.project = '';
+      await loadCatalog();
+      render();
+    } else if (b === 'project' || /\.mode$/.test(b) || /\.service_desk$/.test(b) || b === 'reopenMode') {
+      read();
+      render();
+    }
+  });
+  root.addEventListener('click', async (e) => {
+    const t = e.target.closest('button');
+    if (!t) return;
+    if (t.classList.contains('add-row')) {
+      read();
+      const list = t.dataset.list;
+      s[list].push(
+        list === 'kinds'
+          ? { kind: '', mode: 'issue', issue_type: '', subtask_of: '', service_desk: '', request_type: '' }
+          : list === 'fields'
+            ? { host: '', jira: '', type: '', direction: 'both', lock: '' }
+            : { a: '', b: '' },
+      );
+      render();
+      root
+        .querySelectorAll(`button.add-row[data-list="${list}"]`)[0]
+        ?.previousElementSibling?.querySelector?.('tbody tr:last-child input, tbody tr:last-child select')
+        ?.focus();
+    } else if (t.classList.contains('remove-row')) {
+      read();
+      s[t.dataset.list].splice(Number(t.dataset.i), 1);
+      render();
+    } else if (t.id === 'reload') {
+      read();
+      t.disabled = true;
+      await loadCatalog(true);
+      render();
+      root.querySelector('#catalog-info')?.classList.add('flash');
+    } else if (t.id === 'preview-btn') await preview();
+    else if (t.id === 'delete-mapping') {
+      if (!window.confirm(`Delete the mapping "${savedId}"? Records already linked keep their issues.`)) return;
+      try {
+        await api(`/api/v1/mappings/${encodeURIComponent(savedId)}`, { method: 'DELETE' });
+        location.hash = '#/mappings';
+      } catch (err) {
+        issues = [{ path: '', message: err.message }];
+        render();
+      }
+    }
+  });
+  root.addEventListener('submit', (e) => {
+    e.preventDefault();
+    void save();
+  });
+
+  await loadCatalog();
+  render();
+  if (savedId) await preview();
+}
