@@ -148,6 +148,10 @@ export async function startService(opts: StartServiceOptions): Promise<RunningSe
       },
     });
 
+    // Authorization requests never completed are forgotten after their expiry (hourly).
+    const purgeStates = setInterval(() => void oauth.connect.purgeExpired().catch(() => undefined), 3_600_000).unref();
+    closer.add('oauth state purge', () => Promise.resolve(clearInterval(purgeStates)));
+
     const queue = createQueue(store, { logger });
     // The console dashboard's series ride on the same measurements as /metrics.
     const dashboard = createStatsRecorder();

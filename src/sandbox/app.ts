@@ -128,6 +128,7 @@ export async function createSandboxApp(opts: SandboxAppOptions = {}): Promise<Sa
     flavour,
     versions: flavour === 'cloud' ? ['2', '3'] : ['2'],
     routes: new RouteRegistry(),
+    oauth,
   };
 
   // Realism and auth for the Jira REST surface (the /_sandbox control API is exempt).

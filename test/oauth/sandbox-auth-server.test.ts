@@ -264,4 +264,14 @@ describe('sandbox OAuth 2.0 (3LO) authorization server', () => {
     expect(refresh.status).toBe(403);
     expect(refresh.body.error).toBe('invalid_grant');
   });
+
+  it('POST /_sandbox/reset forgets issued tokens and restarts the counters', async () => {
+    const t = await tokens();
+    expect(sb.oauth.counters.codeGrants).toBe(1);
+    const reset = await fetch(`${sb.baseUrl}/_sandbox/reset`, { method: 'POST' });
+    expect(reset.status).toBe(204);
+    expect(sb.oauth.counters.codeGrants).toBe(0);
+    const refresh = await token({ grant_type: 'refresh_token', refresh_token: t.refresh_token });
+    expect(refresh.status).toBe(403);
+  });
 });

@@ -30,6 +30,8 @@ export interface SandboxDeps {
   versions: ApiVersion[];
   /** Route templates by method, for 405 answers. */
   routes: RouteRegistry;
+  /** The OAuth authorization server (reset with the rest of the sandbox). */
+  oauth?: { reset(): void };
 }
 
 export type Handler = (req: FastifyRequest, reply: FastifyReply) => Promise<unknown> | unknown;

@@ -79,6 +79,7 @@ export function registerControlRoutes(app: FastifyInstance, deps: SandboxDeps): 
     seedState(state, seed);
     knobs.reset();
     calls.reset();
+    deps.oauth?.reset();
     return reply.status(204).send();
   });
 
