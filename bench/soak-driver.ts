@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { startService } from '../src/app/service.js';
 import { createLogger } from '../src/log/logger.js';
 import { startSandbox } from '../src/sandbox/index.js';
+import { JIRA_EVENTS } from '../src/webhooks/parse.js';
 
 const PRIORITY: Record<string, string> = { P1: 'Highest', P2: 'High', P3: 'Medium', P4: 'Low' };
 const STATUS_IN: Record<string, string> = { 'To Do': 'new', 'In Progress': 'in_progress', Done: 'resolved' };
@@ -94,14 +95,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
   });
   sb.webhooks.register({
     url: `${svc.url}/webhooks/jira/sb`,
-    events: [
-      'jira:issue_created',
-      'jira:issue_updated',
-      'jira:issue_deleted',
-      'comment_created',
-      'comment_updated',
-      'comment_deleted',
-    ],
+    events: [...JIRA_EVENTS],
     secret: SECRET,
   });
   const alice = sb.credentials.users.alice!.accountId;

@@ -22,6 +22,7 @@ import { createJiraClient } from '../src/jira/client.js';
 import { createLogger } from '../src/log/logger.js';
 import { startSandbox } from '../src/sandbox/index.js';
 import { sign } from '../src/webhooks/verify.js';
+import { JIRA_EVENTS } from '../src/webhooks/parse.js';
 
 const { values } = parseArgs({
   options: {
@@ -93,14 +94,7 @@ const svc = await startService({
 const intake = `${svc.url}/webhooks/jira/sb`;
 sb.webhooks.register({
   url: intake,
-  events: [
-    'jira:issue_created',
-    'jira:issue_updated',
-    'jira:issue_deleted',
-    'comment_created',
-    'comment_updated',
-    'comment_deleted',
-  ],
+  events: [...JIRA_EVENTS],
   secret: SECRET,
 });
 const a = sb.credentials.users.alice!;

@@ -11,15 +11,9 @@ import type { Logger } from '../log/logger.js';
 import { fromJson, toJson } from '../store/json.js';
 import type { Store } from '../store/store.js';
 import { AppError } from '../core/errors.js';
+import { JIRA_EVENTS } from '../webhooks/parse.js';
 
-export const APP_WEBHOOK_EVENTS = [
-  'jira:issue_created',
-  'jira:issue_updated',
-  'jira:issue_deleted',
-  'comment_created',
-  'comment_updated',
-  'comment_deleted',
-];
+export const APP_WEBHOOK_EVENTS: string[] = [...JIRA_EVENTS];
 
 export interface AppWebhookTarget {
   connectionId: string;

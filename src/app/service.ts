@@ -25,6 +25,7 @@ import { loadServiceConfig, makeDemoConfig, type Config } from './config-port.js
 import { storeReadiness } from './readiness.js';
 import { runtimeSettings } from './settings.js';
 import { VERSION } from './version.js';
+import { JIRA_EVENTS } from '../webhooks/parse.js';
 
 type RunningSandbox = Awaited<ReturnType<typeof startSandbox>>;
 
@@ -334,14 +335,7 @@ export async function startService(opts: StartServiceOptions): Promise<RunningSe
       if (c?.webhook.secret) {
         sandbox.webhooks.register({
           url: `${url}/webhooks/jira/${encodeURIComponent(c.id)}`,
-          events: [
-            'jira:issue_created',
-            'jira:issue_updated',
-            'jira:issue_deleted',
-            'comment_created',
-            'comment_updated',
-            'comment_deleted',
-          ],
+          events: [...JIRA_EVENTS],
           secret: c.webhook.secret,
         });
       }

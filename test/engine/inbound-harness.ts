@@ -8,6 +8,7 @@ import { createLogger, type Logger } from '../../src/log/logger.js';
 import { createMetrics } from '../../src/metrics/metrics.js';
 import type { TestDb } from '../helpers/db.js';
 import { CONNECTION_ID, startHarness, type Harness } from './harness.js';
+import { JIRA_EVENTS } from '../../src/webhooks/parse.js';
 
 export const WEBHOOK_SECRET = 'inbound-test-secret-0123456789';
 export const URL_TOKEN = 'inbound-url-token-abcdefghijkl';
@@ -52,14 +53,7 @@ export async function startInboundHarness(
   if (opts.events?.length !== 0)
     h.sandbox.webhooks.register({
       url: intakeUrl,
-      events: opts.events ?? [
-        'jira:issue_created',
-        'jira:issue_updated',
-        'jira:issue_deleted',
-        'comment_created',
-        'comment_updated',
-        'comment_deleted',
-      ],
+      events: opts.events ?? [...JIRA_EVENTS],
       secret: WEBHOOK_SECRET,
     });
   const a = h.sandbox.credentials.users.alice!;

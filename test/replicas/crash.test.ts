@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createJiraClient, type JiraClient } from '../../src/jira/client.js';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/index.js';
 import { freePort, spawnCli, waitForStatus, type Spawned } from '../cli/helpers.js';
+import { JIRA_EVENTS } from '../../src/webhooks/parse.js';
 
 const SECRET = 'crash-webhook-secret-0123456789';
 const PRIORITY: Record<string, string> = { P1: 'Highest', P2: 'High', P3: 'Medium', P4: 'Low' };
@@ -78,14 +79,7 @@ describe('SIGKILL under load from both sides, then restart', () => {
     );
     sb.webhooks.register({
       url: `http://127.0.0.1:${port}/webhooks/jira/sb`,
-      events: [
-        'jira:issue_created',
-        'jira:issue_updated',
-        'jira:issue_deleted',
-        'comment_created',
-        'comment_updated',
-        'comment_deleted',
-      ],
+      events: [...JIRA_EVENTS],
       secret: SECRET,
     });
     const a = sb.credentials.users.alice!;

@@ -14,6 +14,7 @@ import { createJiraClient, type JiraClient } from '../../src/jira/client.js';
 import { createLogger } from '../../src/log/logger.js';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/index.js';
 import { pgUnreachableReason, TEST_DATABASE_URL } from '../helpers/db.js';
+import { JIRA_EVENTS } from '../../src/webhooks/parse.js';
 
 const reason = await pgUnreachableReason();
 if (reason) console.warn(`test/replicas skipped: PostgreSQL is needed and unreachable (${reason})`);
@@ -65,14 +66,7 @@ describe.skipIf(reason !== null)('three replicas on one PostgreSQL', () => {
       replicas.push(svc);
       sb.webhooks.register({
         url: `${svc.url}/webhooks/jira/sb`,
-        events: [
-          'jira:issue_created',
-          'jira:issue_updated',
-          'jira:issue_deleted',
-          'comment_created',
-          'comment_updated',
-          'comment_deleted',
-        ],
+        events: [...JIRA_EVENTS],
         secret: SECRET,
       });
     }

@@ -10,6 +10,7 @@ import { RejectLimiter } from '../../webhooks/reject-limiter.js';
 import { generateWebhookSecret } from '../../webhooks/secrets.js';
 import { actorOf } from '../auth.js';
 import { errorResponses } from '../schemas.js';
+import { JIRA_EVENTS } from '../../webhooks/parse.js';
 
 export const WEBHOOK_BODY_LIMIT = 1024 * 1024;
 
@@ -184,14 +185,7 @@ export function webhookRoutes(opts: WebhookRouteOptions): FastifyPluginAsync {
         return {
           url: `${base}/webhooks/jira/${encodeURIComponent(req.params.id)}?issue_key=\${issue.key}&project_key=\${project.key}${auth === 'url_token' ? '&token=<the connection url_token>' : ''}`,
           authentication: auth,
-          events: [
-            'jira:issue_created',
-            'jira:issue_updated',
-            'jira:issue_deleted',
-            'comment_created',
-            'comment_updated',
-            'comment_deleted',
-          ],
+          events: [...JIRA_EVENTS],
         };
       },
     );
