@@ -219,7 +219,26 @@ export function createMappingAdmin(deps: MappingAdminDeps) {
     deps.apply(engineMappings());
   }
 
-  return { list: () => entries, get: (id: string) => entries.find((e) => e.id === id), save, remove };
+  /** Another replica saved or deleted a mapping: read them again from the store and apply. */
+  async function reload(): Promise<void> {
+    entries = mergeMappings(deps.config.mappings, await loadApiMappings(deps.store.db, deps.logger));
+    // Field names resolve against the site's catalogue: fetch the ones this replica lacks.
+    for (const id of new Set(entries.filter((e) => e.mapping.fields.length).map((e) => e.mapping.connection))) {
+      const client = deps.clients.get(id);
+      if (deps.catalogs.has(id) || !client) continue;
+      try {
+        deps.catalogs.set(id, await client.fetchCatalog());
+      } catch (err) {
+        deps.logger?.warn(
+          { connectionId: id, err: (err as Error).message },
+          'could not fetch the Jira catalogue; field mappings use the ids and types as saved',
+        );
+      }
+    }
+    deps.apply(engineMappings());
+  }
+
+  return { list: () => entries, get: (id: string) => entries.find((e) => e.id === id), save, remove, reload };
 }
 
 export type MappingAdmin = ReturnType<typeof createMappingAdmin>;

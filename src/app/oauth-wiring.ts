@@ -33,6 +33,8 @@ export interface OAuthWiring {
   provider(c: ConnectionConfig): OAuthTokenProvider;
   /** For jiraConnectionOf: getAccessToken from the provider, API base from the stored (or configured) cloud id. */
   authFor: OAuthAuthFactory;
+  /** Re-reads the connected sites (another replica connected one): the ids whose cloud id changed. */
+  reloadSites(): Promise<string[]>;
 }
 
 export interface OAuthWiringOptions {
@@ -97,6 +99,19 @@ export async function createOAuthWiring(o: OAuthWiringOptions): Promise<OAuthWir
   return {
     connect,
     provider,
+    async reloadSites() {
+      const now = await storedCloudIds(o.store.db);
+      const changed = [...new Set([...now.keys(), ...cloudIds.keys()])].filter(
+        (id) => now.get(id) !== cloudIds.get(id),
+      );
+      for (const id of changed) {
+        const v = now.get(id);
+        if (v === undefined) cloudIds.delete(id);
+        else cloudIds.set(id, v);
+        providers.get(id)?.provider.invalidate();
+      }
+      return changed;
+    },
     authFor(c) {
       const app = oauthAppOf(c);
       if (!app) throw new Error(`connection ${c.id} does not use OAuth`);

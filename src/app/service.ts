@@ -5,6 +5,7 @@ import { createAppWebhooks, type AppWebhookTarget } from './app-webhooks.js';
 import { generatedWebhookSecret } from '../webhooks/secrets.js';
 import { createTokenService } from './tokens.js';
 import { createConnectionAdmin, loadApiConnections } from './connections-admin.js';
+import { startConfigSync } from './config-sync.js';
 import { storedCloudIds } from './oauth-tokens.js';
 import { createOAuthWiring } from './oauth-wiring.js';
 import type { ConnectionConfig } from '../config/schema.js';
@@ -163,6 +164,7 @@ export async function startService(opts: StartServiceOptions): Promise<RunningSe
     onOAuthConnected = async (c) => {
       await wired.setConnection(c);
       await wired.engine.resumeConnection(c.id);
+      await configSync.announce();
     };
     closer.add('jira clients', () => wired.close());
     const worker: Worker = startWorker({
@@ -196,6 +198,40 @@ export async function startService(opts: StartServiceOptions): Promise<RunningSe
       if (c) sweeps.set(id, wired.engine.startSweeps({ [id]: c.sweep.interval_seconds * 1000 }));
     };
     for (const c of config.connections) await restartSweep(c.id, c);
+
+    // Replicas: what another replica saves (connections, mappings, OAuth sites) is applied here too.
+    const reloadConfig = async (): Promise<void> => {
+      const stored = new Map(
+        (await loadApiConnections(store.db, secretBox, logger)).filter((c) => !fileIds.has(c.id)).map((c) => [c.id, c]),
+      );
+      for (const c of [...config.connections]) {
+        if (fileIds.has(c.id) || stored.has(c.id)) continue;
+        config.connections.splice(config.connections.indexOf(c), 1);
+        await wired.dropConnection(c.id);
+        await restartSweep(c.id, undefined);
+      }
+      const resited = new Set(await oauth.reloadSites());
+      for (const id of resited) {
+        if (config.connections.some((c) => c.id === id)) connectedOAuth.add(id);
+        else connectedOAuth.delete(id);
+      }
+      for (const c of [...stored.values(), ...config.connections.filter((x) => fileIds.has(x.id))]) {
+        const i = config.connections.findIndex((x) => x.id === c.id);
+        const same = i >= 0 && JSON.stringify(config.connections[i]) === JSON.stringify(c);
+        if (same && !resited.has(c.id)) continue;
+        if (i >= 0) config.connections[i] = c;
+        else config.connections.push(c);
+        await wired.setConnection(c);
+        await restartSweep(c.id, c);
+      }
+      await wired.mappingAdmin.reload();
+    };
+    const configSync = await startConfigSync({
+      store,
+      reload: reloadConfig,
+      logger: logger.child({ component: 'config-sync' }),
+    });
+    closer.add('config sync', () => configSync.stop());
     closer.add('sweeps', () => Promise.all([...sweeps.values()].map((x) => x.stop())));
     const connectionAdmin = createConnectionAdmin({
       store,
@@ -206,6 +242,8 @@ export async function startService(opts: StartServiceOptions): Promise<RunningSe
       onChange: async (id, c) => {
         await restartSweep(id, c);
         if (c) await wired.engine.resumeConnection(id);
+        await configSync.check();
+        await configSync.announce();
       },
       oauthConnected: (id) => connectedOAuth.has(id),
       logger: logger.child({ component: 'connections' }),
@@ -276,7 +314,22 @@ export async function startService(opts: StartServiceOptions): Promise<RunningSe
           },
         },
         changes: { store },
-        mappings: wired.mappingAdmin,
+        mappings: {
+          list: () => wired.mappingAdmin.list(),
+          get: (id) => wired.mappingAdmin.get(id),
+          // The other replicas hear of it at once (PostgreSQL) or within the poll interval.
+          save: async (id, body, actor) => {
+            const out = await wired.mappingAdmin.save(id, body, actor);
+            await configSync.check();
+            await configSync.announce();
+            return out;
+          },
+          remove: async (id, actor) => {
+            await wired.mappingAdmin.remove(id, actor);
+            await configSync.check();
+            await configSync.announce();
+          },
+        },
         access: { tokens, store },
         connections: {
           ...connectionAdmin,
