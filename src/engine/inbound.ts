@@ -318,7 +318,10 @@ export function createInboundHandler(deps: InboundDeps): {
       if (hostWins) {
         newBases.delete(STATUS_BASE);
         newBases.set(STATUS_BASE, state.status.name);
-        // The host's status is pushed by its outbound job (host:status differs from the record).
+        // The host's status is pushed by its outbound job. Forget the host status last pushed, so
+        // that job does the status work even if the host returns to that value in the meantime
+        // (it would otherwise read "unchanged since pushed" while Jira has moved away).
+        newBases.set(HOST_STATUS_BASE, null);
         return true;
       }
     }
