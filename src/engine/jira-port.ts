@@ -213,8 +213,12 @@ export function jiraPortFromClient(client: JiraClient, opts: ClientPortOptions =
       return out;
     },
 
-    async addComment(idOrKey, body) {
-      const c = await client.addComment(idOrKey, body as Parameters<JiraClient['addComment']>[1]);
+    async addComment(idOrKey, body, opts = {}) {
+      const c = await client.addComment(
+        idOrKey,
+        body as Parameters<JiraClient['addComment']>[1],
+        opts.internal ? { internal: true } : {},
+      );
       return { id: String(c.id) };
     },
 

@@ -275,7 +275,7 @@ export function createOutboundHandler(deps: OutboundDeps): {
     const pending = await store.db
       .selectFrom('comment_links as cl')
       .innerJoin('record_comments as rc', 'rc.id', 'cl.id')
-      .select(['cl.id', 'cl.host_comment_id', 'cl.base_body', 'rc.author', 'rc.body', 'rc.created_at'])
+      .select(['cl.id', 'cl.host_comment_id', 'cl.base_body', 'rc.author', 'rc.body', 'rc.created_at', 'rc.internal'])
       .where('cl.record_id', '=', record.id)
       .where('cl.origin', '=', 'host')
       .where('cl.jira_comment_id', 'is', null)
@@ -337,7 +337,7 @@ export function createOutboundHandler(deps: OutboundDeps): {
           .where('id', '=', c.id)
           .execute();
       }
-      const { id } = await jira.addComment(issueKey, jira.toBody(text));
+      const { id } = await jira.addComment(issueKey, jira.toBody(text), { internal: c.internal === 1 });
       await deps.hooks?.afterComment?.(record.id, id);
       // Stored at once: a retry never posts this comment again.
       await store.db

@@ -32,6 +32,8 @@ export interface CommentInput {
   body: string;
   createdAt?: number | undefined;
   hostCommentId: string;
+  /** An internal note (Service Management: hidden from the customer). */
+  internal?: boolean | undefined;
 }
 
 export interface AttachmentInput {
@@ -341,6 +343,7 @@ export function createRecordService(deps: RecordServiceDeps) {
             body: c.body,
             origin: 'host',
             deleted: 0,
+            internal: c.internal ? 1 : 0,
             created_at: createdAt,
             updated_at: t,
           })

@@ -217,7 +217,8 @@ export interface JiraPort {
   transition(idOrKey: string, transitionId: string, fields?: Record<string, unknown>): Promise<void>;
   /** Comments on the issue as plain text (to recognise a comment an interrupted attempt posted). */
   listComments(idOrKey: string): Promise<Array<{ id: string; text: string }>>;
-  addComment(idOrKey: string, body: unknown): Promise<{ id: string }>;
+  /** `internal`: a note the Service Management customer does not see. */
+  addComment(idOrKey: string, body: unknown, opts?: { internal?: boolean }): Promise<{ id: string }>;
   updateComment(idOrKey: string, commentId: string, body: unknown): Promise<void>;
   addAttachment(idOrKey: string, filename: string, bytes: Buffer): Promise<{ id: string }>;
   /** The issue's attachments (to recognise one an interrupted upload already added). */

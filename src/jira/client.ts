@@ -110,7 +110,11 @@ export interface JiraClient {
   listComments(idOrKey: string, opts?: { startAt?: number; maxResults?: number }): Promise<Page<JiraComment>>;
   allComments(idOrKey: string): AsyncGenerator<JiraComment>;
   /** `public` set: posted through the Service Management API (body as plain text / wiki markup). */
-  addComment(idOrKey: string, body: JiraText, opts?: { public?: boolean }): Promise<JiraComment>;
+  /**
+   * `public` posts through the Service Management API (text body); `internal` posts an internal
+   * note through the platform API (the `sd.public.comment` property).
+   */
+  addComment(idOrKey: string, body: JiraText, opts?: { public?: boolean; internal?: boolean }): Promise<JiraComment>;
   updateComment(idOrKey: string, commentId: string, body: JiraText): Promise<JiraComment>;
   deleteComment(idOrKey: string, commentId: string): Promise<void>;
 
@@ -393,7 +397,15 @@ export function createJiraClient(conn: JiraConnection, opts: JiraClientOptions =
         });
         return { ...r, id: String(r.id), body: r.body, jsdPublic: r.public } as JiraComment;
       }
-      return call({ method: 'POST', route: `${A}/issue/{idOrKey}/comment`, params: { idOrKey }, body: { body } });
+      // An internal note through the platform API: the Service Management property (ignored by
+      // projects that are not service desks).
+      const properties = o.internal ? [{ key: 'sd.public.comment', value: { internal: true } }] : undefined;
+      return call({
+        method: 'POST',
+        route: `${A}/issue/{idOrKey}/comment`,
+        params: { idOrKey },
+        body: { body, ...(properties ? { properties } : {}) },
+      });
     },
 
     updateComment: (idOrKey, id, body) =>

@@ -376,4 +376,38 @@ describe('inbound sync: Jira changes reach the record (SQLite, sandbox webhooks)
       { body: 'Internal note', internal: 1 },
     ]);
   });
+
+  it('host comments marked internal become internal notes on the request; the others are replies', async () => {
+    await h.engine.records.upsertRecord({
+      scope: 'xyte',
+      hostId: 'x-3',
+      kind: 'incident',
+      title: 'Door sensor',
+      status: 'open',
+    });
+    await h.settle();
+    await h.engine.records.addComment('xyte', 'x-3', {
+      author: 'ops',
+      body: 'Work note: swapped the sensor',
+      hostCommentId: 'wn-1',
+      internal: true,
+    });
+    await h.engine.records.addComment('xyte', 'x-3', { author: 'ops', body: 'We are on it', hostCommentId: 'rp-1' });
+    await h.settle();
+    const key = (await h.record('xyte', 'x-3')).link!.issue_key!;
+    const inJira = h.sandbox.state.issue(key)!.comments.map((c) => ({
+      text: JSON.stringify(c.body).includes('swapped') ? 'work note' : 'reply',
+      public: c.jsdPublic,
+    }));
+    expect(inJira).toEqual([
+      { text: 'work note', public: false },
+      { text: 'reply', public: true },
+    ]);
+    // The echoes of our own posts add nothing; the record keeps both with their visibility.
+    const list = await h.engine.records.listComments('xyte', 'x-3');
+    expect(list.map((c) => [c.origin, c.internal])).toEqual([
+      ['host', true],
+      ['host', false],
+    ]);
+  });
 });

@@ -94,6 +94,12 @@ const CommentInputSchema = z
     body: z.string().min(1).max(1_000_000).describe('Markdown'),
     created_at: z.iso.datetime({ offset: true }).optional(),
     host_comment_id: z.string().min(1).max(200).describe("The host's id of the comment (idempotency)"),
+    internal: z
+      .boolean()
+      .optional()
+      .describe(
+        'An internal note (Service Management: not shown to the customer; elsewhere a comment with the sd.public.comment property). Default false.',
+      ),
   })
   .meta({ id: 'CommentInput' });
 
@@ -224,6 +230,7 @@ export const recordsPlugin: FastifyPluginAsync<RecordsRouteOptions> = async (fas
         body: b.body,
         createdAt: b.created_at ? Date.parse(b.created_at) : undefined,
         hostCommentId: b.host_comment_id,
+        internal: b.internal === true,
       });
       return reply.code(out.created ? 201 : 200).send(out);
     },
