@@ -118,6 +118,18 @@ export function jiraChangeTime(state: JiraIssueState, key: string, mapping: Outb
   return state.fieldTimes[id.toLowerCase()] ?? state.updated;
 }
 
+/** The host kind an issue of this type becomes under a mapping, if any. */
+export function kindForIssueType(m: OutboundMapping, issueType: string): string | undefined {
+  const given = inboundSettings(m).createKind;
+  if (given) return given;
+  const kinds = Object.entries(m.kinds);
+  const t = issueType.toLowerCase();
+  return (
+    kinds.find(([, k]) => !k.serviceDesk && k.issueType.toLowerCase() === t)?.[0] ??
+    kinds.find(([, k]) => k.serviceDesk !== undefined)?.[0]
+  );
+}
+
 export function samePerson(a: JiraPerson | null, b: JiraPerson | null): boolean {
   if (!a || !b) return false;
   if (a.accountId && b.accountId) return a.accountId === b.accountId;
@@ -571,16 +583,24 @@ export function createInboundHandler(deps: InboundDeps): {
     calls: () => number,
   ): Promise<InboundOutcome['verdict']> {
     if (!state) return 'ignored:unlinked';
-    const mapping = mappings
+    const creating = mappings
       .all()
-      .find(
+      .filter(
         (m) =>
           m.connectionId === connectionId &&
           m.projectKey === state.projectKey &&
           m.direction !== 'to_jira' &&
           inboundSettings(m).onJiraCreate === 'create_record',
       );
-    if (!mapping) return 'ignored:unlinked';
+    if (!creating.length) return 'ignored:unlinked';
+    // Which mapping and kind: the one whose kind maps this issue type (an epic or a sub-task in a
+    // project whose mapping knows only incidents is not a record), or the mapping's explicit
+    // create kind, or a service-desk kind (requests come in whatever type the request type has).
+    const chosen = creating
+      .map((m) => ({ m, kind: kindForIssueType(m, state.issueType) }))
+      .find((c) => c.kind !== undefined);
+    if (!chosen) return 'ignored:out_of_scope';
+    const mapping = chosen.m;
     // Issues we created carry our creation token: the outbound job links them, never this one.
     if (state.labels.some((l) => l.startsWith(TOKEN_LABEL_PREFIX))) return 'ignored:unlinked';
     // An alert opens when the issue is created or becomes active (not while it is done).
@@ -591,7 +611,7 @@ export function createInboundHandler(deps: InboundDeps): {
       Object.keys(mapping.statusOut)[0] ??
       'open';
     const data = recordDataFromIssue(state, mapping, flavour, hostStatus);
-    const kind = inbound.createKind ?? Object.keys(mapping.kinds)[0]!;
+    const kind = chosen.kind!;
     const t = now();
     const hostId = `jira-${connectionId}-${state.id}`;
     await store.transaction(async (trx) => {

@@ -336,7 +336,7 @@ export function jiraPortFromClient(client: JiraClient, opts: ClientPortOptions =
       const minutes = Math.max(1, Math.ceil((Date.now() - since) / 60_000) + 1);
       const jql = `project in (${projectKeys.map(q).join(', ')}) AND updated >= -${minutes}m ORDER BY updated ASC`;
       for await (const issue of client.searchAll(jql, {
-        fields: ['updated', 'project', 'summary', 'status', 'priority'],
+        fields: ['updated', 'project', 'summary', 'status', 'priority', 'issuetype'],
       })) {
         const f = issue.fields;
         const name = (v: unknown): string | undefined =>
@@ -352,6 +352,7 @@ export function jiraPortFromClient(client: JiraClient, opts: ClientPortOptions =
             ...(typeof f.summary === 'string' ? { summary: f.summary } : {}),
             ...(name(f.status) !== undefined ? { status: name(f.status)! } : {}),
             ...('priority' in f ? { priority: name(f.priority) ?? null } : {}),
+            ...(name(f.issuetype) !== undefined ? { issueType: name(f.issuetype)! } : {}),
           },
         };
         if (stamp.updated >= since) yield stamp;

@@ -16,9 +16,9 @@ import { driftedFromBases } from '../core/merge.js';
 import { fromJson, toJson } from '../store/json.js';
 import { releaseLock, tryAcquireLock } from '../store/locks.js';
 import type { Store } from '../store/store.js';
-import { enqueueInbound } from './inbound.js';
+import { enqueueInbound, kindForIssueType } from './inbound.js';
 import { inboundSettings } from './inbound-mapping.js';
-import type { JiraPort, MappingSource } from './types.js';
+import type { IssueStamp, JiraPort, MappingSource } from './types.js';
 
 export interface SweepDeps {
   store: Store;
@@ -64,9 +64,14 @@ export function createSweeper(deps: SweepDeps) {
       const row = await deps.store.db.selectFrom('sweeps').selectAll().where('name', '=', name).executeTakeFirst();
       const prev = fromJson<{ updated: number }>(row?.cursor ?? null)?.updated;
       const cursor = prev ?? startedAt - lookback;
-      const creating = new Set(
-        mappings.filter((m) => inboundSettings(m).onJiraCreate === 'create_record').map((m) => m.projectKey),
-      );
+      // Issues nobody linked yet matter where a mapping creates records from this project and type.
+      const creating = mappings.filter((m) => inboundSettings(m).onJiraCreate === 'create_record');
+      const wanted = (stamp: IssueStamp): boolean =>
+        creating.some(
+          (m) =>
+            m.projectKey === stamp.projectKey &&
+            (stamp.seen?.issueType === undefined || kindForIssueType(m, stamp.seen.issueType) !== undefined),
+        );
       let seen = 0;
       let queued = 0;
       let max = cursor;
@@ -92,7 +97,7 @@ export function createSweeper(deps: SweepDeps) {
             const bases = new Map(rows.map((r) => [r.field, fromJson<unknown>(r.value)]));
             if (!driftedFromBases(stamp.seen ?? {}, bases).length) continue;
           }
-        } else if (!creating.has(stamp.projectKey)) continue;
+        } else if (!wanted(stamp)) continue;
         await deps.store.transaction((trx) =>
           enqueueInbound(deps.queue, trx, { connectionId, issueId: stamp.id, source: 'sweep' }),
         );

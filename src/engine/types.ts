@@ -252,7 +252,7 @@ export interface IssueStamp {
   /** Epoch ms of Jira's `updated`. */
   updated: number;
   /** What the sweep's search page carried besides (no extra call): compared with the agreed values. */
-  seen?: { summary?: string; status?: string; priority?: string | null };
+  seen?: { summary?: string; status?: string; priority?: string | null; issueType?: string };
 }
 
 export interface JiraCommentState {

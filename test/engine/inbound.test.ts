@@ -268,6 +268,24 @@ describe('inbound sync: Jira changes reach the record (SQLite, sandbox webhooks)
     expect(Number(count.n)).toBe(1);
   });
 
+  it('an issue created in Jira becomes the kind its issue type maps to; an unmapped type is not a record', async () => {
+    const task = await h.alice.createIssue({
+      fields: { project: { key: 'OPS' }, issuetype: { name: 'Task' }, summary: 'Rotate the db-3 certificate' },
+    });
+    const bug = await h.alice.createIssue({
+      fields: { project: { key: 'OPS' }, issuetype: { name: 'Bug' }, summary: 'Typo on the status page' },
+    });
+    await h.settle();
+    expect((await h.record('stackflow-incidents', `jira-sandbox-${task.id}`)).kind).toBe('change');
+    await expect(h.record('stackflow-incidents', `jira-sandbox-${bug.id}`)).rejects.toThrow(/No record/);
+    const verdicts = await db.store.db
+      .selectFrom('webhook_deliveries')
+      .select('verdict')
+      .where('issue_id', '=', String(bug.id))
+      .execute();
+    expect(verdicts.map((v) => v.verdict)).toContain('ignored:out_of_scope');
+  });
+
   it('the sweep applies what webhooks missed, and a second sweep finds nothing to do', async () => {
     const key = await incident('inc-sweep');
     h.sandbox.webhooks.setFaults({ dropRate: 1 });
