@@ -45,6 +45,8 @@ function stateOf(m) {
     })),
     sync: { ...(m.sync ?? {}) },
     labels: (m.labels ?? []).join(' '),
+    hostLinkUrl: m.host_link?.url ?? '',
+    hostLinkTitle: m.host_link?.title ?? '',
     closeMode: m.close?.status ? 'status' : 'never',
     closeStatus: m.close?.status ?? '',
     resolution: m.resolution ?? '',
@@ -112,6 +114,14 @@ function bodyOf(s) {
       })),
     sync,
     labels: s.labels.split(/[\s,]+/).filter(Boolean),
+    ...(s.hostLinkUrl.trim()
+      ? {
+          host_link: {
+            url: s.hostLinkUrl.trim(),
+            ...(s.hostLinkTitle.trim() ? { title: s.hostLinkTitle.trim() } : {}),
+          },
+        }
+      : {}),
     close: s.closeMode === 'status' ? { status: s.closeStatus } : { never: true },
     ...(s.resolution ? { resolution: s.resolution } : {}),
     reopen: {
@@ -355,6 +365,8 @@ export async function mappingEditor(main, mappingId) {
     <section class="card"><h2>Built-in fields</h2><div class="form-grid four">
       ${SYNC_FIELDS.map((f) => `<div class="field" data-path="sync.${f}"><label for="m-sync-${f}">${f[0].toUpperCase() + f.slice(1)}</label>${select({ bind: `sync.${f}`, id: `m-sync-${f}`, list: [['', 'As the mapping'], ...DIRECTIONS], value: s.sync[f] ?? '' })}</div>`).join('')}
       <div class="field wide" data-path="labels"><label for="m-labels">Labels added to every issue</label>${text({ bind: 'labels', value: s.labels, id: 'm-labels', placeholder: 'from-stackflow security' })}<p class="hint">Separated by spaces; Jira labels cannot contain spaces.</p></div>
+      <div class="field wide" data-path="host_link.url"><label for="m-host-link">Link back to the record (URL template)</label>${text({ bind: 'hostLinkUrl', value: s.hostLinkUrl, id: 'm-host-link', placeholder: 'https://platform.example/incidents/{host_id}' })}<p class="hint">Each issue gets a link to its record: {scope}, {host_id} and {kind} are filled in. Leave empty for none.</p></div>
+      <div class="field wide" data-path="host_link.title"><label for="m-host-link-title">Link title</label>${text({ bind: 'hostLinkTitle', value: s.hostLinkTitle, id: 'm-host-link-title', placeholder: '{scope} {host_id}' })}</div>
     </div></section>
 
     <section class="card"><h2>Lifecycle</h2><div class="form-grid">

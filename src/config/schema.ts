@@ -122,6 +122,18 @@ export const mappingSchema = z.strictObject({
     })
     .default({}),
   labels: z.array(z.string().regex(/^\S+$/, 'must not contain spaces (Jira labels cannot)')).default([]),
+  /** A link on each issue back to its record on the platform: {scope}, {host_id} and {kind} are filled in. */
+  host_link: z
+    .strictObject({
+      url: z
+        .string()
+        .refine(
+          (v) => /^https?:\/\/[^\s]+$/.test(v),
+          'must be an http(s) URL template, e.g. https://platform.example/incidents/{host_id}',
+        ),
+      title: z.string().min(1).max(255).optional(),
+    })
+    .optional(),
   close: z
     .union([z.strictObject({ status: nonEmpty }), z.strictObject({ never: z.literal(true) })])
     .default({ never: true }),

@@ -97,6 +97,7 @@ export function toOutboundMapping(m: MappingConfig, catalog?: JiraCatalog): Outb
     ...(m.priority.out_default ? { defaultPriority: m.priority.out_default } : {}),
     fields,
     labels: m.labels,
+    ...(m.host_link ? { hostLink: { url: m.host_link.url, title: m.host_link.title } } : {}),
     comments: m.comments.enabled && m.comments.direction !== 'from_jira',
     builtinDirections: m.sync,
     inbound: {

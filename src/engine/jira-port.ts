@@ -359,6 +359,10 @@ export function jiraPortFromClient(client: JiraClient, opts: ClientPortOptions =
       }
     },
 
+    async linkOut(idOrKey, globalId, url, title) {
+      await client.upsertRemoteLink(idOrKey, { globalId, object: { url, title } });
+    },
+
     async linkIssues(type, inwardKey, outwardKey) {
       // A remote link with a stable global id: replayable, and on every Jira flavour.
       await client.upsertRemoteLink(outwardKey, {

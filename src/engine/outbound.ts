@@ -71,6 +71,18 @@ const UPLOADING = 'jira-bridge:uploading';
 /** The host status last pushed, and the Jira status it was meant to reach. */
 const HOST_STATUS_BASE = 'host:status';
 const TARGET_STATUS_BASE = 'target:status';
+/** field_bases: the platform URL last linked from the issue. */
+const HOST_LINK_BASE = 'host_link';
+
+/** A host-link template with the record's {scope}, {host_id} and {kind} (URL-encoded in URLs). */
+export function fillHostLink(
+  template: string,
+  r: { scope: string; host_id: string; kind: string },
+  url: boolean,
+): string {
+  const v = (s: string): string => (url ? encodeURIComponent(s) : s);
+  return template.replace(/\{(scope|host_id|kind)\}/g, (_, k: 'scope' | 'host_id' | 'kind') => v(r[k]));
+}
 
 export interface OutboundDeps {
   store: Store;
@@ -960,6 +972,16 @@ export function createOutboundHandler(deps: OutboundDeps): {
             project_key: movedTo.split('-')[0] ?? null,
             updated_at: now(),
           };
+        // The way back to the record on the platform (once; again when the URL changes).
+        if (mapping.hostLink) {
+          const url = fillHostLink(mapping.hostLink.url, record, true);
+          if (bases.get(HOST_LINK_BASE) !== url) {
+            const title = fillHostLink(mapping.hostLink.title ?? '{scope} {host_id}', record, false).slice(0, 255);
+            await jira.linkOut(issueKey, `jira-bridge:record:${recordId}`, url, title);
+            newBases.set(HOST_LINK_BASE, url);
+            outcome.fields.push('host_link');
+          }
+        }
         const comments = await pushComments(jira, record, issueKey, mapping);
         const attachments = await pushAttachments(jira, record, issueKey);
         if (comments) outcome.extra = { ...outcome.extra, comments_posted: comments };

@@ -76,6 +76,11 @@ export interface OutboundMapping {
   fields: FieldMappingSnapshot[];
   /** Labels added to every issue of this mapping. */
   labels: string[];
+  /**
+   * A link from each issue back to its record on the platform (a Jira remote link), from a URL
+   * template with {scope}, {host_id} and {kind}.
+   */
+  hostLink?: { url: string; title?: string | undefined } | undefined;
   comments: boolean;
   /** Direction of the built-in fields (summary, description, priority, labels, assignee). */
   builtinDirections?: Partial<
@@ -226,6 +231,8 @@ export interface JiraPort {
   /** Account reference for an email; null when no user matches or emails are hidden. */
   findUserByEmail(email: string): Promise<Record<string, string> | null>;
   linkIssues(type: string, inwardKey: string, outwardKey: string): Promise<void>;
+  /** A remote link on the issue (upserted by its global id: replayable). */
+  linkOut(idOrKey: string, globalId: string, url: string, title: string): Promise<void>;
   /** Converts Markdown to the body format of this flavour (ADF on Cloud, wiki on DC). */
   toBody(markdown: string): unknown;
   /** The account this connection acts as (one call, then cached): its changes are echoes. */
