@@ -10,6 +10,8 @@ import { storedCloudIds } from './oauth-tokens.js';
 import { createOAuthWiring } from './oauth-wiring.js';
 import type { ConnectionConfig } from '../config/schema.js';
 import { loadSecretBox } from '../security/master-key.js';
+import { checkConfigStructure } from '../core/config-check.js';
+import { ConfigError } from '../config/errors.js';
 import { apiRoutes } from '../http/routes/index.js';
 import { wireEngine } from './engine-wiring.js';
 import { buildServer } from '../http/server.js';
@@ -130,6 +132,12 @@ export async function startService(opts: StartServiceOptions): Promise<RunningSe
           'a connection saved through the API has the id of one in the file; the file’s is used',
         );
       } else config.connections.push(c);
+    }
+    // Cross-references of the file (duplicate ids, a mapping naming no connection, a scope mapped
+    // twice, …) are checked once the API's connections are known: a broken file starts nothing.
+    if (loaded.source !== null) {
+      const problems = checkConfigStructure(config);
+      if (problems.length > 0) throw new ConfigError(problems, loaded.source);
     }
 
     // The URL Jira and browsers reach us at (public_url, else where we listen once bound).

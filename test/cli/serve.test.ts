@@ -1,8 +1,8 @@
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SQLITE_FILE } from '../../src/store/index.js';
-import { freePort, spawnCli, tempDir, waitForStatus, type Spawned } from './helpers.js';
+import { freePort, runCli, spawnCli, tempDir, waitForStatus, type Spawned } from './helpers.js';
 
 const dirs: string[] = [];
 const procs: Spawned[] = [];
@@ -94,5 +94,37 @@ describe('jira-bridge serve with no configuration (demo mode)', () => {
     expect(exit.code).toBe(2);
     expect(proc.stderr()).toContain('PORT: "eighty" is not a whole number between 0 and 65535');
     expect(existsSync(join(cwd, 'data'))).toBe(false);
+  });
+
+  it('refuses a file whose parts do not fit together (a connection twice, a mapping naming none), exit 2, nothing served', async () => {
+    const cwd = tempDir('jb-serve-');
+    dirs.push(cwd);
+    const conn = (id: string): string[] => [
+      `  - id: ${id}`,
+      '    site_url: https://acme.atlassian.net',
+      '    flavour: cloud',
+      '    auth: { type: basic, email: a@acme.example, api_token: t }',
+    ];
+    writeFileSync(
+      join(cwd, 'jira-bridge.yaml'),
+      [
+        'connections:',
+        ...conn('acme'),
+        ...conn('acme'),
+        'mappings:',
+        '  - id: web',
+        '    connection: acne',
+        '    scope: web',
+        '    project: SEC',
+        '    kinds: { vulnerability: { issue_type: Bug } }',
+        '',
+      ].join('\n'),
+    );
+    const port = await freePort();
+    const r = await runCli(['serve'], { cwd, env: { PORT: String(port) } });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('connections[1].id: duplicate connection id "acme"');
+    expect(r.stderr).toContain('mappings[0].connection: "acne" is not a connection; known: acme');
+    await expect(fetch(`http://127.0.0.1:${port}/healthz`)).rejects.toThrow();
   });
 });
