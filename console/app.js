@@ -74,11 +74,17 @@ const screens = {
         await api('/api/v1/jobs/stats');
         shell.classList.remove('signed-out');
         location.hash = '#/dashboard';
-      } catch {
+      } catch (err) {
+        const out = document.getElementById('signin-error');
+        if (err.status === 429) {
+          // Too many wrong tokens from this address: the answer says how long to wait.
+          sessionStorage.removeItem(TOKEN_KEY);
+          out.textContent = err.message.replace(/\.?$/, '.');
+          return;
+        }
         const why = sessionStorage.getItem('jira-bridge-signin-reason') ?? 'The token was not accepted.';
         sessionStorage.removeItem('jira-bridge-signin-reason');
-        document.getElementById('signin-error').textContent =
-          `${why.replace(/\.?$/, '.')} Sign in with a valid API token (check it was copied whole).`;
+        out.textContent = `${why.replace(/\.?$/, '.')} Sign in with a valid API token (check it was copied whole).`;
       }
     });
   },

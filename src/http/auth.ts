@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { authorize, type Principal } from '../core/access.js';
 import { AppError } from '../core/errors.js';
+import { RejectLimiter } from '../webhooks/reject-limiter.js';
 
 /** How the HTTP layer authenticates API callers (the composition root's token service). */
 export interface ApiAuth {
@@ -20,11 +21,24 @@ declare module 'fastify' {
 export const actorOf = (req: FastifyRequest): string =>
   req.principal ? `${req.principal.role}:${req.principal.name}` : 'anonymous (open API)';
 
+/** Failed bearer tokens allowed per client address and minute before it is answered 429. */
+export const AUTH_FAILURE_LIMIT = 20;
+export const AUTH_FAILURE_WINDOW_MS = 60_000;
+
 /**
  * Bearer tokens on every `/api/v1` route (health, metrics, docs and the Jira webhook intake have
  * their own rules). The role rule is the pure `authorize` of src/core/access.ts.
+ *
+ * Guessing is slowed per client address (`req.ip`: the forwarded client with `server.trust_proxy`):
+ * after `AUTH_FAILURE_LIMIT` unknown tokens in a minute, that address is answered 429 (with
+ * Retry-After) before any token is looked at, until the minute is over. A request without a token
+ * is not a guess and does not count; other addresses are not affected.
  */
-export function installAuth(app: FastifyInstance, auth: ApiAuth): void {
+export function installAuth(
+  app: FastifyInstance,
+  auth: ApiAuth,
+  failures: RejectLimiter = new RejectLimiter(AUTH_FAILURE_LIMIT, AUTH_FAILURE_WINDOW_MS),
+): void {
   app.decorateRequest('principal', null);
   app.addHook('onRequest', async (req) => {
     if (!req.url.startsWith('/api/v1')) return;
@@ -32,9 +46,19 @@ export function installAuth(app: FastifyInstance, auth: ApiAuth): void {
     const header = req.headers.authorization;
     const token = typeof header === 'string' && /^bearer /i.test(header) ? header.slice(7).trim() : undefined;
     if (!token) throw new AppError('UNAUTHENTICATED', 'Send an API token as "Authorization: Bearer <token>"');
+    const wait = failures.blockedFor(req.ip);
+    if (wait > 0) {
+      throw new AppError(
+        'RATE_LIMITED',
+        `Too many failed sign-ins from this address (${AUTH_FAILURE_LIMIT} unknown API tokens in a minute): wait ${Math.ceil(wait / 1000)} s, then sign in with a valid API token (an admin creates one with POST /api/v1/tokens)`,
+        { retryAfterMs: wait },
+      );
+    }
     const p = await auth.verify(token);
-    if (!p)
+    if (!p) {
+      failures.reject(req.ip);
       throw new AppError('UNAUTHENTICATED', 'The API token is unknown, revoked or expired; ask an admin for a new one');
+    }
     const params = (req.params ?? {}) as Record<string, string | undefined>;
     const query = (req.query ?? {}) as Record<string, string | undefined>;
     const route = req.routeOptions.url ?? req.url.split('?')[0]!;

@@ -23,6 +23,7 @@ import type { Store } from '../store/store.js';
 import { errorBody, toAppError } from './errors.js';
 import { DEFAULT_MAX_JSON_DEPTH, installJsonParser } from './json-body.js';
 import { installAuth, type ApiAuth } from './auth.js';
+import type { RejectLimiter } from '../webhooks/reject-limiter.js';
 import { systemRoutes, type Readiness } from './routes/system.js';
 
 export type { Readiness, ReadinessCheck } from './routes/system.js';
@@ -42,6 +43,8 @@ export interface ServerDeps {
   routes?: FastifyPluginAsync[];
   /** Bearer-token access to /api/v1 (open when absent). */
   auth?: ApiAuth;
+  /** Failed bearer tokens per client address (default: 20 a minute, then 429 until the minute ends). */
+  authFailureLimiter?: RejectLimiter;
 }
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
@@ -109,7 +112,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id);
   });
-  if (deps.auth) installAuth(app, deps.auth);
+  if (deps.auth) installAuth(app, deps.auth, deps.authFailureLimiter);
   app.addHook('onResponse', async (req, reply) => {
     const route = routeOf(req);
     const durationMs = reply.elapsedTime;

@@ -1,8 +1,17 @@
 import { readFileSync, readdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { storeReadiness } from '../../src/app/readiness.js';
 import type { RunningService } from '../../src/app/service.js';
+import { createTokenService } from '../../src/app/tokens.js';
+import { accessRoutes } from '../../src/http/routes/access.js';
+import { buildServer } from '../../src/http/server.js';
+import { createLogger } from '../../src/log/logger.js';
+import { createMetrics } from '../../src/metrics/metrics.js';
+import { RejectLimiter } from '../../src/webhooks/reject-limiter.js';
+import { freshSqlite, type TestDb } from '../helpers/db.js';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/index.js';
 import { sandboxConnectionYaml, startTestService, writeConfig } from '../helpers/service.js';
 
@@ -117,5 +126,67 @@ describe('API access: tokens with roles, revocation, audit (through the real ser
     const files = readdirSync(join(dir, 'data')).filter((f) => f.endsWith('.db') || f.endsWith('-wal'));
     const bytes = files.map((f) => readFileSync(join(dir, 'data', f)).toString('latin1')).join('');
     for (const t of Object.values(tokens)) expect(bytes.includes(t)).toBe(false);
+  });
+});
+
+describe('failed sign-ins are throttled per address (fastify inject)', () => {
+  let db: TestDb;
+  let app: FastifyInstance;
+  let admin = '';
+  let clock = 1_000_000;
+
+  beforeAll(async () => {
+    db = await freshSqlite();
+    const tokens = createTokenService({ store: db.store });
+    admin = (await tokens.create({ name: 'admin', role: 'admin' }, 'test')).token;
+    app = await buildServer({
+      logger: createLogger({ level: 'silent' }),
+      readiness: storeReadiness(db.store),
+      metrics: createMetrics({ defaultMetrics: false }),
+      version: 'test',
+      auth: tokens,
+      authFailureLimiter: new RejectLimiter(20, 60_000, () => clock),
+      routes: [accessRoutes({ tokens, store: db.store })],
+    });
+  });
+  afterAll(async () => {
+    await app.close();
+    await db.cleanup();
+  });
+
+  const get = (from: string, token?: string) =>
+    app.inject({
+      method: 'GET',
+      url: '/api/v1/tokens',
+      remoteAddress: from,
+      headers: token ? { authorization: `Bearer ${token}` } : {},
+    });
+
+  it('20 unknown tokens from one address, then 429 with Retry-After and what to do; other addresses are not affected', async () => {
+    for (let i = 0; i < 20; i++) expect((await get('127.0.0.10', `jb_guess-${i}`)).statusCode).toBe(401);
+    const limited = await get('127.0.0.10', 'jb_guess-20');
+    expect(limited.statusCode).toBe(429);
+    expect(Number(limited.headers['retry-after'])).toBe(60);
+    const err = limited.json<{ error: { code: string; message: string } }>().error;
+    expect(err.code).toBe('RATE_LIMITED');
+    expect(err.message).toMatch(/Too many failed sign-ins from this address.*wait 60 s.*valid API token/);
+    // Blocked before any token is looked at: a valid one from that address waits too.
+    expect((await get('127.0.0.10', admin)).statusCode).toBe(429);
+    // Another address signs in as usual, and so does an address sending no token at all.
+    expect((await get('127.0.0.11', admin)).statusCode).toBe(200);
+    for (let i = 0; i < 25; i++) expect((await get('127.0.0.12')).statusCode).toBe(401);
+    expect((await get('127.0.0.12', admin)).statusCode).toBe(200);
+    // 19 wrong tokens from a third address stay under the limit.
+    for (let i = 0; i < 19; i++) await get('127.0.0.13', `jb_x-${i}`);
+    expect((await get('127.0.0.13', admin)).statusCode).toBe(200);
+  });
+
+  it('the address may try again once the minute is over; Retry-After counts down', async () => {
+    clock += 45_000;
+    const still = await get('127.0.0.10', admin);
+    expect(still.statusCode).toBe(429);
+    expect(Number(still.headers['retry-after'])).toBe(15);
+    clock += 15_000;
+    expect((await get('127.0.0.10', admin)).statusCode).toBe(200);
   });
 });

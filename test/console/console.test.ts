@@ -502,4 +502,20 @@ describe.skipIf(noBrowser)('web console in Chromium: a new user’s path', () =>
     expect(await text('#signin-error')).toMatch(/unknown, revoked or expired.*Sign in with a valid API token/);
     await shot('24-sign-in-rejected');
   });
+
+  it('after 20 wrong tokens from one address, sign-in shows the 429: how long to wait and what to do', async () => {
+    // Someone guessing from this address (the browser's too): 20 unknown tokens within a minute.
+    for (let i = 0; i < 20; i++) {
+      const r = await fetch(`${svc.url}/api/v1/jobs/stats`, { headers: { authorization: `Bearer jb_guess-${i}` } });
+      await r.arrayBuffer();
+    }
+    await page.fill('#token', token);
+    await page.click('#signin-form button[type=submit]');
+    await waitFor(async () => /Too many/.test(await text('#signin-error')));
+    expect(await text('#signin-error')).toMatch(
+      /Too many failed sign-ins from this address.*wait \d+ s, then sign in with a valid API token/,
+    );
+    expect(await page.isVisible('#signin-form')).toBe(true);
+    await shot('25-sign-in-throttled');
+  });
 });
