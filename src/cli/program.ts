@@ -119,15 +119,26 @@ export function buildProgram(opts: RunOptions, setCode: (code: number) => void):
       new Option('--flavour <flavour>', 'which Jira to imitate').choices(['cloud', 'datacenter']).default('cloud'),
     )
     .option('-p, --port <port>', 'port to listen on (default 8090; 0 = any free port)', portArg)
-    .option('--host <host>', 'interface to listen on', '127.0.0.1')
-    .addHelpText('after', EXIT_CODES_HELP + '\n')
-    .action(async (o: { flavour: 'cloud' | 'datacenter'; port?: number; host: string }) => {
+    .option('--host <host>', 'interface to listen on (default 127.0.0.1)')
+    .addHelpText(
+      'after',
+      '\nWith --config <file> (YAML or JSON) the sandbox starts as the file says: flavour, port, seed, knobs\n' +
+        '(latencyMs, jitterMs, rateLimit, perIssueWriteLimit, errorRate, expiredAuth, …), webhookFaults and admin\n' +
+        'webhooks registered at start; options given on the command line win. See the README.\n' +
+        EXIT_CODES_HELP +
+        '\n',
+    )
+    .action(async (o: { flavour: 'cloud' | 'datacenter'; port?: number; host?: string }, cmd: Command) => {
       const { sandboxCommand } = await import('./commands/sandbox.js');
+      const explicit = (name: string): boolean => cmd.getOptionValueSource(name) === 'cli';
+      const { configPath } = globals(cmd);
       setCode(
         await sandboxCommand({
-          flavour: o.flavour,
-          host: o.host,
+          ...(explicit('flavour') || configPath === undefined ? { flavour: o.flavour } : {}),
+          ...(o.host !== undefined ? { host: o.host } : {}),
           ...(o.port !== undefined ? { port: o.port } : {}),
+          ...(configPath !== undefined ? { configPath } : {}),
+          env,
           out,
         }),
       );

@@ -1,4 +1,5 @@
 import { createLogger } from '../log/logger.js';
+import type { SandboxFile } from './config-file.js';
 import { startSandbox, type RunningSandbox } from './index.js';
 import type { Flavour } from './model.js';
 
@@ -6,6 +7,8 @@ export interface SandboxCommandOptions {
   port?: number;
   flavour?: Flavour;
   host?: string;
+  /** The sandbox file's settings; the options above win over it. */
+  file?: SandboxFile;
   /** Where the banner goes (default process.stdout). */
   out?: NodeJS.WritableStream;
   /** Resolve once the sandbox runs instead of waiting for SIGINT/SIGTERM (for tests). */
@@ -47,13 +50,35 @@ export function sandboxBanner(sb: Pick<RunningSandbox, 'baseUrl' | 'flavour' | '
 
 /** `jira-bridge sandbox`: starts a standalone sandbox and runs until SIGINT/SIGTERM. */
 export async function runSandboxCommand(opts: SandboxCommandOptions = {}): Promise<RunningSandbox> {
+  const file = opts.file ?? {};
   const sb = await startSandbox({
-    flavour: opts.flavour ?? 'cloud',
-    host: opts.host ?? '127.0.0.1',
-    port: opts.port ?? 8090,
+    flavour: opts.flavour ?? file.flavour ?? 'cloud',
+    host: opts.host ?? file.host ?? '127.0.0.1',
+    port: opts.port ?? file.port ?? 8090,
+    ...(file.seed ? { seed: file.seed } : {}),
+    ...(file.maxAttachmentBytes !== undefined ? { maxAttachmentBytes: file.maxAttachmentBytes } : {}),
     logger: createLogger({ name: 'jira-sandbox' }),
   });
-  (opts.out ?? process.stdout).write(sandboxBanner(sb) + '\n');
+  const registered: string[] = [];
+  try {
+    if (file.knobs) sb.knobs.set(file.knobs);
+    if (file.webhookFaults) sb.webhooks.setFaults(file.webhookFaults);
+    for (const w of file.webhooks ?? []) {
+      const reg = sb.webhooks.register(w);
+      registered.push(
+        `  Webhook ${reg.id} "${reg.name}" → ${reg.url} (${reg.events.join(', ')})${reg.hasSecret ? ', signed' : ''}`,
+      );
+    }
+  } catch (err) {
+    await sb.close();
+    throw err;
+  }
+  let banner = sandboxBanner(sb);
+  if (registered.length > 0) banner += registered.join('\n') + '\n';
+  if (file.knobs || file.webhookFaults) {
+    banner += `  Knobs: ${JSON.stringify(sb.knobs.get())}${file.webhookFaults ? `  webhook faults: ${JSON.stringify(file.webhookFaults)}` : ''}\n`;
+  }
+  (opts.out ?? process.stdout).write(banner + '\n');
   if (opts.detach) return sb;
   await new Promise<void>((resolve) => {
     const stop = (): void => {

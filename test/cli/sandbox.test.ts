@@ -1,5 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { freePort, spawnCli, type Spawned } from './helpers.js';
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { freePort, runCli, spawnCli, tempDir, type Spawned } from './helpers.js';
 
 const procs: Spawned[] = [];
 afterAll(() => {
@@ -31,4 +33,19 @@ describe('jira-bridge sandbox', () => {
       expect(await proc.exited).toEqual({ code: 0, signal: null });
     },
   );
+
+  it('refuses an invalid sandbox file with exit 2, naming each path', async () => {
+    const dir = tempDir('jb-sandbox-');
+    const file = join(dir, 'sandbox.yaml');
+    writeFileSync(file, 'port: 99999\nknobs: { errorStatus: 418 }\n');
+    try {
+      const r = await runCli(['sandbox', '--config', file]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(`the sandbox file ${file} is invalid`);
+      expect(r.stderr).toMatch(/port: .*<=65535/);
+      expect(r.stderr).toMatch(/knobs\.errorStatus: /);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
