@@ -14,7 +14,7 @@ import { checkConfigStructure } from '../core/config-check.js';
 import { ConfigError } from '../config/errors.js';
 import { apiRoutes } from '../http/routes/index.js';
 import { wireEngine } from './engine-wiring.js';
-import { buildServer } from '../http/server.js';
+import { buildServer, parseTrustProxy } from '../http/server.js';
 import type { Engine } from '../engine/index.js';
 import type { Logger } from '../log/logger.js';
 import { createMetrics, type Metrics } from '../metrics/metrics.js';
@@ -100,6 +100,12 @@ export async function startService(opts: StartServiceOptions): Promise<RunningSe
   const demo = loaded.source === null;
   const settings = runtimeSettings(loaded.config, env, { demo });
   const { port, host, dataDir, databaseUrl } = settings;
+  // Behind a load balancer: whose X-Forwarded-For names the client (rate limits key on it).
+  const trustProxyRaw = env.TRUST_PROXY?.trim() ? env.TRUST_PROXY : loaded.config.server.trust_proxy;
+  const trustProxy =
+    trustProxyRaw === undefined
+      ? undefined
+      : parseTrustProxy(trustProxyRaw, env.TRUST_PROXY?.trim() ? 'TRUST_PROXY' : 'server.trust_proxy');
 
   const closer = new Closer(logger);
   try {
@@ -294,6 +300,7 @@ export async function startService(opts: StartServiceOptions): Promise<RunningSe
     const server = await buildServer({
       logger,
       store,
+      trustProxy,
       readiness: storeReadiness(store, { shuttingDown: () => shuttingDown }),
       metrics,
       version: VERSION,

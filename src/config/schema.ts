@@ -151,6 +151,18 @@ export const mappingSchema = z.strictObject({
     .default({ enabled: true, direction: 'both' }),
   on_jira_delete: z.enum(['unlink', 'resolve']).default('unlink'),
   on_jira_create: z.enum(['ignore', 'create_record']).default('ignore'),
+  /** Jira → host attachments: downloaded to the record up to max_bytes; larger ones are noted, not downloaded. */
+  attachments: z
+    .strictObject({
+      from_jira: z.boolean().default(true),
+      max_bytes: z
+        .number()
+        .int()
+        .min(0)
+        .max(2 ** 31, 'must be at most 2147483648 (2 GiB)')
+        .default(10 * 1024 * 1024),
+    })
+    .optional(),
 });
 
 export const configSchema = z.strictObject({
@@ -160,6 +172,12 @@ export const configSchema = z.strictObject({
       host: z.string().optional(),
       public_url: httpUrl.optional(),
       body_limit_bytes: z.number().int().min(1024).optional(),
+      /**
+       * Behind a load balancer: whose X-Forwarded-For to believe for the client address (rate
+       * limits): the balancer's addresses/CIDRs (or loopback, uniquelocal for private networks),
+       * or true (any: only when nothing but the balancer can reach the service). Env TRUST_PROXY.
+       */
+      trust_proxy: z.union([z.boolean(), z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
     })
     .default({}),
   database: z.strictObject({ url: z.string().optional(), data_dir: z.string().optional() }).default({}),

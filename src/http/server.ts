@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import { isIP } from 'node:net';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import Fastify, {
@@ -43,11 +44,50 @@ export interface ServerDeps {
   routes?: FastifyPluginAsync[];
   /** Bearer-token access to /api/v1 (open when absent). */
   auth?: ApiAuth;
+  /**
+   * Whose X-Forwarded-For to believe for `req.ip` (config `server.trust_proxy`, env TRUST_PROXY):
+   * the balancer's addresses/CIDRs, or true. Default: none (the socket's address).
+   */
+  trustProxy?: TrustProxy | undefined;
   /** Failed bearer tokens per client address (default: 20 a minute, then 429 until the minute ends). */
   authFailureLimiter?: RejectLimiter;
 }
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
+
+export type TrustProxy = boolean | string | string[];
+
+const PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/**
+ * `server.trust_proxy` / `TRUST_PROXY` as fastify takes it: `true`/`false`, or a comma-separated
+ * list of the balancer's addresses, CIDRs or the names loopback, linklocal, uniquelocal (private
+ * ranges). A hop count is refused: it cannot tell the balancer from a client that forges the
+ * header. Anything else is a configuration error naming the setting and the forms it takes.
+ */
+export function parseTrustProxy(value: TrustProxy, source = 'server.trust_proxy'): TrustProxy {
+  if (typeof value === 'boolean') return value;
+  const raw = Array.isArray(value) ? value.join(',') : value.trim();
+  if (raw === 'true' || raw === 'false') return raw === 'true';
+  const parts = raw
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean);
+  const bad = parts.find((p) => {
+    if (PROXY_NAMES.has(p)) return false;
+    const [addr, bits, extra] = p.split('/');
+    if (extra !== undefined || !addr || isIP(addr) === 0) return true;
+    return bits !== undefined && !(/^\d+$/.test(bits) && Number(bits) <= (isIP(addr) === 4 ? 32 : 128));
+  });
+  if (bad !== undefined || !parts.length) {
+    const hint = /^\d+$/.test(bad ?? raw)
+      ? ' (a hop count cannot tell the balancer from a client forging the header)'
+      : '';
+    const message = `"${bad ?? raw}" is not a proxy address${hint}; use the load balancer's addresses or CIDRs (e.g. 10.0.0.5,127.0.0.1/8), uniquelocal for a private network, loopback, or true`;
+    throw new AppError('CONFIG_INVALID', `${source}: ${message}`, { details: { issues: [{ path: source, message }] } });
+  }
+  return parts;
+}
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -87,6 +127,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'req_id' }),
     genReqId: requestIdFor,
     bodyLimit,
+    ...(deps.trustProxy !== undefined ? { trustProxy: deps.trustProxy } : {}),
     return503OnClosing: true,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
     frameworkErrors(err, req, reply) {

@@ -1,8 +1,10 @@
 /**
- * Slows down guessing at the webhook intake: a caller (IP) whose deliveries keep failing
- * authentication is answered 429 for the rest of the window before any signature work is done.
- * Deliveries that authenticate never count, so Jira itself is not throttled by someone else's
- * failures unless they share its address.
+ * Slows down guessing: a caller key whose attempts keep failing authentication is answered 429
+ * for the rest of the window before any signature or token work is done. The webhook intake keys
+ * on (connection, client address), sign-in on the client address; behind a load balancer the
+ * address is the forwarded one (`server.trust_proxy`), else every caller would share the
+ * balancer's. Attempts that authenticate never count, so Jira itself is not throttled by someone
+ * else's failures unless they share its address and connection.
  */
 export class RejectLimiter {
   readonly #hits = new Map<string, { count: number; since: number }>();

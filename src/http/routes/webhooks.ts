@@ -22,7 +22,10 @@ export interface WebhookRouteOptions {
   publicUrl(): string;
   /** Seals generated secrets at rest. */
   secretBox: SecretBox;
-  /** Callers whose deliveries keep failing authentication are answered 429 (default 30 per minute). */
+  /**
+   * Callers whose deliveries keep failing authentication are answered 429 (default 30 per minute),
+   * counted per connection and client address.
+   */
   rejectLimiter?: RejectLimiter;
   /** Queues the work a stored delivery implies, in the same transaction (see ReceiveDeps.route). */
   route?: ReceiveDeps['route'];
@@ -83,15 +86,15 @@ export function webhookRoutes(opts: WebhookRouteOptions): FastifyPluginAsync {
           },
         },
         async (req, reply) => {
-          const caller = req.ip;
+          // Per connection and client address (the forwarded one behind a trusted proxy): one
+          // sender's garbage neither blocks Jira's deliveries from elsewhere nor another connection's.
+          const caller = `${req.params.connectionId}\u0000${req.ip}`;
           const wait = limiter.blockedFor(caller);
           if (wait > 0) {
             throw new AppError(
               'RATE_LIMITED',
-              'Too many deliveries from this address failed authentication; try later',
-              {
-                retryAfterMs: wait,
-              },
+              `Too many deliveries from this address to connection "${req.params.connectionId}" failed authentication; try again in ${Math.ceil(wait / 1000)} s with the secret (or URL token) the connection expects`,
+              { retryAfterMs: wait },
             );
           }
           if (!Buffer.isBuffer(req.body)) {
