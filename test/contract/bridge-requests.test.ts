@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { InspectedRequest } from '../../src/sandbox/index.js';
-import { startHarness, type Harness } from '../engine/harness.js';
+import { secMapping, startHarness, type Harness } from '../engine/harness.js';
 import { freshSqlite, type TestDb } from '../helpers/db.js';
 import { OpenApiContract } from '../helpers/openapi.js';
 
@@ -99,6 +99,100 @@ describe('request bodies the bridge sends match the Jira Cloud v3 contract', () 
       'POST /rest/api/3/search/jql',
     ]) {
       expect([...operations]).toContain(op);
+    }
+  });
+
+  it('bulk create (backfill), comment edit, remote links back to the record and to a rework task', async () => {
+    const db2 = await freshSqlite();
+    const mine: InspectedRequest[] = [];
+    const h2 = await startHarness(db2, {
+      mappings: [
+        secMapping({
+          reopen: { mode: 'rework', reworkIssueType: 'Task' },
+          hostLink: { url: 'https://astra.example/v/{host_id}' },
+        }),
+      ],
+      sandbox: { inspect: (r) => mine.push(r) },
+    });
+    try {
+      for (let n = 0; n < 3; n++) {
+        await h2.engine.records.upsertRecord({
+          scope: 'astra-web',
+          hostId: `B-${n}`,
+          kind: 'vulnerability',
+          title: `Backfilled ${n}`,
+          description: 'Found by the **nightly** scan',
+          status: 'open',
+          severity: 'high',
+          custom: { cvss: 5.1, environments: ['Staging'] },
+        });
+      }
+      const bf = await h2.engine.backfill.start({ scope: 'astra-web' });
+      await h2.engine.backfill.run(bf.id);
+      await h2.drain();
+      const vuln = {
+        scope: 'astra-web',
+        hostId: 'B-0',
+        kind: 'vulnerability',
+        title: 'Backfilled 0',
+        status: 'resolved',
+      };
+      await h2.engine.records.upsertRecord(vuln);
+      await h2.engine.records.addComment('astra-web', 'B-0', {
+        hostCommentId: 'e-1',
+        author: 'a@x.example',
+        body: 'first',
+      });
+      await h2.drain();
+      await h2.engine.records.addComment('astra-web', 'B-0', {
+        hostCommentId: 'e-1',
+        author: 'a@x.example',
+        body: '*edited*',
+      });
+      await h2.engine.records.upsertRecord({ ...vuln, status: 'open' }); // fails re-test: a rework task
+      await h2.drain();
+      expect((await h2.engine.records.getRecord('astra-web', 'B-0')).sync.state).toBe('synced');
+    } finally {
+      await h2.close();
+      await db2.cleanup();
+    }
+    const operations = new Set<string>();
+    const violations: string[] = [];
+    for (const r of mine) {
+      if (!r.route.startsWith('/rest/api/3/') || r.body === undefined || !r.contentType?.includes('application/json'))
+        continue;
+      const v = contract.validateRequest(r.method, r.url.split('?')[0]!, r.body);
+      if (v.template) operations.add(`${r.method} ${v.template}`);
+      if (!v.ok) violations.push(`${r.method} ${r.url}: ${v.errors.join('; ')}`);
+    }
+    expect(violations).toEqual([]);
+    for (const op of [
+      'POST /rest/api/3/issue/bulk',
+      'PUT /rest/api/3/issue/{issueIdOrKey}/comment/{id}',
+      'POST /rest/api/3/issue/{issueIdOrKey}/remotelink',
+    ]) {
+      expect([...operations]).toContain(op);
+    }
+  });
+
+  it('every engine test checks its bodies too: a wrong one sent through a harness fails it at close', async () => {
+    const db2 = await freshSqlite();
+    const h2 = await startHarness(db2);
+    try {
+      const c = h2.sandbox.credentials;
+      await fetch(`${h2.sandbox.baseUrl}/rest/api/3/issue/SEC-1/transitions`, {
+        method: 'POST',
+        headers: {
+          authorization: `Basic ${Buffer.from(`${c.email}:${c.apiToken}`).toString('base64')}`,
+          'content-type': 'application/json',
+        },
+        body: JSON.stringify({ transition: 'not-an-object' }),
+      });
+      await expect(h2.close()).rejects.toThrow(
+        /break Jira's v3 contract:\nPOST \/rest\/api\/3\/issue\/SEC-1\/transitions/,
+      );
+    } finally {
+      await db2.cleanup();
     }
   });
 

@@ -10,6 +10,9 @@ import type { ConnectionInfo, JiraPort, OutboundMapping } from '../../src/engine
 import { createQueue, startWorker, type Queue, type Worker } from '../../src/queue/index.js';
 import { startSandbox, type SandboxOptions } from '../../src/sandbox/index.js';
 import type { TestDb } from '../helpers/db.js';
+import { OpenApiContract } from '../helpers/openapi.js';
+
+let contract: OpenApiContract | undefined;
 
 export type Sandbox = Awaited<ReturnType<typeof startSandbox>>;
 
@@ -47,7 +50,24 @@ export async function startHarness(
   } = {},
 ): Promise<Harness> {
   const flavour = opts.flavour ?? 'cloud';
-  const sandbox = await startSandbox({ ...opts.sandbox, flavour, port: 0 });
+  // Every JSON body sent to the Cloud sandbox in every engine test is checked against Jira's
+  // published request schema; close() fails the test file on a violation.
+  const violations: string[] = [];
+  const userInspect = opts.sandbox?.inspect;
+  const sandbox = await startSandbox({
+    ...opts.sandbox,
+    flavour,
+    port: 0,
+    inspect: (r) => {
+      userInspect?.(r);
+      if (flavour !== 'cloud' || !r.route.startsWith('/rest/api/3/') || r.body === undefined) return;
+      if (!r.contentType?.includes('application/json')) return;
+      contract ??= OpenApiContract.load();
+      const path = r.url.split('?')[0]!;
+      const v = contract.validateRequest(r.method, path, r.body);
+      if (!v.ok) violations.push(`${r.method} ${path}: ${v.errors.join('; ')}`);
+    },
+  });
   const dataDir = mkdtempSync(join(tmpdir(), 'jb-engine-'));
   const queue = createQueue(db.store, { backoff: { baseMs: 5, capMs: 100 } });
   const connections: ConnectionInfo[] = [{ id: CONNECTION_ID, name: 'sandbox', flavour, siteUrl: sandbox.baseUrl }];
@@ -113,6 +133,9 @@ export async function startHarness(
       for (const w of workers.splice(0)) await w.stop({ graceful: false });
       await sandbox.close();
       rmSync(dataDir, { recursive: true, force: true });
+      if (violations.length > 0) {
+        throw new Error(`request bodies that break Jira's v3 contract:\n${[...new Set(violations)].join('\n')}`);
+      }
     },
   };
 }
