@@ -42,6 +42,8 @@ export interface SandboxAppOptions {
   maxAttachmentBytes?: number;
   /** Sees every parsed REST request (contract checks of what a client sends, debugging). */
   inspect?: (req: InspectedRequest) => void;
+  /** Sees every REST response (status and parsed JSON body) before it is sent. */
+  inspectResponse?: (res: InspectedResponse) => void;
   /** The OAuth 2.0 (3LO) authorization server: token lifetimes and a fixed cloud id (default random). */
   oauth?: { settings?: Partial<OAuthSettings>; cloudId?: string };
 }
@@ -53,6 +55,16 @@ export interface InspectedRequest {
   /** The matched route template, e.g. /rest/api/3/issue/:issueIdOrKey. */
   route: string;
   contentType: string | undefined;
+  body: unknown;
+}
+
+export interface InspectedResponse {
+  method: string;
+  /** Path and query as requested. */
+  url: string;
+  route: string;
+  status: number;
+  /** The JSON body, parsed; undefined when the response is not JSON. */
   body: unknown;
 }
 
@@ -177,6 +189,29 @@ export async function createSandboxApp(opts: SandboxAppOptions = {}): Promise<Sa
         contentType: req.headers['content-type'],
         body: req.body,
       });
+    });
+  }
+
+  if (opts.inspectResponse) {
+    const inspectResponse = opts.inspectResponse;
+    app.addHook('onSend', async (req, reply, payload) => {
+      if (req.url.startsWith('/_sandbox')) return payload;
+      let body: unknown = undefined;
+      if (typeof payload === 'string' && String(reply.getHeader('content-type') ?? '').includes('application/json')) {
+        try {
+          body = JSON.parse(payload);
+        } catch {
+          body = undefined;
+        }
+      }
+      inspectResponse({
+        method: req.method,
+        url: req.url,
+        route: req.routeOptions.url ?? 'unmatched',
+        status: reply.statusCode,
+        body,
+      });
+      return payload;
     });
   }
 

@@ -10,7 +10,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from '../log/logger.js';
 import type { CallCounter } from './calls.js';
 import { createSandboxApp, type SandboxApp, type SandboxAppOptions } from './app.js';
-export type { InspectedRequest } from './app.js';
+export type { InspectedRequest, InspectedResponse } from './app.js';
 import type { SandboxKnobs, SandboxKnobsController } from './knobs.js';
 import { SEEDED_CLIENT_ID, SEEDED_CLIENT_SECRET } from './oauth/server.js';
 import type { Flavour } from './model.js';
@@ -32,6 +32,8 @@ export interface SandboxOptions {
   maxAttachmentBytes?: number;
   /** Sees every parsed REST request (see InspectedRequest). */
   inspect?: SandboxAppOptions['inspect'];
+  /** Sees every REST response (status, parsed JSON body). */
+  inspectResponse?: SandboxAppOptions['inspectResponse'];
   /** OAuth 2.0 (3LO) authorization server options (token lifetimes, fixed cloud id). */
   oauth?: SandboxAppOptions['oauth'];
 }
@@ -120,6 +122,7 @@ export async function buildSandboxApp(
     ...(opts.logger ? { logger: opts.logger } : {}),
     ...(opts.maxAttachmentBytes !== undefined ? { maxAttachmentBytes: opts.maxAttachmentBytes } : {}),
     ...(opts.inspect ? { inspect: opts.inspect } : {}),
+    ...(opts.inspectResponse ? { inspectResponse: opts.inspectResponse } : {}),
     ...(opts.oauth ? { oauth: opts.oauth } : {}),
   });
   return Object.assign(sb, { credentials: sandboxCredentials(sb) });

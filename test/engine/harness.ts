@@ -51,7 +51,8 @@ export async function startHarness(
 ): Promise<Harness> {
   const flavour = opts.flavour ?? 'cloud';
   // Every JSON body sent to the Cloud sandbox in every engine test is checked against Jira's
-  // published request schema; close() fails the test file on a violation.
+  // published request schema, every 2xx JSON answer against its response schema; close() fails
+  // the test file on a violation.
   const violations: string[] = [];
   const userInspect = opts.sandbox?.inspect;
   const sandbox = await startSandbox({
@@ -66,6 +67,16 @@ export async function startHarness(
       const path = r.url.split('?')[0]!;
       const v = contract.validateRequest(r.method, path, r.body);
       if (!v.ok) violations.push(`${r.method} ${path}: ${v.errors.join('; ')}`);
+    },
+    // …and every successful JSON answer the bridge reads against the response schema.
+    inspectResponse: (r) => {
+      opts.sandbox?.inspectResponse?.(r);
+      if (flavour !== 'cloud' || !r.route.startsWith('/rest/api/3/') || r.body === undefined) return;
+      if (r.status < 200 || r.status > 299) return;
+      contract ??= OpenApiContract.load();
+      const path = r.url.split('?')[0]!;
+      const v = contract.validateResponse(r.method, path, r.status, r.body);
+      if (!v.ok) violations.push(`${r.method} ${path} → ${r.status}: ${v.errors.join('; ')}`);
     },
   });
   const dataDir = mkdtempSync(join(tmpdir(), 'jb-engine-'));
@@ -134,7 +145,7 @@ export async function startHarness(
       await sandbox.close();
       rmSync(dataDir, { recursive: true, force: true });
       if (violations.length > 0) {
-        throw new Error(`request bodies that break Jira's v3 contract:\n${[...new Set(violations)].join('\n')}`);
+        throw new Error(`exchanges that break Jira's v3 contract:\n${[...new Set(violations)].join('\n')}`);
       }
     },
   };
