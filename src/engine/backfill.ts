@@ -62,7 +62,8 @@ const settingKey = (id: string): string => `backfill:${id}`;
  * Backfill: every unlinked record of a mapping is created in Jira with bulk create, 50 per call,
  * each carrying its creation token (a retry adopts what an interrupted call created). Progress
  * is kept in the settings table and readable through the API; the status, comments and
- * attachments of each created record follow through its own outbound job.
+ * attachments of each created record follow through its own outbound job, and so does the full
+ * text of a description cut to fit Jira (the job attaches it once the cut text is agreed).
  */
 export function createBackfill(deps: BackfillDeps) {
   const { store, queue, mappings } = deps;
@@ -196,7 +197,7 @@ export function createBackfill(deps: BackfillDeps) {
           // Requests have no bulk API: their own outbound job creates them.
           continue;
         }
-        const ctx: EncodeContext = { jira, users: new Map(), warnings: [], overflow: [] };
+        const ctx: EncodeContext = { jira, users: new Map(), warnings: [] };
         const fields: Record<string, unknown> = {
           project: { key: mapping.projectKey },
           issuetype: { name: target.issueType },

@@ -1,9 +1,39 @@
+import { createHash } from 'node:crypto';
 import type { FieldMappingSnapshot, JiraPort, OutboundMapping, RecordData } from './types.js';
 
-/** Jira rejects text fields over this many characters. */
+/** Jira rejects text fields (and comments) over this many characters. */
 export const JIRA_TEXT_LIMIT = 32_767;
+/** Markdown longer than this is cut: the rest of the limit is room for what ADF / wiki markup adds. */
+export const TEXT_BUDGET = JIRA_TEXT_LIMIT - 1000;
 const SUMMARY_LIMIT = 255;
-const TRUNCATION_NOTICE = '\n\n_[Truncated by jira-bridge: the full text is attached as description.md]_';
+
+/** The full text of a field or comment cut to fit Jira: attached to the issue under `filename`. */
+export interface Overflow {
+  filename: string;
+  text: string;
+}
+
+/** A name safe as an attachment file name (`comment-c 1/2` → `comment-c_1_2`). */
+export function overflowFilename(stem: string): string {
+  return `${stem.replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 200)}.md`;
+}
+
+/**
+ * A text as Jira can hold it: unchanged when it fits, else cut with a notice naming the
+ * attachment that holds the full text. The notice carries the full text's length and hash, so a
+ * different full text (even one differing only after the cut) is a different value: pushed again,
+ * and attached again, once.
+ */
+export function fitText(text: string, filename: string): { text: string; overflow?: Overflow } {
+  if (text.length <= TEXT_BUDGET) return { text };
+  const hash = createHash('sha256').update(text, 'utf8').digest('hex').slice(0, 12);
+  const notice = `\n\n_[Truncated by jira-bridge: the full text (${text.length} characters, sha256 ${hash}) is attached as ${filename}]_`;
+  let cut = TEXT_BUDGET - notice.length;
+  // Never leave half of a surrogate pair at the cut.
+  const last = text.charCodeAt(cut - 1);
+  if (last >= 0xd800 && last <= 0xdbff) cut--;
+  return { text: text.slice(0, cut).trimEnd() + notice, overflow: { filename, text } };
+}
 
 /** Comparable form of Markdown: line endings and trailing spaces do not count as changes. */
 export function normalizeText(md: string): string {
@@ -26,6 +56,8 @@ export interface DesiredField {
   /** Jira field id written (`summary`, `customfield_10010`, …). */
   jiraField: string;
   type: 'summary' | 'description' | 'priority' | 'labels' | 'assignee' | FieldMappingSnapshot['type'];
+  /** Set when the text was cut to fit Jira (`value` is then the cut text, as Jira holds it). */
+  overflow?: Overflow;
 }
 
 function allows(direction: string | undefined): boolean {
@@ -67,7 +99,13 @@ export function desiredFields(data: RecordData, mapping: OutboundMapping): Map<s
   const b = mapping.builtinDirections ?? {};
   if (allows(b.summary)) out.set('summary', { value: data.title.trim(), jiraField: 'summary', type: 'summary' });
   if (allows(b.description)) {
-    out.set('description', { value: normalizeText(data.description), jiraField: 'description', type: 'description' });
+    const fit = fitText(normalizeText(data.description), 'description.md');
+    out.set('description', {
+      value: fit.text,
+      jiraField: 'description',
+      type: 'description',
+      ...(fit.overflow ? { overflow: fit.overflow } : {}),
+    });
   }
   if (allows(b.priority)) {
     const p = desiredPriority(data, mapping);
@@ -82,7 +120,16 @@ export function desiredFields(data: RecordData, mapping: OutboundMapping): Map<s
     if (!allows(f.direction) || f.lock === 'jira') continue;
     const raw = Object.hasOwn(data.custom, f.host) ? data.custom[f.host] : undefined;
     if (raw === undefined) continue; // the host did not send it: leave the Jira field alone
-    out.set(`custom:${f.host}`, { value: normaliseCustom(raw, f.type), jiraField: f.jira, type: f.type });
+    const value = normaliseCustom(raw, f.type);
+    if (f.type === 'textarea' && typeof value === 'string') {
+      const fit = fitText(value, overflowFilename(f.host));
+      out.set(`custom:${f.host}`, {
+        value: fit.text,
+        jiraField: f.jira,
+        type: f.type,
+        ...(fit.overflow ? { overflow: fit.overflow } : {}),
+      });
+    } else out.set(`custom:${f.host}`, { value, jiraField: f.jira, type: f.type });
   }
   return out;
 }
@@ -112,8 +159,6 @@ export interface EncodeContext {
   /** Emails already looked up in this job (each costs one Jira call once). */
   users: Map<string, Record<string, string> | null>;
   warnings: string[];
-  /** Set when a text was truncated: the full text goes in as an attachment. */
-  overflow: Array<{ filename: string; text: string }>;
   /** Body encoding override (Service Management request fields take wiki markup on every flavour). */
   toBody?: ((md: string) => unknown) | undefined;
 }
@@ -123,11 +168,14 @@ export async function lookupUser(ctx: EncodeContext, email: string): Promise<Rec
   return ctx.users.get(email) ?? null;
 }
 
-function truncated(text: string, field: string, ctx: EncodeContext): string {
-  if (text.length <= JIRA_TEXT_LIMIT - 1000) return text;
-  ctx.overflow.push({ filename: field === 'description' ? 'description.md' : `${field}.md`, text });
-  ctx.warnings.push(`${field} is longer than Jira's ${JIRA_TEXT_LIMIT}-character limit: truncated, full text attached`);
-  return text.slice(0, JIRA_TEXT_LIMIT - 1000 - TRUNCATION_NOTICE.length) + TRUNCATION_NOTICE;
+/** The warning a cut text leaves on the record. */
+export function truncationWarning(what: string, o: Overflow): string {
+  return `${what} is longer than Jira's ${JIRA_TEXT_LIMIT}-character limit: truncated, the full text attached as ${o.filename}`;
+}
+
+function fitted(key: string, f: DesiredField, ctx: EncodeContext): string {
+  if (f.overflow) ctx.warnings.push(truncationWarning(key, f.overflow));
+  return String(f.value);
 }
 
 /** Encodes one desired field as Jira expects it in `fields`. */
@@ -137,7 +185,7 @@ export async function encodeField(key: string, f: DesiredField, ctx: EncodeConte
     case 'summary':
       return String(v).slice(0, SUMMARY_LIMIT);
     case 'description':
-      return v === '' ? null : (ctx.toBody ?? ctx.jira.toBody)(truncated(String(v), 'description', ctx));
+      return v === '' ? null : (ctx.toBody ?? ctx.jira.toBody)(fitted('description', f, ctx));
     case 'priority':
       return { name: v };
     case 'labels':
@@ -159,7 +207,7 @@ export async function encodeField(key: string, f: DesiredField, ctx: EncodeConte
   if (v === null) return null;
   switch (f.type) {
     case 'textarea':
-      return (ctx.toBody ?? ctx.jira.toBody)(truncated(String(v), key, ctx));
+      return (ctx.toBody ?? ctx.jira.toBody)(fitted(key, f, ctx));
     case 'number':
       return Number(v);
     case 'select':

@@ -11,11 +11,15 @@
  *      assignee (email or null), custom:<host name> (normalised host value),
  *      status (Jira status name as last agreed), host:status (host status last pushed),
  *      target:status (the Jira status it maps to), rework ([{ key, id, version }]).
+ *  - attachment_links (origin 'host'): host uploads, and the full texts of fields and comments
+ *    cut to fit Jira's limit (host_attachment_id `jira-bridge:overflow:<sha256>:<file>`, one row
+ *    per distinct text); jira_attachment_id 'jira-bridge:uploading' while an upload is in flight.
  *  - comment_links: host comments (origin 'host'); jira_comment_id set right after the post;
  *    base_body = the body Jira has ('jira-bridge:posting' while a post is in flight).
  *  - sync_log (direction 'outbound', action, fields, jira_calls) and change_feed events
  *    record.linked / record.created / record.updated / record.sync_failed.
  */
+import { createHash } from 'node:crypto';
 import type { Kysely, Selectable } from 'kysely';
 import { AppError, isAppError } from '../core/errors.js';
 import { appendChange } from '../host/feed.js';
@@ -30,10 +34,14 @@ import {
   desiredFields,
   desiredStatus,
   encodeField,
+  fitText,
   lookupUser,
+  overflowFilename,
   toJiraLabel,
+  truncationWarning,
   type DesiredField,
   type EncodeContext,
+  type Overflow,
 } from './desired.js';
 import { acquireCreateLock, releaseCreateLock } from './create-lock.js';
 import { ensureConfigRows } from './config-rows.js';
@@ -210,6 +218,38 @@ export function createOutboundHandler(deps: OutboundDeps): {
     return new Map(rows.map((r) => [r.field, fromJson(r.value)]));
   }
 
+  /**
+   * The full text of a field or comment cut to fit Jira becomes a host attachment of the record,
+   * once per distinct text (keyed by its hash): pushAttachments then uploads it with the same
+   * bookkeeping as any attachment (marked before the upload, recognised after a crash, never
+   * uploaded twice), and the inbound side knows it as ours.
+   */
+  async function recordOverflow(recordId: string, items: Overflow[]): Promise<void> {
+    for (const o of items) {
+      const bytes = Buffer.from(o.text, 'utf8');
+      const sha = createHash('sha256').update(bytes).digest('hex');
+      await deps.attachments.put(sha, bytes);
+      const t = now();
+      await store.db
+        .insertInto('attachment_links')
+        .values({
+          id: newId(t),
+          record_id: recordId,
+          host_attachment_id: `jira-bridge:overflow:${sha}:${o.filename}`,
+          jira_attachment_id: null,
+          filename: o.filename,
+          size: bytes.length,
+          sha256: sha,
+          origin: 'host',
+          deleted: 0,
+          created_at: t,
+          updated_at: t,
+        })
+        .onConflict((oc) => oc.columns(['record_id', 'host_attachment_id']).doNothing())
+        .execute();
+    }
+  }
+
   /** Marks the record synced when nothing changed it meanwhile (else a newer job is queued). */
   async function finish(
     record: RecordRow,
@@ -277,13 +317,37 @@ export function createOutboundHandler(deps: OutboundDeps): {
     return parent.issue_id;
   }
 
+  /**
+   * A host comment as posted to Jira (author line, body), cut to fit with a notice when over
+   * Jira's limit; the full text then goes in as `comment-<host comment id>.md`.
+   */
+  function commentText(c: { id: string; host_comment_id: string | null; author: string | null; body: string }): {
+    text: string;
+    overflow?: Overflow;
+  } {
+    return fitText(
+      c.author ? `**${c.author}** wrote:\n\n${c.body}` : c.body,
+      overflowFilename(`comment-${c.host_comment_id ?? c.id}`),
+    );
+  }
+
   async function pushComments(
     jira: JiraPort,
     record: RecordRow,
     issueKey: string,
     mapping: OutboundMapping,
+    warnings: string[],
   ): Promise<number> {
     if (!mapping.comments) return 0;
+    /** Jira has this (possibly cut) text of the comment now: its full text is attached once. */
+    const commentInJira = async (
+      c: { host_comment_id: string | null },
+      fit: { overflow?: Overflow },
+    ): Promise<void> => {
+      if (!fit.overflow) return;
+      await recordOverflow(record.id, [fit.overflow]);
+      warnings.push(truncationWarning(`comment ${c.host_comment_id ?? ''}`.trim(), fit.overflow));
+    };
     const pending = await store.db
       .selectFrom('comment_links as cl')
       .innerJoin('record_comments as rc', 'rc.id', 'cl.id')
@@ -300,7 +364,7 @@ export function createOutboundHandler(deps: OutboundDeps): {
     const edited = await store.db
       .selectFrom('comment_links as cl')
       .innerJoin('record_comments as rc', 'rc.id', 'cl.id')
-      .select(['cl.id', 'cl.jira_comment_id', 'cl.base_body', 'rc.author', 'rc.body'])
+      .select(['cl.id', 'cl.host_comment_id', 'cl.jira_comment_id', 'cl.base_body', 'rc.author', 'rc.body'])
       .where('cl.record_id', '=', record.id)
       .where('cl.origin', '=', 'host')
       .where('cl.jira_comment_id', 'is not', null)
@@ -308,8 +372,9 @@ export function createOutboundHandler(deps: OutboundDeps): {
       .execute();
     for (const c of edited) {
       if (c.base_body === c.body || c.base_body === POSTING) continue;
-      const text = c.author ? `**${c.author}** wrote:\n\n${c.body}` : c.body;
-      await jira.updateComment(issueKey, c.jira_comment_id!, jira.toBody(text));
+      const fit = commentText(c);
+      await jira.updateComment(issueKey, c.jira_comment_id!, jira.toBody(fit.text));
+      await commentInJira(c, fit);
       await store.db
         .updateTable('comment_links')
         .set({ base_body: c.body, updated_at: now() })
@@ -319,7 +384,7 @@ export function createOutboundHandler(deps: OutboundDeps): {
     }
     let existing: Array<{ id: string; text: string }> | undefined;
     for (const c of pending) {
-      const text = c.author ? `**${c.author}** wrote:\n\n${c.body}` : c.body;
+      const fit = commentText(c);
       if (c.base_body === POSTING) {
         // An earlier attempt may have posted it before dying: recognise it by its text.
         existing ??= await jira.listComments(issueKey);
@@ -332,9 +397,10 @@ export function createOutboundHandler(deps: OutboundDeps): {
               .execute()
           ).map((r) => r.jira_comment_id),
         );
-        const want = textKey(c.author ? `${c.author} wrote: ${c.body}` : c.body);
+        const want = textKey(fit.text);
         const found = existing.find((x) => !known.has(x.id) && textKey(x.text).includes(want));
         if (found) {
+          await commentInJira(c, fit);
           await store.db
             .updateTable('comment_links')
             .set({ jira_comment_id: found.id, base_body: c.body, updated_at: now() })
@@ -349,8 +415,9 @@ export function createOutboundHandler(deps: OutboundDeps): {
           .where('id', '=', c.id)
           .execute();
       }
-      const { id } = await jira.addComment(issueKey, jira.toBody(text), { internal: c.internal === 1 });
+      const { id } = await jira.addComment(issueKey, jira.toBody(fit.text), { internal: c.internal === 1 });
       await deps.hooks?.afterComment?.(record.id, id);
+      await commentInJira(c, fit);
       // Stored at once: a retry never posts this comment again.
       await store.db
         .updateTable('comment_links')
@@ -649,7 +716,7 @@ export function createOutboundHandler(deps: OutboundDeps): {
       };
     }
     const desired = desiredFields(data, mapping);
-    const ctx: EncodeContext = { jira, users: new Map(), warnings: [], overflow: [] };
+    const ctx: EncodeContext = { jira, users: new Map(), warnings: [] };
     // The token existed before this attempt: an earlier one may have created the issue.
     const searchFirst = retried;
     const target = mapping.kinds[record.kind];
@@ -720,7 +787,6 @@ export function createOutboundHandler(deps: OutboundDeps): {
       });
       await feed(trx, record.id, 'record.linked', { issue_id: ref.id, issue_key: ref.key });
     });
-    for (const o of ctx.overflow) await jira.addAttachment(ref.key, o.filename, Buffer.from(o.text, 'utf8'));
     return { ref, outcome, newBases, link: { ...link, issue_id: ref.id, issue_key: ref.key, state: 'linked' } };
   }
 
@@ -744,7 +810,7 @@ export function createOutboundHandler(deps: OutboundDeps): {
     hostWins: boolean,
   ): Promise<{ state: JiraIssueState | null; jiraWon: boolean }> {
     const desired = desiredFields(data, mapping);
-    const ctx: EncodeContext = { jira, users: new Map(), warnings: outcome.warnings, overflow: [] };
+    const ctx: EncodeContext = { jira, users: new Map(), warnings: outcome.warnings };
     const fields: Record<string, unknown> = {};
     const update: Record<string, Array<Record<string, unknown>>> = {};
     const changed = [...desired].filter(([key, f]) => {
@@ -831,7 +897,6 @@ export function createOutboundHandler(deps: OutboundDeps): {
         ...(Object.keys(update).length ? { update } : {}),
       });
     }
-    for (const o of ctx.overflow) await jira.addAttachment(issueKey, o.filename, Buffer.from(o.text, 'utf8'));
     return { state, jiraWon };
   }
 
@@ -982,7 +1047,16 @@ export function createOutboundHandler(deps: OutboundDeps): {
             outcome.fields.push('host_link');
           }
         }
-        const comments = await pushComments(jira, record, issueKey, mapping);
+        // Texts cut to fit: the full text of each one Jira holds now is attached (once per text,
+        // whichever path put it there: create, update, backfill, or an attempt that crashed).
+        const agreed = new Map([...bases, ...newBases]);
+        await recordOverflow(
+          recordId,
+          [...desiredFields(data, mapping)]
+            .filter(([k, f]) => f.overflow && agreed.has(k) && canonicalJson(agreed.get(k)) === canonicalJson(f.value))
+            .map(([, f]) => f.overflow!),
+        );
+        const comments = await pushComments(jira, record, issueKey, mapping, outcome.warnings);
         const attachments = await pushAttachments(jira, record, issueKey);
         if (comments) outcome.extra = { ...outcome.extra, comments_posted: comments };
         if (attachments) outcome.extra = { ...outcome.extra, attachments_uploaded: attachments };

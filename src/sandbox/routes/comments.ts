@@ -1,7 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import { badRequest, forbidden, notFound } from '../errors.js';
-import type { SandboxComment, SandboxIssue, SandboxUser } from '../model.js';
+import type { AdfNode, SandboxComment, SandboxIssue, SandboxUser } from '../model.js';
 import { parseBody } from '../operations.js';
+import { MAX_TEXT } from '../fields.js';
+import { adfToWiki } from '../render/text.js';
 import { renderComment } from '../render/issue.js';
 import {
   actor,
@@ -35,6 +37,15 @@ function internalFromProperties(props: unknown): boolean {
     const e = p as { key?: unknown; value?: { internal?: unknown } };
     return e.key === SD_PUBLIC_PROPERTY && e.value?.internal === true;
   });
+}
+
+/** Jira refuses a comment body over its text limit, as it does a text field. */
+function assertFits(body: AdfNode): void {
+  if (adfToWiki(body).length > MAX_TEXT) {
+    throw badRequest([], {
+      comment: 'The entered text is too long. It exceeds the allowed limit of 32,767 characters.',
+    });
+  }
 }
 
 function findComment(issue: SandboxIssue, id: string): SandboxComment {
@@ -79,6 +90,7 @@ export function registerCommentRoutes(app: FastifyInstance, deps: SandboxDeps): 
     const b = bodyObject(req);
     const body = parseBody(b.body, formatOf(req));
     if (!body) throw bodyError(req);
+    assertFits(body);
     const visibility = parseVisibility(b.visibility);
     const comment = deps.ops.addComment(issue, body, user.accountId, {
       jsdPublic: !internalFromProperties(b.properties),
@@ -100,6 +112,7 @@ export function registerCommentRoutes(app: FastifyInstance, deps: SandboxDeps): 
     const b = bodyObject(req);
     const body = parseBody(b.body, formatOf(req));
     if (!body) throw bodyError(req);
+    assertFits(body);
     deps.ops.updateComment(issue, comment, body, user.accountId, parseVisibility(b.visibility));
     return renderComment(renderCtx(deps, req), issue, comment);
   });
