@@ -251,17 +251,40 @@ const screens = {
   },
 
   async deliveries() {
-    const { deliveries } = await api('/api/v1/webhooks/deliveries?limit=200');
-    main.innerHTML = `${pageHead('Webhook deliveries', 'Everything Jira sent, newest first, with what jira-bridge made of it.')}
-      <div class="card"><div class="table-wrap"><table><thead><tr><th>Received</th><th>Connection</th><th>Event</th><th>Issue</th><th>Verdict</th><th>Detail</th></tr></thead><tbody>
-      ${deliveries
+    const q = new URLSearchParams(location.hash.split('?')[1] ?? '');
+    const only = q.get('verdict') === 'rejected' ? 'rejected' : '';
+    const { deliveries } = await api(`/api/v1/webhooks/deliveries?limit=200${only ? '&verdict=rejected' : ''}`);
+    // The newest rejection of each connection within the hour, unless a delivery got through since.
+    const hour = Date.now() - 3_600_000;
+    const failing = new Map();
+    for (const d of deliveries) {
+      if (new Date(d.received_at).getTime() < hour || failing.has(d.connection_id)) continue;
+      failing.set(d.connection_id, d.verdict.startsWith('rejected:') ? d : null);
+    }
+    const alerts = [...failing.values()].filter(Boolean);
+    const rejectedNote = (d) =>
+      `<div class="fix">${esc(d.detail ?? '')}</div><div class="muted small">from <span class="mono">${esc(d.source_address ?? 'unknown')}</span>${d.repeats ? ` · ${d.repeats} more from there within 10 s` : ''}${d.identifier ? ` · Jira delivery <span class="mono">${esc(d.identifier)}</span>` : ''}</div>`;
+    main.innerHTML = `${pageHead('Webhook deliveries', 'Everything Jira sent, newest first, with what jira-bridge made of it. Deliveries that failed authentication are kept without their body.')}
+      ${alerts
         .map(
           (d) =>
-            `<tr><td class="muted" title="${esc(when(d.received_at))}">${esc(ago(d.received_at))}</td><td class="mono">${esc(d.connection_id ?? '')}</td><td>${esc(d.event)}</td><td class="mono">${esc(d.issue_key ?? '')}</td><td>${badge(d.verdict)}</td><td class="muted">${esc(d.detail ?? '')}</td></tr>`,
+            `<div class="card err-box rejected-alert" role="alert" data-conn="${esc(d.connection_id)}"><b>Jira’s deliveries to “${esc(d.connection_id)}” are being rejected</b> (${esc(d.verdict === 'rejected:token' ? 'wrong URL token' : 'wrong signature')}, last ${esc(ago(d.received_at))}). ${esc(d.detail ?? '')} <a class="button small" href="#/setup">Webhook settings</a></div>`,
         )
+        .join('')}
+      <div class="card"><form class="toolbar" id="delivery-filter"><div><label for="verdict-filter">Show</label>
+        <select id="verdict-filter"><option value="">all deliveries</option><option value="rejected" ${only ? 'selected' : ''}>rejected only</option></select></div></form>
+      <div class="table-wrap"><table class="deliveries"><thead><tr><th>Received</th><th>Connection</th><th>Event</th><th>Issue</th><th>Verdict</th><th>Detail</th></tr></thead><tbody>
+      ${deliveries
+        .map((d) => {
+          const rejected = d.verdict.startsWith('rejected:');
+          return `<tr class="${rejected ? 'rejected' : ''}"><td class="muted" title="${esc(when(d.received_at))}">${esc(ago(d.received_at))}</td><td class="mono">${esc(d.connection_id ?? '')}</td><td>${esc(d.event ?? (rejected ? '(not read)' : ''))}</td><td class="mono">${esc(d.issue_key ?? '')}</td><td>${badge(d.verdict, rejected ? (d.verdict === 'rejected:token' ? 'rejected: token' : 'rejected: signature') : undefined)}</td><td class="${rejected ? '' : 'muted'}">${rejected ? rejectedNote(d) : esc(d.detail ?? '')}</td></tr>`;
+        })
         .join(
           '',
-        )}</tbody></table></div>${deliveries.length ? '' : empty('No delivery yet', 'Add the webhook in Jira: <a href="#/setup">webhook settings</a>.')}</div>`;
+        )}</tbody></table></div>${deliveries.length ? '' : empty(only ? 'Nothing rejected' : 'No delivery yet', only ? 'Every delivery Jira sent was authenticated.' : 'Add the webhook in Jira: <a href="#/setup">webhook settings</a>.')}</div>`;
+    document.getElementById('verdict-filter').addEventListener('change', (e) => {
+      location.hash = e.target.value ? '#/deliveries?verdict=rejected' : '#/deliveries';
+    });
   },
 
   connections: () => connections(main),
@@ -311,7 +334,11 @@ const screens = {
         for (const card of cards) {
           const got = deliveries.find((d) => d.connection_id === card.dataset.conn);
           const el = card.querySelector('.first-delivery');
-          if (got) {
+          if (got?.verdict.startsWith('rejected:')) {
+            // Jira reaches us but with the wrong secret or token: say so, with the fix.
+            el.className = 'first-delivery bad';
+            el.innerHTML = `<span class="dot" aria-hidden="true"></span> <span>Deliveries arrive but are rejected (${esc(ago(got.received_at))}): ${esc(got.detail ?? '')}</span>`;
+          } else if (got) {
             el.className = 'first-delivery ok';
             el.innerHTML = `<span class="dot" aria-hidden="true"></span> Receiving deliveries — last: ${esc(got.event)} ${esc(ago(got.received_at))}`;
           }

@@ -169,9 +169,13 @@ export interface WebhookDeliveriesTable {
   /** JSON of headers with secrets removed. */
   headers: JsonText;
   body: string;
-  /** 'accepted' | 'duplicate' | 'rejected' | 'ignored' | … */
+  /** 'accepted' | 'duplicate' | 'rejected:signature' | 'rejected:token' | 'ignored' | … */
   verdict: string;
   detail: string | null;
+  /** Rejected deliveries: the client address (forwarded one behind a trusted proxy). */
+  source_address: string | null;
+  /** Rejected deliveries: how many more came from that address for that connection in the row's window. */
+  repeats: Generated<number>;
 }
 
 export interface SyncLogTable {
@@ -199,7 +203,11 @@ export interface OutboundWebhooksTable {
   id: string;
   url: string;
   events: JsonText;
+  /** Sealed secret (aad `host-webhook:<id>`) of a subscription made through the API; null for the file's. */
   secret_enc: string | null;
+  /** 'file' (configuration) | 'api' (admin API, secret sealed). */
+  source: Generated<string>;
+  description: string | null;
   active: number;
   created_at: Millis;
   updated_at: Millis;

@@ -4,6 +4,7 @@ import type { Database } from '../store/schema.js';
 import type { Store } from '../store/index.js';
 import { newId } from '../store/ids.js';
 import { parseDelivery, type ParsedDelivery } from './parse.js';
+import type { RejectionLog } from './rejections.js';
 import { authenticateDelivery, type DeliveryCredentials } from './verify.js';
 
 export interface ReceiveDeps {
@@ -12,6 +13,8 @@ export interface ReceiveDeps {
   /** The delivery credentials of a connection, or undefined when no such connection exists. */
   credentials(connectionId: string): DeliveryCredentials | undefined | Promise<DeliveryCredentials | undefined>;
   now?: () => number;
+  /** Keeps a bounded, body-less row per rejected delivery for the delivery log (none when absent). */
+  rejections?: RejectionLog | undefined;
   /**
    * Called in the transaction that stores a new delivery, so the work it implies (a queued job)
    * commits with it or not at all. May return a final verdict (e.g. an event that needs no work).
@@ -34,6 +37,8 @@ export interface ReceiveInput {
   rawBody: Buffer;
   headers: Record<string, string | string[] | undefined>;
   query: Record<string, string | undefined>;
+  /** The client address (the forwarded one behind a trusted proxy), for rejected deliveries. */
+  sourceAddress?: string | undefined;
 }
 
 export type ReceiveResult =
@@ -42,7 +47,7 @@ export type ReceiveResult =
   | { status: 404; verdict: 'unknown_connection'; reason: string };
 
 /** Headers worth keeping with a delivery; nothing that could carry a credential. */
-const KEPT_HEADERS = [
+export const KEPT_HEADERS = [
   'content-type',
   'user-agent',
   'x-atlassian-webhook-identifier',
@@ -51,8 +56,8 @@ const KEPT_HEADERS = [
 ];
 
 /**
- * Takes one Jira delivery: authenticate over the raw bytes before parsing (403 and a log line on
- * mismatch, nothing stored), parse (400 via AppError), then store it durably — once per
+ * Takes one Jira delivery: authenticate over the raw bytes before parsing (403, a log line and,
+ * with `rejections`, a bounded body-less row for the delivery log on mismatch), parse (400 via AppError), then store it durably — once per
  * `X-Atlassian-Webhook-Identifier` per connection — and answer only after the commit. A
  * redelivery is acknowledged as a duplicate and stored no second time.
  */
@@ -66,16 +71,24 @@ export async function receiveDelivery(deps: ReceiveDeps, input: ReceiveInput): P
   if (!creds) return { status: 404, verdict: 'unknown_connection', reason: `no connection "${input.connectionId}"` };
   const sig = input.headers['x-hub-signature'];
   const auth = authenticateDelivery(creds, input.rawBody, Array.isArray(sig) ? sig[0] : sig, input.query.token);
-  if (!auth.ok) {
-    log?.warn({ reason: auth.reason, bytes: input.rawBody.length }, 'webhook delivery rejected');
-    return { status: 403, verdict: 'rejected', reason: auth.reason };
-  }
-  const d: ParsedDelivery = parseDelivery(input.rawBody, input.headers, input.query);
   const headers: Record<string, string> = {};
   for (const h of KEPT_HEADERS) {
     const v = input.headers[h];
     if (v !== undefined) headers[h] = Array.isArray(v) ? v.join(', ') : v;
   }
+  if (!auth.ok) {
+    log?.warn({ reason: auth.reason, bytes: input.rawBody.length }, 'webhook delivery rejected');
+    // A row for the delivery log (no body, no signature), at most one per address and window.
+    await deps.rejections?.record(deps.store, {
+      connectionId: input.connectionId,
+      sourceAddress: input.sourceAddress,
+      reason: auth.reason,
+      headers,
+      at: (deps.now ?? Date.now)(),
+    });
+    return { status: 403, verdict: 'rejected', reason: auth.reason };
+  }
+  const d: ParsedDelivery = parseDelivery(input.rawBody, input.headers, input.query);
   const id = newId();
   const inserted = await deps.store.transaction(async (trx) => {
     const r = await trx

@@ -19,6 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startService, type RunningService } from '../../src/app/service.js';
 import { createLogger } from '../../src/log/logger.js';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/index.js';
+import { sign } from '../../src/webhooks/verify.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const noBrowser = !existsSync(CHROMIUM);
@@ -365,6 +366,37 @@ describe.skipIf(noBrowser)('web console in Chromium: a new user’s path', () =>
     expect(await page.$$eval('.charts svg rect', (r) => r.length)).toBeGreaterThan(0);
     expect(await page.isHidden('.onboarding')).toBe(true);
     await shot('14-dashboard');
+  });
+
+  it('a delivery signed with the wrong secret is in the delivery log as rejected, with the fix', async () => {
+    // Jira (or someone) posts with a secret that is not this connection's.
+    const raw = JSON.stringify({ webhookEvent: 'jira:issue_updated', issue: { id: '1', key: 'OPS-1' } });
+    const res = await fetch(`${svc.url}/webhooks/jira/acme`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'x-hub-signature': sign('the-old-secret-still-in-jira-000', raw),
+        'x-atlassian-webhook-identifier': 'jira-delivery-4711',
+      },
+      body: raw,
+    });
+    expect(res.status).toBe(403);
+    await page.click('nav a[data-nav=deliveries]');
+    await page.waitForSelector('tr.rejected');
+    expect(await text('tr.rejected .badge')).toBe('rejected: signature');
+    expect(await text('tr.rejected .fix')).toMatch(/the secret in Jira does not match.*generate a new secret/);
+    expect(await text('tr.rejected td:last-child')).toContain('jira-delivery-4711');
+    expect(await text('.rejected-alert')).toMatch(/Jira’s deliveries to “acme” are being rejected.*wrong signature/);
+    await page.selectOption('#verdict-filter', 'rejected');
+    await page.waitForFunction(`location.hash === '#/deliveries?verdict=rejected'`);
+    await page.waitForSelector('tr.rejected');
+    expect(await page.$$eval('tbody tr:not(.rejected)', (r) => r.length)).toBe(0);
+    await shot('15a-deliveries-rejected');
+    // The webhook step says the same instead of "receiving".
+    await page.click('nav a[data-nav=setup]');
+    await page.waitForSelector('.first-delivery.bad');
+    expect(await text('.first-delivery.bad')).toMatch(/rejected.*the secret in Jira does not match/);
+    await shot('15b-webhook-rejected');
   });
 
   it('retries a failed job from the screen', async () => {

@@ -1,6 +1,7 @@
 /**
- * Bad input at the webhook intake is refused and logged without side effects: no delivery row, no
- * job, no change to any record, no Jira call. Replays are acknowledged and applied once.
+ * Bad input at the webhook intake is refused and logged without side effects: no stored delivery
+ * (a failed authentication leaves only a body-less rejected row for the delivery log), no job, no
+ * change to any record, no Jira call. Replays are acknowledged and applied once.
  */
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -63,7 +64,14 @@ describe('webhook intake refuses bad input without side effects (SQLite, sandbox
       body: raw,
     });
   const sideEffects = async () => ({
-    deliveries: (await db.store.db.selectFrom('webhook_deliveries').select('id').execute()).length,
+    // Rejected deliveries leave a body-less row for the delivery log (checked below), nothing else.
+    deliveries: (
+      await db.store.db
+        .selectFrom('webhook_deliveries')
+        .select('id')
+        .where('verdict', 'not like', 'rejected:%')
+        .execute()
+    ).length,
     jobs: (await db.store.db.selectFrom('jobs').select('id').execute()).length,
     title: (await h.record('stackflow-incidents', 'sec-1')).title,
     calls: h.sandbox.calls.count(),
@@ -100,6 +108,24 @@ describe('webhook intake refuses bad input without side effects (SQLite, sandbox
     expect(err.error.code).toMatch(/SIGNATURE_MISMATCH|MALFORMED_JSON|BODY_TOO_LARGE|VALIDATION_FAILED/);
     await h.settle();
     expect(await sideEffects()).toEqual(before);
+  });
+
+  it('the rejections above are in the delivery log as body-less rows, one per address, verdict and 10 s', async () => {
+    const rows = await db.store.db
+      .selectFrom('webhook_deliveries')
+      .selectAll()
+      .where('verdict', 'like', 'rejected:%')
+      .execute();
+    // Four 403s from one address within the window (the connection takes a signature or a URL
+    // token): two named the signature, two the token; one row each, the second counted on it.
+    expect(rows.map((r) => [r.verdict, r.repeats]).sort()).toEqual([
+      ['rejected:signature', 1],
+      ['rejected:token', 1],
+    ]);
+    for (const r of rows)
+      expect(r).toMatchObject({ body: '', event: null, issue_key: null, source_address: '127.0.0.1' });
+    expect(JSON.stringify(rows)).not.toContain(WEBHOOK_SECRET);
+    expect(JSON.stringify(rows)).not.toContain(issueId);
   });
 
   it('a rejected delivery leaves one log line that names the reason and never the secret', async () => {

@@ -156,24 +156,72 @@ describe.each([
     }
   });
 
-  it.skipIf(skip)('a wrong signature is refused with 403 and nothing is stored', async () => {
-    const before = (await deliveries()).length;
-    const raw = JSON.stringify({ webhookEvent: 'jira:issue_updated', issue: { id: '1', key: 'OPS-1' } });
-    const res = await fetch(`${svc.url}/webhooks/jira/sb`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-hub-signature': sign('not-the-secret-0000000', raw) },
-      body: raw,
-    });
-    expect(res.status).toBe(403);
-    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('SIGNATURE_MISMATCH');
-    const unsigned = await fetch(`${svc.url}/webhooks/jira/sb`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: raw,
-    });
-    expect(unsigned.status).toBe(403);
-    expect((await deliveries()).length).toBe(before);
-  });
+  it.skipIf(skip)(
+    'a wrong signature is refused with 403: only a body-less rejected row, with the fix, nothing stored or queued',
+    async () => {
+      const before = await deliveries();
+      const jobsBefore = (await svc.store.db.selectFrom('jobs').select('id').execute()).length;
+      const raw = JSON.stringify({
+        webhookEvent: 'jira:issue_updated',
+        issue: { id: '1', key: 'OPS-1', fields: { summary: 'body-marker-7f3a' } },
+      });
+      const badSig = sign('not-the-secret-0000000', raw);
+      const res = await fetch(`${svc.url}/webhooks/jira/sb`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'x-hub-signature': badSig,
+          'x-atlassian-webhook-identifier': 'rejected-id-1',
+        },
+        body: raw,
+      });
+      expect(res.status).toBe(403);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe('SIGNATURE_MISMATCH');
+      const unsigned = await fetch(`${svc.url}/webhooks/jira/sb`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: raw,
+      });
+      expect(unsigned.status).toBe(403);
+      const after = await deliveries();
+      // One row for the address (the second rejection within 10 s is counted on it).
+      expect(after.length).toBe(before.length + 1);
+      const row = (await deliveries('&verdict=rejected'))[0] as unknown as Record<string, unknown>;
+      expect(row).toMatchObject({
+        connection_id: 'sb',
+        verdict: 'rejected:signature',
+        identifier: 'rejected-id-1',
+        event: null,
+        issue_key: null,
+        source_address: '127.0.0.1',
+        repeats: 1,
+      });
+      expect(row.detail).toMatch(/the secret in Jira does not match.*generate a new secret/);
+      const stored = await svc.store.db
+        .selectFrom('webhook_deliveries')
+        .selectAll()
+        .where('verdict', 'like', 'rejected:%')
+        .execute();
+      expect(stored).toHaveLength(1);
+      expect(stored[0]!.body).toBe('');
+      expect(JSON.stringify(stored)).not.toContain('body-marker-7f3a');
+      expect(JSON.stringify(stored)).not.toContain(badSig.slice(7));
+      expect((await svc.store.db.selectFrom('jobs').select('id').execute()).length).toBe(jobsBefore);
+      // Jira retries the same delivery once the secret is fixed: stored, not taken for a duplicate.
+      const retry = await fetch(`${svc.url}/webhooks/jira/sb`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'x-hub-signature': sign(SECRET, raw),
+          'x-atlassian-webhook-identifier': 'rejected-id-1',
+          'x-atlassian-webhook-retry': '1',
+        },
+        body: raw,
+      });
+      expect(retry.status).toBe(202);
+      expect(((await retry.json()) as { verdict: string }).verdict).toBe('stored');
+    },
+  );
 
   it.skipIf(skip)('malformed JSON is 400, an oversized body 413, an unknown connection 404', async () => {
     const bad = '{"webhookEvent": ';

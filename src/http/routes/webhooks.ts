@@ -7,6 +7,7 @@ import { receiveDelivery, type ReceiveDeps } from '../../webhooks/receive.js';
 import type { DeliveryCredentials } from '../../webhooks/verify.js';
 import type { SecretBox } from '../../security/secret-box.js';
 import { RejectLimiter } from '../../webhooks/reject-limiter.js';
+import { RejectionLog } from '../../webhooks/rejections.js';
 import { generateWebhookSecret } from '../../webhooks/secrets.js';
 import { actorOf } from '../auth.js';
 import { errorResponses } from '../schemas.js';
@@ -27,6 +28,8 @@ export interface WebhookRouteOptions {
    * counted per connection and client address.
    */
   rejectLimiter?: RejectLimiter;
+  /** Rejected deliveries kept for the delivery log (default: one row per connection and address per 10 s). */
+  rejections?: RejectionLog;
   /** Queues the work a stored delivery implies, in the same transaction (see ReceiveDeps.route). */
   route?: ReceiveDeps['route'];
   /**
@@ -53,9 +56,26 @@ const DeliverySchema = z.object({
   issue_key: z.string().nullable(),
   verdict: z
     .string()
-    .describe('stored | duplicate of an earlier identifier are acknowledged; rejected ones are only logged'),
-  detail: z.string().nullable(),
+    .describe(
+      'stored, then what the sync made of it (applied, no_change, echo, duplicate, ignored:…, failed); rejected:signature or rejected:token for deliveries that failed authentication (body not kept)',
+    ),
+  detail: z.string().nullable().describe('rejected deliveries: what is wrong and how to fix it'),
+  source_address: z.string().nullable().describe('rejected deliveries: the client address'),
+  repeats: z
+    .number()
+    .int()
+    .describe('rejected deliveries: how many more from the same address to the same connection within 10 s'),
 });
+
+function identifierOf(headers: string): string | null {
+  try {
+    const h = JSON.parse(headers) as Record<string, unknown>;
+    const v = h['x-atlassian-webhook-identifier'];
+    return typeof v === 'string' ? v : null;
+  } catch {
+    return null;
+  }
+}
 
 /**
  * `POST /webhooks/jira/{connectionId}`: Jira's deliveries (raw bytes kept for the signature) and
@@ -66,6 +86,7 @@ export function webhookRoutes(opts: WebhookRouteOptions): FastifyPluginAsync {
   return async (fastify) => {
     const app = fastify.withTypeProvider<ZodTypeProvider>();
     const limiter = opts.rejectLimiter ?? new RejectLimiter();
+    const rejections = opts.rejections ?? new RejectionLog({ logger: opts.logger });
 
     await app.register(async (raw) => {
       // Signatures are over the exact bytes: this scope keeps JSON bodies as Buffers.
@@ -101,8 +122,14 @@ export function webhookRoutes(opts: WebhookRouteOptions): FastifyPluginAsync {
             throw new AppError('VALIDATION_FAILED', 'A Jira delivery must be sent as application/json');
           }
           const result = await receiveDelivery(
-            { store: opts.store, credentials: opts.credentials, logger: opts.logger, route: opts.route },
-            { connectionId: req.params.connectionId, rawBody: req.body, headers: req.headers, query: req.query },
+            { store: opts.store, credentials: opts.credentials, logger: opts.logger, route: opts.route, rejections },
+            {
+              connectionId: req.params.connectionId,
+              rawBody: req.body,
+              headers: req.headers,
+              query: req.query,
+              sourceAddress: req.ip,
+            },
           );
           if (result.verdict === 'unknown_connection') {
             throw new AppError('NOT_FOUND', `No connection "${req.params.connectionId}"`);
@@ -124,7 +151,7 @@ export function webhookRoutes(opts: WebhookRouteOptions): FastifyPluginAsync {
           summary: 'The webhook delivery log, newest first',
           querystring: z.strictObject({
             connection: z.string().optional(),
-            verdict: z.string().optional(),
+            verdict: z.string().optional().describe('a verdict, or "rejected" for every rejected:… one'),
             issue_key: z.string().optional(),
             limit: z.coerce.number().int().min(1).max(500).default(50),
           }),
@@ -144,15 +171,27 @@ export function webhookRoutes(opts: WebhookRouteOptions): FastifyPluginAsync {
             'issue_key',
             'verdict',
             'detail',
+            'source_address',
+            'repeats',
+            'headers',
           ])
           .orderBy('received_at', 'desc')
           .orderBy('id', 'desc')
           .limit(req.query.limit);
         if (req.query.connection) q = q.where('connection_id', '=', req.query.connection);
-        if (req.query.verdict) q = q.where('verdict', '=', req.query.verdict);
+        if (req.query.verdict === 'rejected') q = q.where('verdict', 'like', 'rejected:%');
+        else if (req.query.verdict) q = q.where('verdict', '=', req.query.verdict);
         if (req.query.issue_key) q = q.where('issue_key', '=', req.query.issue_key);
         const rows = await q.execute();
-        return { deliveries: rows.map((r) => ({ ...r, received_at: new Date(Number(r.received_at)).toISOString() })) };
+        return {
+          deliveries: rows.map(({ headers, ...r }) => ({
+            ...r,
+            // A rejected delivery keeps Jira's identifier among its headers only (see rejections.ts).
+            identifier: r.identifier ?? identifierOf(headers),
+            repeats: Number(r.repeats ?? 0),
+            received_at: new Date(Number(r.received_at)).toISOString(),
+          })),
+        };
       },
     );
 
