@@ -2,6 +2,7 @@
 // Screens: sign-in, dashboard, records (+ timeline and comments), failures with retry, webhook
 // deliveries, connections (+ form and check), mappings (+ editor and JQL preview), webhook setup;
 // a banner when a Jira connection is paused (401/403) saying what to do.
+import { audit } from './audit.js';
 import { connectionForm, connections } from './connections.js';
 import { dashboard } from './dashboard.js';
 import {
@@ -24,6 +25,23 @@ const main = document.getElementById('main');
 const banner = document.getElementById('banner');
 const signout = document.getElementById('signout');
 const shell = document.getElementById('shell');
+const whoami = document.getElementById('whoami');
+
+/** The signed-in token (GET /api/v1/me), fetched once per sign-in: admin screens show for admins. */
+let me = null;
+async function identify() {
+  if (!me) {
+    try {
+      me = await api('/api/v1/me');
+    } catch {
+      return;
+    }
+  }
+  const admin = me.role === 'admin';
+  for (const el of document.querySelectorAll('.admin-only')) el.hidden = !admin;
+  whoami.hidden = false;
+  whoami.textContent = me.open ? 'open API' : `${me.name} · ${me.role}`;
+}
 
 async function health() {
   try {
@@ -372,6 +390,7 @@ const screens = {
     }
   },
   mapping: (id) => mappingEditor(main, id),
+  audit: () => audit(main),
 };
 
 const NAV_OF = { record: 'records', connection: 'connections', mapping: 'mappings' };
@@ -389,7 +408,14 @@ async function route() {
     else a.removeAttribute('aria-current');
   }
   signout.hidden = screen === 'signin';
-  if (screen !== 'signin') shell.classList.remove('signed-out');
+  if (screen === 'signin') {
+    me = null;
+    whoami.hidden = true;
+    for (const el of document.querySelectorAll('.admin-only')) el.hidden = true;
+  } else {
+    shell.classList.remove('signed-out');
+    await identify();
+  }
   document.title = `${screen[0].toUpperCase() + screen.slice(1)} · jira-bridge`;
   main.setAttribute('aria-busy', 'true');
   try {
@@ -405,6 +431,7 @@ async function route() {
 
 signout.addEventListener('click', () => {
   sessionStorage.removeItem(TOKEN_KEY);
+  me = null;
   banner.hidden = true;
   location.hash = '#/signin';
 });

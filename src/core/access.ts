@@ -35,6 +35,8 @@ export type Decision = { ok: true } | { ok: false; reason: string };
 export function authorize(p: Principal, method: string, route: string, scope?: string | undefined): Decision {
   const read = method === 'GET' || method === 'HEAD';
   if (p.role === 'admin') return { ok: true };
+  // Who am I: every token may ask (the console shows what the role allows).
+  if (read && route === '/api/v1/me') return { ok: true };
   if (ADMIN_ONLY.some((r) => r.test(route))) return { ok: false, reason: `${route} is for admin tokens only` };
   if (p.role === 'viewer') return read ? { ok: true } : { ok: false, reason: 'viewer tokens are read-only' };
   if (p.role === 'operator') {

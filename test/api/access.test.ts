@@ -127,6 +127,77 @@ describe('API access: tokens with roles, revocation, audit (through the real ser
     const bytes = files.map((f) => readFileSync(join(dir, 'data', f)).toString('latin1')).join('');
     for (const t of Object.values(tokens)) expect(bytes.includes(t)).toBe(false);
   });
+
+  it('connection.updated and mapping.updated carry the right before and after, secrets masked', async () => {
+    const alice = sb.credentials.users.alice!;
+    const bob = sb.credentials.users.bob!;
+    const secrets = [
+      alice.apiToken,
+      bob.apiToken,
+      'webhook-secret-before-0123456789',
+      'webhook-secret-after-0123456789',
+    ];
+    const conn = (name: string, u: typeof alice, secret: string) => ({
+      name,
+      site_url: sb.baseUrl,
+      flavour: 'cloud',
+      auth: { type: 'basic', email: u.loginEmail, api_token: u.apiToken },
+      webhook: { secret },
+      sweep: { interval_seconds: 0 },
+    });
+    expect(
+      (
+        await call(tokens.admin, 'POST', '/api/v1/connections', {
+          id: 'audited',
+          ...conn('Audited (Alice)', alice, secrets[2]!),
+        })
+      ).status,
+    ).toBe(201);
+    expect(
+      (await call(tokens.admin, 'PUT', '/api/v1/connections/audited', conn('Audited (Bob)', bob, secrets[3]!))).status,
+    ).toBe(200);
+    const mapping = (issueType: string, labels: string[]) => ({
+      connection: 'audited',
+      scope: 'audited',
+      project: 'OPS',
+      kinds: { incident: { issue_type: issueType } },
+      labels,
+    });
+    expect((await call(tokens.admin, 'PUT', '/api/v1/mappings/audited-ops', mapping('Incident', ['one']))).status).toBe(
+      201,
+    );
+    expect((await call(tokens.admin, 'PUT', '/api/v1/mappings/audited-ops', mapping('Task', ['two']))).status).toBe(
+      200,
+    );
+
+    type Entry = { action: string; actor: string; target: string; before: any; after: any }; // eslint-disable-line @typescript-eslint/no-explicit-any
+    const audit = (await (await call(tokens.admin, 'GET', '/api/v1/audit')).json()) as { entries: Entry[] };
+    const c = audit.entries.find((e) => e.action === 'connection.updated' && e.target === 'connection:audited')!;
+    expect(c.actor).toBe('admin:first admin');
+    expect(c.before).toMatchObject({
+      name: 'Audited (Alice)',
+      auth: { type: 'basic', email: alice.loginEmail, api_token: '••••••' },
+      webhook: { secret: '••••••' },
+    });
+    expect(c.after).toMatchObject({
+      name: 'Audited (Bob)',
+      auth: { type: 'basic', email: bob.loginEmail, api_token: '••••••' },
+      webhook: { secret: '••••••' },
+    });
+    const m = audit.entries.find((e) => e.action === 'mapping.updated' && e.target === 'mapping:audited-ops')!;
+    expect(m.actor).toBe('admin:first admin');
+    expect(m.before).toMatchObject({
+      project: 'OPS',
+      kinds: { incident: { issue_type: 'Incident' } },
+      labels: ['one'],
+    });
+    expect(m.after).toMatchObject({ project: 'OPS', kinds: { incident: { issue_type: 'Task' } }, labels: ['two'] });
+    const created = audit.entries.find((e) => e.action === 'mapping.created' && e.target === 'mapping:audited-ops')!;
+    expect(created.before).toBeNull();
+    // No secret, old or new, anywhere in the audit log.
+    const text = JSON.stringify(audit);
+    for (const x of secrets) expect(text).not.toContain(x);
+  });
 });
 
 describe('failed sign-ins are throttled per address (fastify inject)', () => {

@@ -389,8 +389,9 @@ describe.skipIf(noBrowser)('web console in Chromium: a new user’s path', () =>
     expect(await text('.rejected-alert')).toMatch(/Jira’s deliveries to “acme” are being rejected.*wrong signature/);
     await page.selectOption('#verdict-filter', 'rejected');
     await page.waitForFunction(`location.hash === '#/deliveries?verdict=rejected'`);
-    await page.waitForSelector('tr.rejected');
-    expect(await page.$$eval('tbody tr:not(.rejected)', (r) => r.length)).toBe(0);
+    await page.waitForFunction(
+      `document.querySelectorAll('tbody tr.rejected').length === 1 && !document.querySelector('tbody tr:not(.rejected)')`,
+    );
     await shot('15a-deliveries-rejected');
     // The webhook step says the same instead of "receiving".
     await page.click('nav a[data-nav=setup]');
@@ -504,6 +505,38 @@ describe.skipIf(noBrowser)('web console in Chromium: a new user’s path', () =>
     expect(connections.map((c) => c.id)).toEqual(['acme']);
   });
 
+  it('the audit log (admins) shows who changed what, each change as before/after, secrets masked', async () => {
+    expect(await text('#whoami')).toBe('console admin · admin');
+    await page.click('nav a[data-nav=audit]');
+    await page.waitForSelector('h1:text("Audit log")');
+    // The connection renamed on the "paused" path above: the field before and after.
+    const renamed = 'tr[data-action="connection.updated"][data-target="connection:acme"]';
+    await page.waitForSelector(renamed);
+    expect(await text(`${renamed} td:nth-child(2)`)).toBe('admin:console admin');
+    expect(await text(`${renamed} tr[data-path="name"] td.before`)).toBe('Acme Jira');
+    expect(await text(`${renamed} tr[data-path="name"] td.after`)).toBe('Acme Jira Cloud');
+    // Its creation lists every field set, the API token masked.
+    const created = 'tr[data-action="connection.created"][data-target="connection:acme"]';
+    await page.click(`${created} details summary`);
+    expect(await text(`${created} tr[data-path="auth.api_token"] td.after`)).toMatch(/^••••••/);
+    expect(await text(`${created} tr[data-path="auth.email"] td.after`)).toBe(sb.credentials.email);
+    expect(await page.content()).not.toContain(sb.credentials.apiToken);
+    expect(await page.$(`tr[data-action="mapping.created"][data-target="mapping:stackflow-ops"]`)).not.toBeNull();
+    await shot('25-audit');
+    // Filtered to one kind of change.
+    await page.selectOption('#audit-action', 'mapping.');
+    await page.waitForFunction(`location.hash === '#/audit?action=mapping.'`);
+    await page.waitForSelector('tr[data-action="mapping.created"]');
+    expect(await page.$$eval('table.audit > tbody > tr', (r) => r.map((x) => x.getAttribute('data-action')))).toEqual(
+      expect.arrayContaining(['mapping.created']),
+    );
+    expect(
+      (await page.$$eval('table.audit > tbody > tr', (r) => r.map((x) => x.getAttribute('data-action')))).every((a) =>
+        a!.startsWith('mapping.'),
+      ),
+    ).toBe(true);
+  });
+
   it('looks right on a phone', async () => {
     await page.setViewportSize({ width: 390, height: 844 });
     for (const [hash, name, sel] of [
@@ -548,6 +581,6 @@ describe.skipIf(noBrowser)('web console in Chromium: a new user’s path', () =>
       /Too many failed sign-ins from this address.*wait \d+ s, then sign in with a valid API token/,
     );
     expect(await page.isVisible('#signin-form')).toBe(true);
-    await shot('25-sign-in-throttled');
+    await shot('30-sign-in-throttled');
   });
 });

@@ -20,6 +20,13 @@ const CASES: Array<[string, string, Record<Role, boolean>]> = [
   ['GET', '/api/v1/tokens', { admin: true, operator: false, viewer: false, host: false }],
   ['POST', '/api/v1/tokens', { admin: true, operator: false, viewer: false, host: false }],
   ['GET', '/api/v1/audit', { admin: true, operator: false, viewer: false, host: false }],
+  ['GET', '/api/v1/me', { admin: true, operator: true, viewer: true, host: true }],
+  ['GET', '/api/v1/stats', { admin: true, operator: true, viewer: true, host: false }],
+  ['GET', '/api/v1/host-webhooks/deliveries', { admin: true, operator: true, viewer: true, host: false }],
+  ['POST', '/api/v1/mappings/preview', { admin: true, operator: false, viewer: false, host: false }],
+  ['GET', '/api/v1/connections/:id/catalog', { admin: true, operator: true, viewer: true, host: false }],
+  ['GET', '/api/v1/backfill/:id', { admin: true, operator: true, viewer: true, host: false }],
+  ['POST', '/api/v1/connections/check', { admin: true, operator: false, viewer: false, host: false }],
 ];
 
 describe('authorize: each role against each endpoint group', () => {

@@ -79,12 +79,38 @@ export function accessRoutes(opts: { tokens: TokensApi; store: Store }): Fastify
       },
     );
     app.get(
+      '/api/v1/me',
+      {
+        schema: {
+          tags: ['access'],
+          summary: 'The caller: token name, role and scopes (any role; while the API is open, open: true)',
+          response: {
+            200: z.object({
+              open: z.boolean(),
+              name: z.string().nullable(),
+              role: z.enum(ROLES),
+              scopes: z.array(z.string()),
+            }),
+            ...errorResponses(401),
+          },
+        },
+      },
+      async (req) =>
+        req.principal
+          ? { open: false, name: req.principal.name, role: req.principal.role, scopes: req.principal.scopes }
+          : { open: true, name: null, role: 'admin' as const, scopes: [] },
+    );
+    app.get(
       '/api/v1/audit',
       {
         schema: {
           tags: ['access'],
           summary: 'The audit log: who changed what (secrets are never in it), newest first',
-          querystring: z.strictObject({ limit: z.coerce.number().int().min(1).max(1000).default(100) }),
+          querystring: z.strictObject({
+            limit: z.coerce.number().int().min(1).max(1000).default(100),
+            action: z.string().max(100).optional().describe('entries whose action starts with this (e.g. "mapping.")'),
+            target: z.string().max(300).optional().describe('entries about this target (e.g. "connection:acme")'),
+          }),
           response: {
             200: z.object({
               entries: z.array(
@@ -104,13 +130,15 @@ export function accessRoutes(opts: { tokens: TokensApi; store: Store }): Fastify
         },
       },
       async (req) => {
-        const rows = await opts.store.db
+        let q = opts.store.db
           .selectFrom('audit_log')
           .selectAll()
           .orderBy('at', 'desc')
           .orderBy('id', 'desc')
-          .limit(req.query.limit)
-          .execute();
+          .limit(req.query.limit);
+        if (req.query.action) q = q.where('action', 'like', `${req.query.action.replace(/[%_\\]/g, '')}%`);
+        if (req.query.target) q = q.where('target', '=', req.query.target);
+        const rows = await q.execute();
         return {
           entries: rows.map((r) => ({
             id: r.id,
