@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { startService, type RunningService } from '../../src/app/service.js';
 import { createLogger } from '../../src/log/logger.js';
 import type { RunningSandbox } from '../../src/sandbox/index.js';
+import { spawnCli, waitForStatus, type Spawned } from '../cli/helpers.js';
 
 /** The `connections:` lines of a jira-bridge.yaml pointing at a sandbox as its admin. */
 export function sandboxConnectionYaml(sb: RunningSandbox, opts: { id?: string; sweepSeconds?: number } = {}): string[] {
@@ -28,4 +29,48 @@ export function startTestService(dir: string, env: Record<string, string> = {}):
     env: { PORT: '0', HOST: '127.0.0.1', DATA_DIR: join(dir, 'data'), ...env },
     logger: createLogger({ level: 'silent' }),
   });
+}
+
+/** A `jira-bridge serve` child process on a fixed loopback port (restartable on the same port). */
+export interface ServiceProcess {
+  url: string;
+  port: number;
+  pid: number;
+  proc: Spawned;
+  /** SIGKILL: no drain, no lease released; resolves once the process is gone. */
+  kill(): Promise<void>;
+}
+
+/**
+ * Starts `jira-bridge serve --config <configPath>` as a real child process listening on
+ * 127.0.0.1:`port` and resolves once /readyz answers 200. `env` is added to a clean environment
+ * (DATABASE_URL, DATA_DIR, LOG_LEVEL, …).
+ */
+export async function spawnServiceProcess(opts: {
+  configPath: string;
+  port: number;
+  env?: Record<string, string>;
+  cwd?: string;
+}): Promise<ServiceProcess> {
+  const proc = spawnCli(['serve', '--config', opts.configPath], {
+    ...(opts.cwd ? { cwd: opts.cwd } : {}),
+    env: { PORT: String(opts.port), HOST: '127.0.0.1', ...opts.env },
+  });
+  const url = `http://127.0.0.1:${opts.port}`;
+  try {
+    await waitForStatus(`${url}/readyz`, 200, proc, 90_000);
+  } catch (err) {
+    proc.child.kill('SIGKILL');
+    throw err;
+  }
+  return {
+    url,
+    port: opts.port,
+    pid: proc.child.pid!,
+    proc,
+    async kill() {
+      if (proc.child.exitCode === null && proc.child.signalCode === null) proc.child.kill('SIGKILL');
+      await proc.exited;
+    },
+  };
 }
