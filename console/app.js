@@ -20,6 +20,7 @@ import {
   when,
 } from './lib.js';
 import { mappingEditor } from './mapping-editor.js';
+import { tokens } from './tokens.js';
 
 const main = document.getElementById('main');
 const banner = document.getElementById('banner');
@@ -391,6 +392,7 @@ const screens = {
   },
   mapping: (id) => mappingEditor(main, id),
   audit: () => audit(main),
+  tokens: () => tokens(main, me),
 };
 
 const NAV_OF = { record: 'records', connection: 'connections', mapping: 'mappings' };

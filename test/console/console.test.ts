@@ -537,6 +537,75 @@ describe.skipIf(noBrowser)('web console in Chromium: a new user’s path', () =>
     ).toBe(true);
   });
 
+  it('API tokens (admins): create with a role and scopes, shown once with a copy button; list; revoke', async () => {
+    await page.click('nav a[data-nav=tokens]');
+    await page.waitForSelector('h1:text("API tokens")');
+    expect(await text('tr[data-name="console admin"] td:first-child')).toBe('console admin you');
+    // A name is required: the API's error next to the field.
+    await page.click('#create-token');
+    await page.waitForSelector('[data-error-for="name"]:not([hidden])');
+    expect(await text('[data-error-for="name"]')).not.toBe('');
+    // The platform's integration: a host token limited to one scope.
+    await page.fill('#t-name', 'StackFlow integration');
+    await page.selectOption('#t-role', 'host');
+    expect(await page.isVisible('#t-scopes')).toBe(true);
+    expect(await text('#t-role-hint')).toMatch(/record API and the change feed/);
+    await page.fill('#t-scopes', 'stackflow');
+    await page.click('#create-token');
+    await page.waitForSelector('code.new-token');
+    const hostToken = await text('code.new-token');
+    expect(hostToken).toMatch(/^jb_/);
+    expect(await text('#new-token')).toMatch(/not shown again/);
+    await page.click('button.copy-token');
+    expect(await page.evaluate<string>('navigator.clipboard.readText()')).toBe(hostToken);
+    expect(await text('tr[data-name="StackFlow integration"] td:nth-child(3)')).toBe('stackflow');
+    await shot('26-token-created');
+    // It works, within its scope only.
+    const asHost = (path: string) => fetch(`${svc.url}${path}`, { headers: { authorization: `Bearer ${hostToken}` } });
+    expect((await asHost('/api/v1/changes?scope=stackflow')).status).toBe(200);
+    expect((await asHost('/api/v1/changes?scope=other')).status).toBe(403);
+    // Shown once: not in the list, not after a reload.
+    await page.reload();
+    await page.waitForSelector('tr[data-name="StackFlow integration"]');
+    expect(await page.content()).not.toContain(hostToken);
+
+    // A viewer token: signed in with it, the console has no admin screens.
+    await page.fill('#t-name', 'night shift');
+    await page.selectOption('#t-role', 'viewer');
+    await page.click('#create-token');
+    await page.waitForSelector('code.new-token');
+    const viewerToken = await text('code.new-token');
+    await page.click('#signout');
+    await page.waitForSelector('#signin-form');
+    await page.fill('#token', viewerToken);
+    await page.click('#signin-form button[type=submit]');
+    await page.waitForSelector('h1:text("Dashboard")');
+    await page.waitForFunction(`document.querySelector('#whoami')?.textContent === 'night shift · viewer'`);
+    expect(await page.isVisible('nav a[data-nav=tokens]')).toBe(false);
+    expect(await page.isVisible('nav a[data-nav=audit]')).toBe(false);
+    await page.click('#signout');
+    await page.waitForSelector('#signin-form');
+    await page.fill('#token', token);
+    await page.click('#signin-form button[type=submit]');
+    await page.waitForSelector('h1:text("Dashboard")');
+    await page.waitForSelector('nav a[data-nav=tokens]:visible');
+
+    // Revoke the viewer token: refused at once.
+    await page.click('nav a[data-nav=tokens]');
+    await page.waitForSelector('tr[data-name="night shift"] button.revoke');
+    page.once('dialog', (d) => void d.accept());
+    await page.click('tr[data-name="night shift"] button.revoke');
+    await page.waitForSelector('#token-msg');
+    expect(await text('tr[data-name="night shift"] .state')).toBe('revoked');
+    expect(await page.$('tr[data-name="night shift"] button.revoke')).toBeNull();
+    const refused = await fetch(`${svc.url}/api/v1/jobs/stats`, {
+      headers: { authorization: `Bearer ${viewerToken}` },
+    });
+    expect(refused.status).toBe(401);
+    await shot('27-tokens');
+    expect(await unlabelled()).toEqual([]);
+  });
+
   it('looks right on a phone', async () => {
     await page.setViewportSize({ width: 390, height: 844 });
     for (const [hash, name, sel] of [

@@ -87,6 +87,7 @@ export function accessRoutes(opts: { tokens: TokensApi; store: Store }): Fastify
           response: {
             200: z.object({
               open: z.boolean(),
+              id: z.string().nullable().describe('the token id (as in GET /api/v1/tokens)'),
               name: z.string().nullable(),
               role: z.enum(ROLES),
               scopes: z.array(z.string()),
@@ -97,8 +98,14 @@ export function accessRoutes(opts: { tokens: TokensApi; store: Store }): Fastify
       },
       async (req) =>
         req.principal
-          ? { open: false, name: req.principal.name, role: req.principal.role, scopes: req.principal.scopes }
-          : { open: true, name: null, role: 'admin' as const, scopes: [] },
+          ? {
+              open: false,
+              id: req.principal.id,
+              name: req.principal.name,
+              role: req.principal.role,
+              scopes: req.principal.scopes,
+            }
+          : { open: true, id: null, name: null, role: 'admin' as const, scopes: [] },
     );
     app.get(
       '/api/v1/audit',
