@@ -28,6 +28,56 @@ export default tseslint.config(
       },
     },
   },
+  // The sandbox is a product of its own (a fake Jira): it must not lean on the service it tests.
+  // (Its own webhooks/ folder shares a name with the service's src/webhooks: told apart by depth.)
+  ...[
+    ['src/sandbox/*.ts', '\\.\\./'],
+    ['src/sandbox/*/*.ts', '\\.\\./\\.\\./'],
+    ['src/sandbox/*/*/*.ts', '\\.\\./\\.\\./\\.\\./'],
+  ].map(([files, up]) => ({
+    files: [files],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: `^${up}(app|cli|config|engine|host|http|jira|queue|security|store|webhooks)/`,
+              message: 'src/sandbox is independent of the service: it may import src/core, src/log and libraries.',
+            },
+          ],
+        },
+      ],
+    },
+  })),
+  {
+    // Lower layers never reach up into the composition root, the CLI, the HTTP shell or the sandbox.
+    files: [
+      'src/store/**/*.ts',
+      'src/queue/**/*.ts',
+      'src/jira/**/*.ts',
+      'src/engine/**/*.ts',
+      'src/host/**/*.ts',
+      'src/webhooks/**/*.ts',
+      'src/security/**/*.ts',
+      'src/log/**/*.ts',
+      'src/metrics/**/*.ts',
+      'src/config/**/*.ts',
+    ],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^(\\.\\./)+(app|cli|http|sandbox)/',
+              message: 'only src/app and src/cli compose the layers; lower layers must not import them.',
+            },
+          ],
+        },
+      ],
+    },
+  },
   {
     // The pure core may not reach for I/O: that is the architecture's one hard rule.
     files: ['src/core/**/*.ts'],
