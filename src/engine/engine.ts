@@ -120,6 +120,7 @@ export function createEngine(deps: EngineDeps): Engine {
     logger: deps.logger,
     now,
     connectionGate: gate,
+    attachments,
     onConnectionHealth: (connectionId, problem) => {
       // Success only clears a pause that exists (no churn on the healthy path).
       if (problem !== null || health.get(connectionId)?.healthy === false) reportHealth(connectionId, problem);

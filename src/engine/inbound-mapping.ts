@@ -17,6 +17,9 @@ import type {
   RecordData,
 } from './types.js';
 
+/** Default cap of an attachment downloaded from Jira (Jira Cloud's default upload limit too). */
+export const DEFAULT_MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024;
+
 /** The effective inbound settings of a mapping, with defaults derived from its outbound tables. */
 export function inboundSettings(m: OutboundMapping): InboundSettings {
   const given = m.inbound;
@@ -39,6 +42,7 @@ export function inboundSettings(m: OutboundMapping): InboundSettings {
     onJiraDelete: given?.onJiraDelete ?? 'unlink',
     onJiraCreate: given?.onJiraCreate ?? 'ignore',
     ...(given?.createKind ? { createKind: given.createKind } : {}),
+    attachments: given?.attachments ?? { fromJira: true, maxBytes: DEFAULT_MAX_ATTACHMENT_BYTES },
   };
 }
 
@@ -46,6 +50,15 @@ export function inboundSettings(m: OutboundMapping): InboundSettings {
 export function flowsIn(direction: FieldDirection | undefined, mapping: OutboundMapping): boolean {
   if (mapping.direction === 'to_jira') return false;
   return direction === undefined || direction === 'both' || direction === 'from_jira';
+}
+
+/** The same Jira account (by accountId on Cloud, key or name on Data Center). */
+export function samePerson(a: JiraPerson | null, b: JiraPerson | null): boolean {
+  if (!a || !b) return false;
+  if (a.accountId && b.accountId) return a.accountId === b.accountId;
+  if (a.key && b.key) return a.key === b.key;
+  if (a.name && b.name) return a.name === b.name;
+  return false;
 }
 
 /** The email Jira reveals for a user, else a marker that never equals an email. */

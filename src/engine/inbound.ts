@@ -18,6 +18,7 @@
  * 'inbound', with conflicts and warnings), the change feed (origin 'jira') and each delivery's
  * verdict in webhook_deliveries.
  */
+import { createHash } from 'node:crypto';
 import type { Kysely, Selectable } from 'kysely';
 import { AppError, isAppError } from '../core/errors.js';
 import { decideField, hostStatusFor, reopenAllowed, sameValue, type Conflict } from '../core/merge.js';
@@ -30,12 +31,30 @@ import { fromJson, toJson } from '../store/json.js';
 import type { Database, LinksTable, RecordsTable } from '../store/schema.js';
 import type { Store } from '../store/store.js';
 import { TOKEN_LABEL_PREFIX } from '../jira/idempotent-create.js';
+import type { AttachmentStore } from './attachment-store.js';
 import { desiredFields, desiredStatus, normalizeText } from './desired.js';
-import { applyToHost, flowsIn, inboundSettings, jiraSide, recordDataFromIssue, sameText } from './inbound-mapping.js';
+import { planAttachments, tooLargeNote, type AttachmentPlan } from './inbound-attachments.js';
+import {
+  applyToHost,
+  flowsIn,
+  inboundSettings,
+  jiraSide,
+  recordDataFromIssue,
+  samePerson,
+  sameText,
+} from './inbound-mapping.js';
 import { jiraTextToMarkdown } from './markup-in.js';
 import { enqueueOutbound } from './records.js';
 import { recordJobKey } from './record-data.js';
-import type { JiraIssueState, JiraPerson, JiraPort, MappingSource, OutboundMapping, RecordData } from './types.js';
+import type {
+  JiraAttachmentState,
+  JiraIssueState,
+  JiraPerson,
+  JiraPort,
+  MappingSource,
+  OutboundMapping,
+  RecordData,
+} from './types.js';
 
 export const INBOUND_JOB = 'inbound.issue';
 /** Attempts an inbound job may use (a paused connection keeps it waiting). */
@@ -86,6 +105,8 @@ export interface InboundDeps {
   onConnectionHealth?: ((connectionId: string, problem: string | null) => void) | undefined;
   /** How long a job waits when the credentials were rejected (the connection pauses; nothing is lost). */
   pauseRetryMs?: number | undefined;
+  /** Where attachments downloaded from Jira are kept (the store outbound uploads from); none: not downloaded. */
+  attachments?: AttachmentStore | undefined;
 }
 
 type LinkRow = Selectable<LinksTable>;
@@ -105,8 +126,28 @@ interface InboundOutcome {
   conflicts: Array<{ field: string } & Conflict>;
   warnings: string[];
   comments: { created: number; updated: number; deleted: number };
+  attachments: AttachmentChange;
   extra: Record<string, unknown>;
 }
+
+/** What Jira's attachment list changed on the record (attachment link ids, for the feed and the log). */
+interface AttachmentChange {
+  added: Array<{ id: string; jira_attachment_id: string; filename: string; size: number }>;
+  not_downloaded: Array<{ id: string; jira_attachment_id: string; filename: string; size: number; note: string }>;
+  deleted: Array<{ id: string; jira_attachment_id: string; filename: string }>;
+}
+
+/** The downloads of one run, made before its transaction (no network I/O inside one). */
+interface AttachmentWork {
+  plan: AttachmentPlan;
+  stored: Map<string, { sha256: string; size: number }>;
+  notes: Map<string, string>;
+  gone: Set<string>;
+}
+
+const noAttachmentChange = (): AttachmentChange => ({ added: [], not_downloaded: [], deleted: [] });
+const attachmentsChanged = (a: AttachmentChange): boolean =>
+  a.added.length + a.not_downloaded.length + a.deleted.length > 0;
 
 const STATUS_BASE = 'status';
 const HOST_STATUS_BASE = 'host:status';
@@ -130,19 +171,15 @@ export function kindForIssueType(m: OutboundMapping, issueType: string): string 
   );
 }
 
-export function samePerson(a: JiraPerson | null, b: JiraPerson | null): boolean {
-  if (!a || !b) return false;
-  if (a.accountId && b.accountId) return a.accountId === b.accountId;
-  if (a.key && b.key) return a.key === b.key;
-  if (a.name && b.name) return a.name === b.name;
-  return false;
-}
+export { samePerson };
 
 /** The actor of a stored delivery: `user` (issue events) or the comment's author. */
 function deliveryActor(body: string): JiraPerson | null {
   const json = fromJson<Record<string, unknown>>(body) ?? {};
   const comment = json.comment as Record<string, unknown> | undefined;
-  const u = (json.user ?? (json.webhookEvent === 'comment_updated' ? comment?.updateAuthor : comment?.author)) as
+  const attachment = json.attachment as Record<string, unknown> | undefined;
+  const u = (json.user ??
+    (json.webhookEvent === 'comment_updated' ? comment?.updateAuthor : (comment?.author ?? attachment?.author))) as
     Record<string, unknown> | undefined;
   if (!u || typeof u !== 'object') return null;
   const s = (k: string): string | undefined => (typeof u[k] === 'string' && u[k] !== '' ? (u[k] as string) : undefined);
@@ -439,6 +476,143 @@ export function createInboundHandler(deps: InboundDeps): {
     }
   }
 
+  /**
+   * Attachments: plans against the record's attachment links and downloads what is new (one call
+   * each) into the attachment store, before any transaction. Null when the mapping keeps Jira's
+   * attachments in Jira.
+   */
+  async function fetchAttachments(
+    jira: JiraPort,
+    recordId: string,
+    mapping: OutboundMapping,
+    state: JiraIssueState,
+    me: JiraPerson,
+    countCall: () => void,
+  ): Promise<AttachmentWork | null> {
+    const settings = inboundSettings(mapping).attachments;
+    if (!settings?.fromJira || !deps.attachments || state.attachments === null) return null;
+    const rows = await store.db
+      .selectFrom('attachment_links')
+      .select(['id', 'jira_attachment_id', 'filename', 'size', 'sha256', 'origin', 'deleted'])
+      .where('record_id', '=', recordId)
+      .execute();
+    const plan = planAttachments(
+      state.attachments,
+      rows.map((r) => ({
+        id: r.id,
+        jiraAttachmentId: r.jira_attachment_id,
+        filename: r.filename,
+        size: r.size === null ? null : Number(r.size),
+        sha256: r.sha256,
+        origin: r.origin,
+        deleted: r.deleted === 1,
+      })),
+      { maxBytes: settings.maxBytes, me },
+    );
+    const work: AttachmentWork = { plan, stored: new Map(), notes: new Map(), gone: new Set() };
+    for (const a of [...plan.download, ...plan.fill.map((f) => f.attachment)]) {
+      let bytes: Buffer;
+      countCall();
+      try {
+        bytes = await jira.downloadAttachment(a.id, a.filename);
+      } catch (err) {
+        if (isAppError(err) && err.code === 'JIRA_NOT_FOUND') {
+          work.gone.add(a.id); // deleted since the read: the next run sees it gone
+          continue;
+        }
+        if (isAppError(err) && err.code === 'JIRA_FORBIDDEN') {
+          work.notes.set(a.id, 'not downloaded: Jira denied access to its content (403); it stays in Jira');
+          continue;
+        }
+        throw err;
+      }
+      if (bytes.length > settings.maxBytes) {
+        work.notes.set(a.id, tooLargeNote(bytes.length, settings.maxBytes));
+        continue;
+      }
+      const sha256 = createHash('sha256').update(bytes).digest('hex');
+      await deps.attachments.put(sha256, bytes);
+      work.stored.set(a.id, { sha256, size: bytes.length });
+    }
+    if (plan.waiting.length) {
+      log?.debug({ recordId, attachments: plan.waiting.map((a) => a.id) }, 'attachments left to an upload in flight');
+    }
+    return work;
+  }
+
+  /** Records what fetchAttachments brought, in the run's transaction (idempotent per Jira id). */
+  async function saveAttachments(
+    trx: Kysely<Database>,
+    recordId: string,
+    work: AttachmentWork | null,
+    maxBytes: number,
+  ): Promise<AttachmentChange> {
+    const change = noAttachmentChange();
+    if (!work) return change;
+    const t = now();
+    const insert = async (a: JiraAttachmentState, sha256: string | null, size: number, note: string | null) => {
+      const id = newId(a.created || t);
+      const r = await trx
+        .insertInto('attachment_links')
+        .values({
+          id,
+          record_id: recordId,
+          host_attachment_id: null,
+          jira_attachment_id: a.id,
+          filename: a.filename,
+          size,
+          sha256,
+          origin: 'jira',
+          deleted: 0,
+          created_at: a.created || t,
+          updated_at: t,
+          mime_type: a.mimeType,
+          note,
+        })
+        .onConflict((oc) => oc.columns(['record_id', 'jira_attachment_id']).doNothing())
+        .executeTakeFirst();
+      return Number(r.numInsertedOrUpdatedRows ?? 0n) > 0 ? id : null;
+    };
+    for (const a of work.plan.download) {
+      if (work.gone.has(a.id)) continue;
+      const got = work.stored.get(a.id);
+      const note = got ? null : (work.notes.get(a.id) ?? tooLargeNote(a.size, maxBytes));
+      const id = await insert(a, got?.sha256 ?? null, got?.size ?? a.size, note);
+      if (!id) continue;
+      if (got) change.added.push({ id, jira_attachment_id: a.id, filename: a.filename, size: got.size });
+      else
+        change.not_downloaded.push({ id, jira_attachment_id: a.id, filename: a.filename, size: a.size, note: note! });
+    }
+    for (const a of work.plan.tooLarge) {
+      const note = tooLargeNote(a.size, maxBytes);
+      const id = await insert(a, null, a.size, note);
+      if (id) change.not_downloaded.push({ id, jira_attachment_id: a.id, filename: a.filename, size: a.size, note });
+    }
+    for (const { row, attachment: a } of work.plan.fill) {
+      const got = work.stored.get(a.id);
+      if (!got) continue;
+      const r = await trx
+        .updateTable('attachment_links')
+        .set({ sha256: got.sha256, size: got.size, note: null, updated_at: t })
+        .where('id', '=', row.id)
+        .where('sha256', 'is', null)
+        .executeTakeFirst();
+      if (Number(r.numUpdatedRows) > 0)
+        change.added.push({ id: row.id, jira_attachment_id: a.id, filename: a.filename, size: got.size });
+    }
+    for (const k of work.plan.deleted) {
+      const r = await trx
+        .updateTable('attachment_links')
+        .set({ deleted: 1, updated_at: t })
+        .where('id', '=', k.id)
+        .where('deleted', '=', 0)
+        .executeTakeFirst();
+      if (Number(r.numUpdatedRows) > 0)
+        change.deleted.push({ id: k.id, jira_attachment_id: k.jiraAttachmentId!, filename: k.filename });
+    }
+    return change;
+  }
+
   function mappingOf(link: LinkRow): OutboundMapping | undefined {
     const snap = link.mapping_snapshot ? (fromJson<OutboundMapping>(link.mapping_snapshot) ?? undefined) : undefined;
     return snap ?? (link.mapping_id ? mappings.byId(link.mapping_id) : undefined);
@@ -451,6 +625,7 @@ export function createInboundHandler(deps: InboundDeps): {
     me: JiraPerson,
     jobId: number | null,
     calls: () => number,
+    countCall: () => void,
   ): Promise<InboundOutcome> {
     const outcome: InboundOutcome = {
       verdict: 'no_change',
@@ -459,6 +634,7 @@ export function createInboundHandler(deps: InboundDeps): {
       conflicts: [],
       warnings: [],
       comments: { created: 0, updated: 0, deleted: 0 },
+      attachments: noAttachmentChange(),
       extra: {},
     };
     const mapping = mappingOf(link);
@@ -518,6 +694,7 @@ export function createInboundHandler(deps: InboundDeps): {
     const push2 = mergeStatus(state, record, data, mapping, bases, newBases, outcome);
     const moved = state.key !== link.issue_key;
     const changed = toJson(data) !== before;
+    const attachmentWork = await fetchAttachments(jira, record.id, mapping, state, me, countCall);
     await store.transaction(async (trx) => {
       // The record may have changed since it was read (a host upsert): only apply on top of
       // the version compared; otherwise retry, reading both sides again.
@@ -537,6 +714,13 @@ export function createInboundHandler(deps: InboundDeps): {
       }
       for (const [k, v] of newBases) await writeBase(trx, record.id, k, v);
       if (inbound.comments) await mergeComments(trx, state, record.id, me, flavour, outcome);
+      outcome.attachments = await saveAttachments(
+        trx,
+        record.id,
+        attachmentWork,
+        inbound.attachments?.maxBytes ?? Number.MAX_SAFE_INTEGER,
+      );
+      const attachmentsChange = attachmentsChanged(outcome.attachments);
       await trx
         .updateTable('links')
         .set({
@@ -548,15 +732,24 @@ export function createInboundHandler(deps: InboundDeps): {
         .execute();
       const commentsChanged = outcome.comments.created + outcome.comments.updated + outcome.comments.deleted > 0;
       if (moved) outcome.extra = { ...outcome.extra, moved_from: link.issue_key, issue_key: state.key };
-      if (changed || commentsChanged || moved || outcome.conflicts.length) {
+      if (changed || commentsChanged || attachmentsChange || moved || outcome.conflicts.length) {
         outcome.verdict = 'applied';
-        outcome.action = changed ? 'updated' : moved ? 'moved' : commentsChanged ? 'comments' : 'conflict';
+        outcome.action = changed
+          ? 'updated'
+          : moved
+            ? 'moved'
+            : commentsChanged
+              ? 'comments'
+              : attachmentsChange
+                ? 'attachments'
+                : 'conflict';
         await logInbound(trx, record.id, outcome.action, calls(), jobId, {
           fields: {
             changed: outcome.fields,
             conflicts: outcome.conflicts,
             warnings: outcome.warnings,
             comments: outcome.comments,
+            ...(attachmentsChange ? { attachments: outcome.attachments } : {}),
             issue_key: state.key,
             ...outcome.extra,
           },
@@ -564,6 +757,8 @@ export function createInboundHandler(deps: InboundDeps): {
         if (changed) await feed(trx, record.id, 'record.updated', { fields: outcome.fields, issue_key: state.key });
         if (commentsChanged)
           await feed(trx, record.id, 'record.comments', { ...outcome.comments, issue_key: state.key });
+        if (attachmentsChange)
+          await feed(trx, record.id, 'record.attachments', { ...outcome.attachments, issue_key: state.key });
         if (moved) await feed(trx, record.id, 'record.moved', { from: link.issue_key, to: state.key });
       } else if (outcome.warnings.length) {
         await logInbound(trx, record.id, 'noop', calls(), jobId, { fields: { warnings: outcome.warnings } });
@@ -576,12 +771,15 @@ export function createInboundHandler(deps: InboundDeps): {
 
   /** An issue with no link: the mapping of its project may create a host record for it. */
   async function applyUnlinked(
+    jira: JiraPort,
     connectionId: string,
     state: JiraIssueState | null,
-    flavour: 'cloud' | 'datacenter',
+    me: JiraPerson,
     jobId: number | null,
     calls: () => number,
+    countCall: () => void,
   ): Promise<InboundOutcome['verdict']> {
+    const flavour = jira.flavour;
     if (!state) return 'ignored:unlinked';
     const creating = mappings
       .all()
@@ -614,6 +812,7 @@ export function createInboundHandler(deps: InboundDeps): {
     const kind = chosen.kind!;
     const t = now();
     const hostId = `jira-${connectionId}-${state.id}`;
+    let createdId: string | null = null;
     await store.transaction(async (trx) => {
       const id = newId(t);
       const inserted = await trx
@@ -661,7 +860,22 @@ export function createInboundHandler(deps: InboundDeps): {
       if (target.status !== null) await writeBase(trx, id, TARGET_STATUS_BASE, target.status);
       await logInbound(trx, id, 'created', calls(), jobId, { fields: { issue_key: state.key, host_id: hostId } });
       await feed(trx, id, 'record.created', { issue_key: state.key, issue_id: state.id });
+      createdId = id;
     });
+    // The issue's attachments come with it (the record exists first: a crash in between leaves
+    // them to the next run, which finds the record linked).
+    if (createdId !== null) {
+      const recordId: string = createdId;
+      const work = await fetchAttachments(jira, recordId, mapping, state, me, countCall);
+      await store.transaction(async (trx) => {
+        const change = await saveAttachments(trx, recordId, work, inbound.attachments?.maxBytes ?? 0);
+        if (!attachmentsChanged(change)) return;
+        await logInbound(trx, recordId, 'attachments', calls(), jobId, {
+          fields: { attachments: change, issue_key: state.key },
+        });
+        await feed(trx, recordId, 'record.attachments', { ...change, issue_key: state.key });
+      });
+    }
     return 'applied';
   }
 
@@ -696,6 +910,9 @@ export function createInboundHandler(deps: InboundDeps): {
       calls++;
       return fn();
     };
+    const countCall = (): void => {
+      calls++;
+    };
     const meCached = await port.whoami(); // cached after the first call per connection
     const ids = deliveries.map((d) => d.id);
     // Deliveries caused by our own writes change nothing: when every pending one is ours (and
@@ -715,7 +932,7 @@ export function createInboundHandler(deps: InboundDeps): {
         return 'ignored:unlinked';
       }
       const state = await counted(() => port.readIssue(p.issueId, []));
-      const verdict = await applyUnlinked(p.connectionId, state, port.flavour, jobId, () => calls);
+      const verdict = await applyUnlinked(port, p.connectionId, state, meCached, jobId, () => calls, countCall);
       await setVerdicts(store.db, ids, verdict, verdict === 'applied' ? 'record created from the Jira issue' : null);
       return verdict;
     }
@@ -726,7 +943,7 @@ export function createInboundHandler(deps: InboundDeps): {
     const mapping = mappingOf(link);
     const customIds = mapping?.fields.map((f) => f.jira) ?? [];
     const state = await counted(() => port.readIssue(p.issueId, customIds));
-    const outcome = await applyLinked(port, link, state, meCached, jobId, () => calls);
+    const outcome = await applyLinked(port, link, state, meCached, jobId, () => calls, countCall);
     const nonEcho = ids.filter((id) => !echoes.some((e) => e.id === id));
     await setVerdicts(
       store.db,
@@ -745,6 +962,12 @@ export function createInboundHandler(deps: InboundDeps): {
           : null,
         outcome.comments.created + outcome.comments.updated + outcome.comments.deleted
           ? `comments +${outcome.comments.created} ~${outcome.comments.updated} -${outcome.comments.deleted}`
+          : null,
+        attachmentsChanged(outcome.attachments)
+          ? `attachments +${outcome.attachments.added.length} -${outcome.attachments.deleted.length}` +
+            (outcome.attachments.not_downloaded.length
+              ? ` (${outcome.attachments.not_downloaded.length} not downloaded)`
+              : '')
           : null,
         outcome.warnings.length ? outcome.warnings.join('; ') : null,
       ]

@@ -41,6 +41,7 @@ const STATE_FIELDS = [
   'created',
   'project',
   'issuetype',
+  'attachment',
 ];
 
 export interface ClientPortOptions {
@@ -239,6 +240,20 @@ export function jiraPortFromClient(client: JiraClient, opts: ClientPortOptions =
       return list.map((a) => ({ id: String(a.id), filename: String(a.filename ?? ''), size: Number(a.size ?? -1) }));
     },
 
+    async downloadAttachment(id, filename) {
+      // Cloud answers its content route with a 303 to the media store unless redirect=false (one
+      // call instead of two); Data Center serves the bytes at the attachment's `content` URL.
+      const r = await client.transport.request<Buffer>({
+        method: 'GET',
+        route: flavour === 'cloud' ? `${client.apiPath}/attachment/content/{id}` : '/secure/attachment/{id}/{filename}',
+        params: { id, filename },
+        ...(flavour === 'cloud' ? { query: { redirect: false } } : {}),
+        headers: { accept: '*/*' },
+        binary: true,
+      });
+      return Buffer.isBuffer(r.body) ? r.body : Buffer.from(String(r.body ?? ''), 'utf8');
+    },
+
     async findUserByEmail(email) {
       const u = await client.findUserByEmail(email);
       if (!u) return null;
@@ -326,6 +341,16 @@ export function jiraPortFromClient(client: JiraClient, opts: ClientPortOptions =
             internal: x.jsdPublic === false,
           };
         }),
+        attachments: Array.isArray(f.attachment)
+          ? (f.attachment as Array<Record<string, unknown>>).map((a) => ({
+              id: String(a.id),
+              filename: String(a.filename ?? 'attachment'),
+              size: Number(a.size ?? -1),
+              mimeType: typeof a.mimeType === 'string' && a.mimeType ? a.mimeType : 'application/octet-stream',
+              author: toPerson(a.author),
+              created: parseJiraTime(a.created),
+            }))
+          : null,
       };
       return state;
     },

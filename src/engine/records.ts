@@ -7,6 +7,7 @@ import { fromJson, toJson } from '../store/json.js';
 import type { Database, SyncState } from '../store/schema.js';
 import type { Store } from '../store/store.js';
 import type { AttachmentStore } from './attachment-store.js';
+import { listAttachmentViews, readAttachmentContent, type AttachmentView } from './attachment-views.js';
 import {
   OUTBOUND_JOB,
   canonicalJson,
@@ -445,6 +446,21 @@ export function createRecordService(deps: RecordServiceDeps) {
         await enqueueOutbound(queue, trx, recordId);
         return { id, created: true, sha256, size: a.bytes.length };
       });
+    },
+
+    /** The record's attachments, both origins, oldest first (see ./attachment-views.ts). */
+    async listAttachments(scope: string, hostId: string): Promise<AttachmentView[]> {
+      return listAttachmentViews(store.db, await findRecordId(store.db, { scope, hostId }));
+    },
+
+    /** One attachment's bytes (404 when it has none here, e.g. over the size cap). */
+    async readAttachment(
+      scope: string,
+      hostId: string,
+      attachmentId: string,
+    ): Promise<{ attachment: AttachmentView; bytes: Buffer }> {
+      const recordId = await findRecordId(store.db, { scope, hostId });
+      return readAttachmentContent(store.db, deps.attachments, recordId, attachmentId);
     },
 
     /** Manual sync: re-syncs the record now, adopting the current mapping. */

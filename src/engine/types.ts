@@ -108,6 +108,11 @@ export interface InboundSettings {
   onJiraCreate: 'ignore' | 'create_record';
   /** Kind of the records created from Jira issues (default: the first mapped kind). */
   createKind?: string | undefined;
+  /**
+   * Attachments added in Jira are downloaded to the record (default on); one larger than
+   * `maxBytes` is recorded with a note instead of being downloaded (default 10 MiB).
+   */
+  attachments?: { fromJira: boolean; maxBytes: number } | undefined;
 }
 
 export interface ConnectionInfo {
@@ -228,6 +233,8 @@ export interface JiraPort {
   addAttachment(idOrKey: string, filename: string, bytes: Buffer): Promise<{ id: string }>;
   /** The issue's attachments (to recognise one an interrupted upload already added). */
   listAttachments(idOrKey: string): Promise<Array<{ id: string; filename: string; size: number }>>;
+  /** An attachment's bytes (one call: Cloud's content API without the redirect, DC's download URL). */
+  downloadAttachment(id: string, filename: string): Promise<Buffer>;
   /** Account reference for an email; null when no user matches or emails are hidden. */
   findUserByEmail(email: string): Promise<Record<string, string> | null>;
   linkIssues(type: string, inwardKey: string, outwardKey: string): Promise<void>;
@@ -292,4 +299,15 @@ export interface JiraIssueState extends IssueStamp {
   /** Raw values of the requested custom fields. */
   custom: Record<string, unknown>;
   comments: JiraCommentState[];
+  /** The issue's attachments; null when the read did not carry the field (attachments off in Jira). */
+  attachments: JiraAttachmentState[] | null;
+}
+
+export interface JiraAttachmentState {
+  id: string;
+  filename: string;
+  size: number;
+  mimeType: string;
+  author: JiraPerson | null;
+  created: number;
 }

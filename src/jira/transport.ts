@@ -71,6 +71,8 @@ export interface RequestSpec {
   idempotent?: boolean;
   /** Statuses returned as `{status}` instead of thrown (e.g. 404 on a lookup). */
   allowStatus?: number[];
+  /** A download: a successful answer's body is returned as bytes (a Buffer), not parsed. */
+  binary?: boolean;
 }
 
 export interface RawResponse<T> {
@@ -197,10 +199,13 @@ export class JiraTransport {
         }
         status = res.status;
         this.pacer.observe(res);
-        const text = await res.text().catch((err: unknown) => {
-          throw errorFromTransport(err, { method: spec.method, route: spec.route, host: this.host, timeoutMs });
-        });
-        let body: unknown = undefined;
+        const bytes = Buffer.from(
+          await res.arrayBuffer().catch((err: unknown) => {
+            throw errorFromTransport(err, { method: spec.method, route: spec.route, host: this.host, timeoutMs });
+          }),
+        );
+        const text = spec.binary && res.ok ? '' : new TextDecoder().decode(bytes);
+        let body: unknown = spec.binary && res.ok ? bytes : undefined;
         if (text) {
           try {
             body = JSON.parse(text);

@@ -1,4 +1,4 @@
-import type { ChangeHistory, SandboxComment, SandboxIssue } from './model.js';
+import type { ChangeHistory, SandboxAttachment, SandboxComment, SandboxIssue } from './model.js';
 
 /** A state change made by an operation; the app turns these into webhook deliveries. */
 export type StateEvent =
@@ -23,6 +23,13 @@ export type StateEvent =
       issue: SandboxIssue;
       actorId: string;
       comment: SandboxComment;
+    }
+  | {
+      /** Sent besides the issue_updated of the same change (whose changelog has field Attachment). */
+      kind: 'attachment_created' | 'attachment_deleted';
+      issue: SandboxIssue;
+      actorId: string;
+      attachment: SandboxAttachment;
     };
 
 export type EventSink = (event: StateEvent) => void;

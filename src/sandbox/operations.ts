@@ -506,6 +506,7 @@ export class IssueOperations {
       },
     ]);
     this.emit({ kind: 'issue_updated', issue, actorId, history, eventTypeName: 'issue_updated' });
+    this.emit({ kind: 'attachment_created', issue, actorId, attachment });
     return attachment;
   }
 
@@ -523,6 +524,7 @@ export class IssueOperations {
       },
     ]);
     this.emit({ kind: 'issue_updated', issue, actorId, history, eventTypeName: 'issue_updated' });
+    this.emit({ kind: 'attachment_deleted', issue, actorId, attachment });
   }
 
   /** Upsert by globalId: a link with the same globalId is replaced (keeps its id). */

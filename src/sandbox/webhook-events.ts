@@ -2,7 +2,7 @@ import type { StateEvent } from './events.js';
 import { toJqlIssue } from './jql-adapter.js';
 import type { Flavour } from './model.js';
 import type { RenderContext } from './render/context.js';
-import { renderChangeItems, renderComment, renderIssue } from './render/issue.js';
+import { renderAttachment, renderChangeItems, renderComment, renderIssue } from './render/issue.js';
 import { renderUserById } from './render/user.js';
 import type { SandboxState } from './state.js';
 import type { SandboxWebhookEvent } from './webhooks/types.js';
@@ -46,6 +46,9 @@ export function toWebhookEvent(
         ...(e.history ? { changelog: { id: e.history.id, items: renderChangeItems(ctx, e.history) } } : {}),
         ...(e.comment ? { comment: renderComment(ctx, e.issue, e.comment) } : {}),
       };
+    case 'attachment_created':
+    case 'attachment_deleted':
+      return { ...base, webhookEvent: e.kind, attachment: renderAttachment(ctx, e.attachment) };
     default:
       return { ...base, webhookEvent: e.kind, comment: renderComment(ctx, e.issue, e.comment) };
   }

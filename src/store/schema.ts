@@ -116,6 +116,10 @@ export interface AttachmentLinksTable {
   deleted: number;
   created_at: Millis;
   updated_at: Millis;
+  /** The MIME type Jira gave (attachments from Jira). */
+  mime_type?: string | null;
+  /** Why the bytes are not stored (e.g. over the mapping's size cap); null when they are. */
+  note?: string | null;
 }
 
 export interface RecordCommentsTable {

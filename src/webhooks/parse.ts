@@ -1,7 +1,10 @@
 import { createHash } from 'node:crypto';
 import { AppError } from '../core/errors.js';
 
-/** The Jira events jira-bridge acts on; anything else is recorded as `other`. */
+/**
+ * The Jira events jira-bridge subscribes to (what a webhook registration asks for; app webhooks
+ * registered through `/rest/api/3/webhook` take only issue, comment and property events).
+ */
 export const JIRA_EVENTS = [
   'jira:issue_created',
   'jira:issue_updated',
@@ -10,7 +13,15 @@ export const JIRA_EVENTS = [
   'comment_updated',
   'comment_deleted',
 ] as const;
-export type JiraEventName = (typeof JIRA_EVENTS)[number] | 'other';
+/**
+ * Attachment events an admin webhook may send as well. Optional: the `jira:issue_updated` of the
+ * same change carries it (changelog field `Attachment`). Jira Cloud's bodies name no issue, only
+ * the attachment (see src/engine/intake.ts for how they are routed).
+ */
+export const JIRA_ATTACHMENT_EVENTS = ['attachment_created', 'attachment_deleted'] as const;
+/** Every event jira-bridge acts on; anything else is recorded as `other`. */
+export const JIRA_ACCEPTED_EVENTS = [...JIRA_EVENTS, ...JIRA_ATTACHMENT_EVENTS] as const;
+export type JiraEventName = (typeof JIRA_ACCEPTED_EVENTS)[number] | 'other';
 
 export interface ParsedDelivery {
   event: JiraEventName;
@@ -24,6 +35,8 @@ export interface ParsedDelivery {
   issueKey: string | null;
   projectKey: string | null;
   commentId: string | null;
+  /** Attachment events: the attachment's id. */
+  attachmentId: string | null;
   timestamp: number | null;
   body: Record<string, unknown>;
 }
@@ -72,7 +85,8 @@ export function parseDelivery(
   const fields = obj(issue?.fields);
   const project = obj(fields?.project);
   const comment = obj(body.comment);
-  const user = obj(body.user) ?? obj(comment?.author);
+  const attachment = obj(body.attachment);
+  const user = obj(body.user) ?? obj(comment?.author) ?? obj(attachment?.author);
   const flavour = user
     ? user.accountId !== undefined
       ? 'cloud'
@@ -82,7 +96,7 @@ export function parseDelivery(
     : 'unknown';
   const retry = Number(header('x-atlassian-webhook-retry') ?? 0);
   return {
-    event: (JIRA_EVENTS as readonly string[]).includes(rawEvent) ? (rawEvent as JiraEventName) : 'other',
+    event: (JIRA_ACCEPTED_EVENTS as readonly string[]).includes(rawEvent) ? (rawEvent as JiraEventName) : 'other',
     rawEvent,
     identifier: header('x-atlassian-webhook-identifier') ?? `sha256:${createHash('sha256').update(raw).digest('hex')}`,
     retry: Number.isFinite(retry) ? retry : 0,
@@ -91,6 +105,7 @@ export function parseDelivery(
     issueKey: str(issue?.key) ?? str(query.issue_key),
     projectKey: str(project?.key) ?? str(query.project_key),
     commentId: str(comment?.id),
+    attachmentId: str(attachment?.id),
     timestamp: typeof body.timestamp === 'number' ? body.timestamp : null,
     body,
   };

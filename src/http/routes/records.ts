@@ -316,6 +316,65 @@ export const recordsPlugin: FastifyPluginAsync<RecordsRouteOptions> = async (fas
     },
   );
 
+  const AttachmentSchema = z
+    .object({
+      id: z.string(),
+      origin: z.enum(['host', 'jira']).describe('host: uploaded through this API; jira: added in Jira'),
+      filename: z.string(),
+      size: z.number().int().nullable(),
+      mime_type: z.string().nullable(),
+      sha256: z.string().nullable(),
+      downloaded: z.boolean().describe('The bytes are here (GET …/attachments/{id}/content)'),
+      note: z.string().nullable().describe('Why the bytes are not here, e.g. over the mapping’s attachments.max_bytes'),
+      deleted: z.boolean().describe('Deleted in Jira'),
+      host_attachment_id: z.string().nullable(),
+      jira_attachment_id: z.string().nullable().describe('Null until a host upload reached Jira'),
+      created_at: z.string(),
+      updated_at: z.string(),
+    })
+    .meta({ id: 'Attachment' });
+
+  app.get(
+    '/api/v1/records/:scope/:hostId/attachments',
+    {
+      schema: {
+        tags: ['records'],
+        summary:
+          'The record’s attachments from both sides (Jira ones downloaded up to the mapping’s cap; deleted ones flagged)',
+        params: ScopeParams,
+        response: { 200: z.object({ attachments: z.array(AttachmentSchema) }), ...errorResponses(404) },
+      },
+    },
+    async (req) => ({ attachments: await records.listAttachments(req.params.scope, req.params.hostId) }),
+  );
+
+  app.get(
+    '/api/v1/records/:scope/:hostId/attachments/:attachmentId/content',
+    {
+      schema: {
+        tags: ['records'],
+        summary: 'Download one attachment’s bytes (404 with the reason when they are not here)',
+        params: ScopeParams.extend({ attachmentId: z.string().min(1).max(200) }),
+        response: { 200: z.any().describe('The attachment’s bytes'), ...errorResponses(404) },
+      },
+    },
+    async (req, reply) => {
+      const { attachment, bytes } = await records.readAttachment(
+        req.params.scope,
+        req.params.hostId,
+        req.params.attachmentId,
+      );
+      const ascii = attachment.filename.replace(/[^\x20-\x7e]|["\\]/g, '_');
+      return reply
+        .header('content-type', attachment.mime_type ?? 'application/octet-stream')
+        .header(
+          'content-disposition',
+          `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(attachment.filename)}`,
+        )
+        .send(bytes);
+    },
+  );
+
   app.get(
     '/api/v1/records/:scope/:hostId/log',
     {

@@ -68,7 +68,11 @@ export function renderAttachment(ctx: RenderContext, a: SandboxAttachment, metad
     created: jiraTime(a.created),
     size: a.size,
     mimeType: a.mimeType,
-    content: `${ctx.baseUrl}/rest/api/${ctx.version}/attachment/content/${a.id}`,
+    // Data Center's download URL is the web one; Cloud's is the REST content route.
+    content:
+      ctx.flavour === 'cloud'
+        ? `${ctx.baseUrl}/rest/api/${ctx.version}/attachment/content/${a.id}`
+        : `${ctx.baseUrl}/secure/attachment/${a.id}/${encodeURIComponent(a.filename)}`,
   };
 }
 

@@ -1,10 +1,15 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { forbidden, JiraError, notFound } from '../errors.js';
 import type { SandboxAttachment } from '../model.js';
 import { renderAttachment } from '../render/issue.js';
-import { actor, api, loadIssue, params, renderCtx, type SandboxDeps } from './context.js';
+import { actor, api, baseUrlOf, loadIssue, params, query, renderCtx, route, type SandboxDeps } from './context.js';
 
-/** Attachments: multipart upload (XSRF header required), metadata, content, delete. */
+/**
+ * Attachments: multipart upload (XSRF header required), metadata, content, delete.
+ * Content as Jira serves it: Cloud's `/rest/api/{2,3}/attachment/content/{id}` answers 303 to the
+ * download URL unless `redirect=false` (then the bytes, one call); Data Center's attachments carry
+ * `/secure/attachment/{id}/{filename}` as their `content` URL, served here on both flavours.
+ */
 export function registerAttachmentRoutes(app: FastifyInstance, deps: SandboxDeps): void {
   const { state } = deps;
 
@@ -48,12 +53,31 @@ export function registerAttachmentRoutes(app: FastifyInstance, deps: SandboxDeps
     renderAttachment(renderCtx(deps, req), find(params(req).id ?? '').attachment, true),
   );
 
-  api(app, deps, 'GET', '/attachment/content/:id', (req, reply) => {
-    const { attachment } = find(params(req).id ?? '');
-    return reply
+  const sendContent = (reply: FastifyReply, attachment: SandboxAttachment): FastifyReply =>
+    reply
       .header('Content-Type', attachment.mimeType)
+      .header('Content-Length', String(attachment.content.length))
       .header('Content-Disposition', `attachment; filename="${attachment.filename.replace(/"/g, '')}"`)
       .send(attachment.content);
+
+  api(app, deps, 'GET', '/attachment/content/:id', (req, reply) => {
+    const { attachment } = find(params(req).id ?? '');
+    const redirect = String(query(req).redirect ?? 'true') !== 'false';
+    if (deps.flavour === 'cloud' && redirect) {
+      return reply
+        .status(303)
+        .header(
+          'Location',
+          `${baseUrlOf(req)}/secure/attachment/${attachment.id}/${encodeURIComponent(attachment.filename)}`,
+        )
+        .send();
+    }
+    return sendContent(reply, attachment);
+  });
+
+  route(app, deps, 'GET', '/secure/attachment/:id/:filename', (req, reply) => {
+    const { attachment } = find(params(req).id ?? '');
+    return sendContent(reply, attachment);
   });
 
   api(app, deps, 'DELETE', '/attachment/:id', (req, reply) => {

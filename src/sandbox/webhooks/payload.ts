@@ -8,6 +8,7 @@
  *  DC     jira:issue_*                {timestamp, webhookEvent, issue_event_type_name, user, issue, changelog | comment}
  *  DC     comment_created             {timestamp, webhookEvent, comment}
  *  DC     comment_updated|deleted     {timestamp, webhookEvent, user, comment}
+ *  both   attachment_created|deleted  {timestamp, webhookEvent, attachment} (no issue: it names the attachment only)
  */
 import type { SandboxWebhookEvent, WebhookFlavour } from './types.js';
 
@@ -73,6 +74,10 @@ export function webhookIssue(
 /** The JSON object Jira would POST for `event` on a `flavour` site. */
 export function buildWebhookBody(event: SandboxWebhookEvent, flavour: WebhookFlavour): Record<string, unknown> {
   const body: Record<string, unknown> = { timestamp: event.timestamp, webhookEvent: event.webhookEvent };
+  if (event.webhookEvent === 'attachment_created' || event.webhookEvent === 'attachment_deleted') {
+    body.attachment = event.attachment ?? {};
+    return body;
+  }
   const isComment = event.webhookEvent.startsWith('comment_');
   if (isComment) {
     if (flavour === 'cloud') {

@@ -13,7 +13,9 @@ export type SandboxWebhookEventName =
   | 'jira:issue_deleted'
   | 'comment_created'
   | 'comment_updated'
-  | 'comment_deleted';
+  | 'comment_deleted'
+  | 'attachment_created'
+  | 'attachment_deleted';
 
 export interface SandboxWebhookEvent {
   webhookEvent: SandboxWebhookEventName;
@@ -26,6 +28,8 @@ export interface SandboxWebhookEvent {
   issue: object;
   changelog?: { id: string; items: object[] };
   comment?: object;
+  /** Attachment events: the attachment (Jira sends no issue with them). */
+  attachment?: object;
   /** Flat view for JQL filters. */
   matchIssue: JqlIssue;
   projectKey: string;

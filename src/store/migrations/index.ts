@@ -3,6 +3,7 @@ import type { Dialect } from '../dialect.js';
 import * as m001 from './001_initial.js';
 import * as m002 from './002_inbound.js';
 import * as m003 from './003_oauth.js';
+import * as m004 from './004_inbound_attachments.js';
 import * as m005 from './005_security.js';
 
 interface DialectMigration {
@@ -15,6 +16,7 @@ const MIGRATIONS: Record<string, DialectMigration> = {
   '001_initial': m001,
   '002_inbound': m002,
   '003_oauth': m003,
+  '004_inbound_attachments': m004,
   '005_security': m005,
 };
 
