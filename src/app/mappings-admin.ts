@@ -4,13 +4,14 @@
  * the file's mapping of the same id from then on (the file's is logged as overridden at start).
  * Saving validates the structure (the same schema as the file), the connection, the uniqueness of
  * the scope, and every value against the Jira site's catalogue (projects, issue types, statuses,
- * priorities, fields, options), naming each wrong value and the valid ones. A saved mapping
+ * priorities, fields and their types, the options of field value tables, the fields each issue
+ * type requires on create), naming each wrong value and the valid ones. A saved mapping
  * applies to new work at once; records already linked keep the snapshot they were linked with
  * until re-synced. Every save and delete is in the audit log.
  */
 import type { Kysely } from 'kysely';
 import type { z } from 'zod';
-import { checkMappingAgainstCatalog } from '../core/config-check.js';
+import { checkMappingAgainstCatalog, checkMappingStructure } from '../core/config-check.js';
 import { AppError } from '../core/errors.js';
 import { mappingSchema, type Config, type MappingConfig } from '../config/schema.js';
 import { toOutboundMapping } from '../config/to-engine.js';
@@ -107,6 +108,16 @@ export function createMappingAdmin(deps: MappingAdminDeps) {
       throw new AppError('VALIDATION_FAILED', `${issues[0]!.path}: ${issues[0]!.message}`, { details: { issues } });
     }
     const m = parsed.data;
+    // What needs no Jira first (kinds, rework, field value tables, host_link placeholders).
+    const structural = checkMappingStructure(m, 0).map((p) => ({
+      path: p.path.replace(/^mappings\[0\]/, 'body'),
+      message: p.message,
+    }));
+    if (structural.length) {
+      throw new AppError('VALIDATION_FAILED', `${structural[0]!.path}: ${structural[0]!.message}`, {
+        details: { issues: structural },
+      });
+    }
     const conn = deps.config.connections.find((c) => c.id === m.connection);
     if (!conn) {
       const known = deps.config.connections.map((c) => c.id).join(', ') || '(none)';

@@ -57,7 +57,8 @@ export function demoConfig(sandboxUrl: string, creds: { email: string; apiToken:
           { host: 'cvss', jira: 'CVSS Score', type: 'number', direction: 'to_jira' },
           { host: 'asset_id', jira: 'Asset', type: 'select', direction: 'to_jira' },
           { host: 'url', jira: 'Affected URL', type: 'url', direction: 'to_jira' },
-          { host: 'environments', jira: 'Environment', type: 'multiselect', direction: 'to_jira' },
+          // By id: the name "Environment" is also Jira's system field.
+          { host: 'environments', jira: 'customfield_10013', type: 'multiselect', direction: 'to_jira' },
         ],
         labels: ['astra'],
         close: { status: 'Resolved' },

@@ -83,6 +83,11 @@ const fieldMapping = z.strictObject({
     .optional(),
   direction: direction.default('both'),
   lock: z.enum(['host', 'jira']).optional(),
+  /**
+   * Select / multi-select: host value → Jira option (e.g. { prod: Production }); values not listed
+   * go as they are. Jira's option comes back as the first host value mapping to it.
+   */
+  values: z.record(z.string(), nonEmpty).optional(),
 });
 
 const stringMap = z.record(z.string(), nonEmpty);

@@ -60,6 +60,7 @@ export function toOutboundMapping(m: MappingConfig, catalog?: JiraCatalog): Outb
       type: f.type ?? fieldType(jf),
       direction: f.direction,
       ...(f.lock ? { lock: f.lock } : {}),
+      ...(f.values ? { values: f.values } : {}),
     };
   });
   const kinds: OutboundMapping['kinds'] = {};

@@ -13,7 +13,14 @@ export interface JiraCatalog {
       id: string;
       name: string;
       subtask: boolean;
-      fields: Array<{ id: string; name: string; required: boolean; options?: Array<{ id: string; value: string }> }>;
+      fields: Array<{
+        id: string;
+        name: string;
+        required: boolean;
+        /** Jira fills it when a create leaves it out (createmeta `hasDefaultValue`). */
+        hasDefault?: boolean;
+        options?: Array<{ id: string; value: string }>;
+      }>;
     }>;
   }>;
   statuses: Array<{ id: string; name: string; category: 'new' | 'indeterminate' | 'done' }>;
@@ -34,4 +41,49 @@ export interface JiraCatalog {
     projectKey: string;
     requestTypes: Array<{ id: string; name: string; issueTypeId?: string }>;
   }>;
+}
+
+/** How jira-bridge writes a value to a Jira field (the engine's field types). */
+export type FieldWriteType =
+  'string' | 'textarea' | 'number' | 'url' | 'date' | 'datetime' | 'select' | 'multiselect' | 'labels' | 'user';
+
+/** Jira's custom field type keys → how a host value is written to them. */
+const CUSTOM_TYPES: Record<string, FieldWriteType> = {
+  textfield: 'string',
+  textarea: 'textarea',
+  float: 'number',
+  url: 'url',
+  datepicker: 'date',
+  datetime: 'datetime',
+  select: 'select',
+  radiobuttons: 'select',
+  multiselect: 'multiselect',
+  multicheckboxes: 'multiselect',
+  labels: 'labels',
+  userpicker: 'user',
+};
+
+/**
+ * The write type of a Jira field from its schema (custom type first, then the schema type).
+ * The same table as src/config/to-engine.ts uses to resolve a field mapping without a `type`.
+ */
+export function fieldWriteType(field: JiraCatalog['fields'][number]): FieldWriteType {
+  const custom = field.customType?.split(':').pop();
+  if (custom && CUSTOM_TYPES[custom]) return CUSTOM_TYPES[custom];
+  switch (field.type) {
+    case 'number':
+      return 'number';
+    case 'date':
+      return 'date';
+    case 'datetime':
+      return 'datetime';
+    case 'user':
+      return 'user';
+    case 'option':
+      return 'select';
+    case 'array':
+      return field.items === 'option' ? 'multiselect' : 'labels';
+    default:
+      return 'string';
+  }
 }

@@ -1,4 +1,4 @@
-import type { JiraCatalog } from './catalog.js';
+import { fieldWriteType, type FieldWriteType, type JiraCatalog } from './catalog.js';
 
 /**
  * Semantic checks of the configuration, pure: cross-references inside the file, and each mapping
@@ -22,13 +22,23 @@ export interface MappingLike {
   connection: string;
   scope: string;
   project: string;
+  direction?: string | undefined;
   kinds: Record<string, KindTargetLike>;
   status: { out: Record<string, string>; in: Record<string, string>; closed: string[] };
   priority: { out: Record<string, string>; out_default?: string | undefined; in: Record<string, string> };
-  fields: Array<{ host: string; jira: string }>;
+  fields: Array<{
+    host: string;
+    jira: string;
+    type?: string | undefined;
+    direction?: string | undefined;
+    /** Host value → Jira option (select and multi-select fields). */
+    values?: Record<string, string> | undefined;
+  }>;
+  labels?: string[] | undefined;
+  host_link?: { url: string; title?: string | undefined } | undefined;
   close: { status: string } | { never: true };
   resolution?: string | undefined;
-  reopen: { mode: string; rework_issue_type?: string | undefined };
+  reopen: { mode: string; rework_issue_type?: string | undefined; rework_link_type?: string | undefined };
 }
 
 export interface ConfigLike {
@@ -74,24 +84,65 @@ export function checkConfigStructure(config: ConfigLike): CheckIssue[] {
         message: `scope "${m.scope}" is already mapped on connection "${m.connection}" by mappings[${prev}]; one Jira project per host scope per connection`,
       });
     } else scopes.set(scopeKey, i);
-    for (const [kind, t] of Object.entries(m.kinds)) {
-      if (t.subtask_of !== undefined && !(t.subtask_of in m.kinds)) {
-        issues.push({
-          path: `${at}.kinds.${kind}.subtask_of`,
-          message: `"${t.subtask_of}" is not a kind of this mapping; known: ${knownList(Object.keys(m.kinds))}`,
-        });
-      }
-      if (t.subtask_of === kind) {
-        issues.push({ path: `${at}.kinds.${kind}.subtask_of`, message: 'a kind cannot be a sub-task of itself' });
-      }
-    }
-    if (m.reopen.mode === 'rework' && !m.reopen.rework_issue_type) {
+    issues.push(...checkMappingStructure(m, i));
+  });
+  return issues;
+}
+
+/** The placeholders a host_link template may use. */
+const HOST_LINK_PLACEHOLDERS = ['scope', 'host_id', 'kind'];
+
+/** Checks of one mapping that need no Jira (the file's and the admin API's alike). */
+export function checkMappingStructure(m: MappingLike, index: number): CheckIssue[] {
+  const at = `mappings[${index}]`;
+  const issues: CheckIssue[] = [];
+  for (const [kind, t] of Object.entries(m.kinds)) {
+    if (t.subtask_of !== undefined && !(t.subtask_of in m.kinds)) {
       issues.push({
-        path: `${at}.reopen.rework_issue_type`,
-        message: 'is required when reopen.mode is "rework" (the issue type of the rework task, e.g. Task)',
+        path: `${at}.kinds.${kind}.subtask_of`,
+        message: `"${t.subtask_of}" is not a kind of this mapping; known: ${knownList(Object.keys(m.kinds))}`,
+      });
+    }
+    if (t.subtask_of === kind) {
+      issues.push({ path: `${at}.kinds.${kind}.subtask_of`, message: 'a kind cannot be a sub-task of itself' });
+    }
+  }
+  if (m.reopen.mode === 'rework' && !m.reopen.rework_issue_type) {
+    issues.push({
+      path: `${at}.reopen.rework_issue_type`,
+      message: 'is required when reopen.mode is "rework" (the issue type of the rework task, e.g. Task)',
+    });
+  }
+  m.fields.forEach((f, i) => {
+    if (f.values !== undefined && f.type !== undefined && f.type !== 'select' && f.type !== 'multiselect') {
+      issues.push({
+        path: `${at}.fields[${i}].values`,
+        message: `maps host values to Jira options: only for select and multi-select fields, and this one is declared "${f.type}"; remove values or the type`,
       });
     }
   });
+  if (m.host_link) {
+    for (const key of ['url', 'title'] as const) {
+      const template = m.host_link[key];
+      if (template === undefined) continue;
+      for (const [, name] of template.matchAll(/\{([^{}]*)\}/g)) {
+        if (!HOST_LINK_PLACEHOLDERS.includes(name!)) {
+          issues.push({
+            path: `${at}.host_link.${key}`,
+            message: `"{${name}}" is not a placeholder; known: ${HOST_LINK_PLACEHOLDERS.map((p) => `{${p}}`).join(', ')}`,
+          });
+        }
+      }
+    }
+    // Filled with sample values, the URL must be one (a stray space or bracket is caught here).
+    const sample = m.host_link.url.replace(/\{(scope|host_id|kind)\}/g, 'x');
+    if (!URL.canParse(sample)) {
+      issues.push({
+        path: `${at}.host_link.url`,
+        message: `"${m.host_link.url}" is not a URL once {scope}, {host_id} and {kind} are filled in`,
+      });
+    }
+  }
   return issues;
 }
 
@@ -204,14 +255,55 @@ export function checkMappingAgainstCatalog(m: MappingLike, catalog: JiraCatalog,
   }
 
   m.fields.forEach((f, i) => {
-    const field = catalog.fields.find((x) => x.id === f.jira || eq(x.name, f.jira));
+    const byName = catalog.fields.filter((x) => eq(x.name, f.jira));
+    if (!catalog.fields.some((x) => x.id === f.jira) && byName.length > 1) {
+      // Jira lets fields share a name (a custom "Environment" beside the system one).
+      issues.push({
+        path: `${at}.fields[${i}].jira`,
+        message: `"${f.jira}" names ${byName.length} Jira fields: ${byName.map((x) => `${x.id} (${x.custom ? 'custom' : 'system'}, ${fieldWriteType(x)})`).join(', ')}; use the id of the one meant`,
+      });
+      return;
+    }
+    const field = catalog.fields.find((x) => x.id === f.jira) ?? byName[0];
     if (!field) {
       issues.push({
         path: `${at}.fields[${i}].jira`,
         message: `"${f.jira}" is not a Jira field; known custom fields: ${knownList(catalog.fields.filter((x) => x.custom).map((x) => x.name))}`,
       });
+      return;
+    }
+    const jiraType = fieldWriteType(field);
+    if (f.type !== undefined && !compatibleTypes(f.type, jiraType)) {
+      issues.push({
+        path: `${at}.fields[${i}].type`,
+        message: `"${f.type}" does not fit ${field.name}, a ${jiraType} field in Jira (${field.customType ?? field.type}); use type: ${jiraType}, or leave type out to take Jira's`,
+      });
+    }
+    if (f.values !== undefined) {
+      const type = (f.type as FieldWriteType | undefined) ?? jiraType;
+      if (type !== 'select' && type !== 'multiselect') {
+        issues.push({
+          path: `${at}.fields[${i}].values`,
+          message: `maps host values to Jira options, and ${field.name} is a ${jiraType} field, not a select or multi-select; remove values`,
+        });
+      } else {
+        for (const [host, option] of Object.entries(f.values)) {
+          const path = `${at}.fields[${i}].values.${host}`;
+          const bad = checkOption(catalog, field.id, option, path);
+          if (bad) issues.push(bad);
+          else {
+            // Written as Jira's option value (not its id, not in another case): the value both
+            // sides agree on is compared exactly.
+            const known = field.options?.find((o) => eq(o.value, option) || o.id === option);
+            if (known && known.value !== option) {
+              issues.push({ path, message: `"${option}" must be written as Jira's option value: "${known.value}"` });
+            }
+          }
+        }
+      }
     }
   });
+  if (m.direction !== 'from_jira') issues.push(...checkRequiredCreateFields(m, project, catalog, at));
 
   if (
     m.resolution !== undefined &&
@@ -231,10 +323,62 @@ export function checkMappingAgainstCatalog(m: MappingLike, catalog: JiraCatalog,
   return issues;
 }
 
+/** A declared field type Jira's field takes as written: the same, or a plain string for a URL field and back. */
+function compatibleTypes(declared: string, jira: FieldWriteType): boolean {
+  if (declared === jira) return true;
+  const plain = new Set(['string', 'url']);
+  return plain.has(declared) && plain.has(jira);
+}
+
+/** Fields a create never lacks, or that jira-bridge fills itself. */
+const ALWAYS_SET = new Set(['summary', 'description', 'project', 'issuetype', 'reporter', 'parent']);
+
 /**
- * Checks mapped select/multi-select host values against the field's options, where a mapping
- * lists fixed values (e.g. `values: [...]`) — used by the API when a record's value is known.
+ * The fields each mapped issue type requires on create must be set by the mapping (or filled by
+ * Jira's default): otherwise every create of that kind fails with Jira's 400.
  */
+function checkRequiredCreateFields(
+  m: MappingLike,
+  project: JiraCatalog['projects'][number],
+  catalog: JiraCatalog,
+  at: string,
+): CheckIssue[] {
+  const issues: CheckIssue[] = [];
+  const mapped = new Set<string>();
+  for (const f of m.fields) {
+    if (f.direction === 'from_jira') continue;
+    const field = catalog.fields.find((x) => x.id === f.jira || eq(x.name, f.jira));
+    mapped.add(field?.id ?? f.jira);
+  }
+  for (const [kind, t] of Object.entries(m.kinds)) {
+    if (t.issue_type === undefined) continue; // request types: their own fields, not in the catalogue
+    const it = project.issueTypes.find((x) => eq(x.name, t.issue_type!) || x.id === t.issue_type);
+    if (!it) continue;
+    for (const f of it.fields) {
+      if (!f.required || f.hasDefault || ALWAYS_SET.has(f.id) || mapped.has(f.id)) continue;
+      const hint =
+        f.id === 'priority'
+          ? m.priority.out_default !== undefined
+            ? null
+            : 'set priority.out_default so every record has one'
+          : f.id === 'labels'
+            ? m.labels && m.labels.length > 0
+              ? null
+              : 'add labels: [...] to the mapping so every issue has one'
+            : f.id === 'assignee'
+              ? 'every record must then carry assignee_email; better give the field a default in Jira'
+              : `map it: fields: [{ host: <your value's name>, jira: "${f.name}" }]`;
+      if (hint === null) continue;
+      issues.push({
+        path: `${at}.kinds.${kind}.issue_type`,
+        message: `"${it.name}" in ${project.key} requires the field "${f.name}" (${f.id}) on create, and the mapping does not set it: ${hint}, or make it optional in Jira`,
+      });
+    }
+  }
+  return issues;
+}
+
+/** A select / multi-select option a mapping names (`fields[].values`), against the field's options. */
 export function checkOption(
   catalog: JiraCatalog,
   fieldRef: string,

@@ -120,7 +120,7 @@ export function desiredFields(data: RecordData, mapping: OutboundMapping): Map<s
     if (!allows(f.direction) || f.lock === 'jira') continue;
     const raw = Object.hasOwn(data.custom, f.host) ? data.custom[f.host] : undefined;
     if (raw === undefined) continue; // the host did not send it: leave the Jira field alone
-    const value = normaliseCustom(raw, f.type);
+    const value = normaliseCustom(toJiraOption(f, raw), f.type);
     if (f.type === 'textarea' && typeof value === 'string') {
       const fit = fitText(value, overflowFilename(f.host));
       out.set(`custom:${f.host}`, {
@@ -132,6 +132,28 @@ export function desiredFields(data: RecordData, mapping: OutboundMapping): Map<s
     } else out.set(`custom:${f.host}`, { value, jiraField: f.jira, type: f.type });
   }
   return out;
+}
+
+/** A host value through the field's value table (select / multi-select): the Jira option it names. */
+function toJiraOption(f: FieldMappingSnapshot, v: unknown): unknown {
+  const table = f.values;
+  if (!table || v === null || v === undefined) return v;
+  const one = (x: unknown): unknown => (Object.hasOwn(table, String(x)) ? table[String(x)] : x);
+  return Array.isArray(v) ? v.map(one) : one(v);
+}
+
+/**
+ * Jira's option back to the host's vocabulary: the first host value the table maps to it
+ * (options compared case-insensitively), else the option as it is.
+ */
+export function hostOptionValue(f: FieldMappingSnapshot | undefined, value: unknown): unknown {
+  const table = f?.values;
+  if (!table || value === null || value === undefined) return value;
+  const one = (x: unknown): unknown => {
+    const hit = Object.entries(table).find(([, option]) => option.toLowerCase() === String(x).toLowerCase());
+    return hit ? hit[0] : x;
+  };
+  return Array.isArray(value) ? value.map(one) : one(value);
 }
 
 function normaliseCustom(v: unknown, type: FieldMappingSnapshot['type']): unknown {

@@ -5,7 +5,7 @@
  */
 import { hostLabelsFrom, severityFor } from '../core/merge.js';
 import { TOKEN_LABEL_PREFIX } from '../jira/idempotent-create.js';
-import { normalizeText, toJiraLabel } from './desired.js';
+import { hostOptionValue, normalizeText, toJiraLabel } from './desired.js';
 import { canonicalMarkdown, jiraTextToMarkdown } from './markup-in.js';
 import type {
   FieldDirection,
@@ -205,7 +205,15 @@ export function applyToHost(
     }
     default:
       if (key.startsWith('custom:')) {
-        data.custom = { ...data.custom, [key.slice('custom:'.length)]: value };
+        const host = key.slice('custom:'.length);
+        // Through the field's value table (select / multi-select), back to the host's vocabulary.
+        data.custom = {
+          ...data.custom,
+          [host]: hostOptionValue(
+            mapping.fields.find((f) => f.host === host),
+            value,
+          ),
+        };
         return { ok: true };
       }
       return { ok: false, warning: `${key}: not a field jira-bridge writes to records` };

@@ -31,6 +31,8 @@ export interface FieldMappingSnapshot {
   direction: FieldDirection;
   /** Which side wins a conflict on this field regardless of time. */
   lock?: 'host' | 'jira' | undefined;
+  /** Select / multi-select: host value → Jira option; unlisted values go as they are. */
+  values?: Record<string, string> | undefined;
 }
 
 export interface KindTarget {

@@ -48,7 +48,13 @@ export async function fetchCatalog(client: JiraClient): Promise<JiraCatalog> {
             for (const o of options) m.set(o.id, o);
             fieldOptions.set(f.fieldId, m);
           }
-          return { id: f.fieldId, name: f.name, required: f.required, ...(options ? { options } : {}) };
+          return {
+            id: f.fieldId,
+            name: f.name,
+            required: f.required,
+            ...(f.hasDefaultValue === true ? { hasDefault: true } : {}),
+            ...(options ? { options } : {}),
+          };
         }),
       });
     }

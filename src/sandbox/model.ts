@@ -85,6 +85,8 @@ export interface CustomFieldDef {
   kind: CustomFieldKind;
   description: string;
   options: FieldOption[];
+  /** Issue type ids whose create requires this field (a field configuration; none by default). */
+  requiredFor?: string[];
 }
 
 export interface TransitionScreenField {

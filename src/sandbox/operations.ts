@@ -91,6 +91,10 @@ export class IssueOperations {
     const values = this.collectValues(ctx, null, fields, update, ['project', 'issuetype', 'parent'], errors);
     if (!values.has('summary') && errors.summary === undefined)
       errors.summary = 'You must specify a summary of the issue.';
+    for (const def of state.customFieldsOf(project)) {
+      if (def.requiredFor?.includes(type.id) && (values.get(def.id) ?? null) === null && errors[def.id] === undefined)
+        errors[def.id] = `${def.name} is required.`;
+    }
     if (input.properties !== undefined && !Array.isArray(input.properties))
       errors.properties = 'properties must be an array of {key, value}';
     if (Object.keys(errors).length) throw fieldErrors(errors);

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningService } from '../../src/app/service.js';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/index.js';
+import { SEED } from '../../src/sandbox/seed.js';
 import { sandboxConnectionYaml, startTestService, writeConfig } from '../helpers/service.js';
 
 describe('mappings through the admin API: validated against Jira on save, persisted, live at once', () => {
@@ -113,5 +114,60 @@ describe('mappings through the admin API: validated against Jira on save, persis
     expect(refused.status).toBe(422);
     const audit = await svc.store.db.selectFrom('audit_log').select('action').execute();
     expect(audit.map((a) => a.action)).toEqual(['mapping.created', 'mapping.updated', 'mapping.deleted']);
+  });
+
+  it('refuses field mappings Jira cannot take, a required create field left unmapped, and a bad host_link, naming each', async () => {
+    const sec = {
+      connection: 'sb',
+      scope: 'api-web',
+      project: 'SEC',
+      kinds: { vulnerability: { issue_type: 'Vulnerability' } },
+    };
+    const refused = async (body: unknown, path: string, message: RegExp) => {
+      const res = await put('api-sec', body);
+      expect(res.status).toBe(400);
+      const err = (await res.json()) as { error: { message: string; details: { issues: Array<{ path: string }> } } };
+      expect(err.error.message).toMatch(message);
+      expect(err.error.details.issues[0]!.path).toBe(path);
+    };
+    await refused(
+      { ...sec, fields: [{ host: 'asset_id', jira: 'Asset', values: { portal: 'web-portl' } }] },
+      'body.fields[0].values.portal',
+      /"web-portl" is not an option of Asset; known: web-portal, payments-api, customer-db, mobile-app/,
+    );
+    await refused(
+      { ...sec, fields: [{ host: 'cvss', jira: 'CVSS Score', type: 'select' }] },
+      'body.fields[0].type',
+      /"select" does not fit CVSS Score, a number field/,
+    );
+    await refused(
+      { ...sec, host_link: { url: 'https://p.example/{scope}/{id}' } },
+      'body.host_link.url',
+      /"\{id\}" is not a placeholder; known: \{scope\}, \{host_id\}, \{kind\}/,
+    );
+    await refused({ ...sec, reopen: { mode: 'rework' } }, 'body.reopen.rework_issue_type', /is required when/);
+
+    // Jira's field configuration makes CVSS Score required on Vulnerability: a mapping that does
+    // not set it would fail every create, so it is refused; mapping it is accepted.
+    const cvss = sb.state.customFields.get(SEED.field.cvss)!;
+    cvss.requiredFor = [SEED.issueType.vulnerability];
+    try {
+      await refused(
+        sec,
+        'body.kinds.vulnerability.issue_type',
+        /"Vulnerability" in SEC requires the field "CVSS Score" \(customfield_10010\) on create.*map it: fields: \[\{ host: .*, jira: "CVSS Score" \}\]/,
+      );
+      const ok = await put('api-sec', {
+        ...sec,
+        fields: [
+          { host: 'asset_id', jira: 'Asset', values: { portal: 'web-portal' } },
+          { host: 'cvss', jira: 'CVSS Score' },
+        ],
+      });
+      expect(ok.status).toBe(201);
+    } finally {
+      delete cvss.requiredFor;
+    }
+    expect((await api('/api/v1/mappings/api-sec', { method: 'DELETE' })).status).toBe(204);
   });
 });

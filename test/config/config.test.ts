@@ -6,7 +6,7 @@ import { demoConfig } from '../../src/config/demo.js';
 import { ConfigError, loadConfig, parseConfigText } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import { toOutboundMapping } from '../../src/config/to-engine.js';
-import type { JiraCatalog } from '../../src/core/catalog.js';
+import { fieldWriteType, type JiraCatalog } from '../../src/core/catalog.js';
 import { checkConfigStructure, checkMappingAgainstCatalog } from '../../src/core/config-check.js';
 import { createJiraClient } from '../../src/jira/client.js';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/index.js';
@@ -244,6 +244,151 @@ describe('mappings against the catalogue of a real (sandbox) Jira', () => {
     const sec = toOutboundMapping(example.config.mappings[0]!, catalog);
     expect(sec.fields[0]).toMatchObject({ host: 'cvss', jira: 'customfield_10010', type: 'number' });
     expect(sec.closeStatus).toBe('Resolved');
+  });
+});
+
+describe('field mappings, required create fields and host_link against the catalogue', () => {
+  let sb: RunningSandbox;
+  let catalog: JiraCatalog;
+  beforeAll(async () => {
+    sb = await startSandbox({ flavour: 'cloud', port: 0 });
+    const client = createJiraClient({
+      id: 'sb',
+      siteUrl: sb.baseUrl,
+      flavour: 'cloud',
+      auth: { type: 'basic', email: sb.credentials.email, apiToken: sb.credentials.apiToken },
+    });
+    catalog = await client.fetchCatalog();
+    await client.close();
+  });
+  afterAll(async () => sb.close());
+
+  const mapping = (extra: string) => parseConfigText(CONN + MAPPING(extra), {}).mappings[0]!;
+  const check = (extra: string, cat: JiraCatalog = catalog) => checkMappingAgainstCatalog(mapping(extra), cat, 0);
+
+  it('a value table naming an option Jira does not have is an error naming it and listing the valid ones', () => {
+    expect(
+      check('    fields: [{ host: asset_id, jira: Asset, values: { portal: web-portl, api: payments-api } }]\n'),
+    ).toEqual([
+      {
+        path: 'mappings[0].fields[0].values.portal',
+        message: '"web-portl" is not an option of Asset; known: web-portal, payments-api, customer-db, mobile-app',
+      },
+    ]);
+    // multi-select too; and an option must be written as Jira's value (not its id, not another case)
+    const issues = check(
+      '    fields: [{ host: envs, jira: customfield_10013, values: { prod: production, stage: "10111", dev: Development } }]\n',
+    );
+    expect(issues).toEqual([
+      {
+        path: 'mappings[0].fields[0].values.prod',
+        message: `"production" must be written as Jira's option value: "Production"`,
+      },
+      {
+        path: 'mappings[0].fields[0].values.stage',
+        message: `"10111" must be written as Jira's option value: "Staging"`,
+      },
+    ]);
+    expect(check('    fields: [{ host: asset_id, jira: Asset, values: { portal: web-portal } }]\n')).toEqual([]);
+  });
+
+  it('a value table on a field that has no options is an error, in the file and against Jira', () => {
+    expect(check('    fields: [{ host: cvss, jira: CVSS Score, values: { high: "9" } }]\n')[0]).toMatchObject({
+      path: 'mappings[0].fields[0].values',
+      message: expect.stringMatching(/CVSS Score is a number field, not a select or multi-select; remove values/),
+    });
+    const c = parseConfigText(
+      CONN + MAPPING('    fields: [{ host: cvss, jira: CVSS Score, type: number, values: { high: "9" } }]\n'),
+      {},
+    );
+    expect(checkConfigStructure(c)).toContainEqual(
+      expect.objectContaining({
+        path: 'mappings[0].fields[0].values',
+        message: expect.stringMatching(/declared "number"/),
+      }),
+    );
+  });
+
+  it('a field name two Jira fields share is an error listing both ids (the demo maps Environment by id for this)', () => {
+    expect(check('    fields: [{ host: envs, jira: Environment }]\n')).toEqual([
+      {
+        path: 'mappings[0].fields[0].jira',
+        message:
+          '"Environment" names 2 Jira fields: environment (system, string), customfield_10013 (custom, multiselect); use the id of the one meant',
+      },
+    ]);
+    expect(check('    fields: [{ host: envs, jira: customfield_10013 }]\n')).toEqual([]);
+  });
+
+  it('a declared field type that does not fit the Jira field is an error naming both', () => {
+    expect(check('    fields: [{ host: cvss, jira: CVSS Score, type: select }]\n')).toEqual([
+      {
+        path: 'mappings[0].fields[0].type',
+        message: expect.stringMatching(/^"select" does not fit CVSS Score, a number field in Jira .*use type: number/),
+      },
+    ]);
+    expect(check('    fields: [{ host: notes, jira: Notes, type: string }]\n')[0]?.message).toMatch(
+      /a textarea field in Jira/,
+    );
+    // a URL field takes a plain string and a text field a URL: no error
+    expect(check('    fields: [{ host: url, jira: Affected URL, type: string }]\n')).toEqual([]);
+    expect(check('    fields: [{ host: token, jira: Sync Token, type: url }]\n')).toEqual([]);
+  });
+
+  it('the core’s field write types agree with how the engine resolves a field without a type', () => {
+    for (const f of catalog.fields) {
+      const m = parseConfigText(CONN + MAPPING(`    fields: [{ host: x, jira: "${f.id}" }]\n`), {}).mappings[0]!;
+      expect([f.id, toOutboundMapping(m, catalog).fields[0]!.type]).toEqual([f.id, fieldWriteType(f)]);
+    }
+  });
+
+  it('a field the issue type requires on create and the mapping does not set is an error naming it and how to map it', () => {
+    const requiring = structuredClone(catalog);
+    const vuln = requiring.projects.find((p) => p.key === 'SEC')!.issueTypes.find((t) => t.name === 'Vulnerability')!;
+    vuln.fields.find((f) => f.name === 'CVSS Score')!.required = true;
+    expect(check('', requiring)).toEqual([
+      {
+        path: 'mappings[0].kinds.vulnerability.issue_type',
+        message:
+          '"Vulnerability" in SEC requires the field "CVSS Score" (customfield_10010) on create, and the mapping does not set it: map it: fields: [{ host: <your value\'s name>, jira: "CVSS Score" }], or make it optional in Jira',
+      },
+    ]);
+    expect(check('    fields: [{ host: cvss, jira: CVSS Score }]\n', requiring)).toEqual([]);
+    expect(check('    fields: [{ host: cvss, jira: customfield_10010 }]\n', requiring)).toEqual([]);
+    // a field that only comes from Jira does not set it; a mapping that creates nothing needs none
+    expect(check('    fields: [{ host: cvss, jira: CVSS Score, direction: from_jira }]\n', requiring)).toHaveLength(1);
+    expect(check('    direction: from_jira\n', requiring)).toEqual([]);
+    // a required field Jira fills by default is fine
+    vuln.fields.find((f) => f.name === 'CVSS Score')!.hasDefault = true;
+    expect(check('', requiring)).toEqual([]);
+    // a required priority is covered by a default priority, required labels by the mapping's labels
+    for (const f of vuln.fields) {
+      if (f.id === 'priority' || f.id === 'labels') Object.assign(f, { required: true, hasDefault: false });
+    }
+    expect(check('', requiring).map((i) => i.message)).toEqual([
+      expect.stringMatching(/requires the field "Priority" \(priority\).*set priority.out_default/),
+      expect.stringMatching(/requires the field "Labels" \(labels\).*add labels/),
+    ]);
+    expect(check('    priority: { out_default: Medium }\n    labels: [security]\n', requiring)).toEqual([]);
+  });
+
+  it('host_link: an unknown placeholder is an error listing the known ones', () => {
+    const bad = parseConfigText(
+      CONN + MAPPING("    host_link: { url: 'https://p.example/{scope}/{id}', title: '{kind} {name}' }\n"),
+      {},
+    );
+    expect(checkConfigStructure(bad)).toEqual([
+      { path: 'mappings[0].host_link.url', message: '"{id}" is not a placeholder; known: {scope}, {host_id}, {kind}' },
+      {
+        path: 'mappings[0].host_link.title',
+        message: '"{name}" is not a placeholder; known: {scope}, {host_id}, {kind}',
+      },
+    ]);
+    const good = parseConfigText(
+      CONN + MAPPING("    host_link: { url: 'https://p.example/{scope}/findings/{host_id}?k={kind}' }\n"),
+      {},
+    );
+    expect(checkConfigStructure(good)).toEqual([]);
   });
 });
 

@@ -143,7 +143,7 @@ export function registerMetaRoutes(app: FastifyInstance, deps: SandboxDeps): voi
         ),
       ),
       ...state.customFieldsOf(p).map((def) => ({
-        required: false,
+        required: def.requiredFor?.includes(t.id) ?? false,
         schema: customFieldSchema(def),
         name: def.name,
         key: def.id,
