@@ -8,7 +8,7 @@
  * and posted to the webhook intake, the queue runs, and the record must show the action.
  * The sandbox sends no webhooks of its own here: the capture is the only delivery.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -127,11 +127,11 @@ const ignoredCase = (file: string, verdict: string): Case => ({
   },
 });
 
+// Jira Cloud captures.
 const CLOUD: Case[] = [
   commentCreated('mattermost-plugin-jira/webhook-cloud-comment-created.json'),
   commentUpdated('mattermost-plugin-jira/webhook-cloud-comment-updated.json'),
   commentDeleted('mattermost-plugin-jira/webhook-cloud-comment-deleted.json'),
-  commentCreated('jira-to-matrix/comment_created.json'),
   {
     file: 'mattermost-plugin-jira/webhook-cloud-issue-created-many-fields.json',
     verdict: 'applied',
@@ -203,16 +203,6 @@ const CLOUD: Case[] = [
     },
   },
   {
-    file: 'jira-to-matrix/issue_updated_issue-assigned.json',
-    verdict: 'applied',
-    async act(c) {
-      await c.h.alice.editIssue(c.key, { fields: { assignee: aliceRef(c) } });
-    },
-    async expect(c) {
-      expect((await c.record()).assignee_email).toBe('alice@sandbox.example');
-    },
-  },
-  {
     file: 'mattermost-plugin-jira/webhook-issue-updated-assigned-nobody.json',
     verdict: 'applied',
     async act(c) {
@@ -259,8 +249,23 @@ const CLOUD: Case[] = [
   },
   statusCase('mattermost-plugin-jira/webhook-issue-updated-resolved.json', 'resolved'),
   statusCase('mattermost-plugin-jira/webhook-issue-updated-started-working.json', 'in_progress'),
-  statusCase('jira-to-matrix/issue_updated_status-changed.json', 'in_progress'),
   ignoredCase('mattermost-plugin-jira/webhook-issue-updated-sprint.json', 'no_change'),
+];
+
+// Jira Server / Data Center captures (see each directory's SOURCES.txt), run against the Data Center sandbox.
+const SERVER: Case[] = [
+  commentCreated('jira-to-matrix/comment_created.json'),
+  {
+    file: 'jira-to-matrix/issue_updated_issue-assigned.json',
+    verdict: 'applied',
+    async act(c) {
+      await c.h.alice.editIssue(c.key, { fields: { assignee: aliceRef(c) } });
+    },
+    async expect(c) {
+      expect((await c.record()).assignee_email).toBe('alice@sandbox.example');
+    },
+  },
+  statusCase('jira-to-matrix/issue_updated_status-changed.json', 'in_progress'),
   ignoredCase('jira-to-matrix/issuelink_created.json', 'ignored:event'),
   {
     file: 'jira-to-matrix/issue_updated_move-issue.json',
@@ -279,9 +284,6 @@ const CLOUD: Case[] = [
       expect(r.link?.issue_id).toBe(c.id);
     },
   },
-];
-
-const SERVER: Case[] = [
   commentCreated('mattermost-plugin-jira/webhook-server-comment-created.json'),
   commentUpdated('mattermost-plugin-jira/webhook-server-comment-updated.json'),
   commentDeleted('mattermost-plugin-jira/webhook-server-comment-deleted.json'),
@@ -305,6 +307,46 @@ const SERVER: Case[] = [
     },
   },
 ];
+
+/** Every capture under the fixtures directory, as paths relative to it. */
+function capturesOnDisk(dir = FIXTURES, prefix = ''): string[] {
+  return readdirSync(join(dir, prefix), { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory()
+      ? capturesOnDisk(dir, join(prefix, e.name))
+      : e.name.endsWith('.json')
+        ? [join(prefix, e.name)]
+        : [],
+  );
+}
+
+/** Where a capture comes from: its directory's SOURCES.txt, its name, or its actor (accountId: Cloud). */
+function flavourOf(file: string): 'cloud' | 'datacenter' {
+  const sources = join(FIXTURES, dirname(file), 'SOURCES.txt');
+  if (existsSync(sources) && /Jira Server captures/i.test(readFileSync(sources, 'utf8'))) return 'datacenter';
+  if (/webhook-server-/.test(file)) return 'datacenter';
+  const f = load(file);
+  const actor = (f.user ?? (f.comment as { author?: unknown } | undefined)?.author ?? {}) as Record<string, unknown>;
+  return typeof actor.accountId === 'string' ? 'cloud' : 'datacenter';
+}
+
+describe('the capture tables', () => {
+  it('list every capture in the fixtures directory exactly once, in the table of its flavour', () => {
+    const onDisk = capturesOnDisk().sort();
+    expect(onDisk.length).toBeGreaterThan(20);
+    const listed = [...CLOUD, ...SERVER].map((c) => c.file);
+    // No capture skipped silently, none listed twice, none listed that is not there.
+    expect([...listed].sort()).toEqual(onDisk);
+    const misplaced = [
+      ...CLOUD.filter((c) => flavourOf(c.file) !== 'cloud').map(
+        (c) => `${c.file} is a Server capture in the Cloud table`,
+      ),
+      ...SERVER.filter((c) => flavourOf(c.file) !== 'datacenter').map(
+        (c) => `${c.file} is a Cloud capture in the Data Center table`,
+      ),
+    ];
+    expect(misplaced).toEqual([]);
+  });
+});
 
 /** Points the capture at our issue: ids and keys in the issue, comment links and URL variables. */
 function retarget(f: Record<string, unknown>, id: string, key: string): Record<string, unknown> {
