@@ -951,6 +951,10 @@ export function createOutboundHandler(deps: OutboundDeps): {
           jobId,
           { action: 'noop', fields: [], warnings: ['mapping direction is from_jira: nothing is pushed'] },
           new Map(),
+          // A re-sync adopts the mapping even when it pushes nothing: later jobs follow it too.
+          opts.resync && link?.state === 'linked'
+            ? { mapping_snapshot: toJson(mapping), mapping_id: mapping.id, updated_at: now() }
+            : undefined,
         );
         return;
       }
