@@ -4,6 +4,7 @@ import { startHostWebhooks } from '../host/dispatcher.js';
 import { createAppWebhooks, type AppWebhookTarget } from './app-webhooks.js';
 import { generatedWebhookSecret } from '../webhooks/secrets.js';
 import { createTokenService } from './tokens.js';
+import { createHostWebhookAdmin, loadApiHostWebhooks } from './host-webhooks-admin.js';
 import { createConnectionAdmin, loadApiConnections } from './connections-admin.js';
 import { startConfigSync } from './config-sync.js';
 import { storedCloudIds } from './oauth-tokens.js';
@@ -262,15 +263,26 @@ export async function startService(opts: StartServiceOptions): Promise<RunningSe
       oauthConnected: (id) => connectedOAuth.has(id),
       logger: logger.child({ component: 'connections' }),
     });
-    if (config.host_webhooks.length) {
-      const hooks = startHostWebhooks({
-        store,
-        subscriptions: config.host_webhooks,
-        logger: logger.child({ component: 'host-webhooks' }),
-        owner: `host-webhooks:${process.pid}:${Math.random().toString(36).slice(2)}`,
-      });
-      closer.add('host webhooks', () => hooks.stop());
-    }
+    // Host webhooks: the file's subscriptions and those made through the admin API (sealed).
+    const hooks = startHostWebhooks({
+      store,
+      subscriptions: [
+        ...config.host_webhooks,
+        ...(await loadApiHostWebhooks(store.db, secretBox, logger.child({ component: 'host-webhooks' }))),
+      ],
+      logger: logger.child({ component: 'host-webhooks' }),
+      owner: `host-webhooks:${process.pid}:${Math.random().toString(36).slice(2)}`,
+    });
+    closer.add('host webhooks', () => hooks.stop());
+    const hostWebhookAdmin = createHostWebhookAdmin({
+      store,
+      box: secretBox,
+      fileSubscriptions: config.host_webhooks,
+      apply: (subs) => hooks.set(subs),
+      logger: logger.child({ component: 'host-webhooks' }),
+    });
+    const hostWebhookWatch = hostWebhookAdmin.watch();
+    closer.add('host webhook watch', () => Promise.resolve(hostWebhookWatch.stop()));
 
     // OAuth app connections on Cloud register their own webhooks (URL token; refreshed before expiry).
     const appWebhooks = createAppWebhooks({ store, logger: logger.child({ component: 'app-webhooks' }) });
@@ -329,6 +341,7 @@ export async function startService(opts: StartServiceOptions): Promise<RunningSe
           },
         },
         changes: { store },
+        hostWebhooks: hostWebhookAdmin,
         mappings: {
           list: () => wired.mappingAdmin.list(),
           get: (id) => wired.mappingAdmin.get(id),

@@ -21,6 +21,13 @@ export interface HostSubscription {
   secret: string;
   /** Event names (`record.updated`, …) or `*`. */
   events: string[];
+  /** Stable id; default `subscriptionId(url)` (the configuration file's subscriptions). */
+  id?: string;
+  /**
+   * 'api': made through the admin API, whose row in `outbound_webhooks` (with the sealed secret)
+   * the admin service owns; 'file' (default): registered here for the delivery log.
+   */
+  source?: 'file' | 'api';
 }
 
 export interface DispatcherOptions {
@@ -59,24 +66,43 @@ export function payloadOf(c: ChangeView): { type: string; timestamp: string; dat
   };
 }
 
-export function startHostWebhooks(opts: DispatcherOptions): { stop(): Promise<void>; kick(): void } {
+export interface HostWebhooks {
+  stop(): Promise<void>;
+  kick(): void;
+  /**
+   * Replaces the set of subscriptions, live: new ones start streaming, removed ones stop (their
+   * in-flight attempt finishes first), changed ones (same id: URL, events or secret) take the
+   * change on their next attempt. Resolves once removed streams have stopped.
+   */
+  set(subscriptions: HostSubscription[]): Promise<void>;
+}
+
+/** One subscription's ordered stream. */
+interface Stream {
+  id: string;
+  sub: HostSubscription;
+  stopped: boolean;
+  /** Its sleepers: all wake on stop; only idle polls (`kickable`) wake on kick(), never a backoff. */
+  wakers: Map<() => void, boolean>;
+  done: Promise<void>;
+}
+
+export function startHostWebhooks(opts: DispatcherOptions): HostWebhooks {
   const now = opts.now ?? Date.now;
   const pollMs = opts.pollMs ?? 500;
   const backoff = opts.backoff ?? { baseMs: 1000, capMs: 300_000 };
   const timeoutMs = opts.timeoutMs ?? 10_000;
-  let stopped = false;
-  /** Sleepers: all wake on stop; only idle polls (`kickable`) wake on kick(), never a backoff. */
-  const wakers = new Map<() => void, boolean>();
-  const sleep = (ms: number, kickable = false): Promise<void> =>
+  const streams = new Map<string, Stream>();
+  const sleep = (s: Stream, ms: number, kickable = false): Promise<void> =>
     new Promise((resolve) => {
-      if (stopped) return resolve();
+      if (s.stopped) return resolve();
       const done = (): void => {
         clearTimeout(t);
-        wakers.delete(done);
+        s.wakers.delete(done);
         resolve();
       };
       const t = setTimeout(done, ms);
-      wakers.set(done, kickable);
+      s.wakers.set(done, kickable);
     });
 
   async function loadCursor(name: string): Promise<number> {
@@ -121,7 +147,8 @@ export function startHostWebhooks(opts: DispatcherOptions): { stop(): Promise<vo
       .execute();
   }
 
-  async function deliver(sub: HostSubscription, subId: string, c: ChangeView): Promise<boolean> {
+  async function deliver(s: Stream, c: ChangeView): Promise<boolean> {
+    const { sub, id: subId } = s;
     const id = `${subId}_${c.seq}`;
     const body = JSON.stringify(payloadOf(c));
     let status: number | null = null;
@@ -171,43 +198,42 @@ export function startHostWebhooks(opts: DispatcherOptions): { stop(): Promise<vo
       .execute();
   }
 
-  async function stream(sub: HostSubscription): Promise<void> {
-    const subId = subscriptionId(sub.url);
-    const lock = `host-webhook:${subId}`;
-    const log = opts.logger?.child({ subscription: subId });
+  async function stream(s: Stream): Promise<void> {
+    const lock = `host-webhook:${s.id}`;
+    const log = opts.logger?.child({ subscription: s.id });
     try {
-      await register(sub, subId);
-      await run(sub, subId, lock, log);
+      if (s.sub.source !== 'api') await register(s.sub, s.id);
+      await run(s, lock, log);
     } finally {
       await releaseLock(opts.store.db, lock, opts.owner).catch(() => undefined);
     }
   }
 
-  async function run(sub: HostSubscription, subId: string, lock: string, log: Logger | undefined): Promise<void> {
-    tail: while (!stopped) {
+  async function run(s: Stream, lock: string, log: Logger | undefined): Promise<void> {
+    tail: while (!s.stopped) {
       try {
         if (!(await tryAcquireLock(opts.store.db, lock, opts.owner, 30_000, now()))) {
-          await sleep(pollMs * 4);
+          await sleep(s, pollMs * 4);
           continue;
         }
         let cursor = await loadCursor(lock);
         const { changes } = await readChanges(opts.store.db, { after: cursor, limit: 100 });
         if (!changes.length) {
-          await sleep(pollMs, true);
+          await sleep(s, pollMs, true);
           continue;
         }
         for (const c of changes) {
-          if (stopped) return;
-          if (matches(sub.events, c.event)) {
+          if (s.stopped) return;
+          if (matches(s.sub.events, c.event)) {
             let attempt = 0;
-            while (!(await deliver(sub, subId, c))) {
-              if (stopped) return;
+            while (!(await deliver(s, c))) {
+              if (s.stopped) return;
               const wait = Math.min(backoff.capMs, backoff.baseMs * 2 ** attempt++);
               log?.warn({ seq: c.seq, attempt, retryInMs: wait }, 'host webhook not acknowledged; will retry');
               // Another replica took the lease (this one stalled): it owns the stream now.
               if (!(await tryAcquireLock(opts.store.db, lock, opts.owner, 30_000 + wait, now()))) continue tail;
-              await sleep(wait);
-              if (stopped) return;
+              await sleep(s, wait);
+              if (s.stopped) return;
             }
           }
           if (!(await tryAcquireLock(opts.store.db, lock, opts.owner, 30_000, now()))) continue tail;
@@ -216,20 +242,45 @@ export function startHostWebhooks(opts: DispatcherOptions): { stop(): Promise<vo
         }
       } catch (err) {
         log?.error({ err: err instanceof Error ? err.message : String(err) }, 'host webhook stream failed; retrying');
-        await sleep(backoff.baseMs);
+        await sleep(s, backoff.baseMs);
       }
     }
   }
 
-  const running = opts.subscriptions.map((s) => stream(s));
+  const idOf = (sub: HostSubscription): string => sub.id ?? subscriptionId(sub.url);
+  function begin(sub: HostSubscription): void {
+    const s: Stream = { id: idOf(sub), sub, stopped: false, wakers: new Map(), done: Promise.resolve() };
+    s.done = stream(s);
+    streams.set(s.id, s);
+  }
+  async function end(s: Stream): Promise<void> {
+    s.stopped = true;
+    for (const w of [...s.wakers.keys()]) w();
+    streams.delete(s.id);
+    await s.done.catch(() => undefined);
+  }
+  let closed = false;
+
+  for (const sub of opts.subscriptions) begin(sub);
   return {
     kick() {
-      for (const [w, kickable] of [...wakers]) if (kickable) w();
+      for (const s of streams.values()) for (const [w, kickable] of [...s.wakers]) if (kickable) w();
+    },
+    async set(subscriptions) {
+      if (closed) return;
+      const wanted = new Map(subscriptions.map((sub) => [idOf(sub), sub]));
+      const ending: Array<Promise<void>> = [];
+      for (const s of [...streams.values()]) {
+        const next = wanted.get(s.id);
+        if (!next) ending.push(end(s));
+        else s.sub = next; // read on the next attempt: new URL, events or secret
+      }
+      for (const [id, sub] of wanted) if (!streams.has(id)) begin(sub);
+      await Promise.all(ending);
     },
     async stop() {
-      stopped = true;
-      for (const w of [...wakers.keys()]) w();
-      await Promise.allSettled(running);
+      closed = true;
+      await Promise.all([...streams.values()].map((s) => end(s)));
     },
   };
 }

@@ -6,6 +6,7 @@ import { fromJson, toJson } from '../../store/json.js';
 import { openStore } from '../../store/index.js';
 import { resealConnections } from '../../app/connections-admin.js';
 import { resealOAuthTokens } from '../../app/oauth-tokens.js';
+import { resealHostWebhooks } from '../../app/host-webhooks-admin.js';
 import { EXIT } from '../exit-codes.js';
 import { describeError, line, printConfigError, type Out } from '../output.js';
 
@@ -66,8 +67,10 @@ export async function rotateKeyCommand(opts: RotateKeyOptions): Promise<number> 
       const c = await resealConnections(trx, box);
       // OAuth access and refresh tokens.
       const o = await resealOAuthTokens(trx, box);
-      resealed += c.resealed + o.resealed;
-      current += c.current + o.current;
+      // Host webhook subscriptions made through the admin API: their secrets.
+      const h = await resealHostWebhooks(trx, box);
+      resealed += c.resealed + o.resealed + h.resealed;
+      current += c.current + o.current + h.current;
     });
     line(opts.out.stdout, `${where}: ${resealed} secret(s) re-sealed under key ${box.keyId}; ${current} already were.`);
     return EXIT.OK;

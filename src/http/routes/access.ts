@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { sql } from 'kysely';
 import { z } from 'zod';
 import { ROLES } from '../../core/access.js';
 import { fromJson } from '../../store/json.js';
@@ -143,7 +144,8 @@ export function accessRoutes(opts: { tokens: TokensApi; store: Store }): Fastify
           .orderBy('at', 'desc')
           .orderBy('id', 'desc')
           .limit(req.query.limit);
-        if (req.query.action) q = q.where('action', 'like', `${req.query.action.replace(/[%_\\]/g, '')}%`);
+        const prefix = req.query.action;
+        if (prefix) q = q.where(sql<string>`substr(action, 1, ${prefix.length})`, '=', prefix);
         if (req.query.target) q = q.where('target', '=', req.query.target);
         const rows = await q.execute();
         return {

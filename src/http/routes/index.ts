@@ -14,6 +14,7 @@ import { syncRoutes } from './sync.js';
 import { statsRoutes, type StatsApi } from './stats.js';
 import { previewRoutes, type PreviewApi } from './preview.js';
 import { webhookRoutes, type WebhookRouteOptions } from './webhooks.js';
+import { hostWebhooksRoutes, type HostWebhooksApi } from './host-webhooks.js';
 
 export { systemRoutes, type Readiness, type ReadinessCheck, type SystemRouteDeps } from './system.js';
 export { jobsRoutes, jobView, JobSchema, type JobsApi, type JobView } from './jobs.js';
@@ -44,6 +45,8 @@ export interface ApiDeps {
   stats?: StatsApi;
   /** The mapping editor's JQL preview (POST /api/v1/mappings/preview). */
   preview?: PreviewApi;
+  /** Host webhook subscriptions through the admin API (/api/v1/host-webhooks). */
+  hostWebhooks?: HostWebhooksApi;
 }
 
 /**
@@ -67,6 +70,7 @@ export function apiRoutes(deps: ApiDeps): FastifyPluginAsync[] {
       : []),
     ...(deps.webhooks ? [webhookRoutes(deps.webhooks)] : []),
     ...(deps.changes ? [changesRoutes(deps.changes)] : []),
+    ...(deps.hostWebhooks ? [hostWebhooksRoutes({ hostWebhooks: deps.hostWebhooks })] : []),
     ...(deps.mappings ? [mappingsRoutes({ mappings: deps.mappings })] : []),
     ...(deps.access ? [accessRoutes(deps.access)] : []),
     ...(deps.connections ? [connectionsRoutes({ connections: deps.connections })] : []),
