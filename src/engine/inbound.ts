@@ -32,6 +32,7 @@ import type { Database, LinksTable, RecordsTable } from '../store/schema.js';
 import type { Store } from '../store/store.js';
 import { TOKEN_LABEL_PREFIX } from '../jira/idempotent-create.js';
 import type { AttachmentStore } from './attachment-store.js';
+import { ensureConfigRows } from './config-rows.js';
 import { desiredFields, desiredStatus, normalizeText } from './desired.js';
 import { planAttachments, tooLargeNote, type AttachmentPlan } from './inbound-attachments.js';
 import {
@@ -834,6 +835,8 @@ export function createInboundHandler(deps: InboundDeps): {
         .returning('id')
         .executeTakeFirst();
       if (!inserted) return;
+      // The link refers to the connection and mapping rows (absent until something was linked).
+      await ensureConfigRows(trx, mappings, mapping, t);
       await trx
         .insertInto('links')
         .values({
