@@ -1,8 +1,10 @@
 /**
  * A bounded fault soak: the whole service in-process against the sandbox with its faults on —
- * 5xx errors, latency spikes, a 429 limit, optionally an expired token for a while, and dropped,
- * duplicated, delayed and reordered webhooks — while the host and a Jira user both keep editing.
- * Then the faults stop and a checker compares every record with its issue per the mapping.
+ * 5xx errors all along, and in turn a phase of latency spikes (0.8–2 s per call), a 429 storm (a
+ * bucket of 2 calls refilled at 1/s) and optionally an expired token for a while (see
+ * `faultPhases`), with webhooks dropped, duplicated, delayed and reordered throughout — while the
+ * host and a Jira user both keep editing. Then the faults stop and a checker compares every
+ * record with its issue per the mapping.
  * Used by `bench/soak.ts` (minutes, figures in BENCHMARKS.md) and `test/replicas/soak.test.ts`.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -11,6 +13,7 @@ import { join } from 'node:path';
 import { startService } from '../src/app/service.js';
 import { createLogger } from '../src/log/logger.js';
 import { startSandbox } from '../src/sandbox/index.js';
+import type { SandboxKnobs } from '../src/sandbox/knobs.js';
 import { JIRA_EVENTS } from '../src/webhooks/parse.js';
 
 const PRIORITY: Record<string, string> = { P1: 'Highest', P2: 'High', P3: 'Medium', P4: 'Low' };
@@ -23,8 +26,84 @@ export interface SoakOptions {
   /** Turn the Jira credentials "expired" for this long in the middle of the run (0: never). */
   expiredAuthSeconds: number;
   seed: number;
+  /** Share of Jira calls answered 5xx in every phase (default 0.05). */
+  errorRate?: number;
   /** Progress lines (phase changes, convergence checks). */
   progress?: (line: string) => void;
+}
+
+/** A stretch of the soak with its own sandbox knobs, from and to in ms after the faults start. */
+export interface FaultPhase {
+  name: 'baseline' | 'latency-spikes' | '429-storm' | 'expired-auth';
+  from: number;
+  to: number;
+  knobs: Omit<SandboxKnobs, 'perIssueWriteLimit' | 'seed'>;
+  /** Calls per second another client of the site spends from the same rate-limit bucket. */
+  neighbourPerSecond: number;
+}
+
+const BASE_LIMIT = { capacity: 10, refillPerSecond: 15 };
+
+/**
+ * The soak's schedule over `seconds` (contiguous, from 0 to the end): baseline faults (10–50 ms
+ * per call, 5 % 5xx, a 10-call bucket refilled at 15/s) between a phase of latency spikes
+ * (0.8–2 s per call, 504s), a 429 storm and, when `expiredAuthSeconds` > 0, every credential
+ * rejected (401) for that long. In the storm the site's bucket holds 2 calls refilled at 2/s and
+ * another client of the site (a "noisy neighbour") spends 3 calls/s from it, so the bridge meets
+ * 429s however well it paces itself, as when other integrations exhaust a Cloud site's budget.
+ */
+export function faultPhases(seconds: number, expiredAuthSeconds: number, errorRate = 0.05): FaultPhase[] {
+  const total = seconds * 1000;
+  const at = (f: number): number => Math.round(total * f);
+  const base = (errorStatus: 500 | 502 | 503 | 504): FaultPhase['knobs'] => ({
+    latencyMs: 10,
+    jitterMs: 40,
+    errorRate,
+    errorStatus,
+    rateLimit: BASE_LIMIT,
+    expiredAuth: false,
+  });
+  const phases: FaultPhase[] = [
+    { name: 'baseline', from: 0, to: at(0.15), knobs: base(503), neighbourPerSecond: 0 },
+    {
+      name: 'latency-spikes',
+      from: at(0.15),
+      to: at(0.35),
+      knobs: { ...base(504), latencyMs: 800, jitterMs: 1200 },
+      neighbourPerSecond: 0,
+    },
+    { name: 'baseline', from: at(0.35), to: at(0.45), knobs: base(502), neighbourPerSecond: 0 },
+    {
+      name: '429-storm',
+      from: at(0.45),
+      to: at(0.65),
+      knobs: { ...base(503), rateLimit: { capacity: 2, refillPerSecond: 2 } },
+      neighbourPerSecond: 3,
+    },
+  ];
+  const authEnd = Math.min(at(0.7) + expiredAuthSeconds * 1000, total);
+  if (expiredAuthSeconds > 0 && authEnd > at(0.7)) {
+    phases.push({ name: 'baseline', from: at(0.65), to: at(0.7), knobs: base(500), neighbourPerSecond: 0 });
+    phases.push({
+      name: 'expired-auth',
+      from: at(0.7),
+      to: authEnd,
+      knobs: { ...base(503), expiredAuth: true },
+      neighbourPerSecond: 0,
+    });
+    if (authEnd < total)
+      phases.push({ name: 'baseline', from: authEnd, to: total, knobs: base(500), neighbourPerSecond: 0 });
+  } else phases.push({ name: 'baseline', from: at(0.65), to: total, knobs: base(500), neighbourPerSecond: 0 });
+  return phases;
+}
+
+export interface PhaseReport {
+  name: FaultPhase['name'];
+  seconds: number;
+  /** The bridge's Jira calls answered during the phase, by status (the neighbour's excluded). */
+  byStatus: Record<string, number>;
+  /** The noisy neighbour's calls, by status. */
+  neighbour: Record<string, number>;
 }
 
 export interface SoakReport {
@@ -34,10 +113,13 @@ export interface SoakReport {
   jiraChanges: number;
   hostComments: number;
   jiraComments: number;
+  /** The bridge's Jira calls (the noisy neighbour's are not counted here, nor below). */
   jiraCalls: number;
   rejected429: number;
+  /** Injected 500, 502, 503 and 504 answers. */
   failed5xx: number;
   unauthorized401: number;
+  phases: PhaseReport[];
   retries: number;
   webhooksSent: number;
   webhooksDropped: number;
@@ -123,30 +205,68 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
   const rss = { start: mib(), peak: mib(), end: 0 };
   const sampler = setInterval(() => (rss.peak = Math.max(rss.peak, mib())), 500);
 
-  // Faults on.
+  // Faults on, phase by phase.
   sb.calls.reset();
-  sb.knobs.set({
-    latencyMs: 10,
-    jitterMs: 40,
-    errorRate: 0.05,
-    errorStatus: 503,
-    rateLimit: { capacity: 10, refillPerSecond: 15 },
-  });
+  const schedule = faultPhases(opts.seconds, opts.expiredAuthSeconds, opts.errorRate);
+  const phases: PhaseReport[] = [];
+  // The noisy neighbour: another client of the site, as Bob, on a route the bridge never calls.
+  const bob = sb.credentials.users.bob!;
+  const neighbourAuth = `Basic ${Buffer.from(`${bob.loginEmail}:${bob.apiToken}`).toString('base64')}`;
+  const neighbourTotal: Record<string, number> = {};
+  let neighbourPhase: Record<string, number> = {};
+  let neighbourTimer: NodeJS.Timeout | undefined;
+  const neighbourInFlight = new Set<Promise<void>>();
+  const neighbour = (perSecond: number): void => {
+    clearInterval(neighbourTimer);
+    neighbourTimer = undefined;
+    if (perSecond <= 0) return;
+    neighbourTimer = setInterval(() => {
+      const p = fetch(`${sb.baseUrl}/rest/api/3/serverInfo`, { headers: { authorization: neighbourAuth } })
+        .then(async (res) => {
+          await res.arrayBuffer();
+          neighbourTotal[res.status] = (neighbourTotal[res.status] ?? 0) + 1;
+          neighbourPhase[res.status] = (neighbourPhase[res.status] ?? 0) + 1;
+        })
+        .catch(() => undefined)
+        .finally(() => neighbourInFlight.delete(p));
+      neighbourInFlight.add(p);
+    }, 1000 / perSecond);
+  };
+  /** The bridge's calls by status: the sandbox's counts less the neighbour's. */
+  const byStatus = (): Record<string, number> => {
+    const out: Record<string, number> = {};
+    for (const c of sb.calls.snapshot()) out[c.status] = (out[c.status] ?? 0) + c.count;
+    for (const [k, n] of Object.entries(neighbourTotal)) out[k] = (out[k] ?? 0) - n;
+    return out;
+  };
+  let phaseAt = -1;
+  let phaseCalls: Record<string, number> = {};
+  const endPhase = async (): Promise<void> => {
+    const cur = schedule[phaseAt];
+    if (!cur) return;
+    neighbour(0);
+    await Promise.all([...neighbourInFlight]);
+    const now = byStatus();
+    const diff: Record<string, number> = {};
+    for (const [k, n] of Object.entries(now)) if (n - (phaseCalls[k] ?? 0) > 0) diff[k] = n - (phaseCalls[k] ?? 0);
+    phases.push({ name: cur.name, seconds: (cur.to - cur.from) / 1000, byStatus: diff, neighbour: neighbourPhase });
+    phaseCalls = now;
+    neighbourPhase = {};
+  };
   sb.webhooks.reseed(opts.seed);
   sb.webhooks.setFaults({ dropRate: 0.1, duplicateRate: 0.2, delayMs: [0, 300], reorder: true });
   let hostChanges = 0;
   let jiraChanges = 0;
   const start = Date.now();
-  const authAt = opts.expiredAuthSeconds > 0 ? start + (opts.seconds * 1000) / 3 : Infinity;
-  let authOn = false;
   while (Date.now() - start < opts.seconds * 1000) {
-    if (!authOn && Date.now() >= authAt && Date.now() < authAt + opts.expiredAuthSeconds * 1000) {
-      sb.knobs.set({ expiredAuth: true });
-      authOn = true;
-    }
-    if (authOn && Date.now() >= authAt + opts.expiredAuthSeconds * 1000) {
-      sb.knobs.set({ expiredAuth: false });
-      authOn = false;
+    const t = Date.now() - start;
+    const due = schedule.findIndex((p) => p.from <= t && t < p.to);
+    if (due !== phaseAt && due >= 0) {
+      await endPhase();
+      phaseAt = due;
+      sb.knobs.set(schedule[due]!.knobs);
+      neighbour(schedule[due]!.neighbourPerSecond);
+      say(`phase ${schedule[due]!.name} for ${((schedule[due]!.to - schedule[due]!.from) / 1000).toFixed(1)} s`);
     }
     const i = Math.floor(rand() * N);
     const roll = rand();
@@ -207,6 +327,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     }
     await new Promise((res) => setTimeout(res, 5 + rand() * 25));
   }
+  await endPhase();
   say(`faults off after ${hostChanges} host and ${jiraChanges} Jira changes; converging`);
   // Faults off: how long until everything agrees?
   sb.knobs.set({ latencyMs: 0, jitterMs: 0, errorRate: 0, rateLimit: null, expiredAuth: false });
@@ -294,8 +415,8 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     }
   }
   // Calls spent from faults on to converged (paused work resumes after the faults stop).
-  const calls = sb.calls.snapshot();
-  const count = (status: number) => calls.filter((c) => c.status === status).reduce((n, c) => n + c.count, 0);
+  const calls = byStatus();
+  const count = (status: number): number => calls[status] ?? 0;
   const retries = await svc.store.db.selectFrom('sync_log').select('id').where('action', '=', 'retry').execute();
   // Stuck: dead, or running/queued well past its lease or due time (the sweep keeps queueing
   // fresh jobs every 2 s; those are not stuck).
@@ -320,10 +441,11 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     jiraChanges,
     hostComments: hostComments.flat().length,
     jiraComments: jiraComments.flat().length,
-    jiraCalls: calls.reduce((n, c) => n + c.count, 0),
+    jiraCalls: Object.values(calls).reduce((n, c) => n + c, 0),
     rejected429: count(429),
-    failed5xx: count(503),
+    failed5xx: count(500) + count(502) + count(503) + count(504),
     unauthorized401: count(401),
+    phases,
     retries: retries.length,
     webhooksSent: sent.filter((d) => d.fault !== 'dropped').length,
     webhooksDropped: sent.filter((d) => d.fault === 'dropped').length,

@@ -1,7 +1,9 @@
 /**
- * Bounded fault soak (see ./soak-driver.ts).
+ * Bounded fault soak (see ./soak-driver.ts): 5xx throughout, then in turn latency spikes
+ * (0.8–2 s per call), a 429 storm (tight bucket spent by a noisy neighbour too) and expired
+ * credentials, with webhook faults all along; reports figures per phase and the convergence.
  *
- *   npx tsx bench/soak.ts [--seconds 120] [--records 20] [--expired-auth 5] [--seed 1]
+ *   npx tsx bench/soak.ts [--seconds 120] [--records 20] [--expired-auth 5] [--seed 1] [--error-rate 0.05]
  */
 import { parseArgs } from 'node:util';
 import { runSoak } from './soak-driver.js';
@@ -12,6 +14,7 @@ const { values } = parseArgs({
     records: { type: 'string', default: '20' },
     'expired-auth': { type: 'string', default: '5' },
     seed: { type: 'string', default: '1' },
+    'error-rate': { type: 'string', default: '0.05' },
   },
 });
 const report = await runSoak({
@@ -19,12 +22,13 @@ const report = await runSoak({
   records: Number(values.records),
   expiredAuthSeconds: Number(values['expired-auth']),
   seed: Number(values.seed),
+  errorRate: Number(values['error-rate']),
   progress: (line) => process.stderr.write(`soak: ${line}\n`),
 });
 console.log(
   JSON.stringify(
     {
-      command: `npx tsx bench/soak.ts --seconds ${values.seconds} --records ${values.records} --expired-auth ${values['expired-auth']} --seed ${values.seed}`,
+      command: `npx tsx bench/soak.ts --seconds ${values.seconds} --records ${values.records} --expired-auth ${values['expired-auth']} --seed ${values.seed} --error-rate ${values['error-rate']}`,
       ...report,
     },
     null,
