@@ -62,6 +62,28 @@ async function health() {
 
 const STATES = ['', 'pending', 'synced', 'failed'];
 
+/** "Retry" for a record that failed to sync: queues it again (POST /api/v1/sync). */
+const retryButton = (r) =>
+  `<button class="secondary small resync" data-scope="${esc(r.scope)}" data-host="${esc(r.host_id)}" aria-label="Retry ${esc(r.scope)}/${esc(r.host_id)}">Retry</button>`;
+
+function wireRetry(root) {
+  for (const b of root.querySelectorAll('button.resync')) {
+    b.addEventListener('click', async (e) => {
+      e.stopPropagation();
+      b.disabled = true;
+      try {
+        await post('/api/v1/sync', { scope: b.dataset.scope, host_id: b.dataset.host });
+        b.textContent = 'Queued';
+        const msg = document.getElementById('retry-msg') ?? root.querySelector('.retry-out');
+        if (msg) msg.textContent = `✓ ${b.dataset.scope}/${b.dataset.host} queued again.`;
+      } catch (err) {
+        b.disabled = false;
+        b.insertAdjacentHTML('afterend', `<div class="error">${esc(err.message)}</div>`);
+      }
+    });
+  }
+}
+
 const screens = {
   async signin() {
     signout.hidden = true;
@@ -148,10 +170,11 @@ const screens = {
           (r) => `<tr class="clickable" data-scope="${esc(r.scope)}" data-host="${esc(r.host_id)}" tabindex="0">
           <td><span class="mono">${esc(r.scope)}/${esc(r.host_id)}</span></td><td>${esc(r.title)}</td><td>${esc(r.status)}</td><td>${esc(r.severity ?? '')}</td>
           <td>${r.link?.issue_key ? `<a href="${esc(r.link.browse_url)}" target="_blank" rel="noopener" class="issue-link">${esc(r.link.issue_key)}</a>` : '<span class="muted">—</span>'}</td>
-          <td>${badge(r.sync.state)}${r.sync.error ? `<div class="error">${esc(r.sync.error.message)}</div>` : ''}</td><td class="muted" title="${esc(when(r.updated_at))}">${esc(ago(r.updated_at))}</td></tr>`,
+          <td>${badge(r.sync.state)}${r.sync.error ? `<div class="error">${esc(r.sync.error.message)}</div>` : ''}${r.sync.state === 'failed' ? retryButton(r) : ''}</td><td class="muted" title="${esc(when(r.updated_at))}">${esc(ago(r.updated_at))}</td></tr>`,
         )
         .join('')}
       </tbody></table></div>${shown.length ? '' : empty(records.length ? 'Nothing matches' : 'No records yet', records.length ? 'Change the search or the state filter.' : 'The host pushes them with <span class="mono">PUT /api/v1/records/{scope}/{id}</span>.')}</div>`;
+    wireRetry(main);
     const go = () => {
       const p = new URLSearchParams();
       const s = document.getElementById('state-filter').value;
@@ -170,7 +193,7 @@ const screens = {
         location.hash = `#/record/${encodeURIComponent(tr.dataset.scope)}/${encodeURIComponent(tr.dataset.host)}`;
       };
       tr.addEventListener('click', (e) => {
-        if (!e.target.closest('a')) open();
+        if (!e.target.closest('a, button')) open();
       });
       tr.addEventListener('keydown', (e) => {
         if (e.key === 'Enter') open();
@@ -197,7 +220,7 @@ const screens = {
         <div><dt>Sync</dt><dd>${badge(r.sync.state)}</dd></div>
         <div><dt>Updated</dt><dd>${esc(when(r.updated_at))}</dd></div>
       </dl>
-      ${r.sync.error ? `<div class="card err-box" role="alert"><b>Last sync failed:</b> ${esc(r.sync.error.message)}</div>` : ''}
+      ${r.sync.error ? `<div class="card err-box" role="alert"><b>Last sync failed:</b> ${esc(r.sync.error.message)}${r.sync.state === 'failed' ? `<p class="small">Fix the cause (in Jira or in the mapping), then retry.</p>${retryButton(r)}<span class="retry-out" role="status"></span>` : ''}</div>` : ''}
       ${r.sync.warnings?.length ? `<div class="card warn-box">${r.sync.warnings.map((w) => `<p>⚠ ${esc(w)}</p>`).join('')}</div>` : ''}
       <div class="two-col">
       <section class="card"><h2>Timeline</h2><ol class="timeline" id="timeline">
@@ -218,6 +241,7 @@ const screens = {
             `<li><div class="tl-head">${badge(c.origin === 'jira' ? 'from_jira' : 'to_jira', c.origin === 'jira' ? 'Jira' : 'host')} <b>${esc(c.author ?? '')}</b> <span class="muted small">${esc(when(c.created_at))}</span>${c.internal ? ' <span class="badge">internal</span>' : ''}${c.deleted ? ' <span class="badge failed">deleted in Jira</span>' : ''}</div><div class="comment-body">${esc(c.body)}</div></li>`,
         )
         .join('')}</ul>${comments.length ? '' : '<p class="muted">No comments.</p>'}</section></div>`;
+    wireRetry(main);
     // Live: what happens in Jira (or the host) shows up without a reload.
     const shown = main.querySelector('#timeline');
     const sig = (rec, l, c) => `${rec.version}|${rec.status}|${rec.sync.state}|${l.entries.length}|${c.length}`;
@@ -237,10 +261,26 @@ const screens = {
   },
 
   async jobs() {
-    const { jobs } = await api('/api/v1/jobs?state=dead&limit=200');
-    main.innerHTML = `${pageHead('Failures', 'Jobs that gave up (after their retries, or on a permanent error). Fix the cause, then retry.', `<button id="retry-all" ${jobs.length ? '' : 'disabled'}>Retry all</button>`)}
+    const [{ jobs }, { records: failed }] = await Promise.all([
+      api('/api/v1/jobs?state=dead&limit=200'),
+      api('/api/v1/records?state=failed&limit=200'),
+    ]);
+    main.innerHTML = `${pageHead('Failures', 'Records Jira refused and jobs that gave up. Fix the cause (in Jira, the mapping or the connection), then retry.')}
       <p id="retry-msg" class="ok" role="status"></p>
-      <div class="card"><div class="table-wrap"><table><thead><tr><th>Job</th><th>Kind</th><th>Key</th><th>Attempts</th><th>Last error</th><th><span class="sr-only">Actions</span></th></tr></thead><tbody>
+      <section class="card" aria-labelledby="failed-records-h"><div class="section-head"><h2 id="failed-records-h">Records that failed to sync <span class="muted small">${failed.length}</span></h2>
+        <button id="retry-records" class="secondary" ${failed.length ? '' : 'disabled'}>Retry all records</button></div>
+      <div class="table-wrap"><table class="failed-records"><thead><tr><th>Record</th><th>Title</th><th>Last error</th><th><span class="sr-only">Actions</span></th></tr></thead><tbody>
+      ${failed
+        .map(
+          (r) =>
+            `<tr data-scope="${esc(r.scope)}" data-host="${esc(r.host_id)}"><td><a class="mono" href="#/record/${encodeURIComponent(r.scope)}/${encodeURIComponent(r.host_id)}">${esc(r.scope)}/${esc(r.host_id)}</a></td><td>${esc(r.title)}</td><td>${r.sync.error ? `<span class="badge failed">${esc(r.sync.error.code ?? 'failed')}</span> <span class="error">${esc(r.sync.error.message)}</span>` : ''}</td><td>${retryButton(r)}</td></tr>`,
+        )
+        .join(
+          '',
+        )}</tbody></table></div>${failed.length ? '' : empty('No failed record', 'Records Jira refuses show here with what Jira said.')}</section>
+      <section class="card" aria-labelledby="dead-jobs-h"><div class="section-head"><h2 id="dead-jobs-h">Jobs that gave up <span class="muted small">${jobs.length}</span></h2>
+        <button id="retry-all" class="secondary" ${jobs.length ? '' : 'disabled'}>Retry all jobs</button></div>
+      <div class="table-wrap"><table><thead><tr><th>Job</th><th>Kind</th><th>Key</th><th>Attempts</th><th>Last error</th><th><span class="sr-only">Actions</span></th></tr></thead><tbody>
       ${jobs
         .map(
           (
@@ -250,7 +290,19 @@ const screens = {
         )
         .join(
           '',
-        )}</tbody></table></div>${jobs.length ? '' : empty('Nothing has failed', 'Jobs that give up show here with their last error.')}</div>`;
+        )}</tbody></table></div>${jobs.length ? '' : empty('No job gave up', 'Jobs that give up show here with their last error.')}</section>`;
+    wireRetry(main);
+    document.getElementById('retry-records').addEventListener('click', async (e) => {
+      e.currentTarget.disabled = true;
+      let n = 0;
+      for (const b of main.querySelectorAll('button.resync:not([disabled])')) {
+        await post('/api/v1/sync', { scope: b.dataset.scope, host_id: b.dataset.host });
+        b.disabled = true;
+        b.textContent = 'Queued';
+        n++;
+      }
+      document.getElementById('retry-msg').textContent = `✓ ${n} record(s) queued again.`;
+    });
     for (const b of main.querySelectorAll('button.retry')) {
       b.addEventListener('click', async () => {
         await post(`/api/v1/jobs/${b.dataset.id}/retry`);

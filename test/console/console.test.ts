@@ -400,31 +400,88 @@ describe.skipIf(noBrowser)('web console in Chromium: a new user’s path', () =>
     await shot('15b-webhook-rejected');
   });
 
-  it('retries a failed job from the screen', async () => {
-    await svc.store.transaction((trx) =>
-      svc.queue.enqueue(trx, { kind: 'import.legacy', key: 'legacy:1', payload: {}, maxAttempts: 1 }),
+  it('a record Jira refuses: its error on the records screen, the cause fixed in Jira, Retry from the screen, synced', async () => {
+    // A Jira admin takes the Notes field (mapped from the host's runbook) off project OPS's screens.
+    const ops = sb.state.project('OPS')!;
+    const screen = [...ops.customFieldIds];
+    const notes = [...sb.state.customFields.values()].find((f) => f.name === 'Notes')!.id;
+    ops.customFieldIds = screen.filter((id) => id !== notes);
+    type R = { sync: { state: string; error: { message: string } | null }; link: { issue_key: string } | null };
+    for (const [id, title] of [
+      ['inc-103', 'Queue consumer lag on payments'],
+      ['inc-104', 'TLS certificate expires in 7 days'],
+    ] as const) {
+      const r = await api(`/api/v1/records/stackflow/${id}`, {
+        method: 'PUT',
+        body: JSON.stringify({
+          kind: 'incident',
+          title,
+          status: 'new',
+          severity: 'P2',
+          custom: { runbook: 'Scale the consumers.' },
+        }),
+      });
+      expect(r.status).toBe(201);
+    }
+    await waitFor(async () =>
+      (
+        await Promise.all(
+          ['inc-103', 'inc-104'].map(async (id) => (await json<R>(`/api/v1/records/stackflow/${id}`)).sync.state),
+        )
+      ).every((st) => st === 'failed'),
     );
-    await waitFor(async () => (await json<{ jobs: unknown[] }>('/api/v1/jobs?state=dead')).jobs.length > 0);
+    // The records screen shows each one's last error: what Jira said, with Retry.
+    await page.goto(`${svc.url}/console/#/records?state=failed`);
+    await page.waitForSelector('tr[data-host="inc-103"] .error');
+    expect(await text('tr[data-host="inc-103"] .error')).toMatch(/cannot be set\. It is not on the appropriate screen/);
+    expect(await text('tr[data-host="inc-103"] .badge')).toBe('failed');
+    await shot('15-records-failed');
+    // A retry before the cause is fixed fails again, with the same reason.
+    const failedAt = async (id: string) =>
+      (await json<{ entries: Array<{ action: string }> }>(`/api/v1/records/stackflow/${id}/log`)).entries.filter(
+        (e) => e.action === 'failed',
+      ).length;
+    const before = await failedAt('inc-103');
+    await page.click('tr[data-host="inc-103"] button.resync');
+    await page.waitForSelector('tr[data-host="inc-103"] button.resync:text("Queued")');
+    await waitFor(async () => (await failedAt('inc-103')) > before);
+    expect((await json<R>('/api/v1/records/stackflow/inc-103')).sync.state).toBe('failed');
+    // The failures screen lists both records with what Jira said.
     await page.click('nav a[data-nav=jobs]');
-    await page.waitForSelector('button.retry');
-    await shot('15-failures');
-    type J = { jobs: Array<{ id: number; last_error: { at: string } | null }> };
-    const before = (await json<J>('/api/v1/jobs?state=dead')).jobs[0]!;
-    await page.click(`tr[data-job="${before.id}"] button.retry`);
-    await page.waitForSelector('#retry-msg:text("queued again")');
-    // It ran again (and, its kind having no handler, failed again): a newer attempt is recorded.
-    await waitFor(async () => {
-      const j = (await json<J>('/api/v1/jobs?state=dead')).jobs.find((x) => x.id === before.id);
-      return !!j && j.last_error?.at !== before.last_error?.at;
+    await page.waitForSelector('table.failed-records tr[data-host="inc-104"] button.resync');
+    expect(await text('table.failed-records tr[data-host="inc-103"] .error')).toMatch(/not on the appropriate screen/);
+    await shot('16-failures');
+
+    // The Jira admin puts the field back; the operator retries one from the records screen, then the rest.
+    ops.customFieldIds = screen;
+    await page.goto(`${svc.url}/console/#/records?state=failed`);
+    await page.waitForSelector('tr[data-host="inc-103"] button.resync');
+    await page.click('tr[data-host="inc-103"] button.resync');
+    await waitFor(async () => (await json<R>('/api/v1/records/stackflow/inc-103')).sync.state === 'synced');
+    await page.click('nav a[data-nav=jobs]');
+    await page.waitForSelector('table.failed-records tr[data-host="inc-104"]');
+    expect(await page.$('table.failed-records tr[data-host="inc-103"]')).toBeNull();
+    await page.click('#retry-records');
+    await page.waitForSelector('#retry-msg:text("1 record(s) queued again")');
+    await waitFor(async () => (await json<R>('/api/v1/records/stackflow/inc-104')).sync.state === 'synced');
+    const fixed = await json<R>('/api/v1/records/stackflow/inc-103');
+    expect(fixed.sync.error).toBeNull();
+    expect(fixed.link?.issue_key).toMatch(/^OPS-\d+$/);
+    // The issue in Jira has the runbook in Notes.
+    const got = await fetch(`${sb.baseUrl}/rest/api/3/issue/${fixed.link!.issue_key}?fields=${notes}`, {
+      headers: {
+        authorization: `Basic ${Buffer.from(`${sb.credentials.email}:${sb.credentials.apiToken}`).toString('base64')}`,
+      },
     });
-    // Retry all, from the refreshed list.
-    await page.reload();
-    await page.waitForSelector(`tr[data-job="${before.id}"] button.retry:not([disabled])`);
-    await page.click('#retry-all');
-    await page.waitForSelector('#retry-msg:text("1 job(s) queued again")');
+    expect(JSON.stringify(await got.json())).toContain('Scale the consumers');
+    await page.goto(`${svc.url}/console/#/records?q=inc-10`);
+    await page.waitForSelector('tr[data-host="inc-103"] .badge.synced');
+    expect(await page.$('tr[data-host="inc-103"] .error')).toBeNull();
+    expect(await text('tr[data-host="inc-104"] .badge')).toBe('synced');
+    await shot('16b-records-fixed');
     await page.click('nav a[data-nav=deliveries]');
     await page.waitForSelector('td .badge');
-    await shot('16-deliveries');
+    await shot('16c-deliveries');
   });
 
   it('a rejected Jira credential raises a banner saying what to regenerate, with a way to fix it', async () => {
