@@ -107,6 +107,74 @@ describe('API access: tokens with roles, revocation, audit (through the real ser
     }
   });
 
+  it('the other route groups, each role allowed and denied: stats, deliveries, preview, catalogue, backfill, check, host webhooks, me', async () => {
+    const roles = ['admin', 'operator', 'viewer', 'host'] as const;
+    type Row = [
+      method: string,
+      path: string | (() => string),
+      body: unknown,
+      expected: Record<(typeof roles)[number], number>,
+    ];
+    const read = { admin: 200, operator: 200, viewer: 200, host: 403 };
+    const adminOnly = (ok: number) => ({ admin: ok, operator: 403, viewer: 403, host: 403 });
+    const started = (await (await call(tokens.admin, 'POST', '/api/v1/backfill', { scope: 'web' })).json()) as {
+      id: string;
+    };
+    const sbConn = {
+      id: 'probe',
+      site_url: sb.baseUrl,
+      flavour: 'cloud',
+      auth: { type: 'basic', email: sb.credentials.email, api_token: sb.credentials.apiToken },
+    };
+    let hook = '';
+    let n = 0;
+    const hookId = () => hook;
+    const cases: Row[] = [
+      ['GET', '/api/v1/stats', undefined, read],
+      ['GET', '/api/v1/host-webhooks/deliveries', undefined, read],
+      ['GET', '/api/v1/webhooks/deliveries?verdict=rejected', undefined, read],
+      [
+        'POST',
+        '/api/v1/mappings/preview',
+        { connection: 'sb', project: 'OPS', kinds: { incident: { issue_type: 'Incident' } } },
+        adminOnly(200),
+      ],
+      ['GET', '/api/v1/connections/sb/catalog', undefined, read],
+      ['POST', '/api/v1/backfill', { scope: 'web' }, { admin: 202, operator: 202, viewer: 403, host: 403 }],
+      ['GET', `/api/v1/backfill/${started.id}`, undefined, read],
+      ['POST', '/api/v1/connections/check', sbConn, adminOnly(200)],
+      ['GET', '/api/v1/host-webhooks', undefined, read],
+      ['POST', '/api/v1/host-webhooks', () => ({ url: `http://127.0.0.1:9/matrix-${++n}` }), adminOnly(201)],
+      ['GET', () => `/api/v1/host-webhooks/${hookId()}`, undefined, read],
+      ['PUT', () => `/api/v1/host-webhooks/${hookId()}`, { active: false }, adminOnly(200)],
+      ['DELETE', () => `/api/v1/host-webhooks/${hookId()}`, undefined, adminOnly(204)],
+      ['GET', '/api/v1/me', undefined, { admin: 200, operator: 200, viewer: 200, host: 200 }],
+      ['GET', '/api/v1/audit?action=token.', undefined, adminOnly(200)],
+    ];
+    const seen: string[] = [];
+    for (const [method, p, b, expected] of cases) {
+      // Denied roles first, so the resource an allowed call creates or deletes is there for them.
+      for (const role of [...roles].sort((a, c) => expected[c] - expected[a])) {
+        if (method !== 'POST' && p instanceof Function && !hook) {
+          const created = await call(tokens.admin, 'POST', '/api/v1/host-webhooks', {
+            url: `http://127.0.0.1:9/matrix-${++n}`,
+          });
+          hook = ((await created.json()) as { subscription: { id: string } }).subscription.id;
+        }
+        const path = typeof p === 'function' ? p() : p;
+        const body = typeof b === 'function' ? (b as () => unknown)() : b;
+        const res = await call(tokens[role], method, path, body);
+        seen.push(`${role} ${method} ${path} → ${res.status}`);
+        expect(`${role} ${method} ${path} → ${res.status}`).toBe(`${role} ${method} ${path} → ${expected[role]}`);
+        const text = await res.text();
+        if (expected[role] === 403) expect(JSON.parse(text).error.message).toMatch(/may not/);
+        if (path === '/api/v1/me') expect(JSON.parse(text)).toMatchObject({ role, open: false });
+        if (method === 'DELETE' && res.status === 204) hook = '';
+      }
+    }
+    expect(seen.length).toBe(cases.length * roles.length);
+  });
+
   it('a revoked token stops working at once; tokens are stored hashed; the audit log says who did what', async () => {
     const list = (await (await call(tokens.admin, 'GET', '/api/v1/tokens')).json()) as {
       tokens: Array<{ id: string; name: string }>;
