@@ -1,4 +1,4 @@
-import { AppError } from '../core/errors.js';
+import { AppError, isAppError } from '../core/errors.js';
 import type { JiraClient } from '../jira/client.js';
 import { TOKEN_LABEL_PREFIX, createOnce, findByToken, withToken } from '../jira/idempotent-create.js';
 import { markdownToJiraBody, plainText } from './markup.js';
@@ -389,12 +389,19 @@ export function jiraPortFromClient(client: JiraClient, opts: ClientPortOptions =
     },
 
     async linkIssues(type, inwardKey, outwardKey) {
-      // A remote link with a stable global id: replayable, and on every Jira flavour.
-      await client.upsertRemoteLink(outwardKey, {
-        globalId: `jira-bridge:${type}:${inwardKey}`,
-        relationship: type,
-        object: { url: client.browseUrl(inwardKey), title: `${type}: ${inwardKey}` },
-      });
+      // A real issue link (Jira never duplicates one, so a retry is harmless). Where issue linking
+      // is switched off or the link type is unknown (404), a remote link with a stable global id
+      // still connects the two issues.
+      try {
+        await client.linkIssues(type, inwardKey, outwardKey);
+      } catch (err) {
+        if (!isAppError(err) || err.code !== 'JIRA_NOT_FOUND') throw err;
+        await client.upsertRemoteLink(outwardKey, {
+          globalId: `jira-bridge:${type}:${inwardKey}`,
+          relationship: type,
+          object: { url: client.browseUrl(inwardKey), title: `${type}: ${inwardKey}` },
+        });
+      }
     },
   };
 }

@@ -124,6 +124,13 @@ export interface JiraClient {
   getIssueProperty<T = unknown>(idOrKey: string, key: string): Promise<T | undefined>;
   /** Creates or replaces (by globalId) a remote link. */
   upsertRemoteLink(idOrKey: string, link: RemoteLinkInput): Promise<{ id: number; self?: string }>;
+  /**
+   * Links two issues (POST /issueLink): reads `outwardKey` {type's outward description}
+   * `inwardKey`. Jira never duplicates a link, so a repeat is harmless.
+   */
+  linkIssues(type: string, inwardKey: string, outwardKey: string): Promise<void>;
+  /** The site's issue link types (Blocks, Relates, …). */
+  issueLinkTypes(): Promise<Array<{ id: string; name: string; inward: string; outward: string }>>;
 
   searchJql(jql: string, opts?: SearchOptions): Promise<SearchPage>;
   searchAll(jql: string, opts?: Omit<SearchOptions, 'nextPageToken' | 'startAt'>): AsyncGenerator<JiraIssue>;
@@ -453,6 +460,22 @@ export function createJiraClient(conn: JiraConnection, opts: JiraClientOptions =
 
     upsertRemoteLink: (idOrKey, link) =>
       call({ method: 'POST', route: `${A}/issue/{idOrKey}/remotelink`, params: { idOrKey }, body: link }),
+
+    async linkIssues(type, inwardKey, outwardKey) {
+      await call({
+        method: 'POST',
+        route: `${A}/issueLink`,
+        body: { type: { name: type }, inwardIssue: { key: inwardKey }, outwardIssue: { key: outwardKey } },
+      });
+    },
+
+    async issueLinkTypes() {
+      const r = await call<{ issueLinkTypes?: Array<{ id: string; name: string; inward: string; outward: string }> }>({
+        method: 'GET',
+        route: `${A}/issueLinkType`,
+      });
+      return (r.issueLinkTypes ?? []).map(({ id, name, inward, outward }) => ({ id, name, inward, outward }));
+    },
 
     async searchJql(jql, o = {}) {
       if (cloud) {

@@ -11,6 +11,7 @@ import { registerAttachmentRoutes } from './routes/attachments.js';
 import { registerCommentRoutes } from './routes/comments.js';
 import { baseUrlOf, RouteRegistry, type SandboxDeps } from './routes/context.js';
 import { registerControlRoutes } from './routes/control.js';
+import { registerIssueLinkRoutes } from './routes/issuelinks.js';
 import { registerIssueRoutes } from './routes/issues.js';
 import { registerMetaRoutes } from './routes/meta.js';
 import { registerPropertyRoutes } from './routes/properties.js';
@@ -271,6 +272,7 @@ export async function createSandboxApp(opts: SandboxAppOptions = {}): Promise<Sa
   registerAttachmentRoutes(app, deps);
   registerPropertyRoutes(app, deps);
   registerRemoteLinkRoutes(app, deps);
+  registerIssueLinkRoutes(app, deps);
   registerSearchRoutes(app, deps);
   registerServiceDeskRoutes(app, deps);
   registerWebhookRoutes(app, deps);

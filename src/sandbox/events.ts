@@ -1,7 +1,8 @@
-import type { ChangeHistory, SandboxAttachment, SandboxComment, SandboxIssue } from './model.js';
+import type { ChangeHistory, SandboxAttachment, SandboxComment, SandboxIssue, SandboxIssueLink } from './model.js';
 
 /** A state change made by an operation; the app turns these into webhook deliveries. */
 export type StateEvent =
+  | IssueLinkEvent
   | {
       kind: 'issue_created';
       issue: SandboxIssue;
@@ -31,5 +32,13 @@ export type StateEvent =
       actorId: string;
       attachment: SandboxAttachment;
     };
+
+export type IssueLinkEvent = {
+  /** A link between two issues made or removed; `issue` is its source (outward) issue. */
+  kind: 'issuelink_created' | 'issuelink_deleted';
+  issue: SandboxIssue;
+  actorId: string;
+  link: SandboxIssueLink;
+};
 
 export type EventSink = (event: StateEvent) => void;

@@ -176,6 +176,23 @@ export interface SandboxRemoteLink {
   object: Record<string, unknown>;
 }
 
+/** A kind of issue link: "A blocks B" reads the outward description from the source issue A. */
+export interface SandboxIssueLinkType {
+  id: string;
+  name: string;
+  inward: string;
+  outward: string;
+}
+
+/** A link between two issues: `sourceId` {type.outward} `destinationId`. */
+export interface SandboxIssueLink {
+  id: string;
+  typeId: string;
+  sourceId: string;
+  destinationId: string;
+  created: number;
+}
+
 export interface ChangeItem {
   field: string;
   fieldtype: 'jira' | 'custom';

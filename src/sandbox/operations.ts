@@ -16,6 +16,7 @@ import type {
   SandboxAttachment,
   SandboxComment,
   SandboxIssue,
+  SandboxIssueLink,
   SandboxProject,
   SandboxRemoteLink,
 } from './model.js';
@@ -422,6 +423,8 @@ export class IssueOperations {
     }
     for (const s of subtasks) this.deleteIssue(s, false, actorId);
     this.emit({ kind: 'issue_deleted', issue, actorId });
+    // Its links go with it (Jira sends no issuelink_deleted for them).
+    for (const l of this.state.linksOf(issue.id)) this.state.issueLinks.delete(l.id);
     this.state.removeIssue(issue);
   }
 
@@ -529,6 +532,85 @@ export class IssueOperations {
     ]);
     this.emit({ kind: 'issue_updated', issue, actorId, history, eventTypeName: 'issue_updated' });
     this.emit({ kind: 'attachment_deleted', issue, actorId, attachment });
+  }
+
+  // --- issue links -----------------------------------------------------------------------------
+
+  /**
+   * POST /issueLink: the `outwardIssue` is the "from" issue (the link reads
+   * `outwardIssue {type.outward} inwardIssue`, and the optional comment goes on it). A link that
+   * already exists is not created twice; Jira still answers 201.
+   */
+  linkIssues(
+    input: { type: unknown; inwardIssue: unknown; outwardIssue: unknown },
+    actorId: string,
+    comment: AdfNode | null,
+  ): { link: SandboxIssueLink; created: boolean } {
+    const errors: Record<string, string> = {};
+    const type = isObject(input.type) ? this.state.issueLinkType(input.type) : undefined;
+    if (!type) {
+      const names = [...this.state.issueLinkTypes.values()].map((t) => t.name).join(', ');
+      throw new JiraError(404, [
+        `No issue link type with name or id '${isObject(input.type) ? String(input.type.name ?? input.type.id) : ''}' found. Known: ${names}.`,
+      ]);
+    }
+    const ref = (v: unknown): SandboxIssue | undefined =>
+      isObject(v) && (typeof v.key === 'string' || typeof v.id === 'string')
+        ? this.state.issue(String(v.key ?? v.id))
+        : undefined;
+    const from = ref(input.outwardIssue);
+    const to = ref(input.inwardIssue);
+    if (!from) errors.outwardIssue = 'The outward issue does not exist or you do not have permission to see it.';
+    if (!to) errors.inwardIssue = 'The inward issue does not exist or you do not have permission to see it.';
+    if (!from || !to) throw new JiraError(404, [...Object.values(errors)]);
+    if (from.id === to.id) throw badRequest('You cannot link an issue to itself.');
+    const existing = [...this.state.issueLinks.values()].find(
+      (l) => l.typeId === type.id && l.sourceId === from.id && l.destinationId === to.id,
+    );
+    if (comment) this.addComment(from, comment, actorId, { jsdPublic: true });
+    if (existing) return { link: existing, created: false };
+    const link: SandboxIssueLink = {
+      id: this.state.nextId('issueLink'),
+      typeId: type.id,
+      sourceId: from.id,
+      destinationId: to.id,
+      created: this.state.now(),
+    };
+    this.state.issueLinks.set(link.id, link);
+    const item = (other: SandboxIssue, label: string): ChangeItem => ({
+      field: 'Link',
+      fieldtype: 'jira',
+      fieldId: 'issuelinks',
+      from: null,
+      fromString: null,
+      to: other.key,
+      toString: `This issue ${label} ${other.key}`,
+    });
+    this.state.recordChange(from, actorId, [item(to, type.outward)]);
+    this.state.recordChange(to, actorId, [item(from, type.inward)]);
+    this.emit({ kind: 'issuelink_created', issue: from, actorId, link });
+    return { link, created: true };
+  }
+
+  unlinkIssues(link: SandboxIssueLink, actorId: string): void {
+    const type = this.state.issueLinkTypes.get(link.typeId);
+    const from = this.state.issues.get(link.sourceId);
+    const to = this.state.issues.get(link.destinationId);
+    this.state.issueLinks.delete(link.id);
+    const item = (other: SandboxIssue, label: string): ChangeItem => ({
+      field: 'Link',
+      fieldtype: 'jira',
+      fieldId: 'issuelinks',
+      from: other.key,
+      fromString: `This issue ${label} ${other.key}`,
+      to: null,
+      toString: null,
+    });
+    if (from && to && type) {
+      this.state.recordChange(from, actorId, [item(to, type.outward)]);
+      this.state.recordChange(to, actorId, [item(from, type.inward)]);
+    }
+    if (from) this.emit({ kind: 'issuelink_deleted', issue: from, actorId, link });
   }
 
   /** Upsert by globalId: a link with the same globalId is replaced (keeps its id). */

@@ -3,6 +3,8 @@ import type {
   ChangeItem,
   CustomFieldDef,
   SandboxIssue,
+  SandboxIssueLink,
+  SandboxIssueLinkType,
   SandboxIssueType,
   SandboxPriority,
   SandboxProject,
@@ -13,7 +15,8 @@ import type {
   ServiceDesk,
 } from './model.js';
 
-type Counter = 'issue' | 'comment' | 'history' | 'attachment' | 'remoteLink' | 'project' | 'status' | 'field';
+type Counter =
+  'issue' | 'comment' | 'history' | 'attachment' | 'remoteLink' | 'issueLink' | 'project' | 'status' | 'field';
 
 const INITIAL_COUNTERS: Readonly<Record<Counter, number>> = {
   issue: 10000,
@@ -21,6 +24,7 @@ const INITIAL_COUNTERS: Readonly<Record<Counter, number>> = {
   history: 10000,
   attachment: 10000,
   remoteLink: 10000,
+  issueLink: 10000,
   project: 10000,
   status: 10000,
   field: 10009,
@@ -42,6 +46,8 @@ export class SandboxState {
   readonly workflows = new Map<string, SandboxWorkflow>();
   readonly serviceDesks = new Map<string, ServiceDesk>();
   readonly issues = new Map<string, SandboxIssue>();
+  readonly issueLinkTypes = new Map<string, SandboxIssueLinkType>();
+  readonly issueLinks = new Map<string, SandboxIssueLink>();
   /** Every key an issue ever had → its id. */
   private readonly keyIndex = new Map<string, string>();
   private readonly counters: Record<Counter, number> = { ...INITIAL_COUNTERS };
@@ -87,6 +93,8 @@ export class SandboxState {
       this.workflows,
       this.serviceDesks,
       this.issues,
+      this.issueLinkTypes,
+      this.issueLinks,
       this.keyIndex,
     ]) {
       m.clear();
@@ -159,6 +167,21 @@ export class SandboxState {
     if (byId) return byId;
     for (const r of this.resolutions.values()) if (r.name.toLowerCase() === idOrName.toLowerCase()) return r;
     return undefined;
+  }
+
+  /** An issue link type by id or name (names are case-insensitive, as in Jira). */
+  issueLinkType(ref: { id?: unknown; name?: unknown }): SandboxIssueLinkType | undefined {
+    if (typeof ref.id === 'string' || typeof ref.id === 'number') return this.issueLinkTypes.get(String(ref.id));
+    if (typeof ref.name !== 'string') return undefined;
+    for (const t of this.issueLinkTypes.values()) if (t.name.toLowerCase() === ref.name.toLowerCase()) return t;
+    return undefined;
+  }
+
+  /** The links an issue takes part in, oldest first. */
+  linksOf(issueId: string): SandboxIssueLink[] {
+    return [...this.issueLinks.values()]
+      .filter((l) => l.sourceId === issueId || l.destinationId === issueId)
+      .sort((a, b) => Number(a.id) - Number(b.id));
   }
 
   workflowFor(issue: Pick<SandboxIssue, 'projectId' | 'issueTypeId'>): SandboxWorkflow {

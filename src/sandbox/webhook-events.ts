@@ -49,6 +49,28 @@ export function toWebhookEvent(
     case 'attachment_created':
     case 'attachment_deleted':
       return { ...base, webhookEvent: e.kind, attachment: renderAttachment(ctx, e.attachment) };
+    case 'issuelink_created':
+    case 'issuelink_deleted': {
+      const t = state.issueLinkTypes.get(e.link.typeId);
+      return {
+        ...base,
+        webhookEvent: e.kind,
+        issueLink: {
+          id: Number(e.link.id),
+          sourceIssueId: Number(e.link.sourceId),
+          destinationIssueId: Number(e.link.destinationId),
+          issueLinkType: {
+            id: Number(e.link.typeId),
+            name: t?.name ?? '',
+            outwardName: t?.outward ?? '',
+            inwardName: t?.inward ?? '',
+            isSubTaskLinkType: false,
+            isSystemLinkType: false,
+          },
+          systemLink: false,
+        },
+      };
+    }
     default:
       return { ...base, webhookEvent: e.kind, comment: renderComment(ctx, e.issue, e.comment) };
   }

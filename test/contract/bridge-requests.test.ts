@@ -170,6 +170,7 @@ describe('request bodies the bridge sends match the Jira Cloud v3 contract', () 
       'POST /rest/api/3/issue/bulk',
       'PUT /rest/api/3/issue/{issueIdOrKey}/comment/{id}',
       'POST /rest/api/3/issue/{issueIdOrKey}/remotelink',
+      'POST /rest/api/3/issueLink',
     ]) {
       expect([...operations]).toContain(op);
     }

@@ -199,6 +199,39 @@ describe('sandbox (Cloud) honours the Jira Cloud REST contract', () => {
         .status,
     ).toBe(204);
 
+    // Issue links: types, create (with a comment on the outward issue), get, the issuelinks field, delete.
+    const types = await jira('GET', '/rest/api/3/issueLinkType');
+    expect(types.status).toBe(200);
+    const relates = (types.json as { issueLinkTypes: Array<{ id: string; name: string }> }).issueLinkTypes.find(
+      (t) => t.name === 'Relates',
+    )!;
+    expect((await jira('GET', `/rest/api/3/issueLinkType/${relates.id}`)).status).toBe(200);
+    const other = await jira('POST', '/rest/api/3/issue', {
+      fields: { project: { key: 'SEC' }, issuetype: { name: 'Task' }, summary: 'Rework of the finding' },
+    });
+    const otherKey = (other.json as { key: string }).key;
+    const linkBody = {
+      type: { name: 'Relates' },
+      inwardIssue: { key: otherKey },
+      outwardIssue: { key },
+      comment: { body: adf('Linked the rework task') },
+    };
+    expect((await jira('POST', '/rest/api/3/issueLink', linkBody)).status).toBe(201);
+    expect((await jira('POST', '/rest/api/3/issueLink', { ...linkBody, comment: undefined })).status).toBe(201);
+    const withLinks = await jira('GET', `/rest/api/3/issue/${key}?fields=issuelinks`);
+    const issueLinks = (
+      withLinks.json as { fields: { issuelinks: Array<{ id: string; outwardIssue?: { key: string } }> } }
+    ).fields.issuelinks;
+    expect(issueLinks).toHaveLength(1); // the repeated POST did not duplicate it
+    expect(issueLinks[0]!.outwardIssue?.key).toBe(otherKey);
+    expect((await jira('GET', `/rest/api/3/issueLink/${issueLinks[0]!.id}`)).status).toBe(200);
+    expect(
+      (await jira('POST', '/rest/api/3/issueLink', { ...linkBody, type: { name: 'Spawns' }, comment: undefined }))
+        .status,
+    ).toBe(404);
+    expect((await jira('DELETE', `/rest/api/3/issueLink/${issueLinks[0]!.id}`)).status).toBe(204);
+    expect((await jira('GET', `/rest/api/3/issueLink/${issueLinks[0]!.id}`)).status).toBe(404);
+
     const form = new FormData();
     form.append('file', new Blob([Buffer.from('evidence bytes')], { type: 'text/plain' }), 'evidence.txt');
     const attached = await jira('POST', `/rest/api/3/issue/${key}/attachments`, undefined, {

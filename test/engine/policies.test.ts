@@ -119,7 +119,11 @@ describe('outbound policies and failure handling (SQLite, sandbox)', () => {
     const rework = issuesOf(h.sandbox, 'SEC').filter((i) => i.summary.startsWith('Rework: XSS in search (v-rework)'));
     expect(rework).toHaveLength(1);
     expect(rework[0]!.issueTypeId).toBe(SEED.issueType.task);
-    expect(JSON.stringify(after.issue.remoteLinks)).toContain(rework[0]!.key);
+    // A real issue link: the vulnerability "relates to" its rework task.
+    const links = h.sandbox.state.linksOf(after.issue.id);
+    expect(links.map((l) => [h.sandbox.state.issueLinkTypes.get(l.typeId)?.name, l.sourceId, l.destinationId])).toEqual(
+      [['Relates', after.issue.id, rework[0]!.id]],
+    );
     const log = await h.engine.records.getLog('astra-web', 'v-rework');
     expect(log.some((e) => (e.fields as { rework?: string } | null)?.rework === rework[0]!.key)).toBe(true);
   });

@@ -5,6 +5,8 @@ import type {
   SandboxAttachment,
   SandboxComment,
   SandboxIssue,
+  SandboxIssueLink,
+  SandboxIssueLinkType,
   WorkflowTransition,
 } from '../model.js';
 import { SYSTEM_FIELD_NAMES } from '../fields.js';
@@ -127,6 +129,47 @@ function issueRef(ctx: RenderContext, issue: SandboxIssue): Record<string, unkno
   };
 }
 
+/** An issue link type (IssueLinkType). */
+export function renderIssueLinkType(ctx: RenderContext, t: SandboxIssueLinkType): Record<string, unknown> {
+  return { id: t.id, name: t.name, inward: t.inward, outward: t.outward, self: apiUrl(ctx, `issueLinkType/${t.id}`) };
+}
+
+/**
+ * One link as seen from `viewer` (the `issuelinks` field): the other issue under `outwardIssue`
+ * when the viewer is the source (label with type.outward), under `inwardIssue` otherwise.
+ */
+export function renderIssueLinkFor(
+  ctx: RenderContext,
+  viewerId: string,
+  l: SandboxIssueLink,
+): Record<string, unknown> | null {
+  const type = ctx.state.issueLinkTypes.get(l.typeId);
+  const otherId = l.sourceId === viewerId ? l.destinationId : l.sourceId;
+  const other = ctx.state.issues.get(otherId);
+  if (!type || !other) return null;
+  return {
+    id: l.id,
+    self: apiUrl(ctx, `issueLink/${l.id}`),
+    type: renderIssueLinkType(ctx, type),
+    [l.sourceId === viewerId ? 'outwardIssue' : 'inwardIssue']: issueRef(ctx, other),
+  };
+}
+
+/** GET /issueLink/{id}: both ends (IssueLink). */
+export function renderIssueLink(ctx: RenderContext, l: SandboxIssueLink): Record<string, unknown> | null {
+  const type = ctx.state.issueLinkTypes.get(l.typeId);
+  const from = ctx.state.issues.get(l.sourceId);
+  const to = ctx.state.issues.get(l.destinationId);
+  if (!type || !from || !to) return null;
+  return {
+    id: l.id,
+    self: apiUrl(ctx, `issueLink/${l.id}`),
+    type: renderIssueLinkType(ctx, type),
+    inwardIssue: issueRef(ctx, to),
+    outwardIssue: issueRef(ctx, from),
+  };
+}
+
 /** Every field of an issue as GET issue renders it (ids → values). */
 export function renderAllFields(ctx: RenderContext, issue: SandboxIssue): Record<string, unknown> {
   const { state } = ctx;
@@ -156,7 +199,10 @@ export function renderAllFields(ctx: RenderContext, issue: SandboxIssue): Record
     environment: renderText(ctx, issue.environment),
     duedate: issue.dueDate,
     subtasks: subtasks.map((s) => issueRef(ctx, s)),
-    issuelinks: [],
+    issuelinks: state
+      .linksOf(issue.id)
+      .map((l) => renderIssueLinkFor(ctx, issue.id, l))
+      .filter((l): l is Record<string, unknown> => l !== null),
     attachment: issue.attachments.map((a) => renderAttachment(ctx, a)),
     comment: {
       comments: issue.comments.map((c) => renderComment(ctx, issue, c)),

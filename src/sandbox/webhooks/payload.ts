@@ -9,6 +9,7 @@
  *  DC     comment_created             {timestamp, webhookEvent, comment}
  *  DC     comment_updated|deleted     {timestamp, webhookEvent, user, comment}
  *  both   attachment_created|deleted  {timestamp, webhookEvent, attachment} (no issue: it names the attachment only)
+ *  both   issuelink_created|deleted   {timestamp, webhookEvent, issueLink} (ids only, numbers)
  */
 import type { SandboxWebhookEvent, WebhookFlavour } from './types.js';
 
@@ -74,6 +75,10 @@ export function webhookIssue(
 /** The JSON object Jira would POST for `event` on a `flavour` site. */
 export function buildWebhookBody(event: SandboxWebhookEvent, flavour: WebhookFlavour): Record<string, unknown> {
   const body: Record<string, unknown> = { timestamp: event.timestamp, webhookEvent: event.webhookEvent };
+  if (event.webhookEvent === 'issuelink_created' || event.webhookEvent === 'issuelink_deleted') {
+    body.issueLink = event.issueLink ?? {};
+    return body;
+  }
   if (event.webhookEvent === 'attachment_created' || event.webhookEvent === 'attachment_deleted') {
     body.attachment = event.attachment ?? {};
     return body;

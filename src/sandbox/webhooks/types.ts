@@ -15,7 +15,9 @@ export type SandboxWebhookEventName =
   | 'comment_updated'
   | 'comment_deleted'
   | 'attachment_created'
-  | 'attachment_deleted';
+  | 'attachment_deleted'
+  | 'issuelink_created'
+  | 'issuelink_deleted';
 
 export interface SandboxWebhookEvent {
   webhookEvent: SandboxWebhookEventName;
@@ -27,6 +29,8 @@ export interface SandboxWebhookEvent {
   /** The issue rendered for the flavour, same shape as REST v2 GET issue (wiki markup, /rest/api/2 self links). */
   issue: object;
   changelog?: { id: string; items: object[] };
+  /** issuelink_created|deleted: the link as Jira's webhook renders it (numeric ids). */
+  issueLink?: object;
   comment?: object;
   /** Attachment events: the attachment (Jira sends no issue with them). */
   attachment?: object;
