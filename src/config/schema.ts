@@ -66,8 +66,20 @@ export const connectionSchema = z.strictObject({
     .default({}),
   /** Reconciliation: how often Jira is searched for changes webhooks missed (0 turns it off). */
   sweep: z
-    .strictObject({ interval_seconds: z.number().int().min(0).max(86_400).default(300) })
-    .default({ interval_seconds: 300 }),
+    .strictObject({
+      interval_seconds: z.number().int().min(0).max(86_400).default(300),
+      /**
+       * At most this often a sweep also checks that linked issues still exist (deletions send no
+       * `updated`; without webhooks it is the only way to notice them). 0 turns it off.
+       */
+      link_check_seconds: z
+        .number()
+        .int()
+        .min(0)
+        .max(7 * 86_400)
+        .default(3600),
+    })
+    .default({ interval_seconds: 300, link_check_seconds: 3600 }),
 });
 
 const kindTarget = z.union([

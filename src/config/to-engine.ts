@@ -118,5 +118,11 @@ export function toOutboundMapping(m: MappingConfig, catalog?: JiraCatalog): Outb
 }
 
 export function toConnectionInfo(c: ConnectionConfig): ConnectionInfo {
-  return { id: c.id, name: c.name ?? c.id, flavour: c.flavour, siteUrl: c.site_url };
+  return {
+    id: c.id,
+    name: c.name ?? c.id,
+    flavour: c.flavour,
+    siteUrl: c.site_url,
+    linkCheckSeconds: c.sweep.link_check_seconds,
+  };
 }

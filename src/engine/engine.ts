@@ -45,8 +45,8 @@ export interface Engine {
   syncIssue(p: InboundPayload): Promise<string>;
   /** Queues the work a stored Jira delivery implies (pass to the webhook routes). */
   webhookRoute: ReturnType<typeof inboundRoute>;
-  /** Reconciliation sweeps (see ./sweep.ts). */
-  sweep(connectionId: string): Promise<SweepResult>;
+  /** Reconciliation sweeps (see ./sweep.ts); `checkLinks` forces (true) or skips (false) the link check. */
+  sweep(connectionId: string, opts?: { checkLinks?: boolean }): Promise<SweepResult>;
   startSweeps(intervals: Record<string, number>): { stop(): Promise<void> };
   /** Job handlers to register with the worker. */
   handlers: Record<string, JobHandler>;
@@ -150,7 +150,7 @@ export function createEngine(deps: EngineDeps): Engine {
     syncRecord: (id, opts) => outbound.syncRecord(id, opts),
     syncIssue: (p) => inbound.syncIssue(p),
     webhookRoute: inboundRoute(deps.queue),
-    sweep: (connectionId) => sweeper.runOnce(connectionId),
+    sweep: (connectionId, opts) => sweeper.runOnce(connectionId, opts),
     startSweeps: (intervals) => sweeper.start(intervals),
     handlers: { [OUTBOUND_JOB]: outbound.handler, [BACKFILL_JOB]: backfill.handler, [INBOUND_JOB]: inbound.handler },
     connectionHealth: () => Object.fromEntries(health),

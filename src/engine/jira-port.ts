@@ -355,6 +355,32 @@ export function jiraPortFromClient(client: JiraClient, opts: ClientPortOptions =
       return state;
     },
 
+    async missingIssues(issueIds) {
+      const ids = [...new Set(issueIds)].filter((id) => /^\d+$/.test(id));
+      const missing: string[] = [];
+      for (let i = 0; i < ids.length; i += 100) {
+        const batch = ids.slice(i, i + 100);
+        try {
+          const page = await client.searchJql(`id in (${batch.join(', ')})`, {
+            fields: ['id'],
+            maxResults: batch.length,
+          });
+          const found = new Set(page.issues.map((x) => String(x.id)));
+          missing.push(...batch.filter((id) => !found.has(id)));
+        } catch (err) {
+          // Some Jira versions refuse the whole query when an id no longer exists, naming it
+          // ("An issue with key '10042' does not exist for field 'id'"): those are the candidates.
+          if (!(err instanceof AppError) || err.code !== 'JIRA_BAD_REQUEST') throw err;
+          const messages = (err.details as { errorMessages?: unknown } | undefined)?.errorMessages;
+          const text = Array.isArray(messages) ? messages.join('\n') : '';
+          const named = batch.filter((id) => new RegExp(`'${id}'[^\n]*does not exist`).test(text));
+          if (!named.length) throw err;
+          missing.push(...named);
+        }
+      }
+      return missing;
+    },
+
     async *updatedSince(projectKeys, since) {
       if (!projectKeys.length) return;
       // Relative minutes: JQL reads absolute dates in the user's time zone; a period does not drift.

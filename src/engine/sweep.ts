@@ -8,6 +8,12 @@
  * and the job compares current values against the bases (a second run finds nothing to do).
  * One sweeper per connection across replicas (a lease in the `locks` table); the cursor lives in
  * the `sweeps` table, so a restart continues where the last sweep ended.
+ *
+ * Deletions leave nothing for `updated >=` to find. So at most once per `link_check_seconds`
+ * (default an hour) a sweep also checks that the linked issues still exist: one `id in (…)`
+ * search per 100 links (fields=id). An issue the search does not return is only a candidate
+ * (search lags behind writes; permissions can hide issues): its inbound job reads it, and only a
+ * 404 there applies the mapping's `on_jira_delete`.
  */
 import { isAppError } from '../core/errors.js';
 import type { Logger } from '../log/logger.js';
@@ -18,7 +24,7 @@ import { releaseLock, tryAcquireLock } from '../store/locks.js';
 import type { Store } from '../store/store.js';
 import { enqueueInbound, kindForIssueType } from './inbound.js';
 import { inboundSettings } from './inbound-mapping.js';
-import type { IssueStamp, JiraPort, MappingSource } from './types.js';
+import type { IssueStamp, JiraPort, MappingSource, OutboundMapping } from './types.js';
 
 export interface SweepDeps {
   store: Store;
@@ -35,6 +41,18 @@ export interface SweepDeps {
   firstLookbackMs?: number;
 }
 
+/** Default of `sweep.link_check_seconds`. */
+export const LINK_CHECK_SECONDS = 3600;
+
+export interface LinkCheckResult {
+  /** Linked issues checked. */
+  checked: number;
+  /** Not found by the search: their inbound jobs were queued (a 404 there confirms the deletion). */
+  missing: number;
+  /** Searches spent (one per 100 links). */
+  searches: number;
+}
+
 export interface SweepResult {
   connectionId: string;
   /** Issues the search returned. */
@@ -44,6 +62,8 @@ export interface SweepResult {
   /** The new cursor (Jira `updated`, epoch ms). */
   cursor: number;
   skipped?: 'locked' | 'no_mappings';
+  /** Present when this sweep also checked that linked issues still exist. */
+  links?: LinkCheckResult;
 }
 
 export function createSweeper(deps: SweepDeps) {
@@ -51,7 +71,11 @@ export function createSweeper(deps: SweepDeps) {
   const overlap = deps.overlapMs ?? 120_000;
   const lookback = deps.firstLookbackMs ?? 600_000;
 
-  async function runOnce(connectionId: string): Promise<SweepResult> {
+  /**
+   * Runs one sweep of a connection. `checkLinks`: true checks the links now, false never; by
+   * default when the connection's link check interval has passed.
+   */
+  async function runOnce(connectionId: string, opts: { checkLinks?: boolean } = {}): Promise<SweepResult> {
     const name = `sweep:${connectionId}`;
     const mappings = deps.mappings.all().filter((m) => m.connectionId === connectionId && m.direction !== 'to_jira');
     const projects = [...new Set(mappings.map((m) => m.projectKey))];
@@ -110,7 +134,8 @@ export function createSweeper(deps: SweepDeps) {
         last_error: null,
       });
       if (queued) deps.logger?.info({ connectionId, seen, queued }, 'sweep queued missed Jira changes');
-      return { connectionId, seen, queued, cursor: max };
+      const links = await maybeCheckLinks(connectionId, mappings, opts.checkLinks);
+      return { connectionId, seen, queued, cursor: max, ...(links ? { links } : {}) };
     } catch (err) {
       const e = isAppError(err) ? { code: err.code, message: err.message } : { code: 'INTERNAL', message: String(err) };
       await upsertSweep(name, { last_started_at: startedAt, last_error: toJson(e) }).catch(() => undefined);
@@ -118,6 +143,63 @@ export function createSweeper(deps: SweepDeps) {
     } finally {
       await releaseLock(deps.store.db, name, deps.owner).catch(() => undefined);
     }
+  }
+
+  /** The link check, when due (or forced); its own row in `sweeps` keeps when it last ran. */
+  async function maybeCheckLinks(
+    connectionId: string,
+    mappings: OutboundMapping[],
+    force: boolean | undefined,
+  ): Promise<LinkCheckResult | undefined> {
+    if (force === false) return undefined;
+    const name = `links:${connectionId}`;
+    const everyMs = (deps.mappings.connection(connectionId)?.linkCheckSeconds ?? LINK_CHECK_SECONDS) * 1000;
+    if (force !== true) {
+      if (!(everyMs > 0)) return undefined;
+      const row = await deps.store.db
+        .selectFrom('sweeps')
+        .select('last_finished_at')
+        .where('name', '=', name)
+        .executeTakeFirst();
+      if (row?.last_finished_at != null && now() - Number(row.last_finished_at) < everyMs) return undefined;
+    }
+    const startedAt = now();
+    try {
+      const result = await checkLinks(connectionId, mappings);
+      await upsertSweep(name, { last_started_at: startedAt, last_finished_at: now(), last_error: null });
+      if (result.missing) deps.logger?.info({ connectionId, ...result }, 'link check: linked issues not found');
+      return result;
+    } catch (err) {
+      // The search part of the sweep is done; the link check tries again at the next sweep.
+      const e = isAppError(err) ? { code: err.code, message: err.message } : { code: 'INTERNAL', message: String(err) };
+      await upsertSweep(name, { last_started_at: startedAt, last_error: toJson(e) }).catch(() => undefined);
+      deps.logger?.warn({ connectionId, ...e }, 'link check failed; it runs again at the next sweep');
+      return undefined;
+    }
+  }
+
+  async function checkLinks(connectionId: string, mappings: OutboundMapping[]): Promise<LinkCheckResult> {
+    const rows = await deps.store.db
+      .selectFrom('links')
+      .select(['issue_id', 'mapping_id'])
+      .where('connection_id', '=', connectionId)
+      .where('state', '=', 'linked')
+      .where('issue_id', 'is not', null)
+      .orderBy('issue_id')
+      .execute();
+    // Links of mappings that send nothing back (to_jira) are left alone.
+    const inbound = new Set(mappings.map((m) => m.id));
+    const ids = rows
+      .filter((r) => r.mapping_id === null || inbound.has(r.mapping_id) || !deps.mappings.byId(r.mapping_id))
+      .map((r) => r.issue_id!);
+    if (!ids.length) return { checked: 0, missing: 0, searches: 0 };
+    const missing = await deps.jira(connectionId).missingIssues(ids);
+    for (const issueId of missing) {
+      await deps.store.transaction((trx) =>
+        enqueueInbound(deps.queue, trx, { connectionId, issueId, source: 'sweep' }),
+      );
+    }
+    return { checked: ids.length, missing: missing.length, searches: Math.ceil(ids.length / 100) };
   }
 
   async function upsertSweep(

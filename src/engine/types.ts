@@ -122,6 +122,8 @@ export interface ConnectionInfo {
   name: string;
   flavour: 'cloud' | 'datacenter';
   siteUrl: string;
+  /** How often (at most) the sweep checks that linked issues still exist; 0 = never (default 3600). */
+  linkCheckSeconds?: number | undefined;
 }
 
 /** Where mappings and connections come from (the config, through the composition root). */
@@ -248,6 +250,11 @@ export interface JiraPort {
   whoami(): Promise<JiraPerson>;
   /** The issue's current state (fields and all comments); null when it no longer exists. */
   readIssue(idOrKey: string, customFieldIds: readonly string[]): Promise<JiraIssueState | null>;
+  /**
+   * Which of these issue ids a search does not find (one `id in (…)` search per 100, fields=id).
+   * Candidates only: search lags behind writes and permissions can hide issues.
+   */
+  missingIssues(issueIds: readonly string[]): Promise<string[]>;
   /** Issues of the projects updated at or after `since` (epoch ms), oldest first, all pages. */
   updatedSince(projectKeys: readonly string[], since: number): AsyncIterable<IssueStamp>;
 }
