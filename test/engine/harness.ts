@@ -159,3 +159,36 @@ export function issuesOf(
   const project = sandbox.state.project(projectKey);
   return sandbox.state.allIssues().filter((i) => i.projectId === project?.id);
 }
+
+/** The route the noisy neighbour calls (the bridge never does). */
+export const NEIGHBOUR_ROUTE = '/rest/api/3/serverInfo';
+
+/**
+ * Another client of the site (alice) spending the sandbox's site-wide rate-limit bucket at
+ * `perSecond` calls, so the bridge meets 429s however well it paces.
+ */
+export function noisyNeighbour(sandbox: Sandbox, perSecond: number): { stop(): Promise<void> } {
+  const auth = `Basic ${Buffer.from('alice@sandbox.example:sandbox-api-token-alice').toString('base64')}`;
+  const inFlight = new Set<Promise<unknown>>();
+  const timer = setInterval(() => {
+    const p = fetch(`${sandbox.baseUrl}${NEIGHBOUR_ROUTE}`, { headers: { authorization: auth } })
+      .then((r) => r.arrayBuffer())
+      .catch(() => undefined)
+      .finally(() => inFlight.delete(p));
+    inFlight.add(p);
+  }, 1000 / perSecond);
+  return {
+    async stop() {
+      clearInterval(timer);
+      await Promise.all([...inFlight]);
+    },
+  };
+}
+
+/** 429s the bridge itself met (the neighbour's left out). */
+export function bridge429s(sandbox: Sandbox): number {
+  return sandbox.calls
+    .snapshot()
+    .filter((r) => r.status === 429 && r.route !== NEIGHBOUR_ROUTE)
+    .reduce((n, r) => n + r.count, 0);
+}

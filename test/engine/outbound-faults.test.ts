@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { SEED } from '../../src/sandbox/seed.js';
 import { describeEachEngine, type TestDb } from '../helpers/db.js';
-import { CONNECTION_ID, issuesOf, startHarness, type Harness } from './harness.js';
+import { bridge429s, CONNECTION_ID, issuesOf, noisyNeighbour, startHarness, type Harness } from './harness.js';
 
 /**
  * Changes to records that are already linked, made while Jira refuses calls (a 429 storm, or a
@@ -69,6 +69,8 @@ describeEachEngine('changes to linked records during Jira faults', ({ fresh }) =
     await h.drain();
     h.sandbox.calls.reset();
     h.sandbox.knobs.set({ rateLimit: { capacity: 3, refillPerSecond: 40 } });
+    // Another client spends most of the bucket: the bridge meets 429s however well it paces.
+    const neighbour = noisyNeighbour(h.sandbox, 30);
     const w = h.startWorker(4);
     try {
       // Three rounds of changes while the worker is busy being refused.
@@ -82,9 +84,10 @@ describeEachEngine('changes to linked records during Jira faults', ({ fresh }) =
       await w.stop();
       await h.drain({ timeoutMs: 60_000 });
     } finally {
+      await neighbour.stop();
       h.sandbox.knobs.set({ rateLimit: null });
     }
-    expect(h.sandbox.calls.count({ status: 429 })).toBeGreaterThan(0);
+    expect(bridge429s(h.sandbox)).toBeGreaterThan(0);
     await expectAllArrived(ids, (id) => ({
       title: `Disk pressure (${id}) r3`,
       comments: [1, 2, 3].map((r) => `${id}-c${r}`),

@@ -1,7 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SEED } from '../../src/sandbox/seed.js';
 import { freshSqlite, type TestDb } from '../helpers/db.js';
-import { issuesOf, jsmMapping, opsMapping, secMapping, startHarness, type Harness } from './harness.js';
+import {
+  bridge429s,
+  issuesOf,
+  jsmMapping,
+  noisyNeighbour,
+  opsMapping,
+  secMapping,
+  startHarness,
+  type Harness,
+} from './harness.js';
 
 describe('outbound policies and failure handling (SQLite, sandbox)', () => {
   let db: TestDb;
@@ -270,13 +279,16 @@ describe('outbound policies and failure handling (SQLite, sandbox)', () => {
 
   it('429 storm: every record arrives exactly once', async () => {
     h.sandbox.knobs.set({ rateLimit: { capacity: 3, refillPerSecond: 50 } });
+    // Another client spends most of the bucket: the bridge meets 429s however well it paces.
+    const neighbour = noisyNeighbour(h.sandbox, 40);
     try {
       for (let n = 0; n < 8; n++) await incident(`i-storm-${n}`, { severity: 'P3' });
       await h.drain({ timeoutMs: 30_000 });
     } finally {
+      await neighbour.stop();
       h.sandbox.knobs.set({ rateLimit: null });
     }
-    expect(h.sandbox.calls.count({ status: 429 })).toBeGreaterThan(0);
+    expect(bridge429s(h.sandbox)).toBeGreaterThan(0);
     for (let n = 0; n < 8; n++) {
       const { record } = await issue('stackflow-incidents', `i-storm-${n}`);
       expect(record.sync.state).toBe('synced');
