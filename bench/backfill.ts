@@ -2,9 +2,13 @@
  * Backfill benchmark: N unlinked records of one scope become Jira issues through bulk create
  * (50 per call), against the sandbox with a realistic latency.
  *
- *   npx tsx bench/backfill.ts [--records 2000] [--latency 50] [--db sqlite|postgres]
+ *   npx tsx bench/backfill.ts [--records 2000] [--latency 50] [--db sqlite|postgres] [--import-concurrency 16]
  *
- * Reports: wall time, records/s, Jira calls in all and per created record, bulk calls, RSS.
+ * The records are first imported while no worker runs (several upserts at once on PostgreSQL,
+ * which 10,000 records need to import in reasonable time; one at a time on SQLite's single
+ * writer). Reports: import time, backfill wall time, records/s, Jira calls in all and per created
+ * record, bulk calls, issues in the sandbox, RSS (peak sampled), and the machine. Progress goes to
+ * stderr.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,16 +21,25 @@ import { createMetrics } from '../src/metrics/metrics.js';
 import { createQueue } from '../src/queue/index.js';
 import { startSandbox } from '../src/sandbox/index.js';
 import { openStore } from '../src/store/index.js';
+import { BENCH_DATABASE_URL, printMachine } from './machine.js';
 
 const { values } = parseArgs({
   options: {
     records: { type: 'string', default: '2000' },
     latency: { type: 'string', default: '50' },
     db: { type: 'string', default: 'sqlite' },
+    'import-concurrency': { type: 'string' },
   },
 });
 const N = Number(values.records);
 const LATENCY = Number(values.latency);
+const PG = values.db === 'postgres';
+const IMPORT_PAR = Number(values['import-concurrency'] ?? (PG ? 16 : 1));
+const machine = await printMachine();
+const mib = (): number => Math.round(process.memoryUsage().rss / 2 ** 20);
+let rssPeak = mib();
+const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, mib())), 250);
+const say = (line: string): boolean => process.stderr.write(`backfill: ${line}\n`);
 const sb = await startSandbox({
   flavour: 'cloud',
   port: 0,
@@ -55,8 +68,8 @@ writeFileSync(
 );
 const { config } = await loadConfig({ path: join(dir, 'jira-bridge.yaml'), env: {} });
 const store = await openStore(
-  values.db === 'postgres'
-    ? { databaseUrl: `postgres://postgres@127.0.0.1:5432/test?schema=${schema}` }
+  PG
+    ? { databaseUrl: `${BENCH_DATABASE_URL}?schema=${schema}`, poolMax: Math.max(10, IMPORT_PAR + 2) }
     : { dataDir: join(dir, 'data') },
 );
 await store.migrate();
@@ -70,7 +83,9 @@ const wired = await wireEngine({
   dataDir: join(dir, 'data'),
 });
 // Records arrive while no worker runs (an import), so all of them are unlinked.
-for (let i = 0; i < N; i++) {
+const i0 = Date.now();
+let nextRecord = 0;
+const importOne = async (i: number): Promise<void> => {
   await wired.engine.records.upsertRecord({
     scope: 'bench',
     hostId: `B-${i}`,
@@ -81,7 +96,15 @@ for (let i = 0; i < N; i++) {
     severity: i % 2 ? 'high' : 'low',
     custom: { cvss: (i % 100) / 10 },
   });
-}
+  if ((i + 1) % 1000 === 0) say(`imported ${i + 1} of ${N} records`);
+};
+await Promise.all(
+  Array.from({ length: IMPORT_PAR }, async () => {
+    while (nextRecord < N) await importOne(nextRecord++);
+  }),
+);
+const importMs = Date.now() - i0;
+say(`imported ${N} records in ${(importMs / 1000).toFixed(1)} s; backfilling`);
 sb.calls.reset();
 const t0 = Date.now();
 const started = await wired.engine.backfill.start({ scope: 'bench' });
@@ -89,12 +112,16 @@ await wired.engine.backfill.run(started.id);
 const p = (await wired.engine.backfill.get(started.id))!;
 const ms = Date.now() - t0;
 const calls = sb.calls.count({});
+clearInterval(sampler);
 console.log(
   JSON.stringify(
     {
+      command: `npx tsx bench/backfill.ts --records ${N} --latency ${LATENCY} --db ${values.db} --import-concurrency ${IMPORT_PAR}`,
+      machine,
       db: values.db,
       records: N,
       sandboxLatencyMs: LATENCY,
+      importSeconds: +(importMs / 1000).toFixed(2),
       state: p.state,
       created: p.done,
       failed: p.failed,
@@ -103,7 +130,8 @@ console.log(
       jiraCalls: calls,
       bulkCalls: sb.calls.count({ method: 'POST', route: '/rest/api/3/issue/bulk' }),
       jiraCallsPerRecord: +(calls / N).toFixed(3),
-      rssMiB: Math.round(process.memoryUsage().rss / 2 ** 20),
+      issuesInJira: sb.state.allIssues().filter((x) => x.summary.startsWith('Imported finding ')).length,
+      rssMiB: { peak: Math.max(rssPeak, mib()), end: mib() },
     },
     null,
     2,
@@ -113,9 +141,9 @@ await wired.close();
 await store.close();
 await sb.close();
 rmSync(dir, { recursive: true, force: true });
-if (values.db === 'postgres') {
+if (PG) {
   const pg = await import('pg');
-  const c = new pg.default.Client({ connectionString: 'postgres://postgres@127.0.0.1:5432/test' });
+  const c = new pg.default.Client({ connectionString: BENCH_DATABASE_URL });
   await c.connect();
   await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
   await c.end();

@@ -2,10 +2,11 @@
  * Outbound propagation benchmark: host records → Jira issues through the real service (HTTP API,
  * store, queue, engine, Jira client) against the sandbox with a realistic latency.
  *
- *   npx tsx bench/outbound.ts [--records 200] [--latency 50] [--db sqlite|postgres] [--concurrency 8]
+ *   npx tsx bench/outbound.ts [--records 200] [--latency 50] [--jitter 10] [--db sqlite|postgres] [--concurrency 8]
  *
  * Reports: time to create N issues, create latency p50/p99 (upsert accepted → record synced),
- * Jira calls per created record, per status change (multi-hop) and per no-op upsert, and RSS.
+ * changes/s and change latency p50/p99 (a status change of two workflow hops plus field edits),
+ * Jira calls per created record, per change and per no-op upsert, RSS, and the machine.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,11 +15,14 @@ import { parseArgs } from 'node:util';
 import { startService } from '../src/app/service.js';
 import { createLogger } from '../src/log/logger.js';
 import { startSandbox } from '../src/sandbox/index.js';
+import { BENCH_DATABASE_URL, printMachine } from './machine.js';
 
 const { values } = parseArgs({
   options: {
     records: { type: 'string', default: '200' },
     latency: { type: 'string', default: '50' },
+    /** Extra random latency per call, [0, jitter) ms (default latency / 5). */
+    jitter: { type: 'string' },
     db: { type: 'string', default: 'sqlite' },
     concurrency: { type: 'string', default: '8' },
   },
@@ -26,11 +30,13 @@ const { values } = parseArgs({
 const N = Number(values.records);
 const LATENCY = Number(values.latency);
 const PAR = Number(values.concurrency);
+const JITTER = values.jitter !== undefined ? Number(values.jitter) : Math.round(LATENCY / 5);
+const machine = await printMachine();
 
 const sb = await startSandbox({
   flavour: 'cloud',
   port: 0,
-  knobs: { latencyMs: LATENCY, jitterMs: Math.round(LATENCY / 5) },
+  knobs: { latencyMs: LATENCY, jitterMs: JITTER },
 });
 const dir = mkdtempSync(join(tmpdir(), 'jb-bench-'));
 const schema = `bench_${process.pid}`;
@@ -58,7 +64,7 @@ writeFileSync(
 );
 const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0', DATA_DIR: join(dir, 'data'), WORKER_CONCURRENCY: '8' };
 if (values.db === 'postgres') {
-  env.DATABASE_URL = `postgres://postgres@127.0.0.1:5432/test?schema=${schema}`;
+  env.DATABASE_URL = `${BENCH_DATABASE_URL}?schema=${schema}`;
 }
 const svc = await startService({
   configPath: join(dir, 'jira-bridge.yaml'),
@@ -130,6 +136,7 @@ const createMs = Date.now() - t0;
 const createCalls = calls();
 
 sb.calls.reset();
+const c0 = Date.now();
 const changedAt = new Map<string, number>();
 await pool(ids, async (id) => {
   changedAt.set(id, Date.now());
@@ -144,6 +151,7 @@ await pool(ids, async (id) => {
 });
 const changed = new Map<string, number>();
 await waitSynced(ids, changedAt, changed, 2);
+const changeMs = Date.now() - c0;
 const changeCalls = calls();
 
 sb.calls.reset();
@@ -166,13 +174,18 @@ const clat = [...changed.values()];
 console.log(
   JSON.stringify(
     {
+      command: `npx tsx bench/outbound.ts --records ${N} --latency ${LATENCY} --jitter ${JITTER} --db ${values.db} --concurrency ${PAR}`,
+      machine,
       db: values.db,
       records: N,
       sandboxLatencyMs: LATENCY,
+      sandboxJitterMs: JITTER,
       createSeconds: +(createMs / 1000).toFixed(2),
       createPerSecond: +(N / (createMs / 1000)).toFixed(1),
       createLatencyMs: { p50: pct(lat, 50), p99: pct(lat, 99) },
       jiraCallsPerCreate: +(createCalls / N).toFixed(2),
+      changeSeconds: +(changeMs / 1000).toFixed(2),
+      changesPerSecond: +(N / (changeMs / 1000)).toFixed(1),
       changeLatencyMs: { p50: pct(clat, 50), p99: pct(clat, 99) },
       jiraCallsPerChange: +(changeCalls / N).toFixed(2),
       jiraCallsPerNoopUpsert: +(noopCalls / N).toFixed(2),
@@ -190,7 +203,7 @@ function rm(d: string): void {
 }
 if (values.db === 'postgres') {
   const pg = await import('pg');
-  const c = new pg.default.Client({ connectionString: 'postgres://postgres@127.0.0.1:5432/test' });
+  const c = new pg.default.Client({ connectionString: BENCH_DATABASE_URL });
   await c.connect();
   await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
   await c.end();

@@ -15,13 +15,15 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { startSandbox } from '../src/sandbox/index.js';
+import { BENCH_DATABASE_URL, printMachine } from './machine.js';
 
 const { values } = parseArgs({
   options: { records: { type: 'string', default: '150' }, latency: { type: 'string', default: '50' } },
 });
 const N = Number(values.records);
 const BIN = resolve(import.meta.dirname, '../bin/jira-bridge.js');
-const PG = 'postgres://postgres@127.0.0.1:5432/test';
+const PG = BENCH_DATABASE_URL;
+const machine = await printMachine();
 
 const freePort = () =>
   new Promise<number>((r) => {
@@ -114,6 +116,7 @@ console.log(
   JSON.stringify(
     {
       command: `npx tsx bench/replicas.ts --records ${N} --latency ${values.latency}`,
+      machine,
       records: N,
       results,
       speedup: +(results[1]!.perSecond / results[0]!.perSecond).toFixed(2),

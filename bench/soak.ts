@@ -6,6 +6,7 @@
  *   npx tsx bench/soak.ts [--seconds 120] [--records 20] [--expired-auth 5] [--seed 1] [--error-rate 0.05]
  */
 import { parseArgs } from 'node:util';
+import { printMachine } from './machine.js';
 import { runSoak } from './soak-driver.js';
 
 const { values } = parseArgs({
@@ -17,6 +18,7 @@ const { values } = parseArgs({
     'error-rate': { type: 'string', default: '0.05' },
   },
 });
+const machine = await printMachine();
 const report = await runSoak({
   seconds: Number(values.seconds),
   records: Number(values.records),
@@ -29,6 +31,7 @@ console.log(
   JSON.stringify(
     {
       command: `npx tsx bench/soak.ts --seconds ${values.seconds} --records ${values.records} --expired-auth ${values['expired-auth']} --seed ${values.seed} --error-rate ${values['error-rate']}`,
+      machine,
       ...report,
     },
     null,

@@ -15,6 +15,7 @@ import { parseArgs } from 'node:util';
 import { startService } from '../src/app/service.js';
 import { createLogger } from '../src/log/logger.js';
 import { startSandbox } from '../src/sandbox/index.js';
+import { printMachine } from './machine.js';
 
 const { values } = parseArgs({
   options: {
@@ -25,6 +26,7 @@ const { values } = parseArgs({
   },
 });
 const N = Number(values.records);
+const machine = await printMachine();
 const sb = await startSandbox({
   flavour: 'cloud',
   port: 0,
@@ -91,6 +93,7 @@ console.log(
   JSON.stringify(
     {
       command: `npx tsx bench/storm.ts --records ${N} --rate ${values.rate} --burst ${values.burst} --latency ${values.latency}`,
+      machine,
       changes: N,
       seconds: +seconds.toFixed(1),
       changesPerSecond: +(N / seconds).toFixed(1),
