@@ -35,6 +35,8 @@ export interface JiraCatalog {
     items?: string;
     options?: Array<{ id: string; value: string }>;
   }>;
+  /** Issue link types (absent when the site's issue linking is off, or in an older catalogue). */
+  linkTypes?: Array<{ id: string; name: string; inward: string; outward: string }>;
   serviceDesks: Array<{
     id: string;
     projectId: string;

@@ -314,6 +314,14 @@ export function checkMappingAgainstCatalog(m: MappingLike, catalog: JiraCatalog,
       message: `"${m.resolution}" is not a Jira resolution; known: ${knownList(catalog.resolutions.map((r) => r.name))}`,
     });
   }
+  // The rework task is joined by this link type; an unknown one would quietly become a remote link.
+  const linkType = m.reopen.rework_link_type ?? 'Relates';
+  if (m.reopen.mode === 'rework' && catalog.linkTypes?.length && !catalog.linkTypes.some((t) => eq(t.name, linkType))) {
+    issues.push({
+      path: `${at}.reopen.rework_link_type`,
+      message: `"${linkType}"${m.reopen.rework_link_type === undefined ? ' (the default)' : ''} is not an issue link type of this site; known: ${knownList(catalog.linkTypes.map((t) => t.name))}`,
+    });
+  }
   if (m.reopen.rework_issue_type !== undefined && !types.some((x) => eq(x.name, m.reopen.rework_issue_type!))) {
     issues.push({
       path: `${at}.reopen.rework_issue_type`,

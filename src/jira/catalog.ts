@@ -23,12 +23,17 @@ function optionsOf(f: JiraFieldMeta): Array<{ id: string; value: string }> | und
 }
 
 export async function fetchCatalog(client: JiraClient): Promise<JiraCatalog> {
-  const [projects, statuses, priorities, resolutions, fields] = await Promise.all([
+  const [projects, statuses, priorities, resolutions, fields, linkTypes] = await Promise.all([
     client.listProjects(),
     client.statuses(),
     client.priorities(),
     client.resolutions(),
     client.fields(),
+    // Sites with issue linking switched off answer 404: no link types to check against.
+    client.issueLinkTypes().catch((err: unknown) => {
+      if (isAppError(err) && (err.code === 'JIRA_NOT_FOUND' || err.code === 'JIRA_FORBIDDEN')) return undefined;
+      throw err;
+    }),
   ]);
   const fieldOptions = new Map<string, Map<string, { id: string; value: string }>>();
   const outProjects: JiraCatalog['projects'] = [];
@@ -99,5 +104,6 @@ export async function fetchCatalog(client: JiraClient): Promise<JiraCatalog> {
       };
     }),
     serviceDesks,
+    ...(linkTypes ? { linkTypes } : {}),
   };
 }

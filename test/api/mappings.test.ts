@@ -146,6 +146,11 @@ describe('mappings through the admin API: validated against Jira on save, persis
       /"\{id\}" is not a placeholder; known: \{scope\}, \{host_id\}, \{kind\}/,
     );
     await refused({ ...sec, reopen: { mode: 'rework' } }, 'body.reopen.rework_issue_type', /is required when/);
+    await refused(
+      { ...sec, reopen: { mode: 'rework', rework_issue_type: 'Task', rework_link_type: 'Relate' } },
+      'body.reopen.rework_link_type',
+      /"Relate" is not an issue link type of this site; known: .*Relates/,
+    );
 
     // Jira's field configuration makes CVSS Score required on Vulnerability: a mapping that does
     // not set it would fail every create, so it is refused; mapping it is accepted.

@@ -372,6 +372,23 @@ describe('field mappings, required create fields and host_link against the catal
     expect(check('    priority: { out_default: Medium }\n    labels: [security]\n', requiring)).toEqual([]);
   });
 
+  it('rework: a link type the site does not have is an error listing the known ones', () => {
+    expect(catalog.linkTypes?.map((t) => t.name)).toEqual(expect.arrayContaining(['Blocks', 'Relates']));
+    expect(check('    reopen: { mode: rework, rework_issue_type: Task, rework_link_type: Relate }\n')).toEqual([
+      {
+        path: 'mappings[0].reopen.rework_link_type',
+        message: expect.stringMatching(/^"Relate" is not an issue link type of this site; known: .*Blocks.*Relates/),
+      },
+    ]);
+    expect(check('    reopen: { mode: rework, rework_issue_type: Task, rework_link_type: blocks }\n')).toEqual([]);
+    expect(check('    reopen: { mode: rework, rework_issue_type: Task }\n')).toEqual([]);
+    // A site with issue linking off (no link types): nothing to check against.
+    const { linkTypes: _off, ...noLinks } = catalog;
+    expect(check('    reopen: { mode: rework, rework_issue_type: Task, rework_link_type: Relate }\n', noLinks)).toEqual(
+      [],
+    );
+  });
+
   it('host_link: an unknown placeholder is an error listing the known ones', () => {
     const bad = parseConfigText(
       CONN + MAPPING("    host_link: { url: 'https://p.example/{scope}/{id}', title: '{kind} {name}' }\n"),
