@@ -392,7 +392,7 @@ describe.skipIf(noBrowser)('web console in Chromium: a new user’s path', () =>
     await page.waitForFunction(
       `document.querySelectorAll('tbody tr.rejected').length === 1 && !document.querySelector('tbody tr:not(.rejected)')`,
     );
-    await shot('15a-deliveries-rejected');
+    await shot('15-deliveries-rejected');
     // The webhook step says the same instead of "receiving".
     await page.click('nav a[data-nav=setup]');
     await page.waitForSelector('.first-delivery.bad');
@@ -435,7 +435,7 @@ describe.skipIf(noBrowser)('web console in Chromium: a new user’s path', () =>
     await page.waitForSelector('tr[data-host="inc-103"] .error');
     expect(await text('tr[data-host="inc-103"] .error')).toMatch(/cannot be set\. It is not on the appropriate screen/);
     expect(await text('tr[data-host="inc-103"] .badge')).toBe('failed');
-    await shot('15-records-failed');
+    await shot('16-records-failed');
     // A retry before the cause is fixed fails again, with the same reason.
     const failedAt = async (id: string) =>
       (await json<{ entries: Array<{ action: string }> }>(`/api/v1/records/stackflow/${id}/log`)).entries.filter(
@@ -450,7 +450,7 @@ describe.skipIf(noBrowser)('web console in Chromium: a new user’s path', () =>
     await page.click('nav a[data-nav=jobs]');
     await page.waitForSelector('table.failed-records tr[data-host="inc-104"] button.resync');
     expect(await text('table.failed-records tr[data-host="inc-103"] .error')).toMatch(/not on the appropriate screen/);
-    await shot('16-failures');
+    await shot('16b-failures');
 
     // The Jira admin puts the field back; the operator retries one from the records screen, then the rest.
     ops.customFieldIds = screen;
@@ -478,10 +478,10 @@ describe.skipIf(noBrowser)('web console in Chromium: a new user’s path', () =>
     await page.waitForSelector('tr[data-host="inc-103"] .badge.synced');
     expect(await page.$('tr[data-host="inc-103"] .error')).toBeNull();
     expect(await text('tr[data-host="inc-104"] .badge')).toBe('synced');
-    await shot('16b-records-fixed');
+    await shot('16c-records-fixed');
     await page.click('nav a[data-nav=deliveries]');
     await page.waitForSelector('td .badge');
-    await shot('16c-deliveries');
+    await shot('16d-deliveries');
   });
 
   it('a rejected Jira credential raises a banner saying what to regenerate, with a way to fix it', async () => {
@@ -669,6 +669,8 @@ describe.skipIf(noBrowser)('web console in Chromium: a new user’s path', () =>
       ['#/dashboard', '21-phone-dashboard', '.charts svg'],
       ['#/records', '22-phone-records', 'a.issue-link'],
       ['#/mapping/stackflow-ops', '23-phone-mapping', '#mapping-form'],
+      ['#/tokens', '23b-phone-tokens', 'table.tokens'],
+      ['#/audit', '23c-phone-audit', 'table.audit'],
     ] as const) {
       await page.goto(`${svc.url}/console/${hash}`);
       await page.waitForSelector(sel);
@@ -707,6 +709,6 @@ describe.skipIf(noBrowser)('web console in Chromium: a new user’s path', () =>
       /Too many failed sign-ins from this address.*wait \d+ s, then sign in with a valid API token/,
     );
     expect(await page.isVisible('#signin-form')).toBe(true);
-    await shot('30-sign-in-throttled');
+    await shot('28-sign-in-throttled');
   });
 });
