@@ -64,7 +64,9 @@ const STATES = ['', 'pending', 'synced', 'failed'];
 
 /** "Retry" for a record that failed to sync: queues it again (POST /api/v1/sync). */
 const retryButton = (r) =>
-  `<button class="secondary small resync" data-scope="${esc(r.scope)}" data-host="${esc(r.host_id)}" aria-label="Retry ${esc(r.scope)}/${esc(r.host_id)}">Retry</button>`;
+  me && !['admin', 'operator'].includes(me.role)
+    ? ''
+    : `<button class="secondary small resync" data-scope="${esc(r.scope)}" data-host="${esc(r.host_id)}" aria-label="Retry ${esc(r.scope)}/${esc(r.host_id)}">Retry</button>`;
 
 function wireRetry(root) {
   for (const b of root.querySelectorAll('button.resync')) {
