@@ -319,6 +319,10 @@ export function createInboundHandler(deps: InboundDeps): {
         log?.info({ recordId: record.id, field: f.key, winner: d.conflict.winner }, 'conflict resolved');
       }
       if (d.action === 'to_jira') {
+        // The host won a conflict: agree on what Jira holds now, so the outbound job writes the
+        // host's value against it in full (labels go as add/remove against the base: against the
+        // older base, a label added in Jira would survive the host's newer set).
+        if (d.conflict) newBases.set(f.key, jiraVal);
         toJira = true;
         continue;
       }

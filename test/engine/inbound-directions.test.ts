@@ -190,6 +190,24 @@ describe.each(['cloud', 'datacenter'] as const)('field directions, locks and con
     expect(again).toBe(0);
   });
 
+  it('the host wins a labels conflict with its whole set: a label added in Jira meanwhile does not survive', async () => {
+    const key = await linked('dir-6');
+    await h.alice.editIssue(key, { update: { labels: [{ add: 'from-jira' }] } });
+    await h.sandbox.webhooks.drain(); // Jira's delivery is in: its job is queued first
+    await tick();
+    await upsert('dir-6', {}, { labels: ['from-host'] });
+    await h.settle();
+    const r = await h.record(SCOPE, 'dir-6');
+    const inJira = h.sandbox.state
+      .issue(key)!
+      .labels.filter((l) => l !== 'astra' && !l.startsWith('jb-'))
+      .sort();
+    expect(r.labels).toEqual(['from-host']);
+    expect(inJira).toEqual(['from-host']);
+    const log = await h.engine.records.getLog(SCOPE, 'dir-6');
+    expect(JSON.stringify(log)).toMatch(/"field":"labels","winner":"host","rule":"newest","lost":\[[^\]]*"from-jira"/);
+  });
+
   it('custom fields edited in Jira decode back to host values: select, number, labels, date, user', async () => {
     const key = await linked('dir-5');
     await h.alice.editIssue(key, {
