@@ -42,6 +42,9 @@ function stateOf(m) {
       type: f.type ?? '',
       direction: f.direction ?? 'both',
       lock: f.lock ?? '',
+      values: Object.entries(f.values ?? {})
+        .map(([h, j]) => `${h}=${j}`)
+        .join(', '),
     })),
     sync: { ...(m.sync ?? {}) },
     labels: (m.labels ?? []).join(' '),
@@ -58,7 +61,22 @@ function stateOf(m) {
     commentsDirection: m.comments?.direction ?? 'both',
     onDelete: m.on_jira_delete ?? 'unlink',
     onCreate: m.on_jira_create ?? 'ignore',
+    attachmentsFromJira: m.attachments?.from_jira ?? true,
+    attachmentsMaxMb: String(Math.round(((m.attachments?.max_bytes ?? 10485760) / 1048576) * 100) / 100),
   };
+}
+
+/** `prod=Production, dev=Development` → { prod: 'Production', dev: 'Development' } (blank: none). */
+function valueMap(text) {
+  const pairs = text
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)
+    .map((p) => {
+      const at = p.indexOf('=');
+      return at < 0 ? [p, ''] : [p.slice(0, at).trim(), p.slice(at + 1).trim()];
+    });
+  return pairs.length ? Object.fromEntries(pairs) : undefined;
 }
 
 /** A new mapping's starting point: common host values, Jira values left to choose. */
@@ -111,6 +129,7 @@ function bodyOf(s) {
         ...(f.type ? { type: f.type } : {}),
         direction: f.direction,
         ...(f.lock ? { lock: f.lock } : {}),
+        ...(valueMap(f.values ?? '') ? { values: valueMap(f.values ?? '') } : {}),
       })),
     sync,
     labels: s.labels.split(/[\s,]+/).filter(Boolean),
@@ -133,6 +152,10 @@ function bodyOf(s) {
     comments: { enabled: s.commentsEnabled, direction: s.commentsDirection },
     on_jira_delete: s.onDelete,
     on_jira_create: s.onCreate,
+    attachments: {
+      from_jira: s.attachmentsFromJira,
+      max_bytes: Math.round(Number(s.attachmentsMaxMb) * 1048576),
+    },
   };
 }
 
@@ -207,6 +230,7 @@ export async function mappingEditor(main, mappingId) {
       ],
       priorities: (catalog?.priorities ?? []).map((x) => x.name),
       resolutions: (catalog?.resolutions ?? []).map((x) => x.name),
+      linkTypes: (catalog?.linkTypes ?? []).map((x) => [x.name, `${x.name} (${x.outward} / ${x.inward})`]),
       fields: (catalog?.fields ?? [])
         .filter(
           (f) => !['summary', 'description', 'priority', 'labels', 'status', 'project', 'issuetype'].includes(f.id),
@@ -337,7 +361,7 @@ export async function mappingEditor(main, mappingId) {
     </div></section>
 
     <section class="card"><h2>Fields</h2><p class="hint">Host fields ↔ Jira fields. A lock makes one side the owner: the other side’s edits are put back.</p>
-      <div class="table-wrap"><table class="edit"><thead><tr><th>Host field</th><th>Jira field</th><th>Direction</th><th>Lock</th><th></th></tr></thead><tbody>
+      <div class="table-wrap"><table class="edit"><thead><tr><th>Host field</th><th>Jira field</th><th>Direction</th><th>Lock</th><th>Values (select fields)</th><th></th></tr></thead><tbody>
       ${s.fields
         .map(
           (
@@ -356,6 +380,7 @@ export async function mappingEditor(main, mappingId) {
             value: f.lock,
             label: `Lock for ${f.host || `row ${i + 1}`}`,
           })}</td>
+          <td data-path="fields.${i}.values">${text({ bind: `fields.${i}.values`, value: f.values, label: `Value map for ${f.host || `row ${i + 1}`}`, placeholder: 'prod=Production, dev=Development' })}</td>
           <td>${removeBtn('fields', i, `field ${f.host}`)}</td></tr>`,
         )
         .join(
@@ -388,7 +413,10 @@ export async function mappingEditor(main, mappingId) {
         value: s.reopenMode,
       })}</div>
       <div class="field" data-path="reopen.rework_issue_type" ${s.reopenMode === 'rework' ? '' : 'hidden'}><label for="m-rework">Rework issue type</label>${select({ bind: 'reworkIssueType', id: 'm-rework', list: L.allTypes, value: s.reworkIssueType, placeholder: 'Issue type…' })}</div>
+      <div class="field" data-path="reopen.rework_link_type" ${s.reopenMode === 'rework' ? '' : 'hidden'}><label for="m-rework-link">Link to the rework issue</label>${select({ bind: 'reworkLinkType', id: 'm-rework-link', list: L.linkTypes, value: s.reworkLinkType, placeholder: 'Relates (default)' })}</div>
       <div class="field" data-path="reopen.allow_from_jira"><label class="check-label"><input type="checkbox" data-bind="allowReopenFromJira" ${s.allowReopenFromJira ? 'checked' : ''}/> Jira users may reopen host records</label></div>
+      <div class="field" data-path="attachments"><label class="check-label"><input type="checkbox" data-bind="attachmentsFromJira" id="m-attachments" ${s.attachmentsFromJira ? 'checked' : ''}/> Copy attachments added in Jira to the record</label></div>
+      <div class="field" data-path="attachments.max_bytes"><label for="m-attachments-max">Largest attachment copied (MB)</label>${text({ bind: 'attachmentsMaxMb', value: s.attachmentsMaxMb, id: 'm-attachments-max', placeholder: '10' })}<p class="hint">Larger ones are listed on the record, not downloaded.</p></div>
       <div class="field" data-path="comments"><label class="check-label"><input type="checkbox" data-bind="commentsEnabled" id="m-comments" ${s.commentsEnabled ? 'checked' : ''}/> Sync comments</label>${select({ bind: 'commentsDirection', list: DIRECTIONS, value: s.commentsDirection, label: 'Comment direction' })}</div>
       <div class="field" data-path="on_jira_delete"><label for="m-on-delete">When the Jira issue is deleted</label>${select(
         {
@@ -515,7 +543,7 @@ export async function mappingEditor(main, mappingId) {
         list === 'kinds'
           ? { kind: '', mode: 'issue', issue_type: '', subtask_of: '', service_desk: '', request_type: '' }
           : list === 'fields'
-            ? { host: '', jira: '', type: '', direction: 'both', lock: '' }
+            ? { host: '', jira: '', type: '', direction: 'both', lock: '', values: '' }
             : { a: '', b: '' },
       );
       render();

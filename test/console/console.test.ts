@@ -242,6 +242,7 @@ describe.skipIf(noBrowser)('web console in Chromium: a new user’s path', () =>
     await page.fill('#m-labels', 'from-stackflow');
     await page.check('input[data-bind="closeMode"][value="status"]');
     await page.selectOption('#m-close-status', 'Done');
+    await page.fill('#m-attachments-max', '5');
 
     await page.click('#preview-btn');
     await page.waitForSelector('#preview-out code.jql');
@@ -266,6 +267,7 @@ describe.skipIf(noBrowser)('web console in Chromium: a new user’s path', () =>
       priority: { out: { P1: 'Highest' }, out_default: 'Medium' },
       close: { status: 'Done' },
       labels: ['from-stackflow'],
+      attachments: { from_jira: true, max_bytes: 5 * 1048576 },
     });
     await shot('08-mapping-editor');
     expect(await unlabelled()).toEqual([]);
