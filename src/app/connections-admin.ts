@@ -112,10 +112,22 @@ export function connectionView(c: ConnectionConfig, source: 'file' | 'api', oaut
   };
 }
 
-/** The audit log's copy: the public part, each secret replaced by a mask. */
-function masked(c: ConnectionConfig): Record<string, unknown> {
+/**
+ * The audit log's copy: the public part, each secret replaced by a mask — marked "(replaced)" when
+ * it differs from the one in `previous`, so a rotated credential shows in the diff without being in it.
+ */
+function masked(c: ConnectionConfig, previous?: ConnectionConfig): Record<string, unknown> {
   const { pub, secrets } = splitSecrets(c);
-  return joinSecrets(pub, Object.fromEntries(Object.keys(secrets).map((k) => [k, '••••••'])));
+  const before = previous ? (splitSecrets(previous).secrets as Record<string, unknown>) : undefined;
+  return joinSecrets(
+    pub,
+    Object.fromEntries(
+      Object.entries(secrets as Record<string, unknown>).map(([k, v]) => [
+        k,
+        before && k in before && before[k] !== v ? '•••••• (replaced)' : '••••••',
+      ]),
+    ),
+  );
 }
 
 /** Connections stored through the API, secrets opened (a row that does not open is logged and skipped). */
@@ -273,7 +285,7 @@ export function createConnectionAdmin(deps: ConnectionAdminDeps) {
         action: before ? 'connection.updated' : 'connection.created',
         target: `connection:${c.id}`,
         before: before ? masked(before) : null,
-        after: masked(c),
+        after: masked(c, before ?? undefined),
         at: t,
       });
     });

@@ -247,10 +247,11 @@ describe('API access: tokens with roles, revocation, audit (through the real ser
       auth: { type: 'basic', email: alice.loginEmail, api_token: '••••••' },
       webhook: { secret: '••••••' },
     });
+    // Both secrets changed: the diff says so without showing either value.
     expect(c.after).toMatchObject({
       name: 'Audited (Bob)',
-      auth: { type: 'basic', email: bob.loginEmail, api_token: '••••••' },
-      webhook: { secret: '••••••' },
+      auth: { type: 'basic', email: bob.loginEmail, api_token: '•••••• (replaced)' },
+      webhook: { secret: '•••••• (replaced)' },
     });
     const m = audit.entries.find((e) => e.action === 'mapping.updated' && e.target === 'mapping:audited-ops')!;
     expect(m.actor).toBe('admin:first admin');
