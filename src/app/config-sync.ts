@@ -1,5 +1,5 @@
 /**
- * Replicas share one configuration: a connection or mapping saved through one replica's admin API
+ * Replicas share one configuration: a connection, mapping or host webhook subscription saved through one replica's admin API
  * (or an OAuth connection connected through it) reaches every other replica. Each replica watches
  * a cheap fingerprint of the configuration rows — on PostgreSQL woken at once by a notification,
  * and polled as a fallback — and reloads when it changes. On SQLite there is one process per file:
@@ -12,7 +12,10 @@ import type { Store } from '../store/store.js';
 
 export const CONFIG_TOPIC = 'jira_bridge_config';
 
-/** Changes whenever a connection, a mapping or an OAuth grant's site changes (not on token refresh). */
+/**
+ * Changes whenever a connection, a mapping, a host webhook subscription made through the API or an
+ * OAuth grant's site changes (not on token refresh).
+ */
 export async function configFingerprint(db: Kysely<Database>): Promise<string> {
   const part = async (table: 'connections' | 'mappings'): Promise<string> => {
     const r = await db
@@ -21,6 +24,11 @@ export async function configFingerprint(db: Kysely<Database>): Promise<string> {
       .executeTakeFirst();
     return `${Number(r?.n ?? 0)}@${Number(r?.at ?? 0)}`;
   };
+  const hooks = await db
+    .selectFrom('outbound_webhooks')
+    .select([sql<number>`count(*)`.as('n'), sql<number | null>`max(updated_at)`.as('at')])
+    .where('source', '=', 'api')
+    .executeTakeFirst();
   const sites = await db
     .selectFrom('oauth_tokens')
     .select(['connection_id', 'cloud_id'])
@@ -29,6 +37,7 @@ export async function configFingerprint(db: Kysely<Database>): Promise<string> {
   return [
     await part('connections'),
     await part('mappings'),
+    `${Number(hooks?.n ?? 0)}@${Number(hooks?.at ?? 0)}`,
     sites.map((s) => `${s.connection_id}=${s.cloud_id}`).join(','),
   ].join('|');
 }

@@ -128,6 +128,8 @@ export interface HostWebhookAdminDeps {
   fileSubscriptions: HostSubscription[];
   /** Called after every change with the full set (file + API) to deliver to. */
   apply(subscriptions: HostSubscription[]): Promise<void>;
+  /** Called after a change made here (create, update, delete): tells the other replicas at once. */
+  onChange?: () => Promise<void>;
   logger?: Logger | undefined;
   now?: () => number;
 }
@@ -253,6 +255,7 @@ export function createHostWebhookAdmin(deps: HostWebhookAdminDeps) {
       });
       deps.logger?.info({ subscription: id, actor }, 'host webhook created');
       await refresh();
+      await deps.onChange?.();
       return { view, secret };
     },
 
@@ -313,6 +316,7 @@ export function createHostWebhookAdmin(deps: HostWebhookAdminDeps) {
       });
       deps.logger?.info({ subscription: id, actor, secretReplaced: fresh !== undefined }, 'host webhook updated');
       await refresh();
+      await deps.onChange?.();
       return { view: viewOf(after), secret: patch.rotate_secret ? fresh! : null };
     },
 
@@ -340,6 +344,7 @@ export function createHostWebhookAdmin(deps: HostWebhookAdminDeps) {
       });
       deps.logger?.info({ subscription: id, actor }, 'host webhook deleted');
       await refresh(); // its stream has stopped: its cursor can go
+      await deps.onChange?.();
       await deps.store.db.deleteFrom('sweeps').where('name', '=', `host-webhook:${id}`).execute();
     },
 

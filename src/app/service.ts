@@ -214,8 +214,11 @@ export async function startService(opts: StartServiceOptions): Promise<RunningSe
     };
     for (const c of config.connections) await restartSweep(c.id, c);
 
-    // Replicas: what another replica saves (connections, mappings, OAuth sites) is applied here too.
+    // Replicas: what another replica saves (connections, mappings, OAuth sites, host webhook
+    // subscriptions) is applied here too.
+    let reloadHostWebhooks: () => Promise<void> = () => Promise.resolve();
     const reloadConfig = async (): Promise<void> => {
+      await reloadHostWebhooks();
       const stored = new Map(
         (await loadApiConnections(store.db, secretBox, logger)).filter((c) => !fileIds.has(c.id)).map((c) => [c.id, c]),
       );
@@ -279,8 +282,10 @@ export async function startService(opts: StartServiceOptions): Promise<RunningSe
       box: secretBox,
       fileSubscriptions: config.host_webhooks,
       apply: (subs) => hooks.set(subs),
+      onChange: () => configSync.announce(),
       logger: logger.child({ component: 'host-webhooks' }),
     });
+    reloadHostWebhooks = () => hostWebhookAdmin.reload();
     const hostWebhookWatch = hostWebhookAdmin.watch();
     closer.add('host webhook watch', () => Promise.resolve(hostWebhookWatch.stop()));
 

@@ -1,8 +1,11 @@
 import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningService } from '../../src/app/service.js';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/index.js';
@@ -94,5 +97,43 @@ describe.skipIf(reason !== null)('configuration saved through one replica reache
     await eventually(async () => (await call(1, 'GET', '/api/v1/mappings/shared-ops')).status === 404);
     const after = await call(1, 'PUT', '/api/v1/records/shared-ops/r-2', record);
     expect((after.body.error as { code: string }).code).toBe('MAPPING_NOT_FOUND');
+  });
+
+  it('a host webhook subscription made on replica 0 is delivered by replica 1 after replica 0 is gone', async () => {
+    const got: Array<{ headers: Record<string, string | string[] | undefined>; body: string }> = [];
+    const receiver = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString('utf8')));
+      req.on('end', () => {
+        got.push({ headers: req.headers, body });
+        res.end();
+      });
+    });
+    await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`;
+      const created = await call(0, 'POST', '/api/v1/host-webhooks', { url, events: ['record.created'] });
+      expect(created.status).toBe(201);
+      const secret = created.body.secret as string;
+      // Replica 0 leaves: only replica 1 can deliver, and only if it heard of the subscription.
+      await svc[0]!.stop();
+      const mapping = {
+        connection: 'shared',
+        scope: 'hooked',
+        project: 'OPS',
+        kinds: { incident: { issue_type: 'Incident' } },
+      };
+      expect((await call(1, 'PUT', '/api/v1/mappings/hooked', mapping)).status).toBe(201);
+      expect(
+        (await call(1, 'PUT', '/api/v1/records/hooked/h-1', { kind: 'incident', title: 'Heard', status: 'new' }))
+          .status,
+      ).toBe(201);
+      await eventually(async () => got.some((g) => g.body.includes('"h-1"')));
+      const d = got.find((g) => g.body.includes('"h-1"'))!;
+      const headers = Object.fromEntries(Object.entries(d.headers).map(([k, v]) => [k, String(v)]));
+      expect(() => new Webhook(secret).verify(d.body, headers)).not.toThrow();
+    } finally {
+      receiver.close();
+    }
   });
 });
