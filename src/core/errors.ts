@@ -31,6 +31,11 @@ export const ERRORS = {
     retryable: false,
     message: 'No Jira transition reaches the target status',
   },
+  JIRA_MOVED_CONCURRENTLY: {
+    status: 409,
+    retryable: true,
+    message: 'Someone moved the Jira issue while it was being synced; the sync runs again on a fresh read',
+  },
   // --- service ---------------------------------------------------------------------------------
   STORE_UNAVAILABLE: { status: 503, retryable: true, message: 'The store is unavailable' },
   SHUTTING_DOWN: { status: 503, retryable: true, message: 'The service is shutting down' },

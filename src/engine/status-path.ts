@@ -76,6 +76,22 @@ export async function walkToStatus(
   opts: WalkOptions = {},
 ): Promise<TransitionResult> {
   const maxHops = opts.maxHops ?? 8;
+  /**
+   * Jira refused a transition: when the issue is no longer where the walk thought it was, someone
+   * moved it meanwhile — a retryable race (the job runs again on a fresh read and the three-way
+   * rule settles who wins); otherwise the refusal stands.
+   */
+  const refused = async (err: unknown, where: string): Promise<AppError | null> => {
+    if (!isAppError(err) || err.code !== 'JIRA_BAD_REQUEST') return null;
+    const now = (await jira.getIssue(issue)).status;
+    calls++;
+    if (now.name.toLowerCase() === where.toLowerCase()) return null;
+    return new AppError(
+      'JIRA_MOVED_CONCURRENTLY',
+      `Jira refused a transition from "${where}": the issue is now in "${now.name}" (moved by someone else meanwhile); syncing again`,
+      { retryable: true, retryAfterMs: 500, cause: err, details: { expected: where, actual: now.name, target } },
+    );
+  };
   const visited = new Set<string>([current.name.toLowerCase()]);
   const path: string[] = [];
   let calls = 0;
@@ -92,8 +108,10 @@ export async function walkToStatus(
         calls++;
         await jira.transition(issue, e.id, fields);
       } catch (err) {
+        const moved = await refused(err, here.name);
+        if (moved) throw moved;
         if (isAppError(err) && err.code === 'JIRA_BAD_REQUEST') {
-          // The workflow is not what was learnt (or someone moved the issue): learn it again.
+          // The workflow is not what was learnt: learn it again.
           opts.graph.clear();
           break;
         }
@@ -177,7 +195,11 @@ export async function walkToStatus(
         { details: { current: here.name, target, transition: pick.name, missing } },
       );
     }
-    await jira.transition(issue, pick.id, fields);
+    try {
+      await jira.transition(issue, pick.id, fields);
+    } catch (err) {
+      throw (await refused(err, here.name)) ?? err;
+    }
     calls++;
     visited.add(pick.to.name.toLowerCase());
     path.push(pick.to.name);

@@ -72,3 +72,73 @@ describe('status by planning: the shortest path over the learnt workflow (SQLite
     expect(h.sandbox.state.status(issue.statusId).name).toBe('In Progress');
   });
 });
+
+describe('a concurrent move during a status walk (SQLite, sandbox)', () => {
+  let db: TestDb;
+  let h: Harness;
+  /** Runs once, just before the next transition request reaches the sandbox (a concurrent move). */
+  let armed: (() => void) | null = null;
+  beforeAll(async () => {
+    db = await freshSqlite();
+    h = await startHarness(db, {
+      mappings: [secMapping()],
+      sandbox: {
+        inspect: (r) => {
+          if (armed && r.method === 'POST' && r.route.endsWith('/transitions')) {
+            const go = armed;
+            armed = null;
+            go();
+          }
+        },
+      },
+    });
+  });
+  afterAll(async () => {
+    await h.close();
+    await db.cleanup();
+  });
+  const vuln = (hostId: string, status: string) =>
+    h.engine.records.upsertRecord({
+      scope: 'astra-web',
+      hostId,
+      kind: 'vulnerability',
+      title: `Open redirect (${hostId})`,
+      status,
+      severity: 'high',
+    });
+
+  for (const learnt of [false, true]) {
+    it(`someone moves the issue while the walk is under way (${learnt ? 'known workflow' : 'first walk, exploring'}): a retry on a fresh read, never a failed record`, async () => {
+      const id = `wf-race-${learnt}`;
+      await vuln(id, 'open');
+      await h.drain();
+      const key = (await h.engine.records.getRecord('astra-web', id)).link!.issue_key!;
+      const issue = h.sandbox.state.issue(key)!;
+      const alice = h.sandbox.credentials.users.alice!.accountId;
+      // The first transition the bridge sends finds the issue already moved on by Alice.
+      armed = () => {
+        for (const to of ['Triaged', 'In Progress']) {
+          const t = h.sandbox.state
+            .workflowFor(issue)
+            .transitions.find(
+              (x) =>
+                (x.from === 'global' || x.from.includes(issue.statusId)) && h.sandbox.state.status(x.to).name === to,
+            )!;
+          h.sandbox.ops.transitionIssue(issue, { transition: { id: t.id } }, alice, 'wiki');
+        }
+      };
+      await vuln(id, 'resolved');
+      await h.drain();
+      expect(armed).toBeNull(); // the race happened
+      const r = await h.engine.records.getRecord('astra-web', id);
+      expect(r.sync.state).toBe('synced');
+      // Record and issue agree again, whichever side the newest-wins rule chose.
+      const jiraStatus = h.sandbox.state.status(issue.statusId).name;
+      expect({ 'In Progress': 'in_progress', Resolved: 'resolved' }[jiraStatus]).toBe(r.status);
+      if (!learnt) {
+        const log = await h.engine.records.getLog('astra-web', id);
+        expect(JSON.stringify(log)).toContain('JIRA_MOVED_CONCURRENTLY');
+      }
+    });
+  }
+});

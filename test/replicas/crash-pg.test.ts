@@ -149,7 +149,7 @@ describe.skipIf(reason !== null)('three replica processes on PostgreSQL, SIGKILL
     title: string;
     severity: string | null;
     status: string;
-    sync: { state: string };
+    sync: { state: string; error?: unknown };
     link: { issue_key: string | null } | null;
   }
 
@@ -281,7 +281,7 @@ describe.skipIf(reason !== null)('three replica processes on PostgreSQL, SIGKILL
           }
           const status = sb.state.status(issue.statusId).name;
           const prio = issue.priorityId ? sb.state.priority(issue.priorityId)?.name : undefined;
-          if (r.sync.state !== 'synced') out.push(`c-${i}: ${r.sync.state}`);
+          if (r.sync.state !== 'synced') out.push(`c-${i}: ${r.sync.state} ${JSON.stringify(r.sync.error ?? null)}`);
           if (issue.summary !== r.title) out.push(`c-${i}: summary "${issue.summary}" vs "${r.title}"`);
           if (PRIORITY[r.severity ?? ''] !== prio) out.push(`c-${i}: priority ${prio} vs ${r.severity}`);
           if (STATUS_IN[status] !== r.status) out.push(`c-${i}: status ${status} vs ${r.status}`);
