@@ -187,6 +187,7 @@ export async function startService(opts: StartServiceOptions): Promise<RunningSe
       queue,
       handlers: { ...wired.engine.handlers, ...opts.handlers },
       concurrency: settings.workerConcurrency,
+      leaseMs: settings.workerLeaseMs,
       logger,
       onOutcome: (job, outcome, ms) => metrics.recordJobOutcome(job.kind, outcome, ms),
     });

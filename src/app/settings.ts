@@ -10,6 +10,8 @@ export interface RuntimeSettings {
   /** postgres://… when PostgreSQL is selected. */
   databaseUrl: string | undefined;
   workerConcurrency: number;
+  /** How long a claimed job stays a worker's before another (a replica) may take it over. */
+  workerLeaseMs: number;
 }
 
 /** Reads an optional nested value from the config without assuming its exact type. */
@@ -37,9 +39,9 @@ const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== 
 const num = (v: unknown): number | undefined => (typeof v === 'number' ? v : undefined);
 
 /**
- * Environment variables: PORT, HOST, DATABASE_URL, DATA_DIR, WORKER_CONCURRENCY.
+ * Environment variables: PORT, HOST, DATABASE_URL, DATA_DIR, WORKER_CONCURRENCY, WORKER_LEASE_SECONDS.
  * Config keys (when present): server.port, server.host, database.url, database.data_dir,
- * worker.concurrency. Demo mode listens on 127.0.0.1 unless HOST says otherwise.
+ * worker.concurrency, worker.lease_seconds. Demo mode listens on 127.0.0.1 unless HOST says otherwise.
  */
 export function runtimeSettings(config: unknown, env: NodeJS.ProcessEnv, opts: { demo: boolean }): RuntimeSettings {
   return {
@@ -49,6 +51,10 @@ export function runtimeSettings(config: unknown, env: NodeJS.ProcessEnv, opts: {
     databaseUrl: str(env.DATABASE_URL) ?? str(pick(config, 'database', 'url')),
     workerConcurrency:
       intFrom('WORKER_CONCURRENCY', env.WORKER_CONCURRENCY, 1, 256) ?? num(pick(config, 'worker', 'concurrency')) ?? 4,
+    workerLeaseMs:
+      (intFrom('WORKER_LEASE_SECONDS', env.WORKER_LEASE_SECONDS, 3, 3600) ??
+        num(pick(config, 'worker', 'lease_seconds')) ??
+        30) * 1000,
   };
 }
 

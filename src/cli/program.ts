@@ -25,6 +25,7 @@ Environment:
   DATABASE_URL        postgres://… to use PostgreSQL; otherwise SQLite under DATA_DIR
   DATA_DIR            SQLite data directory (default ./data)
   WORKER_CONCURRENCY  jobs run at once by this process (default 4)
+  WORKER_LEASE_SECONDS  how long a claimed job is this process's before a replica may take it over (default 30)
   LOG_LEVEL           trace|debug|info|warn|error|silent (default info)`;
 
 /**

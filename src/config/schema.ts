@@ -198,7 +198,13 @@ export const configSchema = z.strictObject({
     })
     .default({}),
   database: z.strictObject({ url: z.string().optional(), data_dir: z.string().optional() }).default({}),
-  worker: z.strictObject({ concurrency: z.number().int().min(1).max(256).optional() }).default({}),
+  worker: z
+    .strictObject({
+      concurrency: z.number().int().min(1).max(256).optional(),
+      /** Seconds a claimed job stays a worker's (renewed while it runs); a dead replica's jobs wait this long. */
+      lease_seconds: z.number().int().min(3).max(3600).optional(),
+    })
+    .default({}),
   connections: z.array(connectionSchema).default([]),
   mappings: z.array(mappingSchema).default([]),
   host_webhooks: z

@@ -17,7 +17,15 @@ export interface CliResult {
 /** An environment for the child without variables that would change what it does. */
 export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const k of ['PORT', 'HOST', 'DATABASE_URL', 'DATA_DIR', 'WORKER_CONCURRENCY', 'JIRA_BRIDGE_CONFIG'])
+  for (const k of [
+    'PORT',
+    'HOST',
+    'DATABASE_URL',
+    'DATA_DIR',
+    'WORKER_CONCURRENCY',
+    'WORKER_LEASE_SECONDS',
+    'JIRA_BRIDGE_CONFIG',
+  ])
     delete env[k];
   return { ...env, NODE_ENV: 'test', ...extra };
 }

@@ -14,7 +14,8 @@
  * naming the dead worker; a surviving replica logged taking it back).
  *
  * Needs PostgreSQL (127.0.0.1:5432, database test); skipped with the reason printed otherwise.
- * Lasts about 45 s: the worker lease is 30 s, and what a dead replica held waits that long.
+ * Lasts about 30 s: the replicas' worker lease is 10 s (WORKER_LEASE_SECONDS), and what a dead
+ * replica held waits that long.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -73,6 +74,7 @@ describe.skipIf(reason !== null)('three replica processes on PostgreSQL, SIGKILL
         DATA_DIR: join(dir, `data-${i}`),
         JIRA_BRIDGE_MASTER_KEY: masterKey,
         WORKER_CONCURRENCY: '4',
+        WORKER_LEASE_SECONDS: '10', // what a dead replica held waits this long (default 30)
         LOG_LEVEL: 'warn',
       },
     });
