@@ -82,7 +82,7 @@ export interface ConnectionView {
     api_url?: string;
   };
   tls: { verify: boolean; custom_ca: boolean };
-  sweep: { interval_seconds: number };
+  sweep: { interval_seconds: number; link_check_seconds: number };
 }
 
 /** What the API shows of a connection: never a secret, only whether one is set. */
@@ -108,7 +108,7 @@ export function connectionView(c: ConnectionConfig, source: 'file' | 'api', oaut
               ...(a.api_url ? { api_url: a.api_url } : {}),
             },
     tls: { verify: c.tls.verify, custom_ca: !!(c.tls.ca_pem || c.tls.ca_file) },
-    sweep: { interval_seconds: c.sweep.interval_seconds },
+    sweep: { interval_seconds: c.sweep.interval_seconds, link_check_seconds: c.sweep.link_check_seconds },
   };
 }
 

@@ -32,7 +32,7 @@ describe('connections through the admin API: checked, sealed at rest, live at on
     site_url: sb.baseUrl,
     flavour: 'cloud',
     auth: { type: 'basic', email: alice.email, api_token: alice.apiToken },
-    sweep: { interval_seconds: 0 },
+    sweep: { interval_seconds: 0, link_check_seconds: 900 },
     ...over,
   });
 
@@ -94,6 +94,7 @@ describe('connections through the admin API: checked, sealed at rest, live at on
       id: 'cloud2',
       source: 'api',
       auth: { type: 'basic', email: alice.email, has_secret: true },
+      sweep: { interval_seconds: 0, link_check_seconds: 900 },
       health: { healthy: true },
     });
     const again = await call('POST', '/api/v1/connections', body());

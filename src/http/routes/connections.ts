@@ -48,7 +48,7 @@ const Connection = z.object({
     api_url: z.string().optional(),
   }),
   tls: z.object({ verify: z.boolean(), custom_ca: z.boolean() }),
-  sweep: z.object({ interval_seconds: z.number() }),
+  sweep: z.object({ interval_seconds: z.number(), link_check_seconds: z.number() }),
   health: Health,
 });
 const Check = z.union([
@@ -63,7 +63,7 @@ const Check = z.union([
 const Body = z
   .record(z.string(), z.unknown())
   .describe(
-    'A connection in the configuration file’s form: {id, name?, site_url, flavour: cloud|datacenter, auth: {type: basic, email, api_token} | {type: pat, token} | {type: oauth, client_id, client_secret}, tls?: {verify?, ca_pem?}, sweep?: {interval_seconds}}. On update, secrets left out keep their stored values.',
+    'A connection in the configuration file’s form: {id, name?, site_url, flavour: cloud|datacenter, auth: {type: basic, email, api_token} | {type: pat, token} | {type: oauth, client_id, client_secret}, tls?: {verify?, ca_pem?}, sweep?: {interval_seconds, link_check_seconds}}. On update, secrets left out keep their stored values.',
   );
 
 /**
