@@ -1,43 +1,6 @@
-import type { JiraCatalog } from '../core/catalog.js';
-import type { ConnectionInfo, FieldMappingSnapshot, JiraFieldType, OutboundMapping } from '../engine/types.js';
+import { fieldWriteType, type JiraCatalog } from '../core/catalog.js';
+import type { ConnectionInfo, FieldMappingSnapshot, OutboundMapping } from '../engine/types.js';
 import type { ConnectionConfig, MappingConfig } from './schema.js';
-
-/** Jira's custom field type keys → how the engine encodes a host value for them. */
-const CUSTOM_TYPES: Record<string, JiraFieldType> = {
-  textfield: 'string',
-  textarea: 'textarea',
-  float: 'number',
-  url: 'url',
-  datepicker: 'date',
-  datetime: 'datetime',
-  select: 'select',
-  radiobuttons: 'select',
-  multiselect: 'multiselect',
-  multicheckboxes: 'multiselect',
-  labels: 'labels',
-  userpicker: 'user',
-};
-
-function fieldType(field: JiraCatalog['fields'][number] | undefined): JiraFieldType {
-  const custom = field?.customType?.split(':').pop();
-  if (custom && CUSTOM_TYPES[custom]) return CUSTOM_TYPES[custom];
-  switch (field?.type) {
-    case 'number':
-      return 'number';
-    case 'date':
-      return 'date';
-    case 'datetime':
-      return 'datetime';
-    case 'user':
-      return 'user';
-    case 'option':
-      return 'select';
-    case 'array':
-      return field.items === 'option' ? 'multiselect' : 'labels';
-    default:
-      return 'string';
-  }
-}
 
 /** A Jira field by id or (case-insensitive) name. */
 export function findField(catalog: JiraCatalog | undefined, ref: string): JiraCatalog['fields'][number] | undefined {
@@ -57,7 +20,7 @@ export function toOutboundMapping(m: MappingConfig, catalog?: JiraCatalog): Outb
     return {
       host: f.host,
       jira: jf?.id ?? f.jira,
-      type: f.type ?? fieldType(jf),
+      type: f.type ?? (jf ? fieldWriteType(jf) : 'string'),
       direction: f.direction,
       ...(f.lock ? { lock: f.lock } : {}),
       ...(f.values ? { values: f.values } : {}),

@@ -67,7 +67,7 @@ const CUSTOM_TYPES: Record<string, FieldWriteType> = {
 
 /**
  * The write type of a Jira field from its schema (custom type first, then the schema type).
- * The same table as src/config/to-engine.ts uses to resolve a field mapping without a `type`.
+ * src/config/to-engine.ts resolves a field mapping without a `type` with it.
  */
 export function fieldWriteType(field: JiraCatalog['fields'][number]): FieldWriteType {
   const custom = field.customType?.split(':').pop();

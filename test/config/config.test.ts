@@ -335,7 +335,7 @@ describe('field mappings, required create fields and host_link against the catal
     expect(check('    fields: [{ host: token, jira: Sync Token, type: url }]\n')).toEqual([]);
   });
 
-  it('the core’s field write types agree with how the engine resolves a field without a type', () => {
+  it('a field mapped without a type is written as the core’s field write type says', () => {
     for (const f of catalog.fields) {
       const m = parseConfigText(CONN + MAPPING(`    fields: [{ host: x, jira: "${f.id}" }]\n`), {}).mappings[0]!;
       expect([f.id, toOutboundMapping(m, catalog).fields[0]!.type]).toEqual([f.id, fieldWriteType(f)]);
