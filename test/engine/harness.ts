@@ -6,7 +6,7 @@ import { createEngine, type Engine, type EngineDeps } from '../../src/engine/eng
 import { jiraPortFromClient } from '../../src/engine/jira-port.js';
 import { createJiraClient } from '../../src/jira/client.js';
 import { staticMappingSource } from '../../src/engine/mapping-source.js';
-import type { ConnectionInfo, JiraPort, OutboundMapping } from '../../src/engine/types.js';
+import type { ConnectionInfo, InboundSettings, JiraPort, OutboundMapping } from '../../src/engine/types.js';
 import { createQueue, startWorker, type Queue, type Worker } from '../../src/queue/index.js';
 import { startSandbox, type SandboxOptions } from '../../src/sandbox/index.js';
 import type { TestDb } from '../helpers/db.js';
@@ -25,6 +25,17 @@ export const opsMapping = (over: Partial<OutboundMapping> = {}): OutboundMapping
   demoOpsMapping(CONNECTION_ID, { id: 'map-ops', ...over });
 export const jsmMapping = (over: Partial<OutboundMapping> = {}): OutboundMapping =>
   demoJsmMapping(CONNECTION_ID, { id: 'map-itsd', ...over });
+
+/** A mapping's inbound settings: Jira → host on, defaults of the file's schema, `over` on top. */
+export const inboundSettings = (over: Partial<InboundSettings> = {}): InboundSettings => ({
+  statusIn: {},
+  priorityIn: {},
+  reopenFromJira: true,
+  comments: true,
+  onJiraDelete: 'unlink',
+  onJiraCreate: 'ignore',
+  ...over,
+});
 
 export interface Harness {
   sandbox: Sandbox;

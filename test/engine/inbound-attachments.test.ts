@@ -14,7 +14,7 @@ import { createMetrics } from '../../src/metrics/metrics.js';
 import { JIRA_ACCEPTED_EVENTS } from '../../src/webhooks/parse.js';
 import { sign } from '../../src/webhooks/verify.js';
 import { freshSqlite, type TestDb } from '../helpers/db.js';
-import { opsMapping } from './harness.js';
+import { opsMapping, inboundSettings } from './harness.js';
 import { startInboundHarness, WEBHOOK_SECRET, type InboundHarness } from './inbound-harness.js';
 
 const att = (id: string, over: Partial<JiraAttachmentState> = {}): JiraAttachmentState => ({
@@ -90,15 +90,7 @@ describe.each(['cloud', 'datacenter'] as const)('attachments from Jira reach the
       events: [...JIRA_ACCEPTED_EVENTS],
       mappings: [
         opsMapping({
-          inbound: {
-            statusIn: {},
-            priorityIn: {},
-            reopenFromJira: true,
-            comments: true,
-            onJiraDelete: 'unlink',
-            onJiraCreate: 'create_record',
-            attachments: { fromJira: true, maxBytes: CAP },
-          },
+          inbound: inboundSettings({ onJiraCreate: 'create_record', attachments: { fromJira: true, maxBytes: CAP } }),
         }),
       ],
     });

@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sign } from '../../src/webhooks/verify.js';
 import { freshSqlite, type TestDb } from '../helpers/db.js';
-import { opsMapping, secMapping } from './harness.js';
+import { opsMapping, secMapping, inboundSettings } from './harness.js';
 import { startInboundHarness, WEBHOOK_SECRET, type InboundHarness } from './inbound-harness.js';
 
 const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'jira-webhooks');
@@ -380,14 +380,7 @@ describe.each([
       mappings: [
         secMapping(),
         opsMapping({
-          inbound: {
-            statusIn: {},
-            priorityIn: {},
-            reopenFromJira: true,
-            comments: true,
-            onJiraDelete: 'resolve',
-            onJiraCreate: 'ignore',
-          },
+          inbound: inboundSettings({ onJiraDelete: 'resolve' }),
         }),
       ],
     });

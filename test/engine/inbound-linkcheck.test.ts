@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSweeper } from '../../src/engine/sweep.js';
 import type { JiraPort } from '../../src/engine/types.js';
 import { freshSqlite, type TestDb } from '../helpers/db.js';
-import { CONNECTION_ID, opsMapping, secMapping } from './harness.js';
+import { CONNECTION_ID, opsMapping, secMapping, inboundSettings } from './harness.js';
 import { startInboundHarness, type InboundHarness } from './inbound-harness.js';
 
 describe.each(['cloud', 'datacenter'] as const)('sweep link check with webhooks off (%s)', (flavour) => {
@@ -23,14 +23,7 @@ describe.each(['cloud', 'datacenter'] as const)('sweep link check with webhooks 
       events: [], // no webhook registered: the sweep is the only way back
       mappings: [
         opsMapping({
-          inbound: {
-            statusIn: {},
-            priorityIn: {},
-            reopenFromJira: true,
-            comments: true,
-            onJiraDelete: 'resolve',
-            onJiraCreate: 'ignore',
-          },
+          inbound: inboundSettings({ onJiraDelete: 'resolve' }),
         }),
         secMapping({ direction: 'to_jira' }),
       ],

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshSqlite, type TestDb } from '../helpers/db.js';
-import { opsMapping } from './harness.js';
+import { opsMapping, inboundSettings } from './harness.js';
 import { startInboundHarness, type InboundHarness } from './inbound-harness.js';
 
 describe('inbound: rejected credentials pause the connection; the Jira change waits and is applied after', () => {
@@ -13,14 +13,7 @@ describe('inbound: rejected credentials pause the connection; the Jira change wa
       pauseRetryMs: 600_000,
       mappings: [
         opsMapping({
-          inbound: {
-            statusIn: {},
-            priorityIn: {},
-            reopenFromJira: true,
-            comments: true,
-            onJiraDelete: 'unlink',
-            onJiraCreate: 'ignore',
-          },
+          inbound: inboundSettings(),
         }),
       ],
     });

@@ -11,7 +11,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OutboundMapping } from '../../src/engine/types.js';
 import { freshSqlite, type TestDb } from '../helpers/db.js';
-import { CONNECTION_ID, jsmMapping } from './harness.js';
+import { CONNECTION_ID, jsmMapping, inboundSettings } from './harness.js';
 import { startInboundHarness, type InboundHarness } from './inbound-harness.js';
 
 /** Moves an issue as Alice, through the transition to the status named (one hop). */
@@ -33,14 +33,7 @@ describe('Xyte: Service Management requests back to incidents', () => {
       mappings: [
         jsmMapping({
           // Xyte will not reopen a closed incident, even if the Jira request is reopened.
-          inbound: {
-            statusIn: {},
-            priorityIn: {},
-            reopenFromJira: false,
-            comments: true,
-            onJiraDelete: 'unlink',
-            onJiraCreate: 'ignore',
-          },
+          inbound: inboundSettings({ reopenFromJira: false }),
         }),
       ],
     });
@@ -133,16 +126,15 @@ const itocMapping = (): OutboundMapping => ({
   fields: [],
   labels: [],
   comments: false,
-  inbound: {
+  inbound: inboundSettings({
     statusIn: { 'category:new': 'open', 'category:indeterminate': 'open', 'category:done': 'resolved' },
     priorityIn: { Highest: 'CRITICAL', High: 'HIGH', Medium: 'MEDIUM', Low: 'LOW' },
     priorityInDefault: 'LOW',
-    reopenFromJira: true,
     comments: false,
     onJiraDelete: 'resolve',
     onJiraCreate: 'create_record',
     createKind: 'alert',
-  },
+  }),
 });
 
 describe('ITOC360: alerts from Jira issues', () => {
@@ -281,14 +273,7 @@ describe('StackFlow: a jira_to_stackflow mapping (direction from_jira)', () => {
           fields: [],
           labels: [],
           comments: true,
-          inbound: {
-            statusIn: {},
-            priorityIn: {},
-            reopenFromJira: true,
-            comments: true,
-            onJiraDelete: 'unlink',
-            onJiraCreate: 'create_record',
-          },
+          inbound: inboundSettings({ onJiraCreate: 'create_record' }),
         },
       ],
     });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshSqlite, type TestDb } from '../helpers/db.js';
-import { opsMapping, secMapping, jsmMapping } from './harness.js';
+import { opsMapping, secMapping, jsmMapping, inboundSettings } from './harness.js';
 import { startInboundHarness, type InboundHarness } from './inbound-harness.js';
 
 const adf = (text: string) => ({
@@ -19,34 +19,13 @@ describe('inbound sync: Jira changes reach the record (SQLite, sandbox webhooks)
       mappings: [
         // SEC: comments flow to Jira only.
         secMapping({
-          inbound: {
-            statusIn: {},
-            priorityIn: {},
-            reopenFromJira: true,
-            comments: false,
-            onJiraDelete: 'unlink',
-            onJiraCreate: 'ignore',
-          },
+          inbound: inboundSettings({ comments: false }),
         }),
         opsMapping({
-          inbound: {
-            statusIn: {},
-            priorityIn: {},
-            reopenFromJira: true,
-            comments: true,
-            onJiraDelete: 'resolve',
-            onJiraCreate: 'create_record',
-          },
+          inbound: inboundSettings({ onJiraDelete: 'resolve', onJiraCreate: 'create_record' }),
         }),
         jsmMapping({
-          inbound: {
-            statusIn: { 'category:done': 'resolved' },
-            priorityIn: {},
-            reopenFromJira: false,
-            comments: true,
-            onJiraDelete: 'unlink',
-            onJiraCreate: 'ignore',
-          },
+          inbound: inboundSettings({ statusIn: { 'category:done': 'resolved' }, reopenFromJira: false }),
         }),
       ],
     });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshSqlite, type TestDb } from '../helpers/db.js';
-import { CONNECTION_ID, opsMapping } from './harness.js';
+import { CONNECTION_ID, opsMapping, inboundSettings } from './harness.js';
 import { startInboundHarness, type InboundHarness } from './inbound-harness.js';
 
 /**
@@ -17,14 +17,7 @@ describe('a status conflict the host won is pushed even when the host status ret
     h = await startInboundHarness(db, {
       mappings: [
         opsMapping({
-          inbound: {
-            statusIn: {},
-            priorityIn: {},
-            reopenFromJira: true,
-            comments: true,
-            onJiraDelete: 'unlink',
-            onJiraCreate: 'ignore',
-          },
+          inbound: inboundSettings(),
         }),
       ],
     });
