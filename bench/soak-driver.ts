@@ -15,6 +15,7 @@ import { createLogger } from '../src/log/logger.js';
 import { startSandbox } from '../src/sandbox/index.js';
 import type { SandboxKnobs } from '../src/sandbox/knobs.js';
 import { JIRA_EVENTS } from '../src/webhooks/parse.js';
+import { prng } from '../src/sandbox/prng.js';
 
 const PRIORITY: Record<string, string> = { P1: 'Highest', P2: 'High', P3: 'Medium', P4: 'Low' };
 const STATUS_IN: Record<string, string> = { 'To Do': 'new', 'In Progress': 'in_progress', Done: 'resolved' };
@@ -130,17 +131,6 @@ export interface SoakReport {
   stuckJobs: number;
   /** Resident memory of the process (service + sandbox + load), MiB: when faults start, peak, at the end. */
   rssMiB: { start: number; peak: number; end: number };
-}
-
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export async function runSoak(opts: SoakOptions): Promise<SoakReport> {

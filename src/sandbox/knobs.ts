@@ -3,6 +3,7 @@
  * limit, injected 5xx and forced 401. Deterministic: randomness comes from a seeded PRNG and time
  * from an injectable clock.
  */
+import { prng } from './prng.js';
 
 export interface BucketConfig {
   /** Bucket size (burst). */
@@ -39,18 +40,6 @@ export const DEFAULT_KNOBS: SandboxKnobs = {
   expiredAuth: false,
   seed: 1,
 };
-
-/** mulberry32: small, fast, deterministic. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 class TokenBucket {
   private tokens: number;

@@ -13,22 +13,11 @@ import { createJiraClient, type JiraClient } from '../../src/jira/client.js';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/index.js';
 import { freePort, spawnCli, waitForStatus, type Spawned } from '../cli/helpers.js';
 import { JIRA_EVENTS } from '../../src/webhooks/parse.js';
+import { prng } from '../../src/sandbox/prng.js';
 
 const SECRET = 'crash-webhook-secret-0123456789';
 const PRIORITY: Record<string, string> = { P1: 'Highest', P2: 'High', P3: 'Medium', P4: 'Low' };
 const STATUS_IN: Record<string, string> = { 'To Do': 'new', 'In Progress': 'in_progress', Done: 'resolved' };
-
-/** A small seeded PRNG: the run is repeatable for a seed. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('SIGKILL under load from both sides, then restart', () => {
   let sb: RunningSandbox;

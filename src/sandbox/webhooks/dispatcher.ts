@@ -20,6 +20,7 @@ import type {
   WebhookInput,
   WebhookRegistration,
 } from './types.js';
+import { prng } from '../prng.js';
 
 /** App (dynamic) webhooks live 30 days unless refreshed. */
 export const APP_WEBHOOK_TTL_MS = 30 * 24 * 3_600_000;
@@ -39,18 +40,6 @@ interface PendingDelivery {
   body: string;
   identifier: string;
   duplicate: boolean;
-}
-
-/** mulberry32: a tiny seeded PRNG, good enough for fault injection. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function validateInput(input: Partial<WebhookInput>, creating: boolean): void {

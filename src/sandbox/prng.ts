@@ -1,0 +1,14 @@
+/**
+ * mulberry32: a small, fast, seeded pseudo-random generator in [0, 1). The sandbox's faults and
+ * jitter draw from it so that a run is repeatable for a seed; tests and benchmarks use it too.
+ */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
