@@ -170,11 +170,11 @@ export async function resealConnections(
   let current = 0;
   for (const r of rows) {
     if (!r.secrets_enc) continue;
-    if (r.secrets_enc.split('.')[1] === box.keyId) {
+    const secrets_enc = box.reseal(r.secrets_enc, aad(r.id));
+    if (secrets_enc === null) {
       current++;
       continue;
     }
-    const secrets_enc = box.seal(box.open(r.secrets_enc, aad(r.id)), aad(r.id));
     await db.updateTable('connections').set({ secrets_enc }).where('id', '=', r.id).execute();
     resealed++;
   }

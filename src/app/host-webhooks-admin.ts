@@ -110,11 +110,11 @@ export async function resealHostWebhooks(
   let current = 0;
   for (const r of rows) {
     if (!r.secret_enc) continue;
-    if (r.secret_enc.split('.')[1] === box.keyId) {
+    const secret_enc = box.reseal(r.secret_enc, aad(r.id));
+    if (secret_enc === null) {
       current++;
       continue;
     }
-    const secret_enc = box.seal(box.open(r.secret_enc, aad(r.id)), aad(r.id));
     await db.updateTable('outbound_webhooks').set({ secret_enc }).where('id', '=', r.id).execute();
     resealed++;
   }

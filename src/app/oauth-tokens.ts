@@ -155,20 +155,15 @@ export async function resealOAuthTokens(
   let current = 0;
   const rows = await db.selectFrom('oauth_tokens').selectAll().execute();
   for (const r of rows) {
-    const keyOf = (s: string | null): string | undefined => s?.split('.')[1];
-    if (keyOf(r.access_enc) === box.keyId && (r.refresh_enc === null || keyOf(r.refresh_enc) === box.keyId)) {
+    const access = box.reseal(r.access_enc, accessAad(r.connection_id));
+    const refresh = r.refresh_enc === null ? null : box.reseal(r.refresh_enc, refreshAad(r.connection_id));
+    if (access === null && refresh === null) {
       current++;
       continue;
     }
     await db
       .updateTable('oauth_tokens')
-      .set({
-        access_enc: box.seal(box.open(r.access_enc, accessAad(r.connection_id)), accessAad(r.connection_id)),
-        refresh_enc:
-          r.refresh_enc === null
-            ? null
-            : box.seal(box.open(r.refresh_enc, refreshAad(r.connection_id)), refreshAad(r.connection_id)),
-      })
+      .set({ access_enc: access ?? r.access_enc, refresh_enc: refresh ?? r.refresh_enc })
       .where('connection_id', '=', r.connection_id)
       .where('version', '=', r.version)
       .execute();

@@ -12,6 +12,8 @@ export interface SecretBox {
   readonly keyId: string;
   seal(plaintext: string, aad: string): string;
   open(sealed: string, aad: string): string;
+  /** For a key rotation: the value sealed again under the current key, or null when it already is. */
+  reseal(sealed: string, aad: string): string | null;
 }
 
 const b64 = (b: Buffer): string => b.toString('base64url');
@@ -32,7 +34,7 @@ export function parseMasterKey(text: string, source: string): Buffer {
 export function createSecretBox(current: Buffer, previous: Buffer[] = []): SecretBox {
   const keys = new Map([current, ...previous].map((k) => [keyIdOf(k), k]));
   const keyId = keyIdOf(current);
-  return {
+  const box: SecretBox = {
     keyId,
     seal(plaintext, aad) {
       const iv = randomBytes(12);
@@ -62,5 +64,9 @@ export function createSecretBox(current: Buffer, previous: Buffer[] = []): Secre
         throw new AppError('INTERNAL', 'A stored secret failed its integrity check', { retryable: false });
       }
     },
+    reseal(sealed, aad) {
+      return sealed.split('.')[1] === keyId ? null : box.seal(box.open(sealed, aad), aad);
+    },
   };
+  return box;
 }

@@ -31,6 +31,15 @@ describe('secrets at rest: AES-256-GCM secret box', () => {
     expect(rotated.open(old, 'row')).toBe('kept');
     expect(rotated.seal('new', 'row').split('.')[1]).toBe(keyIdOf(k2));
   });
+  it('reseal: a value under an old key is sealed again under the current one; a current one is left as is', () => {
+    const old = createSecretBox(k1).seal('kept', 'row');
+    const rotated = createSecretBox(k2, [k1]);
+    const again = rotated.reseal(old, 'row')!;
+    expect(again.split('.')[1]).toBe(keyIdOf(k2));
+    expect(createSecretBox(k2).open(again, 'row')).toBe('kept');
+    expect(rotated.reseal(again, 'row')).toBeNull();
+    expect(() => rotated.reseal(old, 'other-row')).toThrow(/integrity/);
+  });
   it('a master key of the wrong size is a configuration error that says how to make one', () => {
     expect(() => parseMasterKey('c2hvcnQ=', 'JIRA_BRIDGE_MASTER_KEY')).toThrow(/openssl rand -base64 32/);
   });

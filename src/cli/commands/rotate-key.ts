@@ -51,11 +51,11 @@ export async function rotateKeyCommand(opts: RotateKeyOptions): Promise<number> 
       for (const r of rows) {
         const v = fromJson<{ sealed?: unknown }>(r.value);
         if (!v || typeof v.sealed !== 'string') continue;
-        if (v.sealed.split('.')[1] === box.keyId) {
+        const sealed = box.reseal(v.sealed, r.key);
+        if (sealed === null) {
           current++;
           continue;
         }
-        const sealed = box.seal(box.open(v.sealed, r.key), r.key);
         await trx
           .updateTable('settings')
           .set({ value: toJson({ ...v, sealed }) })
