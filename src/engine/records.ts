@@ -304,6 +304,21 @@ export function createRecordService(deps: RecordServiceDeps) {
       return { records, next_cursor: rows.length === limit ? rows[rows.length - 1]!.id : null };
     },
 
+    /** How many records there are by sync state (deleted ones left out), whatever a list shows. */
+    async countRecords(
+      filter: Pick<ListRecordsFilter, 'scope' | 'kind'> = {},
+    ): Promise<{ total: number; by_state: Record<SyncState, number> }> {
+      let q = store.db
+        .selectFrom('records')
+        .select((eb) => ['sync_state', eb.fn.countAll<number | string>().as('n')])
+        .where('deleted_at', 'is', null);
+      if (filter.scope) q = q.where('scope', '=', filter.scope);
+      if (filter.kind) q = q.where('kind', '=', filter.kind);
+      const by_state: Record<SyncState, number> = { pending: 0, synced: 0, failed: 0 };
+      for (const r of await q.groupBy('sync_state').execute()) by_state[r.sync_state] = Number(r.n);
+      return { total: by_state.pending + by_state.synced + by_state.failed, by_state };
+    },
+
     /** Idempotent by host comment id: a repeated comment is not stored or posted twice. */
     async addComment(scope: string, hostId: string, c: CommentInput): Promise<{ id: string; created: boolean }> {
       const t = now();

@@ -1,6 +1,7 @@
 /**
- * The API behind the console's dashboard and mapping preview, against the real service and the
- * sandbox (Cloud and Data Center): GET /api/v1/stats counts what the service did, POST
+ * The API behind the console's dashboard, records page and mapping preview, against the real service
+ * and the sandbox (Cloud and Data Center): GET /api/v1/stats counts what the service did, GET
+ * /api/v1/records/counts counts records by sync state, POST
  * /api/v1/mappings/preview runs the JQL a mapping covers and names what is wrong with a body.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -153,6 +154,38 @@ describe.each(['cloud', 'datacenter'] as const)('stats and preview API (%s)', (f
       kinds: { bug: { issue_type: 'Bug' } },
     });
     expect(none.body).toMatchObject({ total: 0, issues: [] });
+  });
+
+  it('record counts by sync state match the lists state by state; by scope and kind; scoped host tokens', async () => {
+    const all = await call(viewer, 'GET', '/api/v1/records/counts');
+    expect(all.status).toBe(200);
+    const counts = all.body as unknown as { total: number; by_state: Record<'pending' | 'synced' | 'failed', number> };
+    expect(counts).toEqual({ total: 12, by_state: { pending: 0, synced: 12, failed: 0 } });
+    // The same numbers as the lists, state by state.
+    for (const state of ['pending', 'synced', 'failed'] as const) {
+      const list = await call(viewer, 'GET', `/api/v1/records?state=${state}&limit=500`);
+      expect((list.body.records as unknown[]).length).toBe(counts.by_state[state]);
+    }
+    expect((await call(viewer, 'GET', '/api/v1/records/counts?scope=stackflow')).body).toEqual({
+      total: 12,
+      by_state: { pending: 0, synced: 12, failed: 0 },
+    });
+    expect((await call(viewer, 'GET', '/api/v1/records/counts?scope=payroll')).body).toMatchObject({ total: 0 });
+    expect((await call(viewer, 'GET', '/api/v1/records/counts?kind=incident')).body).toMatchObject({ total: 12 });
+    expect((await call(viewer, 'GET', '/api/v1/records/counts?kind=alert')).body).toMatchObject({ total: 0 });
+    // Not a list: a state filter is refused, naming it.
+    const bad = await call(viewer, 'GET', '/api/v1/records/counts?state=failed');
+    expect(bad.status).toBe(400);
+    expect(bad.body.error?.details?.issues[0]?.path).toMatch(/state/);
+    // A host token limited to a scope counts in it only.
+    const host = (
+      (await call(admin, 'POST', '/api/v1/tokens', { name: 'host', role: 'host', scopes: ['stackflow'] })).body as {
+        token: string;
+      }
+    ).token;
+    expect((await call(host, 'GET', '/api/v1/records/counts?scope=stackflow')).body).toMatchObject({ total: 12 });
+    expect((await call(host, 'GET', '/api/v1/records/counts')).status).toBe(403);
+    expect((await call(host, 'GET', '/api/v1/records/counts?scope=payroll')).status).toBe(403);
   });
 
   it('the preview names what is wrong, and is for admins', async () => {

@@ -124,7 +124,7 @@ export interface RecordsRouteOptions {
   engine: Pick<Engine, 'records'>;
 }
 
-/** `/api/v1/records`: upsert, read, list, comments, attachments, timeline. */
+/** `/api/v1/records`: upsert, read, list, counts by sync state, comments, attachments, timeline. */
 export const recordsPlugin: FastifyPluginAsync<RecordsRouteOptions> = async (fastify, opts) => {
   const records = opts.engine.records;
   const app = fastify.withTypeProvider<ZodTypeProvider>();
@@ -206,6 +206,28 @@ export const recordsPlugin: FastifyPluginAsync<RecordsRouteOptions> = async (fas
       });
       return { records: page.records.map(view), next_cursor: page.next_cursor };
     },
+  );
+
+  app.get(
+    '/api/v1/records/counts',
+    {
+      schema: {
+        tags: ['records'],
+        summary: 'How many records there are, by sync state (filter by scope, kind)',
+        querystring: z.strictObject({
+          scope: z.string().min(1).optional(),
+          kind: z.string().min(1).optional(),
+        }),
+        response: {
+          200: z.object({
+            total: z.number().int(),
+            by_state: z.object({ pending: z.number().int(), synced: z.number().int(), failed: z.number().int() }),
+          }),
+          ...errorResponses(400),
+        },
+      },
+    },
+    async (req) => records.countRecords({ scope: req.query.scope, kind: req.query.kind }),
   );
 
   app.post(
