@@ -63,6 +63,7 @@ export function changesRoutes(opts: ChangesRouteOptions): FastifyPluginAsync {
           summary: 'Signed webhooks sent to the host: each event, attempts, last answer (newest first)',
           querystring: z.strictObject({
             status: z.enum(['pending', 'delivered']).optional(),
+            subscription: z.string().min(1).max(200).optional().describe('only this subscription’s (its id)'),
             limit: z.coerce.number().int().min(1).max(500).default(100),
           }),
           response: {
@@ -93,6 +94,7 @@ export function changesRoutes(opts: ChangesRouteOptions): FastifyPluginAsync {
           .orderBy('id', 'desc')
           .limit(req.query.limit);
         if (req.query.status) q = q.where('status', '=', req.query.status);
+        if (req.query.subscription) q = q.where('webhook_id', '=', req.query.subscription);
         const rows = await q.execute();
         return {
           deliveries: rows.map((r) => ({

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { CHANGE_EVENTS } from '../../host/feed.js';
 import { actorOf } from '../auth.js';
 import { errorResponses } from '../schemas.js';
 
@@ -54,9 +55,7 @@ const events = z
   .array(z.string().min(1).max(100))
   .min(1)
   .max(50)
-  .describe(
-    'record.created, record.linked, record.updated, record.comments, record.moved, record.unlinked, record.sync_failed, or *',
-  );
+  .describe(`${CHANGE_EVENTS.join(', ')}, or *`);
 const secret = z
   .string()
   .min(16, 'must be at least 16 characters (leave it out to have one generated)')
@@ -78,10 +77,16 @@ export function hostWebhooksRoutes(opts: { hostWebhooks: HostWebhooksApi }): Fas
         schema: {
           tags: ['changes'],
           summary: 'Host webhook subscriptions (the configuration file’s and the API’s); never their secrets',
-          response: { 200: z.object({ subscriptions: z.array(HostWebhookSchema) }), ...errorResponses(401, 403) },
+          response: {
+            200: z.object({
+              subscriptions: z.array(HostWebhookSchema),
+              event_types: z.array(z.string()).describe('the change types a subscription may name (or *)'),
+            }),
+            ...errorResponses(401, 403),
+          },
         },
       },
-      async () => ({ subscriptions: await api.list() }),
+      async () => ({ subscriptions: await api.list(), event_types: [...CHANGE_EVENTS] }),
     );
     app.get(
       '/api/v1/host-webhooks/:id',
