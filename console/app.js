@@ -1,10 +1,12 @@
 // jira-bridge console: a small single-page app on the service's own API (no build step, ES modules).
 // Screens: sign-in, dashboard, records (+ timeline and comments), failures with retry, webhook
-// deliveries, connections (+ form and check), mappings (+ editor and JQL preview), webhook setup;
-// a banner when a Jira connection is paused (401/403) saying what to do.
+// deliveries, connections (+ form and check), mappings (+ editor and JQL preview), webhook setup,
+// host webhooks (+ one subscription's deliveries); admins: API tokens, audit log; a banner when a
+// Jira connection is paused (401/403) saying what to do.
 import { audit } from './audit.js';
 import { connectionForm, connections } from './connections.js';
 import { dashboard } from './dashboard.js';
+import { hostWebhook, hostWebhooks } from './host-webhooks.js';
 import {
   TOKEN_KEY,
   ago,
@@ -138,8 +140,10 @@ const screens = {
     const q = new URLSearchParams(location.hash.split('?')[1] ?? '');
     const state = q.get('state') ?? '';
     const text = q.get('q') ?? '';
-    const [{ records }, stats] = await Promise.all([
+    // The counts are of every record (GET /api/v1/records/counts), whatever the filter shows.
+    const [{ records, next_cursor: more }, counts, stats] = await Promise.all([
       api(`/api/v1/records?limit=200${state ? `&state=${state}` : ''}`),
+      api('/api/v1/records/counts'),
       api('/api/v1/jobs/stats'),
     ]);
     const needle = text.toLowerCase();
@@ -152,13 +156,13 @@ const screens = {
           ),
         )
       : records;
-    const count = (s) => records.filter((r) => r.sync.state === s).length;
+    const count = (s) => counts.by_state[s] ?? 0;
     main.innerHTML = `${pageHead('Records', 'Every record, its Jira issue and its sync state. Open a row for its timeline.')}
       <div class="grid">
-        <div class="stat"><b>${records.length}</b><span>records</span></div>
-        <div class="stat"><b>${count('synced')}</b><span>synced</span></div>
-        <div class="stat"><b>${count('pending')}</b><span>pending</span></div>
-        <div class="stat ${count('failed') ? 'bad' : ''}"><b>${count('failed')}</b><span>failed to sync</span></div>
+        <div class="stat" id="count-total"><b>${counts.total}</b><span>records</span></div>
+        <div class="stat" id="count-synced"><b>${count('synced')}</b><span>synced</span></div>
+        <div class="stat" id="count-pending"><b>${count('pending')}</b><span>pending</span></div>
+        <div class="stat ${count('failed') ? 'bad' : ''}" id="count-failed"><b>${count('failed')}</b><span>failed to sync</span></div>
         <div class="stat ${stats.by_state?.dead ? 'bad' : ''}"><b>${stats.by_state?.dead ?? 0}</b><span>failed jobs</span></div>
       </div>
       <div class="card"><form class="toolbar" id="filters" role="search">
@@ -175,7 +179,7 @@ const screens = {
           <td>${badge(r.sync.state)}${r.sync.error ? `<div class="error">${esc(r.sync.error.message)}</div>` : ''}${r.sync.state === 'failed' ? retryButton(r) : ''}</td><td class="muted" title="${esc(when(r.updated_at))}">${esc(ago(r.updated_at))}</td></tr>`,
         )
         .join('')}
-      </tbody></table></div>${shown.length ? '' : empty(records.length ? 'Nothing matches' : 'No records yet', records.length ? 'Change the search or the state filter.' : 'The host pushes them with <span class="mono">PUT /api/v1/records/{scope}/{id}</span>.')}</div>`;
+      </tbody></table></div>${more ? `<p class="muted small" id="records-more">The first ${records.length} ${state ? `${esc(state)} ` : ''}records are listed: narrow them with the search or the state filter.</p>` : ''}${shown.length ? '' : empty(records.length ? 'Nothing matches' : 'No records yet', records.length ? 'Change the search or the state filter.' : 'The host pushes them with <span class="mono">PUT /api/v1/records/{scope}/{id}</span>.')}</div>`;
     wireRetry(main);
     const go = () => {
       const p = new URLSearchParams();
@@ -447,9 +451,12 @@ const screens = {
   mapping: (id) => mappingEditor(main, id),
   audit: () => audit(main),
   tokens: () => tokens(main, me),
+  'host-webhooks': () => hostWebhooks(main, me),
+  'host-webhook': (id) => hostWebhook(main, me, id),
 };
 
-const NAV_OF = { record: 'records', connection: 'connections', mapping: 'mappings' };
+const NAV_OF = { record: 'records', connection: 'connections', mapping: 'mappings', 'host-webhook': 'host-webhooks' };
+const TITLE_OF = { 'host-webhooks': 'Host webhooks', 'host-webhook': 'Host webhook' };
 
 async function route() {
   const token = sessionStorage.getItem(TOKEN_KEY);
@@ -472,7 +479,7 @@ async function route() {
     shell.classList.remove('signed-out');
     await identify();
   }
-  document.title = `${screen[0].toUpperCase() + screen.slice(1)} · jira-bridge`;
+  document.title = `${TITLE_OF[screen] ?? screen[0].toUpperCase() + screen.slice(1)} · jira-bridge`;
   main.setAttribute('aria-busy', 'true');
   try {
     await screens[screen](...args.map(decodeURIComponent));

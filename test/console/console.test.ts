@@ -6,15 +6,20 @@
  * fetched from Jira (the API's validation errors shown next to their fields), preview its JQL,
  * copy the webhook settings into Jira, see a record created through the API linked, see a Jira
  * user's transition and comment arrive, read the dashboard, connect an OAuth connection through
- * Atlassian's consent page (the sandbox's); failure paths: a failed job retried
+ * Atlassian's consent page (the sandbox's), subscribe the platform to signed host webhooks (the
+ * secret shown once; deliveries to a receiver in the test verify with it, and after a rotation
+ * with the new one only; viewers read without secrets or buttons); failure paths: a failed job retried
  * from the screen, a rejected Jira credential raising the banner that says what to do, a bad API
  * token sent back to sign-in with the reason. Screenshots of every screen go to
  * test-results/console/ (desktop, plus a phone-sized pass). No console errors allowed.
  */
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startService, type RunningService } from '../../src/app/service.js';
 import { createLogger } from '../../src/log/logger.js';
@@ -437,6 +442,14 @@ describe.skipIf(noBrowser)('web console in Chromium: a new user’s path', () =>
     await page.waitForSelector('tr[data-host="inc-103"] .error');
     expect(await text('tr[data-host="inc-103"] .error')).toMatch(/cannot be set\. It is not on the appropriate screen/);
     expect(await text('tr[data-host="inc-103"] .badge')).toBe('failed');
+    // The counts above the list are of every record, not of the two the filter shows.
+    const counts = await json<{ total: number; by_state: Record<string, number> }>('/api/v1/records/counts');
+    expect(counts.by_state).toMatchObject({ failed: 2 });
+    expect(counts.by_state.synced).toBe(2);
+    expect(await page.$$eval('table.records tbody tr', (r) => r.length)).toBe(2);
+    expect(Number(await text('#count-total b'))).toBe(counts.total);
+    expect(Number(await text('#count-synced b'))).toBe(counts.by_state.synced);
+    expect(Number(await text('#count-failed b'))).toBe(2);
     await shot('16-records-failed');
     // A retry before the cause is fixed fails again, with the same reason.
     const failedAt = async (id: string) =>
@@ -665,6 +678,227 @@ describe.skipIf(noBrowser)('web console in Chromium: a new user’s path', () =>
     expect(await unlabelled()).toEqual([]);
   });
 
+  it('host webhooks (admins): subscribe the platform, secret shown once; deliveries verify with it; rotate; viewers read only; delete', async () => {
+    // The platform's receiver: down (503) at first, then up.
+    const got: Array<{ headers: IncomingHttpHeaders; body: string }> = [];
+    let up = false;
+    const rx = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        got.push({ headers: req.headers, body });
+        res.writeHead(up ? 204 : 503).end();
+      });
+    });
+    await new Promise<void>((r) => rx.listen(0, '127.0.0.1', r));
+    const rxUrl = `http://127.0.0.1:${(rx.address() as AddressInfo).port}/hooks/jira-bridge`;
+    const verify = (secret: string, m: { headers: IncomingHttpHeaders; body: string }) =>
+      new Webhook(secret).verify(m.body, {
+        'webhook-id': String(m.headers['webhook-id']),
+        'webhook-timestamp': String(m.headers['webhook-timestamp']),
+        'webhook-signature': String(m.headers['webhook-signature']),
+      }) as { type: string; data: { record: { host_id: string } } };
+    type Sub = { id: string; url: string; description: string | null; events: string[] };
+    try {
+      await page.click('nav a[data-nav=host-webhooks]');
+      await page.waitForSelector('h1:text("Host webhooks")');
+      expect(await unlabelled()).toEqual([]);
+      // The API's errors next to their fields: not a URL, a pasted secret too short.
+      await page.fill('#hw-url', 'not a url');
+      await page.check('input[name=hw-secret-mode][value=own]');
+      await page.fill('#hw-secret', 'too-short');
+      await page.click('#hw-create');
+      await page.waitForSelector('[data-error-for="url"]:not([hidden])');
+      expect(await text('[data-error-for="url"]')).toMatch(/absolute http\(s\) URL/);
+      expect(await text('[data-error-for="secret"]')).toMatch(/at least 16 characters/);
+      expect(await page.getAttribute('#hw-url', 'aria-invalid')).toBe('true');
+      await shot('29-host-webhook-errors');
+      // No change type chosen: said next to the events.
+      await page.uncheck('#hw-all');
+      await page.click('#hw-create');
+      await page.waitForSelector('[data-error-for="events"]:not([hidden])');
+      expect(await text('[data-error-for="events"]')).toMatch(/at least one change type/);
+      // The change types are the feed's.
+      expect(await page.$$eval('input.ev', (l) => l.map((c) => (c as unknown as { value: string }).value))).toEqual([
+        'record.created',
+        'record.linked',
+        'record.updated',
+        'record.comments',
+        'record.attachments',
+        'record.moved',
+        'record.unlinked',
+        'record.sync_failed',
+      ]);
+      await page.check('input.ev[value="record.linked"]');
+      await page.check('input.ev[value="record.updated"]');
+      await page.check('input[name=hw-secret-mode][value=generate]');
+      await page.fill('#hw-url', rxUrl);
+      await page.fill('#hw-desc', 'StackFlow production');
+      await page.click('#hw-create');
+      await page.waitForSelector('code.new-secret');
+      const secret = await text('code.new-secret');
+      expect(secret).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/);
+      expect(await text('#hw-secret-out')).toMatch(/not shown again/);
+      expect(await text('.verify-help')).toMatch(/webhook-id.*webhook-timestamp.*webhook-signature/s);
+      await page.click('button.copy-secret');
+      expect(await page.evaluate<string>('navigator.clipboard.readText()')).toBe(secret);
+      const row = `tr[data-url="${rxUrl}"]`;
+      expect(await text(`${row} .hw-events`)).toBe('record.linked record.updated');
+      expect(await text(`${row} .hw-last`)).toBe('none yet');
+      await shot('30-host-webhook-created');
+      // Shown once: not in the list, not after a reload, not from the API.
+      await page.reload();
+      await page.waitForSelector(row);
+      expect(await page.content()).not.toContain(secret);
+      expect(JSON.stringify(await json('/api/v1/host-webhooks'))).not.toContain(secret);
+      const sub = (await json<{ subscriptions: Sub[] }>('/api/v1/host-webhooks')).subscriptions.find(
+        (x) => x.url === rxUrl,
+      )!;
+      expect(sub).toMatchObject({ events: ['record.linked', 'record.updated'], description: 'StackFlow production' });
+
+      // A record change: its Jira issue made, record.linked is POSTed; the platform answers 503 first.
+      await api('/api/v1/records/stackflow/inc-105', {
+        method: 'PUT',
+        body: JSON.stringify({ kind: 'incident', title: 'Search index stale', status: 'new', severity: 'P3' }),
+      });
+      await page.click(`${row} a.hw-link`);
+      await page.waitForSelector('#hw-deliveries tr[data-status="pending"] .d-error .error', { timeout: 30_000 });
+      expect(await text('#hw-deliveries tr[data-status="pending"] .d-error')).toBe('the host answered 503');
+      expect(await text('#hw-deliveries tr[data-status="pending"] .d-answer')).toBe('503');
+      await shot('31-host-webhook-retrying');
+      up = true;
+      await page.waitForSelector('#hw-deliveries tr[data-status="delivered"]', { timeout: 30_000 });
+      const rows = await page.$$eval('#hw-deliveries tbody tr', (rs) =>
+        rs.map((r) => ({
+          id: r.getAttribute('data-delivery'),
+          status: r.getAttribute('data-status'),
+          event: r.querySelector('td')?.textContent,
+          attempts: Number(r.querySelector('.d-attempts')?.textContent),
+          answer: r.querySelector('.d-answer')?.textContent,
+          error: r.querySelector('.d-error')?.textContent,
+        })),
+      );
+      // (Other records' changes may follow it: inc-102, waiting since the connection's pause, is linked too.)
+      const linkedId = got.find((m) => m.body.includes('"host_id":"inc-105"'))!.headers['webhook-id'];
+      const linked = rows.find((r) => r.id === linkedId)!;
+      expect(linked.event).toBe('record.linked');
+      expect(linked).toMatchObject({ status: 'delivered', answer: '204', error: '' });
+      expect(linked.attempts).toBeGreaterThanOrEqual(2);
+      // Every attempt verifies with the secret shown once; the retries carry the same webhook-id.
+      const ofLinked = got.filter((m) => m.headers['webhook-id'] === linked.id);
+      expect(ofLinked).toHaveLength(linked.attempts);
+      for (const m of ofLinked) {
+        const event = verify(secret, m);
+        expect(event.type).toBe('record.linked');
+        expect(event.data.record.host_id).toBe('inc-105');
+      }
+      for (const m of got) expect(() => verify(secret, m)).not.toThrow();
+      expect(() =>
+        verify(secret, { ...ofLinked[0]!, body: ofLinked[0]!.body.replace('inc-105', 'inc-999') }),
+      ).toThrow();
+
+      // Edit: description and events, live at once.
+      await page.fill('#hw-e-desc', 'StackFlow production (EU)');
+      await page.check('input.ev[value="record.comments"]');
+      await page.click('#hw-save');
+      await page.waitForSelector('#hw-msg:text("Saved")');
+      expect(await json<Sub>(`/api/v1/host-webhooks/${sub.id}`)).toMatchObject({
+        description: 'StackFlow production (EU)',
+        events: ['record.linked', 'record.updated', 'record.comments'],
+      });
+      expect(await unlabelled()).toEqual([]);
+
+      // Rotate: a new secret, shown once; what follows verifies with it, not with the old one.
+      page.once('dialog', (d) => void d.accept());
+      await page.click('#hw-rotate');
+      await page.waitForSelector('code.new-secret');
+      const rotated = await text('code.new-secret');
+      expect(rotated).toMatch(/^whsec_/);
+      expect(rotated).not.toBe(secret);
+      const sent = got.length;
+      const key = (await json<{ link: { issue_key: string } }>('/api/v1/records/stackflow/inc-105')).link.issue_key;
+      await sandboxAs(`/_sandbox/issues/${key}/transition`, { as: 'alice', to: 'In Progress' });
+      await waitFor(async () => got.slice(sent).some((m) => m.body.includes('"type":"record.updated"')));
+      const after = got.slice(sent);
+      expect(after.map((m) => verify(rotated, m).type)).toContain('record.updated');
+      for (const m of after) expect(() => verify(secret, m)).toThrow();
+      await page.waitForSelector('#hw-deliveries tr[data-status="delivered"] td:text("record.updated")');
+      await shot('32-host-webhook-rotated');
+
+      // A second subscription, paused (through the API): the list shows both.
+      const paused = await api('/api/v1/host-webhooks', {
+        method: 'POST',
+        body: JSON.stringify({ url: 'http://127.0.0.1:9/audit-sink', events: ['record.sync_failed'], active: false }),
+      });
+      expect(paused.status).toBe(201);
+      const { secret: pausedSecret, subscription: pausedSub } = (await paused.json()) as {
+        secret: string;
+        subscription: Sub;
+      };
+      // The delivery log by subscription (what the screens read).
+      type D = { deliveries: Array<{ subscription: string }> };
+      const of = (id: string) => json<D>(`/api/v1/host-webhooks/deliveries?subscription=${id}`);
+      expect((await json<D>('/api/v1/host-webhooks/deliveries')).deliveries.length).toBeGreaterThanOrEqual(3);
+      expect((await of(pausedSub.id)).deliveries).toEqual([]);
+      expect((await of(sub.id)).deliveries.map((d) => d.subscription)).toEqual(
+        (await json<D>('/api/v1/host-webhooks/deliveries')).deliveries.map(() => sub.id),
+      );
+
+      // A viewer: the list and the deliveries, no secret, no form, no buttons.
+      const viewer = await api('/api/v1/tokens', {
+        method: 'POST',
+        body: JSON.stringify({ name: 'auditor', role: 'viewer' }),
+      });
+      const viewerToken = ((await viewer.json()) as { token: string }).token;
+      await page.click('#signout');
+      await page.waitForSelector('#signin-form');
+      await page.fill('#token', viewerToken);
+      await page.click('#signin-form button[type=submit]');
+      await page.waitForSelector('h1:text("Dashboard")');
+      await page.click('nav a[data-nav=host-webhooks]');
+      await page.waitForSelector(row);
+      expect(await text('tr[data-url="http://127.0.0.1:9/audit-sink"] .hw-state')).toBe('paused');
+      expect(await text(`${row} .hw-last`)).toMatch(/^delivered record\.\w+ · \d+ s ago$/);
+      expect(await page.$('#hw-form')).toBeNull();
+      expect(await page.$$('main button')).toEqual([]);
+      await shot('33-host-webhooks-viewer');
+      await page.click(`${row} a.hw-link`);
+      await page.waitForSelector('#hw-deliveries tr[data-status="delivered"]');
+      expect(await page.$('#hw-edit')).toBeNull();
+      expect(await page.$$('main button')).toEqual([]);
+      const seen = await page.content();
+      for (const s of [secret, rotated, pausedSecret]) expect(seen).not.toContain(s);
+      expect(seen).not.toContain('whsec_');
+
+      // Back as the admin: delete, confirmed (a dismissed confirmation deletes nothing).
+      await page.click('#signout');
+      await page.waitForSelector('#signin-form');
+      await page.fill('#token', token);
+      await page.click('#signin-form button[type=submit]');
+      await page.waitForSelector('h1:text("Dashboard")');
+      await page.goto(`${svc.url}/console/#/host-webhook/${sub.id}`);
+      await page.waitForSelector('#hw-delete');
+      page.once('dialog', (d) => void d.dismiss());
+      await page.click('#hw-delete');
+      expect((await api(`/api/v1/host-webhooks/${sub.id}`)).status).toBe(200);
+      let asked = '';
+      page.once('dialog', (d) => {
+        asked = d.message();
+        void d.accept();
+      });
+      await page.click('#hw-delete');
+      await page.waitForSelector('#hw-msg:text("deleted")');
+      expect(asked).toContain(rxUrl);
+      expect(await page.evaluate<string>('location.hash')).toBe('#/host-webhooks');
+      expect(await page.$(row)).toBeNull();
+      expect((await api(`/api/v1/host-webhooks/${sub.id}`)).status).toBe(404);
+      await shot('34-host-webhooks');
+    } finally {
+      rx.closeAllConnections();
+      await new Promise((r) => rx.close(r));
+    }
+  });
+
   it('looks right on a phone', async () => {
     await page.setViewportSize({ width: 390, height: 844 });
     for (const [hash, name, sel] of [
@@ -673,6 +907,7 @@ describe.skipIf(noBrowser)('web console in Chromium: a new user’s path', () =>
       ['#/mapping/stackflow-ops', '23-phone-mapping', '#mapping-form'],
       ['#/tokens', '23b-phone-tokens', 'table.tokens'],
       ['#/audit', '23c-phone-audit', 'table.audit'],
+      ['#/host-webhooks', '23d-phone-host-webhooks', 'table.host-webhooks tbody tr'],
     ] as const) {
       await page.goto(`${svc.url}/console/${hash}`);
       await page.waitForSelector(sel);
