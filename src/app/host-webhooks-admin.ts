@@ -320,7 +320,7 @@ export function createHostWebhookAdmin(deps: HostWebhookAdminDeps) {
       return { view: viewOf(after), secret: patch.rotate_secret ? fresh! : null };
     },
 
-    /** Stops delivering to it at once (its delivery log stays). */
+    /** Stops delivering to it at once; its delivery log goes with it. */
     async remove(id: string, actor: string): Promise<void> {
       if (fileIds.has(id)) {
         throw new AppError(

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { unknownChangeEvent } from '../core/changes.js';
 
 /**
  * The configuration file (`jira-bridge.yaml`), snake_case as written by people. Every object is
@@ -212,7 +213,12 @@ export const configSchema = z.strictObject({
       z.strictObject({
         url: httpUrl,
         secret: z.string().min(16, 'must be at least 16 characters'),
-        events: z.array(nonEmpty).default(['*']),
+        events: z
+          .array(nonEmpty)
+          .default(['*'])
+          .refine((e) => unknownChangeEvent(e) === null, {
+            error: (iss) => unknownChangeEvent(iss.input as string[]) ?? '',
+          }),
       }),
     )
     .default([]),

@@ -16,21 +16,7 @@ import type { Database } from '../store/schema.js';
 /** The advisory lock key of change-feed appends (an arbitrary constant: "jbfeed"). */
 const FEED_LOCK = 0x6a62_6665;
 
-/**
- * The change types a host may see. `record.attachments`: attachments added in Jira (downloaded,
- * or recorded with a note when over the mapping's cap) or deleted there; data `{added,
- * not_downloaded, deleted}` with the record's attachment ids.
- */
-export const CHANGE_EVENTS = [
-  'record.created',
-  'record.linked',
-  'record.updated',
-  'record.comments',
-  'record.attachments',
-  'record.moved',
-  'record.unlinked',
-  'record.sync_failed',
-] as const;
+export { CHANGE_EVENTS } from '../core/changes.js';
 
 export interface ChangeInput {
   recordId: string;

@@ -87,6 +87,15 @@ describe('loadConfig: invalid files name the exact path and the fix', () => {
     expect(issues[0]).toMatch(/^connections\[0\]\.site_url: must be an absolute http\(s\) URL/);
   });
 
+  it('a host webhook naming a change type that does not exist', async () => {
+    const issues = await issuesOf(
+      'host_webhooks:\n  - { url: "https://h.example/x", secret: "0123456789abcdef", events: [record.created, record.updatd] }\n',
+    );
+    expect(issues[0]).toMatch(
+      /^host_webhooks\[0\]\.events: "record\.updatd" is not a change type; known: record\.created, .*record\.updated.*, or \* for all/,
+    );
+  });
+
   it('bad email in basic auth', async () => {
     const issues = await issuesOf(CONN.replace('bot@acme.example', 'bot'));
     expect(issues[0]).toMatch(/^connections\[0\]\.auth\.email: must be an email address/);

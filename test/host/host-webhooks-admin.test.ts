@@ -113,6 +113,9 @@ describe('host webhooks through the admin API (real service)', () => {
     const short = await call('POST', '/api/v1/host-webhooks', { url: `${base}/x`, secret: 'short' });
     expect(short.status).toBe(400);
     expect(short.text).toMatch(/body\.secret.*at least 16 characters/);
+    const typo = await call('POST', '/api/v1/host-webhooks', { url: `${base}/x`, events: ['record.updatd'] });
+    expect(typo.status).toBe(400);
+    expect(typo.text).toMatch(/body\.events.*\\"record\.updatd\\" is not a change type; known: record\.created/);
 
     const created = await call('POST', '/api/v1/host-webhooks', {
       url: `${base}/api-1`,

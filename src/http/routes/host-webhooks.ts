@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { CHANGE_EVENTS } from '../../host/feed.js';
+import { CHANGE_EVENTS, unknownChangeEvent } from '../../core/changes.js';
 import { actorOf } from '../auth.js';
 import { errorResponses } from '../schemas.js';
 
@@ -55,6 +55,7 @@ const events = z
   .array(z.string().min(1).max(100))
   .min(1)
   .max(50)
+  .refine((e) => unknownChangeEvent(e) === null, { error: (iss) => unknownChangeEvent(iss.input as string[]) ?? '' })
   .describe(`${CHANGE_EVENTS.join(', ')}, or *`);
 const secret = z
   .string()
@@ -161,7 +162,7 @@ export function hostWebhooksRoutes(opts: { hostWebhooks: HostWebhooksApi }): Fas
       {
         schema: {
           tags: ['changes'],
-          summary: 'Stop and remove a subscription made through the API (its delivery log stays)',
+          summary: 'Stop and remove a subscription made through the API, and its delivery log',
           params: z.object({ id: z.string() }),
           response: { 204: z.null(), ...errorResponses(401, 403, 404, 409) },
         },
