@@ -323,7 +323,12 @@ const securityWorkflow: SandboxWorkflow = {
       name: 'Resolve',
       from: [S.inReview],
       to: S.resolved,
-      screen: [{ fieldId: 'resolution', required: true }],
+      // Like Jira's "Resolve Issue Screen": the resolution, the assignee, and a text field (Notes).
+      screen: [
+        { fieldId: 'resolution', required: true },
+        { fieldId: 'assignee', required: false },
+        { fieldId: F.notes, required: false },
+      ],
     },
     { id: ST.close, name: 'Close', from: [S.resolved], to: S.closed, screen: [] },
     { id: ST.reopen, name: 'Reopen', from: [S.resolved, S.closed], to: S.open, screen: [], clearsResolution: true },

@@ -72,6 +72,45 @@ describe.each(FLAVOURS)('workflows (%s)', (flavour) => {
     expect(issue.fields.resolution).toBeNull();
   });
 
+  it('the Resolve screen (like Jira\'s "Resolve Issue Screen") lists and takes the assignee and Notes with the resolution', async () => {
+    const { key } = await vuln();
+    for (const id of [T.triage, T.start, T.submitForReview]) expect((await go(key, id)).statusCode).toBe(204);
+    const review = (await c.call('GET', `issue/${key}/transitions?expand=transitions.fields`)).json();
+    const resolve = review.transitions.find((t: { id: string }) => t.id === T.resolve);
+    expect(Object.keys(resolve.fields).sort()).toEqual(['assignee', SEED.field.notes, 'resolution'].sort());
+    expect(resolve.fields.assignee).toMatchObject({ required: false, key: 'assignee', name: 'Assignee' });
+    expect(resolve.fields.assignee.schema).toEqual({ type: 'user', system: 'assignee' });
+    expect(resolve.fields[SEED.field.notes]).toMatchObject({ required: false, name: 'Notes' });
+    const alice = flavour === 'cloud' ? { accountId: SEED.users.alice } : { name: 'alice' };
+    const notes =
+      flavour === 'cloud'
+        ? {
+            type: 'doc',
+            version: 1,
+            content: [{ type: 'paragraph', content: [{ type: 'text', text: 'Fixed in 2.4.1' }] }],
+          }
+        : 'Fixed in 2.4.1';
+    // A field off the screen is refused, and nothing changes.
+    const off = await go(key, T.resolve, { resolution: { name: 'Fixed' }, summary: 'sneaky' });
+    expect(off.statusCode).toBe(400);
+    expect(off.json().errors.summary).toMatch(/not on the appropriate screen/);
+    expect(
+      (await go(key, T.resolve, { resolution: { name: 'Fixed' }, assignee: alice, [SEED.field.notes]: notes }))
+        .statusCode,
+    ).toBe(204);
+    const issue = (await c.call('GET', `issue/${key}?expand=changelog`)).json();
+    expect(issue.fields.status.name).toBe('Resolved');
+    expect(issue.fields.assignee.displayName).toBe('Alice Analyst');
+    expect(JSON.stringify(issue.fields[SEED.field.notes])).toContain('Fixed in 2.4.1');
+    // One change: the status and every field the transition carried.
+    expect(
+      issue.changelog.histories
+        .at(-1)
+        .items.map((i: { field: string }) => i.field)
+        .sort(),
+    ).toEqual(['Notes', 'assignee', 'resolution', 'status'].sort());
+  });
+
   it('rejects fields that are not on the transition screen', async () => {
     const { key } = await vuln();
     const res = await go(key, T.triage, { summary: 'sneaky' });

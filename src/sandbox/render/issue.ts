@@ -339,6 +339,15 @@ export function renderTransition(
           operations: ['set'],
           allowedValues: [...ctx.state.resolutions.values()].map((r) => renderResolution(ctx, r)),
         };
+      } else if (!sf.fieldId.startsWith('customfield_')) {
+        // A system field on the screen (assignee, labels, …): the edit screen's metadata.
+        fields[sf.fieldId] = {
+          required: sf.required,
+          schema: systemFieldSchema(sf.fieldId),
+          name: SYSTEM_FIELD_NAMES[sf.fieldId] ?? sf.fieldId,
+          key: sf.fieldId,
+          operations: sf.fieldId === 'labels' ? ['add', 'set', 'remove'] : ['set'],
+        };
       } else {
         const def = ctx.state.customFields.get(sf.fieldId);
         if (def) {
