@@ -59,3 +59,13 @@ export function shortestPath(graph: WorkflowGraph, from: string, to: string): Wo
   }
   return null;
 }
+
+/**
+ * Whether a transition's screen takes every one of these fields, so that an edit of them can ride
+ * on the transition (Jira refuses fields that are not on the transition's screen). False for no
+ * fields, and for a transition whose screen is not known.
+ */
+export function screenTakes(edge: Pick<WorkflowEdge, 'fields'>, fieldIds: readonly string[]): boolean {
+  const screen = edge.fields;
+  return fieldIds.length > 0 && screen !== undefined && fieldIds.every((id) => Object.hasOwn(screen, id));
+}

@@ -206,7 +206,7 @@ export function jiraPortFromClient(client: JiraClient, opts: ClientPortOptions =
       return list.find((s) => s.name.toLowerCase() === name.toLowerCase()) ?? null;
     },
 
-    transition: (idOrKey, transitionId, fields) => client.transition(idOrKey, transitionId, fields),
+    transition: (idOrKey, transitionId, fields, update) => client.transition(idOrKey, transitionId, fields, update),
 
     async listComments(idOrKey) {
       const out: Array<{ id: string; text: string }> = [];

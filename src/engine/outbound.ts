@@ -47,7 +47,7 @@ import { acquireCreateLock, releaseCreateLock } from './create-lock.js';
 import { ensureConfigRows } from './config-rows.js';
 import { markdownToJiraBody, textKey } from './markup.js';
 import { canonicalJson, type OutboundPayload } from './record-data.js';
-import { walkToStatus } from './status-path.js';
+import { walkToStatus, type CarriedEdit } from './status-path.js';
 import { applyToHost, jiraSide, sameText } from './inbound-mapping.js';
 import { enqueueInbound, jiraChangeTime } from './inbound.js';
 import { decideField } from '../core/merge.js';
@@ -55,6 +55,7 @@ import type { WorkflowGraph } from '../core/workflow.js';
 import type { Queue } from '../queue/queue.js';
 import type {
   CreateBody,
+  EditBody,
   IssueRef,
   JiraIssueState,
   JiraPort,
@@ -536,6 +537,8 @@ export function createOutboundHandler(deps: OutboundDeps): {
       state?: JiraIssueState | null;
       /** When the host last changed the record's status (conflict clock). */
       hostStatusAt?: number;
+      /** A field edit the walk may carry on its last transition (else it is sent on its own). */
+      carry?: CarriedEdit | undefined;
     },
   ): Promise<boolean> {
     const want = desiredStatus(data, mapping);
@@ -624,6 +627,7 @@ export function createOutboundHandler(deps: OutboundDeps): {
       resolution: mapping.resolution,
       targetCategory: want.closing ? 'done' : undefined,
       graph,
+      carry: opts.carry,
     });
     newBases.set(STATUS_BASE, want.status);
     outcome.fields.push('status');
@@ -791,7 +795,8 @@ export function createOutboundHandler(deps: OutboundDeps): {
   }
 
   /**
-   * Pushes changed fields of a linked record: only what differs from the bases, in one edit.
+   * The changed fields of a linked record: only what differs from the bases, as one edit (not
+   * sent here: the caller sends it, or lets the status walk carry it on its last transition).
    * Reads the issue first (one call, reused by the status work) so that a field Jira changed
    * meanwhile goes through the three-way rule: the newer change wins, Jira's is never clobbered
    * by an older host edit (the inbound job then brings it to the record).
@@ -808,7 +813,12 @@ export function createOutboundHandler(deps: OutboundDeps): {
     statusWork: boolean,
     /** A manual re-sync: the record's state is pushed as it is (the host wins every field). */
     hostWins: boolean,
-  ): Promise<{ state: JiraIssueState | null; jiraWon: boolean }> {
+  ): Promise<{
+    state: JiraIssueState | null;
+    jiraWon: boolean;
+    /** The edit to send, and the values (by base key) Jira has once it is in. */
+    edit: { body: EditBody; values: Map<string, unknown> } | null;
+  }> {
     const desired = desiredFields(data, mapping);
     const ctx: EncodeContext = { jira, users: new Map(), warnings: outcome.warnings };
     const fields: Record<string, unknown> = {};
@@ -824,7 +834,7 @@ export function createOutboundHandler(deps: OutboundDeps): {
       }
       return true;
     });
-    if (!changed.length && !statusWork) return { state: null, jiraWon: false };
+    if (!changed.length && !statusWork) return { state: null, jiraWon: false, edit: null };
     const state = await jira.readIssue(
       issueKey,
       mapping.fields.map((f) => f.jira),
@@ -837,6 +847,7 @@ export function createOutboundHandler(deps: OutboundDeps): {
     const side = new Map(jiraSide(state, mapping, jira.flavour).map((f) => [f.key, f]));
     const hostTimes = fromJson<Record<string, number>>(record.field_times) ?? {};
     let jiraWon = false;
+    const values = new Map<string, unknown>();
     for (const [key, f] of changed) {
       const base = bases.get(key);
       const js = side.get(key);
@@ -888,16 +899,53 @@ export function createOutboundHandler(deps: OutboundDeps): {
       } else {
         fields[f.jiraField] = await encodeField(key, f, ctx);
       }
-      newBases.set(key, f.value);
-      outcome.fields.push(key);
+      values.set(key, f.value);
     }
-    if (Object.keys(fields).length || Object.keys(update).length) {
-      await jira.editIssue(issueKey, {
-        ...(Object.keys(fields).length ? { fields } : {}),
-        ...(Object.keys(update).length ? { update } : {}),
-      });
-    }
-    return { state, jiraWon };
+    const body: EditBody = {
+      ...(Object.keys(fields).length ? { fields } : {}),
+      ...(Object.keys(update).length ? { update } : {}),
+    };
+    return { state, jiraWon, edit: values.size ? { body, values } : null };
+  }
+
+  /**
+   * The field edit of an update, to send on its own or to let the status walk carry on its last
+   * transition. Either way its values are recorded as pushed (bases, outcome) only once Jira took
+   * them. `settled` tells whether it was sent or carried (or tried and failed).
+   */
+  function pendingEdit(
+    jira: JiraPort,
+    issueKey: string,
+    recordId: string,
+    edit: { body: EditBody; values: Map<string, unknown> },
+    newBases: Map<string, unknown>,
+    outcome: SyncOutcome,
+  ): CarriedEdit & { settled: () => boolean } {
+    let settled = false;
+    const pushed = async (): Promise<void> => {
+      for (const [k, v] of edit.values) {
+        newBases.set(k, v);
+        outcome.fields.push(k);
+      }
+      // Jira has these now: recorded at once, before any later step that may fail on its own.
+      await writeBases(store.db, recordId, edit.values);
+    };
+    return {
+      ...edit.body,
+      settled: () => settled,
+      async sendAlone() {
+        if (settled) return;
+        settled = true;
+        if (edit.body.fields || edit.body.update) await jira.editIssue(issueKey, edit.body);
+        await pushed();
+      },
+      async carried(transition) {
+        if (settled) return;
+        settled = true;
+        await pushed();
+        outcome.extra = { ...outcome.extra, carried: { transition, fields: [...edit.values.keys()] } };
+      },
+    };
   }
 
   async function syncRecord(
@@ -980,6 +1028,8 @@ export function createOutboundHandler(deps: OutboundDeps): {
         let linkUpdate: Partial<LinkRow> | undefined;
         let state: JiraIssueState | null = null;
         let jiraWon = false;
+        /** The field edit, when the status walk may carry it on its last transition. */
+        let carry: ReturnType<typeof pendingEdit> | undefined;
         if (!link || link.state !== 'linked' || !link.issue_id) {
           const created = await create(jira, record, data, mapping, link, opts.signal);
           outcome = created.outcome;
@@ -1013,18 +1063,34 @@ export function createOutboundHandler(deps: OutboundDeps): {
           );
           state = u.state;
           jiraWon = u.jiraWon;
-          // Jira has these now: record them before the status work, which may fail on its own.
+          // Agreed values (no push): record them before the status work, which may fail on its own.
           await writeBases(store.db, recordId, newBases);
+          if (u.edit) {
+            const edit = pendingEdit(jira, issueKey, recordId, u.edit, newBases, outcome);
+            // With status work the walk may carry the edit (one call fewer); else it goes now.
+            if (statusWork && (u.edit.body.fields || u.edit.body.update)) carry = edit;
+            else await edit.sendAlone();
+          }
         }
-        jiraWon =
-          (await applyStatus(jira, issueKey, data, mapping, bases, newBases, outcome, {
-            force: opts.resync === true || outcome.action !== 'updated',
-            recordVersion: record.version,
-            recordId,
-            knownKey: link?.issue_key ?? null,
-            state,
-            hostStatusAt: (fromJson<Record<string, number>>(record.field_times) ?? {}).status ?? record.updated_at,
-          })) || jiraWon;
+        try {
+          jiraWon =
+            (await applyStatus(jira, issueKey, data, mapping, bases, newBases, outcome, {
+              force: opts.resync === true || outcome.action !== 'updated',
+              recordVersion: record.version,
+              recordId,
+              knownKey: link?.issue_key ?? null,
+              state,
+              hostStatusAt: (fromJson<Record<string, number>>(record.field_times) ?? {}).status ?? record.updated_at,
+              carry,
+            })) || jiraWon;
+        } catch (err) {
+          // The status work failed before the edit went: it still goes (a failure of its own is
+          // retried with the job; the status work's error is the one reported).
+          if (carry && !carry.settled()) await carry.sendAlone().catch(() => undefined);
+          throw err;
+        }
+        // No walk took the edit (no move needed, Jira's status won, a rework task instead…).
+        if (carry && !carry.settled()) await carry.sendAlone();
         // Jira's newer changes won a conflict: its inbound job brings them to the record.
         if (jiraWon && link?.issue_id) {
           const issueId = link.issue_id;

@@ -1,5 +1,5 @@
 import { AppError, isAppError } from '../core/errors.js';
-import { learnTransitions, shortestPath, type WorkflowGraph } from '../core/workflow.js';
+import { learnTransitions, screenTakes, shortestPath, type WorkflowGraph } from '../core/workflow.js';
 import type { JiraPort, TransitionInfo } from './types.js';
 
 const CATEGORY_RANK: Record<string, number> = { new: 0, indeterminate: 1, done: 2 };
@@ -9,6 +9,25 @@ export interface TransitionResult {
   path: string[];
   /** Jira calls spent. */
   calls: number;
+  /** The edit of `opts.carry` went with the last transition (else it was sent on its own). */
+  carried: boolean;
+}
+
+/**
+ * A field edit that may ride on the walk's last transition instead of costing a call of its own
+ * (a transition takes `fields`/`update` for the fields on its screen). The walk sends it with the
+ * last transition only when that transition's screen is known to take every field — from the
+ * learnt workflow, or from the transition list read while exploring — and otherwise on its own
+ * (`sendAlone`) before the next move, so the issue is edited in the status it was in, as it was
+ * before any walk, unless a move already happened. When the walk fails the edit is still sent.
+ */
+export interface CarriedEdit {
+  fields?: Record<string, unknown> | undefined;
+  update?: Record<string, Array<Record<string, unknown>>> | undefined;
+  /** Sends the edit as an edit of its own (records it as pushed when it succeeds). */
+  sendAlone(): Promise<void>;
+  /** The transition (named) that carried the edit succeeded: record it as pushed. */
+  carried(transition: string): Promise<void>;
 }
 
 export interface WalkOptions {
@@ -24,6 +43,8 @@ export interface WalkOptions {
    * transition it knew (the workflow changed).
    */
   graph?: WorkflowGraph | undefined;
+  /** A field edit to carry on the last transition when its screen takes it (see CarriedEdit). */
+  carry?: CarriedEdit | undefined;
 }
 
 function describe(ts: TransitionInfo[]): string {
@@ -67,6 +88,8 @@ export function transitionFields(
  * move away from the target's status category (To Do → In Progress → Done), nearest first. It
  * fills a required resolution. It never revisits a status, so it never loops; when no step is
  * left it fails naming where it started, where it is, the target and the transitions available.
+ * A field edit (`opts.carry`) rides on the last transition when its screen takes it, else it is
+ * sent on its own before the next move (see CarriedEdit).
  */
 export async function walkToStatus(
   jira: JiraPort,
@@ -76,139 +99,206 @@ export async function walkToStatus(
   opts: WalkOptions = {},
 ): Promise<TransitionResult> {
   const maxHops = opts.maxHops ?? 8;
-  /**
-   * Jira refused a transition: when the issue is no longer where the walk thought it was, someone
-   * moved it meanwhile — a retryable race (the job runs again on a fresh read and the three-way
-   * rule settles who wins); otherwise the refusal stands.
-   */
-  const refused = async (err: unknown, where: string): Promise<AppError | null> => {
-    if (!isAppError(err) || err.code !== 'JIRA_BAD_REQUEST') return null;
-    const now = (await jira.getIssue(issue)).status;
-    calls++;
-    if (now.name.toLowerCase() === where.toLowerCase()) return null;
-    return new AppError(
-      'JIRA_MOVED_CONCURRENTLY',
-      `Jira refused a transition from "${where}": the issue is now in "${now.name}" (moved by someone else meanwhile); syncing again`,
-      { retryable: true, retryAfterMs: 500, cause: err, details: { expected: where, actual: now.name, target } },
-    );
+  /** The edit still to send (cleared once it is carried or sent on its own). */
+  let pending = opts.carry;
+  const carryIds = pending ? [...Object.keys(pending.fields ?? {}), ...Object.keys(pending.update ?? {})] : [];
+  let carried = false;
+  /** The error of the edit sent on its own: it is reported as it is, never taken for a refused move. */
+  let editError: unknown;
+  const sendAlone = async (): Promise<void> => {
+    if (!pending) return;
+    const c = pending;
+    pending = undefined;
+    try {
+      await c.sendAlone();
+    } catch (err) {
+      editError = err;
+      throw err;
+    }
   };
-  const visited = new Set<string>([current.name.toLowerCase()]);
-  const path: string[] = [];
-  let calls = 0;
-  let here = current;
-  const wanted = target.toLowerCase();
-  if (here.name.toLowerCase() === wanted) return { path, calls };
-  // 1. The shortest path over the known workflow: one call per hop.
-  const planned = opts.graph ? shortestPath(opts.graph, here.name, target) : null;
-  if (opts.graph && planned && planned.length) {
-    for (const e of planned) {
-      const { fields, missing } = transitionFields(e, opts);
-      if (missing.length) break;
+  try {
+    const r = await walk();
+    await sendAlone(); // (only when no move was needed after all)
+    return { ...r, carried };
+  } catch (err) {
+    // The walk failed: the edit still goes, on its own (its failure, if any, is retried with the job).
+    if (pending) await sendAlone().catch(() => undefined);
+    throw err;
+  }
+
+  async function walk(): Promise<Omit<TransitionResult, 'carried'>> {
+    const visited = new Set<string>([current.name.toLowerCase()]);
+    const path: string[] = [];
+    let calls = 0;
+    let here = current;
+    /**
+     * Jira refused a transition: when the issue is no longer where the walk thought it was, someone
+     * moved it meanwhile — a retryable race (the job runs again on a fresh read and the three-way
+     * rule settles who wins); otherwise the refusal stands.
+     */
+    const refused = async (err: unknown, where: string): Promise<AppError | null> => {
+      if (!isAppError(err) || err.code !== 'JIRA_BAD_REQUEST') return null;
+      const now = (await jira.getIssue(issue)).status;
+      calls++;
+      if (now.name.toLowerCase() === where.toLowerCase()) return null;
+      return new AppError(
+        'JIRA_MOVED_CONCURRENTLY',
+        `Jira refused a transition from "${where}": the issue is now in "${now.name}" (moved by someone else meanwhile); syncing again`,
+        { retryable: true, retryAfterMs: 500, cause: err, details: { expected: where, actual: now.name, target } },
+      );
+    };
+    /**
+     * Takes transition `t`, with the pending edit when `carry` is set. When Jira refuses the carried
+     * fields while the issue stays where it was (a value it rejects, a screen that changed), the edit
+     * goes on its own — failing as an edit would — and the move is tried again bare; a screen that
+     * was known from the learnt workflow is learnt again next time.
+     */
+    const move = async (
+      t: TransitionInfo,
+      fields: Record<string, unknown> | undefined,
+      carry: boolean,
+      known: boolean,
+    ) => {
+      const c = carry ? pending : undefined;
+      calls++;
+      if (!c) return jira.transition(issue, t.id, fields);
+      const all = { ...c.fields, ...fields };
       try {
-        calls++;
-        await jira.transition(issue, e.id, fields);
+        await jira.transition(issue, t.id, Object.keys(all).length ? all : undefined, c.update);
       } catch (err) {
         const moved = await refused(err, here.name);
         if (moved) throw moved;
-        if (isAppError(err) && err.code === 'JIRA_BAD_REQUEST') {
-          // The workflow is not what was learnt: learn it again.
-          opts.graph.clear();
-          break;
-        }
-        throw err;
+        if (!isAppError(err) || err.code !== 'JIRA_BAD_REQUEST') throw err;
+        if (known) opts.graph?.clear();
+        await sendAlone();
+        calls++;
+        return jira.transition(issue, t.id, fields);
       }
-      visited.add(e.to.name.toLowerCase());
-      path.push(e.to.name);
-      here = e.to;
-    }
+      pending = undefined;
+      carried = true;
+      await c.carried(t.name);
+    };
+    const wanted = target.toLowerCase();
     if (here.name.toLowerCase() === wanted) return { path, calls };
-  }
-  // 2. Explore: read the transitions available here, step, repeat (learning as it goes).
-  let targetCategory = opts.targetCategory;
-  if (targetCategory === undefined) {
-    const status = await jira.getStatus(target);
-    calls++;
-    if (!status) {
-      throw new AppError(
-        'JIRA_TRANSITION_UNAVAILABLE',
-        `The mapping's target status "${target}" does not exist in Jira; fix the status table (issue is "${here.name}")`,
-        { details: { current: here.name, target } },
-      );
+    // 1. The shortest path over the known workflow: one call per hop.
+    const planned = opts.graph ? shortestPath(opts.graph, here.name, target) : null;
+    if (opts.graph && planned && planned.length) {
+      const last = planned[planned.length - 1]!;
+      // The edit rides on the last move only when its screen is known to take it; else it goes first.
+      if (pending && !screenTakes(last, carryIds)) await sendAlone();
+      for (const e of planned) {
+        const { fields, missing } = transitionFields(e, opts);
+        if (missing.length) break;
+        try {
+          await move(e, fields, e === last, true);
+        } catch (err) {
+          if (err === editError) throw err;
+          const moved = await refused(err, here.name);
+          if (moved) throw moved;
+          if (isAppError(err) && err.code === 'JIRA_BAD_REQUEST') {
+            // The workflow is not what was learnt: learn it again.
+            opts.graph.clear();
+            break;
+          }
+          throw err;
+        }
+        visited.add(e.to.name.toLowerCase());
+        path.push(e.to.name);
+        here = e.to;
+      }
+      if (here.name.toLowerCase() === wanted) return { path, calls };
     }
-    targetCategory = status.category;
-  }
-  const targetRank = targetCategory !== undefined ? CATEGORY_RANK[targetCategory] : undefined;
-  const distance = (category: string | undefined): number => {
-    const r = category !== undefined ? CATEGORY_RANK[category] : undefined;
-    return r === undefined || targetRank === undefined ? 1 : Math.abs(targetRank - r);
-  };
-  for (let hop = 0; hop < maxHops; hop++) {
-    const available = await jira.getTransitions(issue);
-    calls++;
-    if (opts.graph) learnTransitions(opts.graph, here.name, available);
-    let pick = available.find((t) => t.to.name.toLowerCase() === wanted);
-    // A path over what is known by now beats a guess.
-    if (!pick && opts.graph) {
-      const known = shortestPath(opts.graph, here.name, target);
-      const first = known?.[0];
-      if (first && !visited.has(first.to.name.toLowerCase())) pick = available.find((t) => t.id === first.id);
+    // 2. Explore: read the transitions available here, step, repeat (learning as it goes).
+    let targetCategory = opts.targetCategory;
+    if (targetCategory === undefined) {
+      const status = await jira.getStatus(target);
+      calls++;
+      if (!status) {
+        throw new AppError(
+          'JIRA_TRANSITION_UNAVAILABLE',
+          `The mapping's target status "${target}" does not exist in Jira; fix the status table (issue is "${here.name}")`,
+          { details: { current: here.name, target } },
+        );
+      }
+      targetCategory = status.category;
     }
-    if (!pick) {
-      const limit = distance(here.category);
-      const hereRank = here.category !== undefined ? CATEGORY_RANK[here.category] : undefined;
-      // Forward (To Do → Done) a workflow may need sideways steps within a category; leaving
-      // Done (a reopen) may land on the initial status; otherwise backward only steps that get
-      // closer are taken, so a status the workflow cannot go back to fails at once instead of
-      // wandering through the workflow.
-      const forward = targetRank !== undefined && hereRank !== undefined && targetRank > hereRank;
-      const reopening = here.category === 'done' && targetRank !== undefined && targetRank < 2;
-      pick = available
-        .map((t, i) => ({ t, i }))
-        .filter(({ t }) => {
-          if (visited.has(t.to.name.toLowerCase())) return false;
-          const d = distance(t.to.category);
-          return d < limit || (d === limit && (forward || reopening));
-        })
-        .sort((a, b) => distance(a.t.to.category) - distance(b.t.to.category) || a.i - b.i)[0]?.t;
-    }
-    if (!pick) {
-      const walked = path.length ? ` (walked ${[current.name, ...path].join(' → ')})` : '';
-      throw new AppError(
-        'JIRA_TRANSITION_UNAVAILABLE',
-        `No transition path from "${current.name}" to "${target}"${walked}; transitions available from "${here.name}": ${describe(available)}`,
-        {
-          details: {
-            from: current.name,
-            current: here.name,
-            target,
-            walked: path,
-            available: available.map((t) => ({ name: t.name, to: t.to.name })),
+    const targetRank = targetCategory !== undefined ? CATEGORY_RANK[targetCategory] : undefined;
+    const distance = (category: string | undefined): number => {
+      const r = category !== undefined ? CATEGORY_RANK[category] : undefined;
+      return r === undefined || targetRank === undefined ? 1 : Math.abs(targetRank - r);
+    };
+    for (let hop = 0; hop < maxHops; hop++) {
+      const available = await jira.getTransitions(issue);
+      calls++;
+      if (opts.graph) learnTransitions(opts.graph, here.name, available);
+      let pick = available.find((t) => t.to.name.toLowerCase() === wanted);
+      // A path over what is known by now beats a guess.
+      if (!pick && opts.graph) {
+        const known = shortestPath(opts.graph, here.name, target);
+        const first = known?.[0];
+        if (first && !visited.has(first.to.name.toLowerCase())) pick = available.find((t) => t.id === first.id);
+      }
+      if (!pick) {
+        const limit = distance(here.category);
+        const hereRank = here.category !== undefined ? CATEGORY_RANK[here.category] : undefined;
+        // Forward (To Do → Done) a workflow may need sideways steps within a category; leaving
+        // Done (a reopen) may land on the initial status; otherwise backward only steps that get
+        // closer are taken, so a status the workflow cannot go back to fails at once instead of
+        // wandering through the workflow.
+        const forward = targetRank !== undefined && hereRank !== undefined && targetRank > hereRank;
+        const reopening = here.category === 'done' && targetRank !== undefined && targetRank < 2;
+        pick = available
+          .map((t, i) => ({ t, i }))
+          .filter(({ t }) => {
+            if (visited.has(t.to.name.toLowerCase())) return false;
+            const d = distance(t.to.category);
+            return d < limit || (d === limit && (forward || reopening));
+          })
+          .sort((a, b) => distance(a.t.to.category) - distance(b.t.to.category) || a.i - b.i)[0]?.t;
+      }
+      if (!pick) {
+        const walked = path.length ? ` (walked ${[current.name, ...path].join(' → ')})` : '';
+        throw new AppError(
+          'JIRA_TRANSITION_UNAVAILABLE',
+          `No transition path from "${current.name}" to "${target}"${walked}; transitions available from "${here.name}": ${describe(available)}`,
+          {
+            details: {
+              from: current.name,
+              current: here.name,
+              target,
+              walked: path,
+              available: available.map((t) => ({ name: t.name, to: t.to.name })),
+            },
           },
-        },
-      );
+        );
+      }
+      const { fields, missing } = transitionFields(pick, opts);
+      if (missing.length) {
+        throw new AppError(
+          'JIRA_TRANSITION_UNAVAILABLE',
+          `Transition "${pick.name}" from "${here.name}" requires fields the mapping cannot fill: ${missing.join(', ')}`,
+          { details: { current: here.name, target, transition: pick.name, missing } },
+        );
+      }
+      // The edit rides on this move only when it reaches the target and its screen (just read)
+      // takes every field; otherwise it goes now, before the issue moves on.
+      const carry = pick.to.name.toLowerCase() === wanted && screenTakes(pick, carryIds);
+      if (!carry) await sendAlone();
+      try {
+        await move(pick, fields, carry, false);
+      } catch (err) {
+        if (err === editError) throw err;
+        throw (await refused(err, here.name)) ?? err;
+      }
+      visited.add(pick.to.name.toLowerCase());
+      path.push(pick.to.name);
+      here = pick.to;
+      if (here.name.toLowerCase() === wanted) return { path, calls };
     }
-    const { fields, missing } = transitionFields(pick, opts);
-    if (missing.length) {
-      throw new AppError(
-        'JIRA_TRANSITION_UNAVAILABLE',
-        `Transition "${pick.name}" from "${here.name}" requires fields the mapping cannot fill: ${missing.join(', ')}`,
-        { details: { current: here.name, target, transition: pick.name, missing } },
-      );
-    }
-    try {
-      await jira.transition(issue, pick.id, fields);
-    } catch (err) {
-      throw (await refused(err, here.name)) ?? err;
-    }
-    calls++;
-    visited.add(pick.to.name.toLowerCase());
-    path.push(pick.to.name);
-    here = pick.to;
-    if (here.name.toLowerCase() === wanted) return { path, calls };
+    throw new AppError(
+      'JIRA_TRANSITION_UNAVAILABLE',
+      `No transition path from "${current.name}" to "${target}" within ${maxHops} hops (walked: ${path.join(' → ') || 'nothing'})`,
+      { details: { current: here.name, target, walked: path } },
+    );
   }
-  throw new AppError(
-    'JIRA_TRANSITION_UNAVAILABLE',
-    `No transition path from "${current.name}" to "${target}" within ${maxHops} hops (walked: ${path.join(' → ') || 'nothing'})`,
-    { details: { current: here.name, target, walked: path } },
-  );
 }

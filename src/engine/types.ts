@@ -228,7 +228,13 @@ export interface JiraPort {
   getTransitions(idOrKey: string): Promise<TransitionInfo[]>;
   /** A status by name (with its category), or null when the site has no such status. */
   getStatus(name: string): Promise<{ id: string; name: string; category?: string | undefined } | null>;
-  transition(idOrKey: string, transitionId: string, fields?: Record<string, unknown>): Promise<void>;
+  /** `fields`/`update` only for fields on the transition's screen (Jira refuses others). */
+  transition(
+    idOrKey: string,
+    transitionId: string,
+    fields?: Record<string, unknown>,
+    update?: Record<string, Array<Record<string, unknown>>>,
+  ): Promise<void>;
   /** Comments on the issue as plain text (to recognise a comment an interrupted attempt posted). */
   listComments(idOrKey: string): Promise<Array<{ id: string; text: string }>>;
   /** `internal`: a note the Service Management customer does not see. */

@@ -1,6 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { learnTransitions, shortestPath, type WorkflowEdge, type WorkflowGraph } from '../../src/core/workflow.js';
+import {
+  learnTransitions,
+  screenTakes,
+  shortestPath,
+  type WorkflowEdge,
+  type WorkflowGraph,
+} from '../../src/core/workflow.js';
 
 const edge = (id: string, to: string): WorkflowEdge => ({ id, name: `to ${to}`, to: { id: to, name: to } });
 
@@ -68,5 +74,34 @@ describe('shortestPath over the learnt workflow', () => {
         }
       }),
     );
+  });
+});
+
+describe('screenTakes: may an edit ride on a transition?', () => {
+  const resolve: WorkflowEdge = {
+    ...edge('41', 'Resolved'),
+    fields: {
+      resolution: { required: true, allowedValues: ['Fixed'] },
+      assignee: { required: false },
+      customfield_10016: { required: false },
+    },
+  };
+  it.each([
+    [['customfield_10016'], true],
+    [['assignee', 'customfield_10016'], true],
+    [['customfield_10016', 'summary'], false], // one field off the screen: the edit goes alone
+    [['labels'], false],
+    [[], false], // nothing to carry
+  ])('%j → %s', (ids, takes) => {
+    expect(screenTakes(resolve, ids)).toBe(takes);
+  });
+
+  it('a transition without a screen, or whose screen is not known, takes nothing', () => {
+    expect(screenTakes({ ...edge('11', 'Triaged'), fields: {} }, ['assignee'])).toBe(false);
+    expect(screenTakes(edge('11', 'Triaged'), ['assignee'])).toBe(false);
+  });
+
+  it('inherited names are not screen fields', () => {
+    expect(screenTakes({ ...edge('11', 'Triaged'), fields: {} }, ['toString'])).toBe(false);
   });
 });
