@@ -241,10 +241,11 @@ export async function walkToStatus(
       if (!pick) {
         const limit = distance(here.category);
         const hereRank = here.category !== undefined ? CATEGORY_RANK[here.category] : undefined;
-        // Forward (To Do → Done) a workflow may need sideways steps within a category; leaving
-        // Done (a reopen) may land on the initial status; otherwise backward only steps that get
-        // closer are taken, so a status the workflow cannot go back to fails at once instead of
-        // wandering through the workflow.
+        // Forward (To Do → Done) a workflow may need sideways steps within a category, and so
+        // does a target in the category the issue is already in (Triaged → In Progress → In
+        // Review); leaving Done (a reopen) may land on the initial status; otherwise backward only
+        // steps that get closer are taken, so a status the workflow cannot go back to fails at once
+        // instead of wandering through the workflow. Visited statuses are never taken again.
         const forward = targetRank !== undefined && hereRank !== undefined && targetRank > hereRank;
         const reopening = here.category === 'done' && targetRank !== undefined && targetRank < 2;
         pick = available
@@ -252,7 +253,7 @@ export async function walkToStatus(
           .filter(({ t }) => {
             if (visited.has(t.to.name.toLowerCase())) return false;
             const d = distance(t.to.category);
-            return d < limit || (d === limit && (forward || reopening));
+            return d < limit || (d === limit && (forward || reopening || limit === 0));
           })
           .sort((a, b) => distance(a.t.to.category) - distance(b.t.to.category) || a.i - b.i)[0]?.t;
       }

@@ -142,3 +142,43 @@ describe('a concurrent move during a status walk (SQLite, sandbox)', () => {
     });
   }
 });
+
+describe('a first walk inside one status category (SQLite, sandbox)', () => {
+  let db: TestDb;
+  let h: Harness;
+  beforeAll(async () => {
+    db = await freshSqlite();
+    h = await startHarness(db, { mappings: [secMapping()] });
+  });
+  afterAll(async () => {
+    await h.close();
+    await db.cleanup();
+  });
+
+  it('Open → In Review with nothing learnt: sideways steps within "in progress" (Triaged → In Progress → In Review)', async () => {
+    await h.engine.records.upsertRecord({
+      scope: 'astra-web',
+      hostId: 'wf-review',
+      kind: 'vulnerability',
+      title: 'Stored XSS (wf-review)',
+      status: 'open',
+      severity: 'high',
+    });
+    await h.drain();
+    await h.engine.records.upsertRecord({
+      scope: 'astra-web',
+      hostId: 'wf-review',
+      kind: 'vulnerability',
+      title: 'Stored XSS (wf-review)',
+      status: 'review',
+      severity: 'high',
+    });
+    await h.drain();
+    const r = await h.engine.records.getRecord('astra-web', 'wf-review');
+    expect(r.sync.state).toBe('synced');
+    const issue = h.sandbox.state.issue(r.link!.issue_key!)!;
+    expect(h.sandbox.state.status(issue.statusId).name).toBe('In Review');
+    const log = await h.engine.records.getLog('astra-web', 'wf-review');
+    expect(JSON.stringify(log.at(-1)!.fields)).toContain('"path":["Triaged","In Progress","In Review"]');
+  });
+});
