@@ -134,6 +134,9 @@ const created = new Map<string, number>();
 await waitSynced(ids, accepted, created);
 const createMs = Date.now() - t0;
 const createCalls = calls();
+const createRoutes = sb.calls
+  .snapshot()
+  .map((c) => ({ call: `${c.method} ${c.route}`, status: c.status, count: c.count }));
 
 sb.calls.reset();
 const c0 = Date.now();
@@ -184,6 +187,7 @@ console.log(
       createPerSecond: +(N / (createMs / 1000)).toFixed(1),
       createLatencyMs: { p50: pct(lat, 50), p99: pct(lat, 99) },
       jiraCallsPerCreate: +(createCalls / N).toFixed(2),
+      createCallsByRoute: createRoutes,
       changeSeconds: +(changeMs / 1000).toFixed(2),
       changesPerSecond: +(N / (changeMs / 1000)).toFixed(1),
       changeLatencyMs: { p50: pct(clat, 50), p99: pct(clat, 99) },
