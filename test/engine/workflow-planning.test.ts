@@ -4,6 +4,17 @@ import { secMapping, startHarness, type Harness } from './harness.js';
 
 const TRANSITIONS = '/rest/api/3/issue/:issueIdOrKey/transitions';
 
+/** A vulnerability of the SEC mapping at a host status. */
+const upsertVuln = (h: Harness, hostId: string, status: string) =>
+  h.engine.records.upsertRecord({
+    scope: 'astra-web',
+    hostId,
+    kind: 'vulnerability',
+    title: `Open redirect (${hostId})`,
+    status,
+    severity: 'high',
+  });
+
 describe('status by planning: the shortest path over the learnt workflow (SQLite, sandbox)', () => {
   let db: TestDb;
   let h: Harness;
@@ -16,15 +27,7 @@ describe('status by planning: the shortest path over the learnt workflow (SQLite
     await db.cleanup();
   });
 
-  const vuln = (hostId: string, status: string) =>
-    h.engine.records.upsertRecord({
-      scope: 'astra-web',
-      hostId,
-      kind: 'vulnerability',
-      title: `Open redirect (${hostId})`,
-      status,
-      severity: 'high',
-    });
+  const vuln = (hostId: string, status: string) => upsertVuln(h, hostId, status);
 
   it('the first walk explores and learns; the next one follows the shortest path with one call per hop', async () => {
     await vuln('wf-1', 'open');
@@ -97,15 +100,7 @@ describe('a concurrent move during a status walk (SQLite, sandbox)', () => {
     await h.close();
     await db.cleanup();
   });
-  const vuln = (hostId: string, status: string) =>
-    h.engine.records.upsertRecord({
-      scope: 'astra-web',
-      hostId,
-      kind: 'vulnerability',
-      title: `Open redirect (${hostId})`,
-      status,
-      severity: 'high',
-    });
+  const vuln = (hostId: string, status: string) => upsertVuln(h, hostId, status);
 
   for (const learnt of [false, true]) {
     it(`someone moves the issue while the walk is under way (${learnt ? 'known workflow' : 'first walk, exploring'}): a retry on a fresh read, never a failed record`, async () => {
@@ -156,23 +151,9 @@ describe('a first walk inside one status category (SQLite, sandbox)', () => {
   });
 
   it('Open → In Review with nothing learnt: sideways steps within "in progress" (Triaged → In Progress → In Review)', async () => {
-    await h.engine.records.upsertRecord({
-      scope: 'astra-web',
-      hostId: 'wf-review',
-      kind: 'vulnerability',
-      title: 'Stored XSS (wf-review)',
-      status: 'open',
-      severity: 'high',
-    });
+    await upsertVuln(h, 'wf-review', 'open');
     await h.drain();
-    await h.engine.records.upsertRecord({
-      scope: 'astra-web',
-      hostId: 'wf-review',
-      kind: 'vulnerability',
-      title: 'Stored XSS (wf-review)',
-      status: 'review',
-      severity: 'high',
-    });
+    await upsertVuln(h, 'wf-review', 'review');
     await h.drain();
     const r = await h.engine.records.getRecord('astra-web', 'wf-review');
     expect(r.sync.state).toBe('synced');
