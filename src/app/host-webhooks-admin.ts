@@ -4,7 +4,8 @@
  * `host-webhook:<id>`), never returned after creation, live at once (the dispatcher's set of
  * streams is replaced), and audited with the secret
  * masked. A subscription from the file is listed (without its secret) and edited in the file.
- * Other replicas pick a change up within `watch`'s interval (5 s).
+ * Other replicas reload through the shared configuration sync (src/app/config-sync.ts: its
+ * fingerprint covers these rows; `onChange` announces a change at once).
  */
 import { randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
@@ -350,36 +351,6 @@ export function createHostWebhookAdmin(deps: HostWebhookAdminDeps) {
 
     /** Another replica changed subscriptions: deliver to the stored set. */
     reload: refresh,
-
-    /**
-     * Replicas: watches the API subscriptions (count and last change) and reloads when another
-     * replica changed them (default every 5 s). Stop it on shutdown.
-     */
-    watch(intervalMs = 5000): { stop(): void } {
-      let last: string | undefined;
-      let busy = false;
-      const tick = async (): Promise<void> => {
-        if (busy) return;
-        busy = true;
-        try {
-          const r = await deps.store.db
-            .selectFrom('outbound_webhooks')
-            .select((eb) => [eb.fn.countAll<number>().as('n'), eb.fn.max<number | null>('updated_at').as('at')])
-            .where('source', '=', 'api')
-            .executeTakeFirst();
-          const fp = `${Number(r?.n ?? 0)}@${Number(r?.at ?? 0)}`;
-          if (last !== undefined && fp !== last) await refresh();
-          last = fp;
-        } catch (err) {
-          deps.logger?.warn({ err: (err as Error).message }, 'could not look for host webhook changes; will retry');
-        } finally {
-          busy = false;
-        }
-      };
-      void tick();
-      const timer = setInterval(() => void tick(), intervalMs).unref();
-      return { stop: () => clearInterval(timer) };
-    },
   };
 }
 

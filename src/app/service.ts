@@ -287,8 +287,6 @@ export async function startService(opts: StartServiceOptions): Promise<RunningSe
       logger: logger.child({ component: 'host-webhooks' }),
     });
     reloadHostWebhooks = () => hostWebhookAdmin.reload();
-    const hostWebhookWatch = hostWebhookAdmin.watch();
-    closer.add('host webhook watch', () => Promise.resolve(hostWebhookWatch.stop()));
 
     // OAuth app connections on Cloud register their own webhooks (URL token; refreshed before expiry).
     const appWebhooks = createAppWebhooks({ store, logger: logger.child({ component: 'app-webhooks' }) });

@@ -267,9 +267,10 @@ describe('host webhooks through the admin API (real service)', () => {
 });
 
 describe('host webhooks: another replica picks up a change', () => {
-  it('watch() reloads the subscriptions another instance changed (same database)', async () => {
+  it('the configuration sync reloads the subscriptions another instance changed (same database)', async () => {
     const { freshSqlite } = await import('../helpers/db.js');
     const { createHostWebhookAdmin } = await import('../../src/app/host-webhooks-admin.js');
+    const { startConfigSync } = await import('../../src/app/config-sync.js');
     const db = await freshSqlite();
     const box = createSecretBox(randomBytes(32));
     const seen: string[][] = [];
@@ -280,9 +281,8 @@ describe('host webhooks: another replica picks up a change', () => {
       fileSubscriptions: [],
       apply: async (subs) => void seen.push(subs.map((s) => s.url)),
     });
-    const watch = b.watch(20);
+    const sync = await startConfigSync({ store: db.store, reload: () => b.reload(), intervalMs: 20 });
     try {
-      await new Promise((r) => setTimeout(r, 60));
       const { view } = await a.create({ url: 'http://127.0.0.1:9/one' }, 'test');
       const until = async (cond: () => boolean) => {
         for (let i = 0; i < 250 && !cond(); i++) await new Promise((r) => setTimeout(r, 20));
@@ -292,7 +292,7 @@ describe('host webhooks: another replica picks up a change', () => {
       await a.remove(view.id, 'test');
       await until(() => seen.at(-1)?.length === 0);
     } finally {
-      watch.stop();
+      await sync.stop();
       await db.cleanup();
     }
   });
