@@ -76,7 +76,7 @@ export interface SandboxFile {
 export class SandboxFileError extends Error {
   constructor(
     readonly file: string,
-    readonly issues: Array<{ path: string; message: string }>,
+    readonly issues: Issue[],
   ) {
     super(`${file}: ${issues.map((i) => `${i.path || '(root)'}: ${i.message}`).join('; ')}`);
     this.name = 'SandboxFileError';
@@ -90,11 +90,13 @@ function pathOf(path: ReadonlyArray<PropertyKey>): string {
   );
 }
 
-function resolveEnv(value: unknown, env: NodeJS.ProcessEnv, path: PropertyKey[], missing: string[]): unknown {
+type Issue = { path: string; message: string };
+
+function resolveEnv(value: unknown, env: NodeJS.ProcessEnv, path: PropertyKey[], missing: Issue[]): unknown {
   if (typeof value === 'string') {
     return value.replace(/\$\{([A-Z_][A-Z0-9_]*)\}/g, (_, name: string) => {
       const v = env[name];
-      if (v === undefined) missing.push(`${pathOf(path)}: environment variable ${name} is not set`);
+      if (v === undefined) missing.push({ path: pathOf(path), message: `environment variable ${name} is not set` });
       return v ?? '';
     });
   }
@@ -116,17 +118,9 @@ export function parseSandboxFile(text: string, env: NodeJS.ProcessEnv, file = '(
       doc.errors.map((e) => ({ path: '(file)', message: `YAML syntax error: ${e.message.split('\n')[0]}` })),
     );
   }
-  const missing: string[] = [];
+  const missing: Issue[] = [];
   const raw = resolveEnv(doc.toJS() ?? {}, env, [], missing);
-  if (missing.length > 0) {
-    throw new SandboxFileError(
-      file,
-      missing.map((m) => {
-        const [path = '', message = m] = m.split(': ');
-        return { path, message };
-      }),
-    );
-  }
+  if (missing.length > 0) throw new SandboxFileError(file, missing);
   const parsed = sandboxFileSchema.safeParse(raw);
   if (!parsed.success) {
     throw new SandboxFileError(
