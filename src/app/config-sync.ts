@@ -17,18 +17,15 @@ export const CONFIG_TOPIC = 'jira_bridge_config';
  * OAuth grant's site changes (not on token refresh).
  */
 export async function configFingerprint(db: Kysely<Database>): Promise<string> {
-  const part = async (table: 'connections' | 'mappings'): Promise<string> => {
-    const r = await db
-      .selectFrom(table)
-      .select([sql<number>`count(*)`.as('n'), sql<number | null>`max(updated_at)`.as('at')])
-      .executeTakeFirst();
-    return `${Number(r?.n ?? 0)}@${Number(r?.at ?? 0)}`;
-  };
-  const hooks = await db
-    .selectFrom('outbound_webhooks')
-    .select([sql<number>`count(*)`.as('n'), sql<number | null>`max(updated_at)`.as('at')])
-    .where('source', '=', 'api')
-    .executeTakeFirst();
+  const stamp = (r: { n: number; at: number | null } | undefined): string =>
+    `${Number(r?.n ?? 0)}@${Number(r?.at ?? 0)}`;
+  const countAndLast = [sql<number>`count(*)`.as('n'), sql<number | null>`max(updated_at)`.as('at')] as const;
+  const part = async (table: 'connections' | 'mappings'): Promise<string> =>
+    stamp(await db.selectFrom(table).select(countAndLast).executeTakeFirst());
+  // Host webhook subscriptions made through the API (the file's are each replica's own).
+  const hooks = stamp(
+    await db.selectFrom('outbound_webhooks').select(countAndLast).where('source', '=', 'api').executeTakeFirst(),
+  );
   const sites = await db
     .selectFrom('oauth_tokens')
     .select(['connection_id', 'cloud_id'])
@@ -37,7 +34,7 @@ export async function configFingerprint(db: Kysely<Database>): Promise<string> {
   return [
     await part('connections'),
     await part('mappings'),
-    `${Number(hooks?.n ?? 0)}@${Number(hooks?.at ?? 0)}`,
+    hooks,
     sites.map((s) => `${s.connection_id}=${s.cloud_id}`).join(','),
   ].join('|');
 }
