@@ -37,6 +37,18 @@ export const inboundSettings = (over: Partial<InboundSettings> = {}): InboundSet
   ...over,
 });
 
+/** A host upserts an incident of the OPS mapping (scope stackflow-incidents), new and P3 unless `over` says otherwise. */
+export const upsertIncident = (h: Harness, hostId: string, title: string, over: Record<string, unknown> = {}) =>
+  h.engine.records.upsertRecord({
+    scope: 'stackflow-incidents',
+    hostId,
+    kind: 'incident',
+    title,
+    status: 'new',
+    severity: 'P3',
+    ...over,
+  });
+
 export interface Harness {
   sandbox: Sandbox;
   queue: Queue;

@@ -1,7 +1,15 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { SEED } from '../../src/sandbox/seed.js';
 import { describeEachEngine, type TestDb } from '../helpers/db.js';
-import { bridge429s, CONNECTION_ID, issuesOf, noisyNeighbour, startHarness, type Harness } from './harness.js';
+import {
+  bridge429s,
+  CONNECTION_ID,
+  issuesOf,
+  noisyNeighbour,
+  startHarness,
+  type Harness,
+  upsertIncident,
+} from './harness.js';
 
 /**
  * Changes to records that are already linked, made while Jira refuses calls (a 429 storm, or a
@@ -20,15 +28,7 @@ describeEachEngine('changes to linked records during Jira faults', ({ fresh }) =
   });
 
   const incident = (hostId: string, over: Record<string, unknown> = {}) =>
-    h.engine.records.upsertRecord({
-      scope: 'stackflow-incidents',
-      hostId,
-      kind: 'incident',
-      title: `Disk pressure (${hostId})`,
-      status: 'new',
-      severity: 'P3',
-      ...over,
-    });
+    upsertIncident(h, hostId, `Disk pressure (${hostId})`, { ...over });
   const comment = (hostId: string, n: string) =>
     h.engine.records.addComment('stackflow-incidents', hostId, { author: 'ops', body: `note ${n}`, hostCommentId: n });
   const waitFor = async (what: string, ok: () => Promise<boolean>) => {

@@ -2,7 +2,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { InspectedRequest } from '../../src/sandbox/app.js';
 import { SEED } from '../../src/sandbox/seed.js';
 import { describeEachEngine, freshSqlite, type TestDb } from '../helpers/db.js';
-import { CONNECTION_ID, jsmMapping, opsMapping, secMapping, startHarness, type Harness } from './harness.js';
+import {
+  CONNECTION_ID,
+  jsmMapping,
+  opsMapping,
+  secMapping,
+  startHarness,
+  type Harness,
+  upsertIncident,
+} from './harness.js';
 
 const ISSUE_ROUTE = '/rest/api/3/issue/:issueIdOrKey';
 const TRANSITIONS_ROUTE = '/rest/api/3/issue/:issueIdOrKey/transitions';
@@ -42,16 +50,7 @@ describeEachEngine('seed behaviours, host → Jira', ({ fresh }) => {
   });
 
   const incident = (hostId: string, over: Record<string, unknown> = {}) =>
-    h.engine.records.upsertRecord({
-      scope: 'stackflow-incidents',
-      hostId,
-      kind: 'incident',
-      title: `Checkout latency (${hostId})`,
-      description: 'p99 over 2 s',
-      status: 'new',
-      severity: 'P3',
-      ...over,
-    });
+    upsertIncident(h, hostId, `Checkout latency (${hostId})`, { description: 'p99 over 2 s', ...over });
   const issueOf = async (scope: string, hostId: string) => {
     const r = await h.engine.records.getRecord(scope, hostId);
     expect(r.link?.issue_key, `record ${hostId}: ${JSON.stringify(r.sync)}`).toBeTruthy();
@@ -232,15 +231,7 @@ describe('mapping direction (StackFlow’s sync_direction)', () => {
   });
 
   const incident = (hostId: string, over: Record<string, unknown> = {}) =>
-    h.engine.records.upsertRecord({
-      scope: 'stackflow-incidents',
-      hostId,
-      kind: 'incident',
-      title: `Queue backlog (${hostId})`,
-      status: 'new',
-      severity: 'P3',
-      ...over,
-    });
+    upsertIncident(h, hostId, `Queue backlog (${hostId})`, { ...over });
 
   it('from_jira (jira_to_stackflow): host changes cost zero Jira calls, new and linked records alike', async () => {
     await incident('i-dir-linked');

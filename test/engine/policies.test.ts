@@ -10,6 +10,7 @@ import {
   secMapping,
   startHarness,
   type Harness,
+  upsertIncident,
 } from './harness.js';
 
 describe('outbound policies and failure handling (SQLite, sandbox)', () => {
@@ -49,16 +50,7 @@ describe('outbound policies and failure handling (SQLite, sandbox)', () => {
   });
 
   const incident = (hostId: string, over: Record<string, unknown> = {}) =>
-    h.engine.records.upsertRecord({
-      scope: 'stackflow-incidents',
-      hostId,
-      kind: 'incident',
-      title: `Checkout latency (${hostId})`,
-      description: 'p99 over 2 s',
-      status: 'new',
-      severity: 'P2',
-      ...over,
-    });
+    upsertIncident(h, hostId, `Checkout latency (${hostId})`, { description: 'p99 over 2 s', severity: 'P2', ...over });
   const vuln = (hostId: string, over: Record<string, unknown> = {}) =>
     h.engine.records.upsertRecord({
       scope: 'astra-web',
