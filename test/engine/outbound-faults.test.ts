@@ -28,7 +28,7 @@ describeEachEngine('changes to linked records during Jira faults', ({ fresh }) =
   });
 
   const incident = (hostId: string, over: Record<string, unknown> = {}) =>
-    upsertIncident(h, hostId, `Disk pressure (${hostId})`, { ...over });
+    upsertIncident(h, hostId, `Disk pressure (${hostId})`, over);
   const comment = (hostId: string, n: string) =>
     h.engine.records.addComment('stackflow-incidents', hostId, { author: 'ops', body: `note ${n}`, hostCommentId: n });
   const waitFor = async (what: string, ok: () => Promise<boolean>) => {

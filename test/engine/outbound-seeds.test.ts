@@ -231,7 +231,7 @@ describe('mapping direction (StackFlow’s sync_direction)', () => {
   });
 
   const incident = (hostId: string, over: Record<string, unknown> = {}) =>
-    upsertIncident(h, hostId, `Queue backlog (${hostId})`, { ...over });
+    upsertIncident(h, hostId, `Queue backlog (${hostId})`, over);
 
   it('from_jira (jira_to_stackflow): host changes cost zero Jira calls, new and linked records alike', async () => {
     await incident('i-dir-linked');
