@@ -1,20 +1,48 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startService, type RunningService } from '../../src/app/service.js';
+import { createJiraClient, type JiraClient } from '../../src/jira/client.js';
 import { createLogger } from '../../src/log/logger.js';
 import type { RunningSandbox } from '../../src/sandbox/index.js';
 import { spawnCli, waitForStatus, type Spawned } from '../cli/helpers.js';
 
-/** The `connections:` lines of a jira-bridge.yaml pointing at a sandbox as its admin. */
-export function sandboxConnectionYaml(sb: RunningSandbox, opts: { id?: string; sweepSeconds?: number } = {}): string[] {
+interface SandboxConnectionOptions {
+  id?: string;
+  sweepSeconds?: number;
+  /** The secret Jira signs its webhooks with. */
+  webhookSecret?: string;
+}
+
+/** One entry of `connections:` in a jira-bridge.yaml, pointing at a sandbox as its admin. */
+export function sandboxConnectionEntry(sb: RunningSandbox, opts: SandboxConnectionOptions = {}): string[] {
   return [
-    'connections:',
     `  - id: ${opts.id ?? 'sb'}`,
     `    site_url: ${sb.baseUrl}`,
     '    flavour: cloud',
     `    auth: { type: basic, email: ${sb.credentials.email}, api_token: ${sb.credentials.apiToken} }`,
+    ...(opts.webhookSecret !== undefined ? [`    webhook: { secret: ${opts.webhookSecret} }`] : []),
     `    sweep: { interval_seconds: ${opts.sweepSeconds ?? 0} }`,
   ];
+}
+
+/** The `connections:` lines of a jira-bridge.yaml with one sandbox connection. */
+export function sandboxConnectionYaml(sb: RunningSandbox, opts: SandboxConnectionOptions = {}): string[] {
+  return ['connections:', ...sandboxConnectionEntry(sb, opts)];
+}
+
+/** A person working in the sandbox Jira (not the bridge's account), through the REST API. */
+export function sandboxUserClient(sb: RunningSandbox, user: string): JiraClient {
+  const u = sb.credentials.users[user];
+  if (!u) throw new Error(`the sandbox has no user ${user}`);
+  return createJiraClient({
+    id: user,
+    siteUrl: sb.baseUrl,
+    flavour: sb.flavour,
+    auth:
+      sb.flavour === 'cloud'
+        ? { type: 'basic', email: u.loginEmail, apiToken: u.apiToken }
+        : { type: 'pat', token: u.pat },
+  });
 }
 
 /** Writes `<dir>/jira-bridge.yaml` from lines. */

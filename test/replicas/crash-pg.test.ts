@@ -22,13 +22,19 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createJiraClient, type JiraClient } from '../../src/jira/client.js';
+import type { JiraClient } from '../../src/jira/client.js';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/index.js';
 import { fromJson } from '../../src/store/json.js';
 import { JIRA_EVENTS } from '../../src/webhooks/parse.js';
 import { freePort } from '../cli/helpers.js';
 import { freshPostgres, pgUnreachableReason, TEST_DATABASE_URL, type TestDb } from '../helpers/db.js';
-import { spawnServiceProcess, writeConfig, type ServiceProcess } from '../helpers/service.js';
+import {
+  sandboxConnectionYaml,
+  sandboxUserClient,
+  spawnServiceProcess,
+  writeConfig,
+  type ServiceProcess,
+} from '../helpers/service.js';
 import { adfText, opsMappingYaml, PRIORITY, prng, sleep, STATUS_IN } from './harness.js';
 
 const reason = await pgUnreachableReason();
@@ -87,13 +93,7 @@ describe.skipIf(reason !== null)('three replica processes on PostgreSQL, SIGKILL
     sb = await startSandbox({ flavour: 'cloud', port: 0, knobs: { latencyMs: 25, jitterMs: 25 } });
     for (let i = 0; i < REPLICAS; i++) slots.push({ port: await freePort(), svc: undefined });
     writeConfig(dir, [
-      'connections:',
-      '  - id: sb',
-      `    site_url: ${sb.baseUrl}`,
-      '    flavour: cloud',
-      `    auth: { type: basic, email: ${sb.credentials.email}, api_token: ${sb.credentials.apiToken} }`,
-      `    webhook: { secret: ${SECRET} }`,
-      '    sweep: { interval_seconds: 2 }',
+      ...sandboxConnectionYaml(sb, { webhookSecret: SECRET, sweepSeconds: 2 }),
       ...opsMappingYaml(SCOPE),
     ]);
     // Jira delivers every event to every replica (one registration each).
@@ -103,13 +103,7 @@ describe.skipIf(reason !== null)('three replica processes on PostgreSQL, SIGKILL
         events: [...JIRA_EVENTS],
         secret: SECRET,
       });
-    const a = sb.credentials.users.alice!;
-    alice = createJiraClient({
-      id: 'alice',
-      siteUrl: sb.baseUrl,
-      flavour: 'cloud',
-      auth: { type: 'basic', email: a.loginEmail, apiToken: a.apiToken },
-    });
+    alice = sandboxUserClient(sb, 'alice');
     await Promise.all(slots.map((_, i) => start(i)));
   }, 180_000);
 

@@ -9,7 +9,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createJiraClient, type JiraClient } from '../../src/jira/client.js';
+import type { JiraClient } from '../../src/jira/client.js';
+import { sandboxUserClient } from '../helpers/service.js';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/index.js';
 import { freePort, spawnCli, waitForStatus, type Spawned } from '../cli/helpers.js';
 import { JIRA_EVENTS } from '../../src/webhooks/parse.js';
@@ -71,13 +72,7 @@ describe('SIGKILL under load from both sides, then restart', () => {
       events: [...JIRA_EVENTS],
       secret: SECRET,
     });
-    const a = sb.credentials.users.alice!;
-    alice = createJiraClient({
-      id: 'alice',
-      siteUrl: sb.baseUrl,
-      flavour: 'cloud',
-      auth: { type: 'basic', email: a.loginEmail, apiToken: a.apiToken },
-    });
+    alice = sandboxUserClient(sb, 'alice');
     await start();
   });
   afterAll(async () => {

@@ -14,13 +14,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startService, type RunningService } from '../../src/app/service.js';
-import { createJiraClient, type JiraClient } from '../../src/jira/client.js';
+import type { JiraClient } from '../../src/jira/client.js';
 import { createLogger } from '../../src/log/logger.js';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/index.js';
 import { pgUnreachableReason, TEST_DATABASE_URL } from '../helpers/db.js';
 import { JIRA_EVENTS } from '../../src/webhooks/parse.js';
 import { freePort } from '../cli/helpers.js';
-import { spawnServiceProcess } from '../helpers/service.js';
+import { sandboxUserClient, spawnServiceProcess } from '../helpers/service.js';
 import { overlaps, sleep } from './harness.js';
 
 const reason = await pgUnreachableReason();
@@ -88,13 +88,7 @@ describe.skipIf(reason !== null)('three replicas on one PostgreSQL', () => {
         secret: SECRET,
       });
     }
-    const a = sb.credentials.users.alice!;
-    alice = createJiraClient({
-      id: 'alice',
-      siteUrl: sb.baseUrl,
-      flavour: 'cloud',
-      auth: { type: 'basic', email: a.loginEmail, apiToken: a.apiToken },
-    });
+    alice = sandboxUserClient(sb, 'alice');
   });
   afterAll(async () => {
     await alice?.close();

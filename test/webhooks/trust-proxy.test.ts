@@ -15,20 +15,13 @@ import { parseTrustProxy } from '../../src/http/server.js';
 import { isAppError } from '../../src/core/errors.js';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/index.js';
 import { sign } from '../../src/webhooks/verify.js';
-import { startTestService, writeConfig } from '../helpers/service.js';
+import { sandboxConnectionEntry, startTestService, writeConfig } from '../helpers/service.js';
 
 const SECRET_A = 'secret-of-connection-a-0123456789';
 const SECRET_B = 'secret-of-connection-b-0123456789';
 
 function config(sb: RunningSandbox, trustProxy: string | undefined): string[] {
-  const conn = (id: string, secret: string) => [
-    `  - id: ${id}`,
-    `    site_url: ${sb.baseUrl}`,
-    '    flavour: cloud',
-    `    auth: { type: basic, email: ${sb.credentials.email}, api_token: ${sb.credentials.apiToken} }`,
-    `    webhook: { secret: ${secret} }`,
-    '    sweep: { interval_seconds: 0 }',
-  ];
+  const conn = (id: string, webhookSecret: string) => sandboxConnectionEntry(sb, { id, webhookSecret });
   return [
     ...(trustProxy ? ['server:', `  trust_proxy: ${trustProxy}`] : []),
     'connections:',
