@@ -3,7 +3,8 @@ import type { FastifyInstance } from 'fastify';
 import { createSecretBox } from '../../src/security/secret-box.js';
 import { buildServer } from '../../src/http/server.js';
 import { webhookRoutes } from '../../src/http/routes/webhooks.js';
-import { createJiraClient, type JiraClient } from '../../src/jira/client.js';
+import type { JiraClient } from '../../src/jira/client.js';
+import { sandboxUserClient } from '../helpers/service.js';
 import { createLogger, type Logger } from '../../src/log/logger.js';
 import { createMetrics } from '../../src/metrics/metrics.js';
 import type { TestDb } from '../helpers/db.js';
@@ -56,17 +57,7 @@ export async function startInboundHarness(
       events: opts.events ?? [...JIRA_EVENTS],
       secret: WEBHOOK_SECRET,
     });
-  const a = h.sandbox.credentials.users.alice!;
-  const flavour = opts.flavour ?? 'cloud';
-  const alice = createJiraClient({
-    id: 'alice',
-    siteUrl: h.sandbox.baseUrl,
-    flavour,
-    auth:
-      flavour === 'cloud'
-        ? { type: 'basic', email: a.loginEmail, apiToken: a.apiToken }
-        : { type: 'pat', token: a.pat },
-  });
+  const alice = sandboxUserClient(h.sandbox, 'alice');
   const close = h.close;
   return {
     ...h,
