@@ -159,19 +159,25 @@ describe('structure checks', () => {
   });
 });
 
+/** A running Cloud sandbox and the catalogue the bridge reads from it. */
+async function sandboxCatalog(): Promise<{ sb: RunningSandbox; catalog: JiraCatalog }> {
+  const sb = await startSandbox({ flavour: 'cloud', port: 0 });
+  const client = createJiraClient({
+    id: 'sb',
+    siteUrl: sb.baseUrl,
+    flavour: 'cloud',
+    auth: { type: 'basic', email: sb.credentials.email, apiToken: sb.credentials.apiToken },
+  });
+  const catalog = await client.fetchCatalog();
+  await client.close();
+  return { sb, catalog };
+}
+
 describe('mappings against the catalogue of a real (sandbox) Jira', () => {
   let sb: RunningSandbox;
   let catalog: JiraCatalog;
   beforeAll(async () => {
-    sb = await startSandbox({ flavour: 'cloud', port: 0 });
-    const client = createJiraClient({
-      id: 'sb',
-      siteUrl: sb.baseUrl,
-      flavour: 'cloud',
-      auth: { type: 'basic', email: sb.credentials.email, apiToken: sb.credentials.apiToken },
-    });
-    catalog = await client.fetchCatalog();
-    await client.close();
+    ({ sb, catalog } = await sandboxCatalog());
   });
   afterAll(async () => sb.close());
 
@@ -260,15 +266,7 @@ describe('field mappings, required create fields and host_link against the catal
   let sb: RunningSandbox;
   let catalog: JiraCatalog;
   beforeAll(async () => {
-    sb = await startSandbox({ flavour: 'cloud', port: 0 });
-    const client = createJiraClient({
-      id: 'sb',
-      siteUrl: sb.baseUrl,
-      flavour: 'cloud',
-      auth: { type: 'basic', email: sb.credentials.email, apiToken: sb.credentials.apiToken },
-    });
-    catalog = await client.fetchCatalog();
-    await client.close();
+    ({ sb, catalog } = await sandboxCatalog());
   });
   afterAll(async () => sb.close());
 
