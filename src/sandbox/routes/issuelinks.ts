@@ -26,9 +26,10 @@ export function registerIssueLinkRoutes(app: FastifyInstance, deps: SandboxDeps)
     const missing = (['type', 'inwardIssue', 'outwardIssue'] as const).filter((k) => b[k] === undefined);
     if (missing.length > 0) throw badRequest(missing.map((k) => `'${k}' is required.`));
     let comment = null;
-    if (b.comment !== undefined) {
-      const c = b.comment as { body?: unknown } | null;
-      comment = parseBody(c?.body, formatOf(req));
+    // Clients send `"comment": null` when there is no comment; Jira takes it as none.
+    if (b.comment !== undefined && b.comment !== null) {
+      const c = b.comment as { body?: unknown };
+      comment = parseBody(c.body, formatOf(req));
       if (!comment) throw badRequest([], { comment: 'Comment body can not be empty!' });
     }
     deps.ops.linkIssues(
