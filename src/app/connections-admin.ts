@@ -114,20 +114,104 @@ export function connectionView(c: ConnectionConfig, source: 'file' | 'api', oaut
 
 /**
  * The audit log's copy: the public part, each secret replaced by a mask — marked "(replaced)" when
- * it differs from the one in `previous`, so a rotated credential shows in the diff without being in it.
+ * it differs from the one in `previous`, so a rotated credential shows in the diff without being in
+ * it; a webhook secret `previous` had and `c` has not was cleared on purpose and shows "(cleared)".
  */
 function masked(c: ConnectionConfig, previous?: ConnectionConfig): Record<string, unknown> {
   const { pub, secrets } = splitSecrets(c);
   const before = previous ? (splitSecrets(previous).secrets as Record<string, unknown>) : undefined;
-  return joinSecrets(
-    pub,
-    Object.fromEntries(
+  const cleared = Object.keys(before ?? {})
+    .filter((k) => k.startsWith('webhook.') && !(k in secrets))
+    .map((k) => [k, '(cleared)']);
+  return joinSecrets(pub, {
+    ...Object.fromEntries(
       Object.entries(secrets as Record<string, unknown>).map(([k, v]) => [
         k,
         before && k in before && before[k] !== v ? '•••••• (replaced)' : '••••••',
       ]),
     ),
-  );
+    ...Object.fromEntries(cleared),
+  });
+}
+
+/** The parts of a connection that are plain objects (anything else there is refused, named). */
+const OBJECT_FIELDS = {
+  auth: 'must be an object: {type: basic, email, api_token} | {type: pat, token} | {type: oauth, client_id, client_secret}',
+  tls: 'must be an object: {verify?, ca_pem?}',
+  webhook: 'must be an object: {secret?, previous_secret?, url_token?}',
+  sweep: 'must be an object: {interval_seconds?, link_check_seconds?}',
+} as const;
+
+/** What an explicit `null` clears on purpose (left out, the stored value is kept). */
+const CLEARABLE = [
+  ['webhook', 'secret'],
+  ['webhook', 'previous_secret'],
+  ['webhook', 'url_token'],
+  ['tls', 'ca_pem'],
+] as const;
+
+/** The secret a connection authenticates to Jira with, as people call it. */
+const AUTH_SECRET_NAMES: Record<string, string> = {
+  'auth.api_token': 'API token',
+  'auth.token': 'personal access token',
+  'auth.client_secret': 'client secret',
+};
+
+const isObject = (v: unknown): v is Record<string, unknown> => !!v && typeof v === 'object' && !Array.isArray(v);
+
+/**
+ * A URL as the place a secret is sent to: scheme, user info, host and port (default ports
+ * dropped, case folded by the URL parser), path without trailing slashes, query.
+ */
+function placeOf(url: string | undefined): string {
+  if (url === undefined) return '';
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.username}:${u.password}@${u.host}${u.pathname.replace(/\/+$/, '')}${u.search}`;
+  } catch {
+    return url;
+  }
+}
+
+/**
+ * What changed between two versions of a connection that a stored secret is bound to: the site,
+ * the OAuth endpoints, the TLS trust. `where` says what the secret would be sent to anew.
+ */
+function bindingChanges(
+  before: ConnectionConfig,
+  after: ConnectionConfig,
+): { changes: string[]; where: 'site' | 'endpoints' | 'trust' } | undefined {
+  const changes: string[] = [];
+  let where: 'site' | 'endpoints' | 'trust' = 'trust';
+  if (placeOf(before.site_url) !== placeOf(after.site_url)) {
+    changes.push(`site_url changed from ${before.site_url} to ${after.site_url}`);
+    where = 'site';
+  }
+  if (before.auth.type === 'oauth' && after.auth.type === 'oauth') {
+    for (const k of ['auth_url', 'api_url'] as const) {
+      const [was, is] = [before.auth[k], after.auth[k]];
+      if (placeOf(was) !== placeOf(is)) {
+        changes.push(`auth.${k} changed from ${was ?? '(the default)'} to ${is ?? '(the default)'}`);
+        if (where === 'trust') where = 'endpoints';
+      }
+    }
+  }
+  if (before.tls.verify !== after.tls.verify)
+    changes.push(`tls.verify changed from ${before.tls.verify} to ${after.tls.verify}`);
+  for (const k of ['ca_pem', 'ca_file'] as const) {
+    const [was, is] = [before.tls[k], after.tls[k]];
+    if (was === is) continue;
+    changes.push(
+      was === undefined
+        ? `tls.${k} was added`
+        : is === undefined
+          ? `tls.${k} was removed`
+          : k === 'ca_file'
+            ? `tls.ca_file changed from ${was} to ${is}`
+            : 'tls.ca_pem changed',
+    );
+  }
+  return changes.length ? { changes, where } : undefined;
 }
 
 /** Connections stored through the API, secrets opened (a row that does not open is logged and skipped). */
@@ -217,30 +301,48 @@ export function createConnectionAdmin(deps: ConnectionAdminDeps) {
   const sourceOf = (id: string): 'file' | 'api' => (deps.fileIds.has(id) ? 'file' : 'api');
 
   /**
-   * Validates a body as a connection. Secrets left out keep the stored ones when the auth type is
-   * unchanged (the console never has them to send back).
+   * Validates a body as a connection. Secrets (and a saved CA) left out keep the stored ones when
+   * the auth type is unchanged (the console never has them to send back); an explicit `null` clears
+   * a webhook secret, the URL token or the CA. A stored Jira secret is bound to the site, the OAuth
+   * endpoints and the TLS trust it was given for: kept across a change of any of them, it would be
+   * sent where its owner never sent it, so such a body must bring the secret again (400 otherwise).
    */
   function parse(id: string, body: unknown, existing: ConnectionConfig | undefined): ConnectionConfig {
-    if (!body || typeof body !== 'object' || Array.isArray(body))
-      throw invalid([{ path: 'body', message: 'must be an object' }]);
-    let candidate = { ...(body as Record<string, unknown>), id };
+    if (!isObject(body)) throw invalid([{ path: 'body', message: 'must be an object' }]);
+    for (const [k, message] of Object.entries(OBJECT_FIELDS)) {
+      if (k in body && !isObject(body[k])) throw invalid([{ path: `body.${k}`, message }]);
+    }
+    let candidate = structuredClone({ ...body, id }) as Record<string, unknown>;
+    const b = candidate as Record<string, Record<string, unknown> | undefined>;
+    const cleared = new Set<string>();
+    for (const [a, k] of CLEARABLE) {
+      if (b[a]?.[k] !== null) continue;
+      delete b[a]![k];
+      cleared.add(`${a}.${k}`);
+    }
+    /** The stored Jira secret this body relies on, if it left its own out. */
+    let borrowed: string | undefined;
     if (existing) {
       const { secrets } = splitSecrets(existing);
       const keep: Secrets = {};
-      const b = candidate as unknown as Record<string, Record<string, unknown> | undefined>;
+      const left = (a: string, k: string) => !cleared.has(`${a}.${k}`) && (b[a]?.[k] === undefined || b[a]?.[k] === '');
       for (const [path, v] of Object.entries(secrets)) {
         const [a, k] = path.split('.') as [string, string];
         const sameAuth = a !== 'auth' || (b.auth?.type ?? existing.auth.type) === existing.auth.type;
-        if (sameAuth && (b[a]?.[k] === undefined || b[a]?.[k] === '')) keep[path] = v;
+        if (!sameAuth || !left(a, k)) continue;
+        keep[path] = v;
+        if (a === 'auth') borrowed = path;
       }
       // OAuth endpoints and cloud id are kept like secrets when the form does not send them.
       if (existing.auth.type === 'oauth' && (b.auth?.type ?? 'oauth') === 'oauth') {
         for (const k of ['auth_url', 'api_url', 'cloud_id'] as const) {
           const v = existing.auth[k];
-          if (v !== undefined && (b.auth?.[k] === undefined || b.auth[k] === '')) keep[`auth.${k}`] = v;
+          if (v !== undefined && left('auth', k)) keep[`auth.${k}`] = v;
         }
       }
-      if (Object.keys(keep).length) candidate = joinSecrets(candidate, keep) as typeof candidate;
+      // So is a saved CA (the console shows "A CA is saved: leave blank to keep it").
+      if (existing.tls.ca_pem !== undefined && left('tls', 'ca_pem')) keep['tls.ca_pem'] = existing.tls.ca_pem;
+      if (Object.keys(keep).length) candidate = joinSecrets(candidate, keep);
     }
     const parsed = connectionSchema.safeParse(candidate);
     if (!parsed.success) throw invalid(zodIssues(parsed.error));
@@ -249,6 +351,21 @@ export function createConnectionAdmin(deps: ConnectionAdminDeps) {
         {
           path: 'body.tls.ca_file',
           message: 'a file path cannot be set through the API; paste the PEM bundle as tls.ca_pem',
+        },
+      ]);
+    }
+    const moved = borrowed && existing ? bindingChanges(existing, parsed.data) : undefined;
+    if (moved && borrowed) {
+      const fix =
+        moved.where === 'site'
+          ? 'for the new site'
+          : moved.where === 'endpoints'
+            ? 'for the new endpoints'
+            : 'with the new TLS trust';
+      throw invalid([
+        {
+          path: `body.${borrowed}`,
+          message: `${moved.changes.join('; ')}; send the ${AUTH_SECRET_NAMES[borrowed] ?? borrowed} again ${fix}`,
         },
       ]);
     }

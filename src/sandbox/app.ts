@@ -9,7 +9,7 @@ import type { Flavour } from './model.js';
 import { IssueOperations } from './operations.js';
 import { registerAttachmentRoutes } from './routes/attachments.js';
 import { registerCommentRoutes } from './routes/comments.js';
-import { baseUrlOf, RouteRegistry, type SandboxDeps } from './routes/context.js';
+import { baseUrlOf, rewriteLatestUrl, RouteRegistry, type SandboxDeps } from './routes/context.js';
 import { registerControlRoutes } from './routes/control.js';
 import { registerIssueLinkRoutes } from './routes/issuelinks.js';
 import { registerIssueRoutes } from './routes/issues.js';
@@ -112,11 +112,12 @@ export async function createSandboxApp(opts: SandboxAppOptions = {}): Promise<Sa
     ...(opts.oauth?.settings ? { settings: opts.oauth.settings } : {}),
   });
 
-  // /ex/jira/{cloudId}/rest/... (api.atlassian.com) is served by the /rest/... handlers.
+  // /ex/jira/{cloudId}/rest/... (api.atlassian.com) is served by the /rest/... handlers, and
+  // /rest/api/latest/... by those of the newest version.
   const app = Fastify({
     logger: false,
     bodyLimit: 10 * 1024 * 1024,
-    rewriteUrl: (req) => rewriteExJiraUrl(req.url ?? '/'),
+    rewriteUrl: (req) => rewriteLatestUrl(rewriteExJiraUrl(req.url ?? '/'), flavour),
   });
   app.decorateRequest('jiraUser', null);
   app.decorateRequest('jiraAuthScheme', null);

@@ -63,7 +63,7 @@ const Check = z.union([
 const Body = z
   .record(z.string(), z.unknown())
   .describe(
-    'A connection in the configuration file’s form: {id, name?, site_url, flavour: cloud|datacenter, auth: {type: basic, email, api_token} | {type: pat, token} | {type: oauth, client_id, client_secret}, tls?: {verify?, ca_pem?}, sweep?: {interval_seconds, link_check_seconds}}. On update, secrets left out keep their stored values.',
+    'A connection in the configuration file’s form: {id, name?, site_url, flavour: cloud|datacenter, auth: {type: basic, email, api_token} | {type: pat, token} | {type: oauth, client_id, client_secret}, tls?: {verify?, ca_pem?}, webhook?: {secret?, previous_secret?, url_token?}, sweep?: {interval_seconds, link_check_seconds}}. On update (and a check naming a saved connection), secrets and a saved CA left out keep their stored values, an explicit null clears webhook.secret, webhook.previous_secret, webhook.url_token or tls.ca_pem; a body that changes site_url, the OAuth auth_url/api_url or the TLS trust (tls.verify, the CA) must send the Jira secret again (400 otherwise): a stored secret is only ever sent to the site it was given for.',
   );
 
 /**

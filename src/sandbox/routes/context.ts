@@ -52,6 +52,18 @@ export class RouteRegistry {
   }
 }
 
+/** The version `/rest/api/latest` stands for: the newest the flavour serves (Cloud 3, Data Center 2). */
+export function latestVersion(flavour: Flavour): ApiVersion {
+  return flavour === 'cloud' ? '3' : '2';
+}
+
+/** `/rest/api/latest/…` is served as the newest version, as Jira does (clients default to it). */
+export function rewriteLatestUrl(url: string, flavour: Flavour): string {
+  return url.startsWith('/rest/api/latest/') || url === '/rest/api/latest'
+    ? `/rest/api/${latestVersion(flavour)}${url.slice('/rest/api/latest'.length)}`
+    : url;
+}
+
 /** Registers a handler under /rest/api/{v} for every version the flavour serves. */
 export function api(
   app: FastifyInstance,
