@@ -1,8 +1,10 @@
 /**
- * Who may do what through the API, as a pure rule over (role, method, route template). Roles:
+ * Who may do what through the API. Every route declares its access in its own options
+ * (`config: { access }`); the HTTP layer decides from the *matched* route's declaration, never from
+ * the URL's text, and a route that declares nothing refuses everyone. Roles:
  *  - admin: everything (connections, mappings, tokens, audit, secrets);
- *  - operator: read everything, retry jobs, re-sync, backfill;
- *  - viewer: read everything except tokens and the audit log;
+ *  - operator: read everything but tokens and the audit log, retry jobs, re-sync, backfill, check a connection;
+ *  - viewer: read everything but tokens and the audit log;
  *  - host: the record API and the change feed only, optionally limited to some scopes.
  */
 
@@ -17,43 +19,71 @@ export interface Principal {
   scopes: string[];
 }
 
-const ADMIN_ONLY = [/^\/api\/v1\/tokens/, /^\/api\/v1\/audit/];
-const OPERATOR_WRITES = [
-  /^\/api\/v1\/jobs\/(:id\/retry|retry-dead)$/,
-  /^\/api\/v1\/sync$/,
-  /^\/api\/v1\/backfill$/,
-  /^\/api\/v1\/connections\/:id\/check$/,
-];
-const HOST_ROUTES = [/^\/api\/v1\/records(\/|$)/, /^\/api\/v1\/changes$/];
+/**
+ * A route's declaration:
+ *  - `public`: no token (probes, the API reference, the console's files, Jira's signed webhook
+ *    intake and the OAuth callback, which authenticate themselves);
+ *  - `any`: any valid token (who am I);
+ *  - `read`: admin, operator, viewer;
+ *  - `operate`: admin, operator (retry, re-sync, backfill, connection check);
+ *  - `admin`: admin only (configuration, secrets, tokens, audit).
+ * `host: true` lets host tokens in too, within their scopes: the request must name a scope (path
+ * parameter `scope`, else `?scope=`) the token holds, unless the token holds all scopes.
+ */
+export type AccessLevel = 'public' | 'any' | 'read' | 'operate' | 'admin';
+export interface Access {
+  allow: AccessLevel;
+  host?: boolean;
+}
+
+export const ACCESS_LEVELS: readonly AccessLevel[] = ['public', 'any', 'read', 'operate', 'admin'];
+
+/** The roles each level admits (host tokens only through `host: true`). */
+const LEVEL_ROLES: Record<Exclude<AccessLevel, 'public'>, readonly Role[]> = {
+  any: ['admin', 'operator', 'viewer', 'host'],
+  read: ['admin', 'operator', 'viewer'],
+  operate: ['admin', 'operator'],
+  admin: ['admin'],
+};
+
+const WHY: Record<Exclude<AccessLevel, 'public' | 'any'>, string> = {
+  read: 'host tokens may use the record API and the change feed only',
+  operate: 'operator tokens may read, retry, re-sync, backfill and check connections; viewers read only',
+  admin: 'this route is for admin tokens only (configuration, secrets, tokens, audit)',
+};
 
 export type Decision = { ok: true } | { ok: false; reason: string };
 
+/** Is `value` a well-formed declaration (used at start-up to refuse a route that declares nonsense)? */
+export function isAccess(value: unknown): value is Access {
+  if (typeof value !== 'object' || value === null) return false;
+  const v = value as Record<string, unknown>;
+  return (
+    ACCESS_LEVELS.includes(v.allow as AccessLevel) &&
+    (v.host === undefined || typeof v.host === 'boolean') &&
+    Object.keys(v).every((k) => k === 'allow' || k === 'host')
+  );
+}
+
 /**
- * `route` is the route template (`/api/v1/records/:scope/:hostId`); `scope` the record scope the
- * request names (path parameter or `?scope=`), if any.
+ * The decision for a caller holding a valid token. `access` is the matched route's declaration
+ * (undefined: it declared none, so nobody may call it); `scope` the record scope the request names
+ * (path parameter or `?scope=`; anything but one string counts as none).
  */
-export function authorize(p: Principal, method: string, route: string, scope?: string | undefined): Decision {
-  const read = method === 'GET' || method === 'HEAD';
-  if (p.role === 'admin') return { ok: true };
-  // Who am I: every token may ask (the console shows what the role allows).
-  if (read && route === '/api/v1/me') return { ok: true };
-  if (ADMIN_ONLY.some((r) => r.test(route))) return { ok: false, reason: `${route} is for admin tokens only` };
-  if (p.role === 'viewer') return read ? { ok: true } : { ok: false, reason: 'viewer tokens are read-only' };
-  if (p.role === 'operator') {
-    if (read || OPERATOR_WRITES.some((r) => r.test(route))) return { ok: true };
-    return {
-      ok: false,
-      reason: 'operator tokens may read, retry, re-sync and backfill; changing configuration needs an admin token',
-    };
+export function authorize(p: Principal, access: Access | undefined, scope?: unknown): Decision {
+  if (!access || !isAccess(access))
+    return { ok: false, reason: 'this route declares no access, so no one may call it' };
+  if (access.allow === 'public') return { ok: true };
+  if (p.role === 'host') {
+    if (access.allow === 'any') return { ok: true };
+    if (!access.host) return { ok: false, reason: 'host tokens may use the record API and the change feed only' };
+    if (p.scopes.length) {
+      if (typeof scope !== 'string')
+        return { ok: false, reason: `this token is limited to scopes ${p.scopes.join(', ')}: name one` };
+      if (!p.scopes.includes(scope)) return { ok: false, reason: `this token may not use scope "${scope}"` };
+    }
+    return { ok: true };
   }
-  // host
-  if (!HOST_ROUTES.some((r) => r.test(route))) {
-    return { ok: false, reason: 'host tokens may use the record API and the change feed only' };
-  }
-  if (p.scopes.length) {
-    if (scope === undefined)
-      return { ok: false, reason: `this token is limited to scopes ${p.scopes.join(', ')}: name one` };
-    if (!p.scopes.includes(scope)) return { ok: false, reason: `this token may not use scope "${scope}"` };
-  }
-  return { ok: true };
+  if (LEVEL_ROLES[access.allow].includes(p.role)) return { ok: true };
+  return { ok: false, reason: WHY[access.allow as keyof typeof WHY] };
 }

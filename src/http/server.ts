@@ -10,6 +10,7 @@ import Fastify, {
   type FastifyPluginAsync,
   type FastifyReply,
   type FastifyRequest,
+  type RouteOptions,
 } from 'fastify';
 import {
   jsonSchemaTransform,
@@ -23,7 +24,8 @@ import type { Metrics } from '../metrics/metrics.js';
 import type { Store } from '../store/store.js';
 import { errorBody, toAppError } from './errors.js';
 import { DEFAULT_MAX_JSON_DEPTH, installJsonParser } from './json-body.js';
-import { installAuth, type ApiAuth } from './auth.js';
+import { accessOf, installAuth, PUBLIC, type ApiAuth } from './auth.js';
+import { isAccess, type Access } from '../core/access.js';
 import type { RejectLimiter } from '../webhooks/reject-limiter.js';
 import { systemRoutes, type Readiness } from './routes/system.js';
 
@@ -109,6 +111,26 @@ export function redactUrl(url: string): string {
   return `${url.slice(0, q)}?${params.toString()}`;
 }
 
+const ROUTES = new WeakMap<FastifyInstance, RouteOptions[]>();
+
+/** A registered route: its method(s), path template and access declaration (src/core/access.ts). */
+export interface RegisteredRoute {
+  method: string;
+  url: string;
+  access: Access | undefined;
+}
+
+/** Every route of a server built by `buildServer`, from the router's registrations (HEAD included). */
+export function registeredRoutes(app: FastifyInstance): RegisteredRoute[] {
+  return (ROUTES.get(app) ?? []).flatMap((r) =>
+    (Array.isArray(r.method) ? r.method : [r.method]).map((method) => ({
+      method: String(method),
+      url: r.url,
+      access: accessOf(r),
+    })),
+  );
+}
+
 function routeOf(req: FastifyRequest): string {
   return req.routeOptions.url ?? '(unmatched)';
 }
@@ -137,6 +159,10 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   installJsonParser(app, deps.maxJsonDepth ?? DEFAULT_MAX_JSON_DEPTH);
+  // Every route as the router registers it (any plugin's included), for the access walk and start-up check.
+  const registered: RouteOptions[] = [];
+  ROUTES.set(app, registered);
+  app.addHook('onRoute', (route) => void registered.push(route));
 
   function sendError(req: FastifyRequest, reply: FastifyReply, err: unknown): FastifyReply {
     const appErr = toAppError(err, { bodyLimit });
@@ -203,11 +229,24 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     transform: jsonSchemaTransform,
     transformObject: jsonSchemaTransformObject,
   });
-  await app.register(fastifySwaggerUi, { routePrefix: '/docs', staticCSP: true });
+  // The API reference is public: declared for the routes swagger-ui registers in its own scope.
+  await app.register(async (docs) => {
+    docs.addHook('onRoute', (route) => {
+      route.config = { ...route.config, access: PUBLIC.access };
+    });
+    await docs.register(fastifySwaggerUi, { routePrefix: '/docs', staticCSP: true });
+  });
 
   await app.register(systemRoutes({ readiness: deps.readiness, metrics: deps.metrics }));
   for (const plugin of deps.routes ?? []) await app.register(plugin);
 
   await app.ready();
+  // Default deny: a route without a declaration refuses everyone. Say so at start, not at the first call.
+  const undeclared = registeredRoutes(app).filter((r) => !isAccess(r.access));
+  if (undeclared.length)
+    deps.logger.error(
+      { routes: undeclared.map((r) => `${r.method} ${r.url}`) },
+      'routes without an access declaration refuse every caller: declare config.access on each',
+    );
   return app;
 }

@@ -7,6 +7,7 @@ import { fromJson } from '../../store/json.js';
 import type { Store } from '../../store/index.js';
 import { actorOf } from '../auth.js';
 import { errorResponses } from '../schemas.js';
+import { ADMIN, ANY_TOKEN } from '../auth.js';
 
 const TokenViewSchema = z.object({
   id: z.string(),
@@ -36,6 +37,7 @@ export function accessRoutes(opts: { tokens: TokensApi; store: Store }): Fastify
     app.post(
       '/api/v1/tokens',
       {
+        config: ADMIN,
         schema: {
           tags: ['access'],
           summary: 'Create an API token (shown once, stored hashed). The first token closes the open API.',
@@ -56,6 +58,7 @@ export function accessRoutes(opts: { tokens: TokensApi; store: Store }): Fastify
     app.get(
       '/api/v1/tokens',
       {
+        config: ADMIN,
         schema: {
           tags: ['access'],
           summary: 'API tokens (never the secrets)',
@@ -67,6 +70,7 @@ export function accessRoutes(opts: { tokens: TokensApi; store: Store }): Fastify
     app.delete(
       '/api/v1/tokens/:id',
       {
+        config: ADMIN,
         schema: {
           tags: ['access'],
           summary: 'Revoke a token (effective at once)',
@@ -82,6 +86,7 @@ export function accessRoutes(opts: { tokens: TokensApi; store: Store }): Fastify
     app.get(
       '/api/v1/me',
       {
+        config: ANY_TOKEN,
         schema: {
           tags: ['access'],
           summary: 'The caller: token name, role and scopes (any role; while the API is open, open: true)',
@@ -111,6 +116,7 @@ export function accessRoutes(opts: { tokens: TokensApi; store: Store }): Fastify
     app.get(
       '/api/v1/audit',
       {
+        config: ADMIN,
         schema: {
           tags: ['access'],
           summary: 'The audit log: who changed what (secrets are never in it), newest first',

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { AppError } from '../../core/errors.js';
 import type { Engine } from '../../engine/engine.js';
 import { errorResponses } from '../schemas.js';
+import { OPERATE, READ } from '../auth.js';
 
 export const BackfillSchema = z
   .object({
@@ -32,6 +33,7 @@ export const backfillPlugin: FastifyPluginAsync<BackfillRouteOptions> = async (f
   app.post(
     '/api/v1/backfill',
     {
+      config: OPERATE,
       schema: {
         tags: ['sync'],
         summary: 'Start a backfill of every unlinked record of the mapping covering a scope',
@@ -45,6 +47,7 @@ export const backfillPlugin: FastifyPluginAsync<BackfillRouteOptions> = async (f
   app.get(
     '/api/v1/backfill/:id',
     {
+      config: READ,
       schema: {
         tags: ['sync'],
         summary: 'Progress of a backfill (done/total)',

@@ -5,6 +5,7 @@ import { decodeCursor, encodeCursor, readChanges } from '../../host/feed.js';
 import { fromJson } from '../../store/json.js';
 import type { Store } from '../../store/index.js';
 import { errorResponses } from '../schemas.js';
+import { READ, READ_OR_HOST } from '../auth.js';
 
 export interface ChangesRouteOptions {
   store: Store;
@@ -35,6 +36,7 @@ export function changesRoutes(opts: ChangesRouteOptions): FastifyPluginAsync {
     app.get(
       '/api/v1/changes',
       {
+        config: READ_OR_HOST,
         schema: {
           tags: ['changes'],
           summary: 'Record changes in order; poll with the previous next_cursor (no gaps, no repeats)',
@@ -58,6 +60,7 @@ export function changesRoutes(opts: ChangesRouteOptions): FastifyPluginAsync {
     app.get(
       '/api/v1/host-webhooks/deliveries',
       {
+        config: READ,
         schema: {
           tags: ['changes'],
           summary: 'Signed webhooks sent to the host: each event, attempts, last answer (newest first)',

@@ -7,6 +7,7 @@ import type { JiraCatalog } from '../../core/catalog.js';
 import type { CheckResult } from '../../jira/types.js';
 import { actorOf } from '../auth.js';
 import { errorResponses } from '../schemas.js';
+import { ADMIN, OPERATE, READ } from '../auth.js';
 
 export interface ConnectionHealthView {
   healthy: boolean;
@@ -79,6 +80,7 @@ export function connectionsRoutes(opts: { connections: ConnectionsApi }): Fastif
     app.get(
       '/api/v1/connections',
       {
+        config: READ,
         schema: {
           tags: ['connections'],
           summary: 'Jira connections and their health (a 401 pauses a connection: the reason says what to fix)',
@@ -90,6 +92,7 @@ export function connectionsRoutes(opts: { connections: ConnectionsApi }): Fastif
     app.post(
       '/api/v1/connections',
       {
+        config: ADMIN,
         schema: {
           tags: ['connections'],
           summary: 'Create a connection (its secrets are sealed at rest and never returned)',
@@ -105,6 +108,7 @@ export function connectionsRoutes(opts: { connections: ConnectionsApi }): Fastif
     app.post(
       '/api/v1/connections/check',
       {
+        config: ADMIN,
         schema: {
           tags: ['connections'],
           summary:
@@ -118,6 +122,7 @@ export function connectionsRoutes(opts: { connections: ConnectionsApi }): Fastif
     app.get(
       '/api/v1/connections/:id',
       {
+        config: READ,
         schema: {
           tags: ['connections'],
           summary: 'One connection',
@@ -134,6 +139,7 @@ export function connectionsRoutes(opts: { connections: ConnectionsApi }): Fastif
     app.put(
       '/api/v1/connections/:id',
       {
+        config: ADMIN,
         schema: {
           tags: ['connections'],
           summary: 'Create or replace a connection (secrets left out keep their stored values)',
@@ -150,6 +156,7 @@ export function connectionsRoutes(opts: { connections: ConnectionsApi }): Fastif
     app.delete(
       '/api/v1/connections/:id',
       {
+        config: ADMIN,
         schema: {
           tags: ['connections'],
           summary: 'Delete a connection created through the API (not while mappings or links use it)',
@@ -165,6 +172,7 @@ export function connectionsRoutes(opts: { connections: ConnectionsApi }): Fastif
     app.post(
       '/api/v1/connections/:id/check',
       {
+        config: OPERATE,
         schema: {
           tags: ['connections'],
           summary: 'Check a saved connection: the Jira user and server reached, or what failed and how to fix it',
@@ -177,6 +185,7 @@ export function connectionsRoutes(opts: { connections: ConnectionsApi }): Fastif
     app.get(
       '/api/v1/connections/:id/catalog',
       {
+        config: READ,
         schema: {
           tags: ['connections'],
           summary:

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { CHANGE_EVENTS, unknownChangeEvent } from '../../core/changes.js';
 import { actorOf } from '../auth.js';
 import { errorResponses } from '../schemas.js';
+import { ADMIN, READ } from '../auth.js';
 
 const HostWebhookSchema = z.object({
   id: z.string(),
@@ -75,6 +76,7 @@ export function hostWebhooksRoutes(opts: { hostWebhooks: HostWebhooksApi }): Fas
     app.get(
       '/api/v1/host-webhooks',
       {
+        config: READ,
         schema: {
           tags: ['changes'],
           summary: 'Host webhook subscriptions (the configuration file’s and the API’s); never their secrets',
@@ -92,6 +94,7 @@ export function hostWebhooksRoutes(opts: { hostWebhooks: HostWebhooksApi }): Fas
     app.get(
       '/api/v1/host-webhooks/:id',
       {
+        config: READ,
         schema: {
           tags: ['changes'],
           summary: 'One host webhook subscription',
@@ -104,6 +107,7 @@ export function hostWebhooksRoutes(opts: { hostWebhooks: HostWebhooksApi }): Fas
     app.post(
       '/api/v1/host-webhooks',
       {
+        config: ADMIN,
         schema: {
           tags: ['changes'],
           summary:
@@ -133,6 +137,7 @@ export function hostWebhooksRoutes(opts: { hostWebhooks: HostWebhooksApi }): Fas
     app.put(
       '/api/v1/host-webhooks/:id',
       {
+        config: ADMIN,
         schema: {
           tags: ['changes'],
           summary:
@@ -160,6 +165,7 @@ export function hostWebhooksRoutes(opts: { hostWebhooks: HostWebhooksApi }): Fas
     app.delete(
       '/api/v1/host-webhooks/:id',
       {
+        config: ADMIN,
         schema: {
           tags: ['changes'],
           summary: 'Stop and remove a subscription made through the API, and its delivery log',

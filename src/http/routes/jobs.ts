@@ -5,6 +5,7 @@ import { AppError } from '../../core/errors.js';
 import type { Queue } from '../../queue/queue.js';
 import type { Job } from '../../queue/types.js';
 import { errorResponses } from '../schemas.js';
+import { OPERATE, READ } from '../auth.js';
 
 /** The part of the queue this group needs (a narrow seam: easy to fake, easy to audit). */
 export type JobsApi = Pick<Queue, 'listJobs' | 'getJob' | 'retry' | 'retryAllDead' | 'stats'>;
@@ -72,6 +73,7 @@ export function jobsRoutes(deps: { queue: JobsApi }): FastifyPluginAsync {
     app.get(
       '/api/v1/jobs',
       {
+        config: READ,
         schema: {
           tags: ['jobs'],
           summary: 'List jobs, newest first',
@@ -108,6 +110,7 @@ export function jobsRoutes(deps: { queue: JobsApi }): FastifyPluginAsync {
     app.get(
       '/api/v1/jobs/stats',
       {
+        config: READ,
         schema: {
           tags: ['jobs'],
           summary: 'Queue depth by state and age of the oldest queued job',
@@ -129,6 +132,7 @@ export function jobsRoutes(deps: { queue: JobsApi }): FastifyPluginAsync {
     app.get(
       '/api/v1/jobs/:id',
       {
+        config: READ,
         schema: {
           tags: ['jobs'],
           summary: 'One job, with its last error',
@@ -146,6 +150,7 @@ export function jobsRoutes(deps: { queue: JobsApi }): FastifyPluginAsync {
     app.post(
       '/api/v1/jobs/:id/retry',
       {
+        config: OPERATE,
         schema: {
           tags: ['jobs'],
           summary: 'Put one dead job back in the queue with fresh attempts',
@@ -170,6 +175,7 @@ export function jobsRoutes(deps: { queue: JobsApi }): FastifyPluginAsync {
     app.post(
       '/api/v1/jobs/retry-dead',
       {
+        config: OPERATE,
         schema: {
           tags: ['jobs'],
           summary: 'Put every dead job back in the queue',

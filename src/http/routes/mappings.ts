@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { AppError } from '../../core/errors.js';
 import { actorOf } from '../auth.js';
 import { errorResponses } from '../schemas.js';
+import { ADMIN, READ } from '../auth.js';
 
 /** What the mapping routes need (the composition root's mapping admin). */
 export interface MappingsApi {
@@ -41,6 +42,7 @@ export function mappingsRoutes(opts: { mappings: MappingsApi }): FastifyPluginAs
     app.get(
       '/api/v1/mappings',
       {
+        config: READ,
         schema: {
           tags: ['mappings'],
           summary: 'Every mapping in force (file and API)',
@@ -52,6 +54,7 @@ export function mappingsRoutes(opts: { mappings: MappingsApi }): FastifyPluginAs
     app.get(
       '/api/v1/mappings/:id',
       {
+        config: READ,
         schema: {
           tags: ['mappings'],
           summary: 'One mapping',
@@ -68,6 +71,7 @@ export function mappingsRoutes(opts: { mappings: MappingsApi }): FastifyPluginAs
     app.put(
       '/api/v1/mappings/:id',
       {
+        config: ADMIN,
         schema: {
           tags: ['mappings'],
           summary:
@@ -85,6 +89,7 @@ export function mappingsRoutes(opts: { mappings: MappingsApi }): FastifyPluginAs
     app.delete(
       '/api/v1/mappings/:id',
       {
+        config: ADMIN,
         schema: {
           tags: ['mappings'],
           summary: 'Delete a mapping saved through the API (a file mapping it overrode comes back)',

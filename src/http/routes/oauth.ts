@@ -6,6 +6,7 @@ import type { OAuthConnect } from '../../app/oauth-connect.js';
 import type { Logger } from '../../log/logger.js';
 import { actorOf } from '../auth.js';
 import { errorResponses } from '../schemas.js';
+import { ADMIN, PUBLIC } from '../auth.js';
 
 export interface OAuthRouteOptions {
   connect: OAuthConnect;
@@ -41,6 +42,7 @@ export function oauthRoutes(opts: OAuthRouteOptions): FastifyPluginAsync {
     app.post(
       '/api/v1/connections/:id/oauth/start',
       {
+        config: ADMIN,
         schema: {
           tags: ['connections'],
           summary: 'Connect a Jira Cloud connection with Atlassian (OAuth 2.0 3LO): get the authorize URL',
@@ -65,6 +67,7 @@ export function oauthRoutes(opts: OAuthRouteOptions): FastifyPluginAsync {
     app.get(
       '/oauth/callback',
       {
+        config: PUBLIC,
         schema: {
           tags: ['connections'],
           summary: 'Atlassian redirects here after consent (OAuth 2.0 3LO callback)',

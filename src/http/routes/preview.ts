@@ -5,6 +5,7 @@ import type { JiraCatalog } from '../../core/catalog.js';
 import { AppError } from '../../core/errors.js';
 import type { JiraClient } from '../../jira/client.js';
 import { errorResponses } from '../schemas.js';
+import { ADMIN } from '../auth.js';
 
 /** What the preview needs: the connection's Jira client, and its catalogue when fetched. */
 export interface PreviewApi {
@@ -111,6 +112,7 @@ export function previewRoutes(opts: { preview: PreviewApi }): FastifyPluginAsync
     app.post(
       '/api/v1/mappings/preview',
       {
+        config: ADMIN,
         schema: {
           tags: ['mappings'],
           summary: 'JQL preview: the issues a mapping covers (project and issue types), first ten',

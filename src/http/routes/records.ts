@@ -6,6 +6,7 @@ import { AppError } from '../../core/errors.js';
 import type { Engine } from '../../engine/engine.js';
 import type { RecordView } from '../../engine/record-data.js';
 import { errorResponses } from '../schemas.js';
+import { ADMIN_OR_HOST, READ_OR_HOST } from '../auth.js';
 
 /** Largest attachment accepted from the host (Jira Cloud's default limit is 10 MB too). */
 export const MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024;
@@ -133,6 +134,7 @@ export const recordsPlugin: FastifyPluginAsync<RecordsRouteOptions> = async (fas
   app.put(
     '/api/v1/records/:scope/:hostId',
     {
+      config: ADMIN_OR_HOST,
       schema: {
         tags: ['records'],
         summary: 'Create or update a record by the host’s id (idempotent)',
@@ -166,6 +168,7 @@ export const recordsPlugin: FastifyPluginAsync<RecordsRouteOptions> = async (fas
   app.get(
     '/api/v1/records/:scope/:hostId',
     {
+      config: READ_OR_HOST,
       schema: {
         tags: ['records'],
         summary: 'One record with its Jira link and sync state',
@@ -179,6 +182,7 @@ export const recordsPlugin: FastifyPluginAsync<RecordsRouteOptions> = async (fas
   app.get(
     '/api/v1/records',
     {
+      config: READ_OR_HOST,
       schema: {
         tags: ['records'],
         summary: 'List records (filter by sync state, scope, kind), oldest first, paginated',
@@ -211,6 +215,7 @@ export const recordsPlugin: FastifyPluginAsync<RecordsRouteOptions> = async (fas
   app.get(
     '/api/v1/records/counts',
     {
+      config: READ_OR_HOST,
       schema: {
         tags: ['records'],
         summary: 'How many records there are, by sync state (filter by scope, kind)',
@@ -233,6 +238,7 @@ export const recordsPlugin: FastifyPluginAsync<RecordsRouteOptions> = async (fas
   app.post(
     '/api/v1/records/:scope/:hostId/comments',
     {
+      config: ADMIN_OR_HOST,
       schema: {
         tags: ['records'],
         summary: 'Add a comment to a record (idempotent by host_comment_id); it is posted to the issue',
@@ -261,6 +267,7 @@ export const recordsPlugin: FastifyPluginAsync<RecordsRouteOptions> = async (fas
   app.get(
     '/api/v1/records/:scope/:hostId/comments',
     {
+      config: READ_OR_HOST,
       schema: {
         tags: ['records'],
         summary:
@@ -293,6 +300,7 @@ export const recordsPlugin: FastifyPluginAsync<RecordsRouteOptions> = async (fas
   app.post(
     '/api/v1/records/:scope/:hostId/attachments',
     {
+      config: ADMIN_OR_HOST,
       schema: {
         tags: ['records'],
         summary: 'Upload an attachment (multipart/form-data, part `file`; optional field `host_attachment_id`)',
@@ -359,6 +367,7 @@ export const recordsPlugin: FastifyPluginAsync<RecordsRouteOptions> = async (fas
   app.get(
     '/api/v1/records/:scope/:hostId/attachments',
     {
+      config: READ_OR_HOST,
       schema: {
         tags: ['records'],
         summary:
@@ -373,6 +382,7 @@ export const recordsPlugin: FastifyPluginAsync<RecordsRouteOptions> = async (fas
   app.get(
     '/api/v1/records/:scope/:hostId/attachments/:attachmentId/content',
     {
+      config: READ_OR_HOST,
       schema: {
         tags: ['records'],
         summary: 'Download one attachment’s bytes (404 with the reason when they are not here)',
@@ -400,6 +410,7 @@ export const recordsPlugin: FastifyPluginAsync<RecordsRouteOptions> = async (fas
   app.get(
     '/api/v1/records/:scope/:hostId/log',
     {
+      config: READ_OR_HOST,
       schema: {
         tags: ['records'],
         summary: 'The record’s sync timeline: every action, its fields, Jira calls spent and errors',

@@ -2,6 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { StatsSnapshot } from '../../app/stats.js';
+import { READ } from '../auth.js';
 
 /** What the stats route needs: the recorder's snapshot, and a fresh queue sample first. */
 export interface StatsApi {
@@ -58,6 +59,7 @@ export function statsRoutes(opts: { stats: StatsApi }): FastifyPluginAsync {
     app.get(
       '/api/v1/stats',
       {
+        config: READ,
         schema: {
           tags: ['system'],
           summary: 'Dashboard time series: sync volume, job latency, failures, Jira calls, queue depth',

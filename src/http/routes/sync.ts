@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { Engine } from '../../engine/engine.js';
 import { errorResponses } from '../schemas.js';
 import { RecordSchema } from './records.js';
+import { OPERATE } from '../auth.js';
 
 export const SyncRequestSchema = z
   .union([
@@ -22,6 +23,7 @@ export const syncPlugin: FastifyPluginAsync<SyncRouteOptions> = async (fastify, 
   app.post(
     '/api/v1/sync',
     {
+      config: OPERATE,
       schema: {
         tags: ['sync'],
         summary: 'Re-sync one record now (manual sync)',

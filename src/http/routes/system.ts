@@ -3,6 +3,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Metrics } from '../../metrics/metrics.js';
 import { ReadinessSchema } from '../schemas.js';
+import { PUBLIC } from '../auth.js';
 
 export interface ReadinessCheck {
   ok: boolean;
@@ -25,6 +26,7 @@ export function systemRoutes(deps: SystemRouteDeps): FastifyPluginAsync {
     app.get(
       '/healthz',
       {
+        config: PUBLIC,
         schema: {
           tags: ['system'],
           summary: 'Liveness: the process is up and serving HTTP',
@@ -37,6 +39,7 @@ export function systemRoutes(deps: SystemRouteDeps): FastifyPluginAsync {
     app.get(
       '/readyz',
       {
+        config: PUBLIC,
         schema: {
           tags: ['system'],
           summary: 'Readiness: the store answers and migrations are applied',
@@ -59,6 +62,7 @@ export function systemRoutes(deps: SystemRouteDeps): FastifyPluginAsync {
     app.get(
       '/metrics',
       {
+        config: PUBLIC,
         schema: {
           tags: ['system'],
           summary: 'Prometheus metrics (text exposition format)',
@@ -71,6 +75,13 @@ export function systemRoutes(deps: SystemRouteDeps): FastifyPluginAsync {
       },
     );
 
-    app.get('/openapi.json', { schema: { hide: true } }, async () => fastify.swagger());
+    app.get(
+      '/openapi.json',
+      {
+        config: PUBLIC,
+        schema: { hide: true },
+      },
+      async () => fastify.swagger(),
+    );
   };
 }

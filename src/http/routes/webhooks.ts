@@ -9,9 +9,9 @@ import type { SecretBox } from '../../security/secret-box.js';
 import { RejectLimiter } from '../../webhooks/reject-limiter.js';
 import { RejectionLog } from '../../webhooks/rejections.js';
 import { generateWebhookSecret } from '../../webhooks/secrets.js';
-import { actorOf } from '../auth.js';
 import { errorResponses } from '../schemas.js';
 import { JIRA_EVENTS } from '../../webhooks/parse.js';
+import { actorOf, ADMIN, PUBLIC, READ } from '../auth.js';
 
 export const WEBHOOK_BODY_LIMIT = 1024 * 1024;
 
@@ -99,6 +99,8 @@ export function webhookRoutes(opts: WebhookRouteOptions): FastifyPluginAsync {
       raw.post<{ Params: { connectionId: string }; Querystring: Record<string, string | undefined> }>(
         '/webhooks/jira/:connectionId',
         {
+          // No API token: each delivery proves itself by its signature or URL token, checked below.
+          config: PUBLIC,
           bodyLimit: WEBHOOK_BODY_LIMIT,
           schema: {
             tags: ['webhooks'],
@@ -146,6 +148,7 @@ export function webhookRoutes(opts: WebhookRouteOptions): FastifyPluginAsync {
     app.get(
       '/api/v1/webhooks/deliveries',
       {
+        config: READ,
         schema: {
           tags: ['webhooks'],
           summary: 'The webhook delivery log, newest first',
@@ -198,6 +201,7 @@ export function webhookRoutes(opts: WebhookRouteOptions): FastifyPluginAsync {
     app.get(
       '/api/v1/connections/:id/webhook',
       {
+        config: READ,
         schema: {
           tags: ['webhooks'],
           summary: 'What to paste into Jira: the delivery URL (with Jira variables) and how it authenticates',
@@ -235,6 +239,7 @@ export function webhookRoutes(opts: WebhookRouteOptions): FastifyPluginAsync {
     app.post(
       '/api/v1/connections/:id/webhook/secret',
       {
+        config: ADMIN,
         schema: {
           tags: ['webhooks'],
           summary:
@@ -263,6 +268,7 @@ export function webhookRoutes(opts: WebhookRouteOptions): FastifyPluginAsync {
     app.post(
       '/api/v1/connections/:id/webhook/register',
       {
+        config: ADMIN,
         schema: {
           tags: ['webhooks'],
           summary: 'OAuth app connections: register the Jira webhook now (or refresh it before its 30-day expiry)',
