@@ -14,6 +14,7 @@ import { registerControlRoutes } from './routes/control.js';
 import { registerIssueLinkRoutes } from './routes/issuelinks.js';
 import { registerIssueRoutes } from './routes/issues.js';
 import { registerMetaRoutes } from './routes/meta.js';
+import { registerPeopleRoutes } from './routes/people.js';
 import { registerPropertyRoutes } from './routes/properties.js';
 import { registerRemoteLinkRoutes } from './routes/remotelinks.js';
 import { registerSearchRoutes } from './routes/search.js';
@@ -268,6 +269,7 @@ export async function createSandboxApp(opts: SandboxAppOptions = {}): Promise<Sa
 
   registerMetaRoutes(app, deps);
   registerIssueRoutes(app, deps);
+  registerPeopleRoutes(app, deps);
   registerTransitionRoutes(app, deps);
   registerCommentRoutes(app, deps);
   registerAttachmentRoutes(app, deps);

@@ -244,4 +244,6 @@ export interface SandboxIssue {
   changelog: ChangeHistory[];
   /** Service Management request type, when raised through the portal API. */
   requestTypeId: string | null;
+  /** Account ids of the users watching the issue, in the order they started. */
+  watcherIds: string[];
 }

@@ -131,6 +131,8 @@ export class IssueOperations {
       remoteLinks: [],
       changelog: [],
       requestTypeId: extra.requestTypeId ?? null,
+      // Jira's autowatch: whoever creates an issue watches it.
+      watcherIds: [actorId],
     };
     const initial: ChangeItem[] = [];
     for (const [id, v] of values) {
@@ -449,6 +451,8 @@ export class IssueOperations {
     };
     issue.comments.push(comment);
     issue.updated = now;
+    // Autowatch: commenting on an issue watches it too.
+    this.addWatcher(issue, actorId);
     this.emit({ kind: 'comment_created', issue, actorId, comment });
     this.emit({ kind: 'issue_updated', issue, actorId, history: null, eventTypeName: 'issue_commented', comment });
     return comment;
@@ -482,6 +486,17 @@ export class IssueOperations {
       eventTypeName: 'issue_comment_deleted',
       comment,
     });
+  }
+
+  // --- watchers ----------------------------------------------------------------------------------
+
+  /** Starts watching (no change history, no event, `updated` unchanged, as in Jira). */
+  addWatcher(issue: SandboxIssue, accountId: string): void {
+    if (!issue.watcherIds.includes(accountId)) issue.watcherIds.push(accountId);
+  }
+
+  removeWatcher(issue: SandboxIssue, accountId: string): void {
+    issue.watcherIds = issue.watcherIds.filter((id) => id !== accountId);
   }
 
   // --- attachments, properties, remote links -----------------------------------------------------
