@@ -3,7 +3,8 @@ import type { AdfNode } from '../model.js';
 /**
  * Rich-text conversions. Text is stored as ADF; REST v3 reads and writes ADF, REST v2 and
  * webhook bodies use wiki markup. The subset covered: paragraphs, hard breaks, headings, bullet and
- * ordered lists, code blocks, block quotes, rules, and the strong/em/code/strike/link marks.
+ * ordered lists, code blocks, block quotes, rules, and the strong/em/code/strike/underline/subsup/link
+ * marks.
  */
 
 export function isAdfDoc(v: unknown): v is AdfNode {
@@ -16,17 +17,54 @@ export function emptyDoc(): AdfNode {
 
 // --- wiki markup → ADF -----------------------------------------------------------------------
 
+type Mark = { type: string; attrs?: Record<string, unknown> };
+
+/**
+ * Jira's text effects. Like Jira's renderer, each applies only at word boundaries: the opening
+ * character follows no letter or digit, the closing one is followed by none, and neither touches
+ * whitespace inside — so issue keys (PROJ-12), part numbers (EB-L1500U), paths (dev-881),
+ * snake_case and 2*3*4 stay text.
+ */
+const EFFECTS: Array<{ ch: string; mark: Mark }> = [
+  { ch: '*', mark: { type: 'strong' } },
+  { ch: '_', mark: { type: 'em' } },
+  { ch: '-', mark: { type: 'strike' } },
+  { ch: '+', mark: { type: 'underline' } },
+  { ch: '^', mark: { type: 'subsup', attrs: { type: 'sup' } } },
+  { ch: '~', mark: { type: 'subsup', attrs: { type: 'sub' } } },
+];
+
+function effectPattern(ch: string): string {
+  const lit = /[\\^$.*+?()[\]{}|/]/.test(ch) ? `\\${ch}` : ch;
+  const cls = ch === '-' || ch === '^' ? `\\${ch}` : ch;
+  // `[~user]` is a mention, not the start of a subscript.
+  const before = ch === '~' ? '[\\p{L}\\p{N}\\[]' : '[\\p{L}\\p{N}]';
+  return `(?<!${before})${lit}([^\\s${cls}](?:[^${cls}\\n]*[^\\s${cls}])?)${lit}(?![\\p{L}\\p{N}])`;
+}
+
+const INLINE = new RegExp(
+  [
+    '\\{\\{([^}\\n]+)\\}\\}', // {{monospace}}
+    '\\[([^|\\]\\n]+)\\|([^\\]\\n]+)\\]', // [text|url]
+    ...EFFECTS.map((e) => effectPattern(e.ch)),
+  ].join('|'),
+  'gu',
+);
+
 function inline(text: string): AdfNode[] {
   const out: AdfNode[] = [];
-  const re = /\*([^*\n]+)\*|_([^_\n]+)_|\{\{([^}\n]+)\}\}|-([^-\s][^-\n]*[^-\s]|[^-\s])-|\[([^|\]\n]+)\|([^\]\n]+)\]/g;
+  const re = new RegExp(INLINE);
   let last = 0;
   for (let m = re.exec(text); m; m = re.exec(text)) {
     if (m.index > last) out.push({ type: 'text', text: text.slice(last, m.index) });
-    if (m[1] !== undefined) out.push({ type: 'text', text: m[1], marks: [{ type: 'strong' }] });
-    else if (m[2] !== undefined) out.push({ type: 'text', text: m[2], marks: [{ type: 'em' }] });
-    else if (m[3] !== undefined) out.push({ type: 'text', text: m[3], marks: [{ type: 'code' }] });
-    else if (m[4] !== undefined) out.push({ type: 'text', text: m[4], marks: [{ type: 'strike' }] });
-    else out.push({ type: 'text', text: m[5] ?? '', marks: [{ type: 'link', attrs: { href: m[6] ?? '' } }] });
+    if (m[1] !== undefined) out.push({ type: 'text', text: m[1], marks: [{ type: 'code' }] });
+    else if (m[2] !== undefined)
+      out.push({ type: 'text', text: m[2], marks: [{ type: 'link', attrs: { href: m[3] ?? '' } }] });
+    else {
+      const i = EFFECTS.findIndex((_, k) => m[4 + k] !== undefined);
+      const effect = EFFECTS[i]!;
+      out.push({ type: 'text', text: m[4 + i] ?? '', marks: [structuredClone(effect.mark)] });
+    }
     last = m.index + m[0].length;
   }
   if (last < text.length) out.push({ type: 'text', text: text.slice(last) });
@@ -103,6 +141,8 @@ function markWiki(node: AdfNode): string {
     else if (m.type === 'em') t = `_${t}_`;
     else if (m.type === 'code') t = `{{${t}}}`;
     else if (m.type === 'strike') t = `-${t}-`;
+    else if (m.type === 'underline') t = `+${t}+`;
+    else if (m.type === 'subsup') t = m.attrs?.type === 'sub' ? `~${t}~` : `^${t}^`;
     else if (m.type === 'link') t = `[${t}|${String(m.attrs?.href ?? '')}]`;
   }
   return t;
@@ -183,6 +223,8 @@ export function adfToHtml(doc: AdfNode): string {
           else if (m.type === 'em') t = `<em>${t}</em>`;
           else if (m.type === 'code') t = `<tt>${t}</tt>`;
           else if (m.type === 'strike') t = `<del>${t}</del>`;
+          else if (m.type === 'underline') t = `<ins>${t}</ins>`;
+          else if (m.type === 'subsup') t = m.attrs?.type === 'sub' ? `<sub>${t}</sub>` : `<sup>${t}</sup>`;
           else if (m.type === 'link') t = `<a href="${escapeHtml(String(m.attrs?.href ?? ''))}">${t}</a>`;
         }
         return t;
