@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { isIP } from 'node:net';
+import fastifyHelmet from '@fastify/helmet';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import Fastify, {
@@ -26,6 +27,7 @@ import { errorBody, toAppError } from './errors.js';
 import { DEFAULT_MAX_JSON_DEPTH, installJsonParser } from './json-body.js';
 import { accessOf, installAuth, PUBLIC, type ApiAuth } from './auth.js';
 import { isAccess, type Access } from '../core/access.js';
+import { docsCsp, HELMET_OPTIONS } from './security-headers.js';
 import type { RejectLimiter } from '../webhooks/reject-limiter.js';
 import { systemRoutes, type Readiness } from './routes/system.js';
 
@@ -179,6 +181,9 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id);
   });
+  // Security headers on every answer, 401s and 404s included (so before the auth hook): see
+  // src/http/security-headers.ts. `/docs` replaces the CSP with swagger-ui's own (below).
+  await app.register(fastifyHelmet, HELMET_OPTIONS);
   if (deps.auth) installAuth(app, deps.auth, deps.authFailureLimiter);
   app.addHook('onResponse', async (req, reply) => {
     const route = routeOf(req);
@@ -234,7 +239,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     docs.addHook('onRoute', (route) => {
       route.config = { ...route.config, access: PUBLIC.access };
     });
-    await docs.register(fastifySwaggerUi, { routePrefix: '/docs', staticCSP: true });
+    await docs.register(fastifySwaggerUi, { routePrefix: '/docs', staticCSP: true, transformStaticCSP: docsCsp });
   });
 
   await app.register(systemRoutes({ readiness: deps.readiness, metrics: deps.metrics }));

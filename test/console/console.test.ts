@@ -11,7 +11,8 @@
  * with the new one only; viewers read without secrets or buttons); failure paths: a failed job retried
  * from the screen, a rejected Jira credential raising the banner that says what to do, a bad API
  * token sent back to sign-in with the reason. Screenshots of every screen go to
- * test-results/console/ (desktop, plus a phone-sized pass). No console errors allowed.
+ * test-results/console/ (desktop, plus a phone-sized pass). No console errors allowed, and no
+ * Content-Security-Policy violation (the page reports each one).
  */
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
@@ -76,6 +77,11 @@ describe.skipIf(noBrowser)('web console in Chromium: a new user’s path', () =>
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
     context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
     await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: svc.url });
+    // Whatever the Content-Security-Policy refuses (an inline script or handler, an inline style, a
+    // foreign image or fetch) is an error too: reported by the page itself, not only in Chromium's log.
+    await context.exposeBinding('__cspViolation', (_source, v: string) => void errors.push(`CSP violation: ${v}`));
+    await context.addInitScript(`document.addEventListener('securitypolicyviolation', (e) =>
+      void window.__cspViolation(e.effectiveDirective + ' refused ' + e.blockedURI + ' (' + e.sourceFile + ':' + e.lineNumber + ')'))`);
     page = await context.newPage();
     page.on('console', (m) => {
       // A 4xx/5xx the screens handle (a validation error, the bad sign-in) is logged by Chromium as a
@@ -99,6 +105,12 @@ describe.skipIf(noBrowser)('web console in Chromium: a new user’s path', () =>
     }
   };
   const text = async (sel: string) => ((await page.textContent(sel)) ?? '').trim();
+  /**
+   * Waits until a page expression is true. (Not `page.waitForFunction`: Playwright compiles its
+   * predicate with `new Function` inside the page, which the console's CSP rightly refuses.)
+   */
+  const until = (expr: string, ms = 20_000) =>
+    waitFor(async () => Boolean(await page.evaluate<unknown>(expr).catch(() => false)), ms);
   /** Visible form controls without an accessible name (a <label>, aria-label or aria-labelledby). */
   const unlabelled = () =>
     page.evaluate<string[]>(`[...document.querySelectorAll('input, select, textarea')]
@@ -346,11 +358,9 @@ describe.skipIf(noBrowser)('web console in Chromium: a new user’s path', () =>
     expect(await text('#record-status')).toBe('new');
     await sandboxAs(`/_sandbox/issues/${key}/transition`, { as: 'alice', to: 'In Progress' });
     await sandboxAs(`/_sandbox/issues/${key}/comment`, { as: 'alice', body: 'Cache warmed, watching p99.' });
-    await page.waitForFunction(
+    await until(
       `document.querySelector('#record-status')?.textContent === 'in_progress' &&
        document.querySelector('#comments')?.textContent.includes('Cache warmed')`,
-      undefined,
-      { timeout: 20_000 },
     );
     expect((await json<{ status: string }>('/api/v1/records/stackflow/inc-100')).status).toBe('in_progress');
     expect(await text('#timeline')).toMatch(/from Jira/);
@@ -395,8 +405,8 @@ describe.skipIf(noBrowser)('web console in Chromium: a new user’s path', () =>
     expect(await text('tr.rejected td:last-child')).toContain('jira-delivery-4711');
     expect(await text('.rejected-alert')).toMatch(/Jira’s deliveries to “acme” are being rejected.*wrong signature/);
     await page.selectOption('#verdict-filter', 'rejected');
-    await page.waitForFunction(`location.hash === '#/deliveries?verdict=rejected'`);
-    await page.waitForFunction(
+    await until(`location.hash === '#/deliveries?verdict=rejected'`);
+    await until(
       `document.querySelectorAll('tbody tr.rejected').length === 1 && !document.querySelector('tbody tr:not(.rejected)')`,
     );
     await shot('15-deliveries-rejected');
@@ -572,7 +582,7 @@ describe.skipIf(noBrowser)('web console in Chromium: a new user’s path', () =>
 
     page.once('dialog', (d) => void d.accept());
     await page.click('.card.conn[data-conn="acme-oauth"] button.delete');
-    await page.waitForFunction(`!document.querySelector('.card.conn[data-conn="acme-oauth"]')`);
+    await until(`!document.querySelector('.card.conn[data-conn="acme-oauth"]')`);
     const { connections } = await json<{ connections: Array<{ id: string }> }>('/api/v1/connections');
     expect(connections.map((c) => c.id)).toEqual(['acme']);
   });
@@ -597,7 +607,7 @@ describe.skipIf(noBrowser)('web console in Chromium: a new user’s path', () =>
     await shot('25-audit');
     // Filtered to one kind of change.
     await page.selectOption('#audit-action', 'mapping.');
-    await page.waitForFunction(`location.hash === '#/audit?action=mapping.'`);
+    await until(`location.hash === '#/audit?action=mapping.'`);
     await page.waitForSelector('tr[data-action="mapping.created"]');
     expect(await page.$$eval('table.audit > tbody > tr', (r) => r.map((x) => x.getAttribute('data-action')))).toEqual(
       expect.arrayContaining(['mapping.created']),
@@ -652,7 +662,7 @@ describe.skipIf(noBrowser)('web console in Chromium: a new user’s path', () =>
     await page.fill('#token', viewerToken);
     await page.click('#signin-form button[type=submit]');
     await page.waitForSelector('h1:text("Dashboard")');
-    await page.waitForFunction(`document.querySelector('#whoami')?.textContent === 'night shift · viewer'`);
+    await until(`document.querySelector('#whoami')?.textContent === 'night shift · viewer'`);
     expect(await page.isVisible('nav a[data-nav=tokens]')).toBe(false);
     expect(await page.isVisible('nav a[data-nav=audit]')).toBe(false);
     await page.click('#signout');
