@@ -252,6 +252,10 @@ export async function startService(opts: StartServiceOptions): Promise<RunningSe
     });
     closer.add('config sync', () => configSync.stop());
     closer.add('sweeps', () => Promise.all([...sweeps.values()].map((x) => x.stop())));
+    // Attachment files no row names (an upload or download cut off half-way) go at start and then
+    // every 15 minutes, once an hour old.
+    const attachmentGc = wired.engine.startAttachmentGc();
+    closer.add('attachment collection', () => attachmentGc.stop());
     const connectionAdmin = createConnectionAdmin({
       store,
       box: secretBox,

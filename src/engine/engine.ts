@@ -13,6 +13,10 @@ import { BACKFILL_JOB, OUTBOUND_JOB } from './record-data.js';
 import { createRecordService, type RecordService } from './records.js';
 import type { JiraPort, MappingSource } from './types.js';
 
+/** Unreferenced attachment files younger than this are left alone (an upload may be about to name them). */
+export const ATTACHMENT_GC_MIN_AGE_MS = 60 * 60_000;
+export const ATTACHMENT_GC_INTERVAL_MS = 15 * 60_000;
+
 export interface EngineDeps {
   store: Store;
   queue: Queue;
@@ -48,6 +52,14 @@ export interface Engine {
   /** Reconciliation sweeps (see ./sweep.ts); `checkLinks` forces (true) or skips (false) the link check. */
   sweep(connectionId: string, opts?: { checkLinks?: boolean }): Promise<SweepResult>;
   startSweeps(intervals: Record<string, number>): { stop(): Promise<void> };
+  /**
+   * Removes attachment blobs no row references, and temporary files, older than `minAgeMs`
+   * (default ATTACHMENT_GC_MIN_AGE_MS, so an upload or download in flight is never taken).
+   * Returns how many files went.
+   */
+  collectAttachmentGarbage(opts?: { minAgeMs?: number }): Promise<number>;
+  /** Runs that collection now and every `intervalMs` (default ATTACHMENT_GC_INTERVAL_MS). */
+  startAttachmentGc(opts?: { intervalMs?: number; minAgeMs?: number }): { stop(): Promise<void> };
   /** Job handlers to register with the worker. */
   handlers: Record<string, JobHandler>;
   /** Connections whose credentials failed (their jobs wait, nothing is lost). */
@@ -144,6 +156,20 @@ export function createEngine(deps: EngineDeps): Engine {
     logger: deps.logger,
     now,
   });
+  function collectAttachmentGarbage(opts: { minAgeMs?: number } = {}): Promise<number> {
+    return attachments.collectGarbage(
+      async (shas) => {
+        const rows = await deps.store.db
+          .selectFrom('attachment_links')
+          .select('sha256')
+          .distinct()
+          .where('sha256', 'in', shas)
+          .execute();
+        return new Set(rows.flatMap((r) => (r.sha256 ? [r.sha256] : [])));
+      },
+      { minAgeMs: opts.minAgeMs ?? ATTACHMENT_GC_MIN_AGE_MS },
+    );
+  }
   return {
     records,
     backfill,
@@ -152,6 +178,25 @@ export function createEngine(deps: EngineDeps): Engine {
     webhookRoute: inboundRoute(deps.queue),
     sweep: (connectionId, opts) => sweeper.runOnce(connectionId, opts),
     startSweeps: (intervals) => sweeper.start(intervals),
+    collectAttachmentGarbage,
+    startAttachmentGc(opts = {}) {
+      let running: Promise<unknown> = Promise.resolve();
+      const run = (): void => {
+        running = collectAttachmentGarbage(opts)
+          .then((n) => {
+            if (n > 0) deps.logger?.info({ removed: n }, 'unreferenced attachment files removed');
+          })
+          .catch((err: unknown) => deps.logger?.warn({ err }, 'attachment garbage collection failed; retried later'));
+      };
+      run();
+      const timer = setInterval(run, opts.intervalMs ?? ATTACHMENT_GC_INTERVAL_MS).unref();
+      return {
+        async stop() {
+          clearInterval(timer);
+          await running;
+        },
+      };
+    },
     handlers: { [OUTBOUND_JOB]: outbound.handler, [BACKFILL_JOB]: backfill.handler, [INBOUND_JOB]: inbound.handler },
     connectionHealth: () => Object.fromEntries(health),
     async resumeConnection(connectionId) {

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { Readable } from 'node:stream';
 import type { Kysely } from 'kysely';
 import { AppError } from '../core/errors.js';
 import type { Queue } from '../queue/queue.js';
@@ -6,7 +7,7 @@ import { newId } from '../store/ids.js';
 import { fromJson, toJson } from '../store/json.js';
 import type { Database, SyncState } from '../store/schema.js';
 import type { Store } from '../store/store.js';
-import type { AttachmentStore } from './attachment-store.js';
+import type { AttachmentStore, StagedBlob } from './attachment-store.js';
 import { listAttachmentViews, readAttachmentContent, type AttachmentView } from './attachment-views.js';
 import {
   OUTBOUND_JOB,
@@ -40,6 +41,13 @@ export interface CommentInput {
 export interface AttachmentInput {
   filename: string;
   bytes: Buffer;
+  hostAttachmentId?: string | undefined;
+}
+
+/** An upload already streamed to the attachment store's staging area (see AttachmentStore.stage). */
+export interface StagedAttachmentInput {
+  filename: string;
+  blob: StagedBlob;
   hostAttachmentId?: string | undefined;
 }
 
@@ -108,6 +116,53 @@ export async function enqueueOutbound(
 export function createRecordService(deps: RecordServiceDeps) {
   const { store, queue, mappings } = deps;
   const now = deps.now ?? Date.now;
+
+  /**
+   * The attachment row (idempotent by host_attachment_id) and the record's outbound job, in one
+   * transaction; `storeBytes` runs inside it, only when a new row will name the bytes. Should the
+   * transaction fail after it, the blob is unreferenced and the collection removes it.
+   */
+  async function insertAttachment(
+    scope: string,
+    hostId: string,
+    a: { filename: string; hostAttachmentId?: string | undefined },
+    sha256: string,
+    size: number,
+    storeBytes: () => Promise<void>,
+  ): Promise<{ id: string; created: boolean; sha256: string; size: number }> {
+    const hostAttachmentId = a.hostAttachmentId ?? `sha256:${sha256}:${a.filename}`;
+    const t = now();
+    return store.transaction(async (trx) => {
+      const recordId = await findRecordId(trx, { scope, hostId });
+      const existing = await trx
+        .selectFrom('attachment_links')
+        .select('id')
+        .where('record_id', '=', recordId)
+        .where('host_attachment_id', '=', hostAttachmentId)
+        .executeTakeFirst();
+      if (existing) return { id: existing.id, created: false, sha256, size };
+      await storeBytes();
+      const id = newId(t);
+      await trx
+        .insertInto('attachment_links')
+        .values({
+          id,
+          record_id: recordId,
+          host_attachment_id: hostAttachmentId,
+          jira_attachment_id: null,
+          filename: a.filename,
+          size,
+          sha256,
+          origin: 'host',
+          deleted: 0,
+          created_at: t,
+          updated_at: t,
+        })
+        .execute();
+      await enqueueOutbound(queue, trx, recordId);
+      return { id, created: true, sha256, size };
+    });
+  }
 
   async function findRecordId(db: Kysely<Database>, ref: RecordRef): Promise<string> {
     if ('jiraIssueKey' in ref) {
@@ -429,38 +484,36 @@ export function createRecordService(deps: RecordServiceDeps) {
       a: AttachmentInput,
     ): Promise<{ id: string; created: boolean; sha256: string; size: number }> {
       const sha256 = createHash('sha256').update(a.bytes).digest('hex');
-      const hostAttachmentId = a.hostAttachmentId ?? `sha256:${sha256}:${a.filename}`;
-      await deps.attachments.put(sha256, a.bytes);
-      const t = now();
-      return store.transaction(async (trx) => {
-        const recordId = await findRecordId(trx, { scope, hostId });
-        const existing = await trx
-          .selectFrom('attachment_links')
-          .select('id')
-          .where('record_id', '=', recordId)
-          .where('host_attachment_id', '=', hostAttachmentId)
-          .executeTakeFirst();
-        if (existing) return { id: existing.id, created: false, sha256, size: a.bytes.length };
-        const id = newId(t);
-        await trx
-          .insertInto('attachment_links')
-          .values({
-            id,
-            record_id: recordId,
-            host_attachment_id: hostAttachmentId,
-            jira_attachment_id: null,
-            filename: a.filename,
-            size: a.bytes.length,
-            sha256,
-            origin: 'host',
-            deleted: 0,
-            created_at: t,
-            updated_at: t,
-          })
-          .execute();
-        await enqueueOutbound(queue, trx, recordId);
-        return { id, created: true, sha256, size: a.bytes.length };
-      });
+      // The record first: bytes for a record that does not exist are never written.
+      await findRecordId(store.db, { scope, hostId });
+      return insertAttachment(scope, hostId, a, sha256, a.bytes.length, () => deps.attachments.put(sha256, a.bytes));
+    },
+
+    /**
+     * The same for an upload streamed to the store's staging area: its bytes move under their
+     * hash only when a row will name them; otherwise (an existing host_attachment_id, a record
+     * gone meanwhile) the staged file is discarded.
+     */
+    async addStagedAttachment(
+      scope: string,
+      hostId: string,
+      a: StagedAttachmentInput,
+    ): Promise<{ id: string; created: boolean; sha256: string; size: number }> {
+      try {
+        return await insertAttachment(scope, hostId, a, a.blob.sha256, a.blob.size, () => a.blob.commit());
+      } finally {
+        await a.blob.discard(); // no-op once committed
+      }
+    },
+
+    /** Streams an upload to the attachment store's staging area (see addStagedAttachment). */
+    stageUpload(source: Readable, maxBytes: number): Promise<StagedBlob> {
+      return deps.attachments.stage(source, { maxBytes });
+    },
+
+    /** Throws NOT_FOUND unless the record exists (an upload checks this before reading a byte). */
+    async requireRecord(scope: string, hostId: string): Promise<void> {
+      await findRecordId(store.db, { scope, hostId });
     },
 
     /** The record's attachments, both origins, oldest first (see ./attachment-views.ts). */

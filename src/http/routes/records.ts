@@ -1,15 +1,24 @@
 import fastifyMultipart from '@fastify/multipart';
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { AppError } from '../../core/errors.js';
+import { BlobTooLargeError, type StagedBlob } from '../../engine/attachment-store.js';
 import type { Engine } from '../../engine/engine.js';
+import type { RecordService } from '../../engine/records.js';
 import type { RecordView } from '../../engine/record-data.js';
 import { errorResponses } from '../schemas.js';
 import { ADMIN_OR_HOST, READ_OR_HOST } from '../auth.js';
 
 /** Largest attachment accepted from the host (Jira Cloud's default limit is 10 MB too). */
 export const MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024;
+
+/** The whole multipart body: the file and room for its part headers and fields. */
+export const MAX_UPLOAD_BODY_BYTES = MAX_ATTACHMENT_BYTES + 64 * 1024;
+/** Ids given by the host (record, comment, attachment), as everywhere in this API. */
+const MAX_ID_CHARS = 200;
+/** Jira's limit for an attachment's file name. */
+const MAX_FILENAME_CHARS = 255;
 
 const SYNC_STATES = ['pending', 'synced', 'failed'] as const;
 
@@ -117,6 +126,109 @@ const LogEntrySchema = z
   })
   .meta({ id: 'SyncLogEntry' });
 
+const invalidPart = (path: string, message: string): AppError =>
+  new AppError('VALIDATION_FAILED', `${path}: ${message}`, { details: { issues: [{ path, message }] } });
+
+/**
+ * What went wrong with a multipart body, as a 400 naming it (the parser's own errors carry no
+ * status: left alone they were 500s). File system errors stay what they are.
+ */
+function multipartError(err: unknown): unknown {
+  if (err instanceof AppError) return err;
+  if (err instanceof BlobTooLargeError) return tooLarge();
+  const e = err as { code?: string; message?: string; errno?: number };
+  if (typeof e.errno === 'number') return err; // the disk, not the body
+  const msg = e.message ?? '';
+  switch (e.code) {
+    case 'FST_REQ_FILE_TOO_LARGE':
+      return tooLarge();
+    case 'FST_FILES_LIMIT':
+      return invalidPart('body', 'send exactly one file, in part "file"');
+    case 'FST_FIELDS_LIMIT':
+    case 'FST_PARTS_LIMIT':
+      return invalidPart('body', 'too many parts; send part "file" and optionally field "host_attachment_id"');
+    case 'FST_PROTO_VIOLATION':
+      return invalidPart('body', 'a part is named after an object property; send only "file" and "host_attachment_id"');
+    case 'FST_MP_PREMATURE_CLOSE':
+      return invalidPart('body', 'the multipart body ended before its closing boundary (truncated)');
+    default:
+      break;
+  }
+  if (/boundary not found/i.test(msg)) {
+    return invalidPart(
+      'body',
+      'Content-Type multipart/form-data needs its boundary parameter (multipart/form-data; boundary=…)',
+    );
+  }
+  if (/unexpected end|terminated early/i.test(msg)) {
+    return invalidPart('body', 'the multipart body ended before its closing boundary (truncated)');
+  }
+  if (err instanceof Error && e.code === undefined) {
+    // The parser's other complaints (malformed part headers, …) are about the body too.
+    return invalidPart('body', `the multipart body is malformed (${msg || 'unreadable'})`);
+  }
+  return err;
+}
+
+function tooLarge(): AppError {
+  return new AppError('BODY_TOO_LARGE', `The attachment is larger than ${MAX_ATTACHMENT_BYTES} bytes`, {
+    details: { limit_bytes: MAX_ATTACHMENT_BYTES },
+  });
+}
+
+/**
+ * Reads the upload's parts: the file is streamed to the store's staging area (never held whole in
+ * memory), `host_attachment_id` is checked against its limit, anything else is refused. On any
+ * failure the staged file is removed before the error is thrown.
+ */
+async function readUpload(
+  req: FastifyRequest,
+  records: Pick<RecordService, 'stageUpload'>,
+): Promise<{ filename: string; blob: StagedBlob; hostAttachmentId: string | undefined }> {
+  let blob: StagedBlob | undefined;
+  let filename = 'attachment';
+  let hostAttachmentId: string | undefined;
+  try {
+    for await (const part of req.parts()) {
+      if (part.type === 'file') {
+        if (part.fieldname !== 'file' || blob) {
+          part.file.resume();
+          throw part.fieldname !== 'file'
+            ? invalidPart(`body.${part.fieldname}`, 'unknown part; send the file as part "file"')
+            : invalidPart('body', 'send exactly one file, in part "file"');
+        }
+        if (part.filename.length > MAX_FILENAME_CHARS) {
+          part.file.resume();
+          throw invalidPart(
+            'body.file',
+            `the file name must be at most ${MAX_FILENAME_CHARS} characters; it has ${part.filename.length}`,
+          );
+        }
+        filename = part.filename || 'attachment';
+        blob = await records.stageUpload(part.file, MAX_ATTACHMENT_BYTES);
+        if (part.file.truncated) throw tooLarge();
+        continue;
+      }
+      if (part.fieldname !== 'host_attachment_id') {
+        throw invalidPart(`body.${part.fieldname}`, 'unknown field; send only "file" and "host_attachment_id"');
+      }
+      const value = String(part.value);
+      if (part.valueTruncated || value.length > MAX_ID_CHARS) {
+        const got = part.valueTruncated ? 'it is longer still' : `it has ${value.length}`;
+        throw invalidPart('body.host_attachment_id', `must be at most ${MAX_ID_CHARS} characters; ${got}`);
+      }
+      if (value === '') throw invalidPart('body.host_attachment_id', 'must not be empty');
+      if (hostAttachmentId !== undefined) throw invalidPart('body.host_attachment_id', 'send it once');
+      hostAttachmentId = value;
+    }
+  } catch (err) {
+    await blob?.discard();
+    throw multipartError(err);
+  }
+  if (!blob) throw invalidPart('body.file', 'no file part in the upload; send it as part "file"');
+  return { filename, blob, hostAttachmentId };
+}
+
 function view(r: RecordView): z.infer<typeof RecordSchema> {
   return r;
 }
@@ -129,7 +241,10 @@ export interface RecordsRouteOptions {
 export const recordsPlugin: FastifyPluginAsync<RecordsRouteOptions> = async (fastify, opts) => {
   const records = opts.engine.records;
   const app = fastify.withTypeProvider<ZodTypeProvider>();
-  await app.register(fastifyMultipart, { limits: { fileSize: MAX_ATTACHMENT_BYTES, files: 1, fields: 5 } });
+  await app.register(fastifyMultipart, {
+    // Values over fieldSize are cut by the parser: such a value is refused below, never stored.
+    limits: { fileSize: MAX_ATTACHMENT_BYTES, files: 1, fields: 5, parts: 6, fieldSize: 1024, headerPairs: 20 },
+  });
 
   app.put(
     '/api/v1/records/:scope/:hostId',
@@ -301,9 +416,15 @@ export const recordsPlugin: FastifyPluginAsync<RecordsRouteOptions> = async (fas
     '/api/v1/records/:scope/:hostId/attachments',
     {
       config: ADMIN_OR_HOST,
+      // Announced lengths over this are answered 413 before a byte is read (and Expect: 100-continue too).
+      bodyLimit: MAX_UPLOAD_BODY_BYTES,
       schema: {
         tags: ['records'],
         summary: 'Upload an attachment (multipart/form-data, part `file`; optional field `host_attachment_id`)',
+        description:
+          `The file may be up to ${MAX_ATTACHMENT_BYTES} bytes (413 over it), its name up to ${MAX_FILENAME_CHARS} characters, ` +
+          `host_attachment_id up to ${MAX_ID_CHARS} characters; any other part is refused. The record is checked ` +
+          'before the body is read.',
         consumes: ['multipart/form-data'],
         params: ScopeParams,
         response: {
@@ -320,28 +441,10 @@ export const recordsPlugin: FastifyPluginAsync<RecordsRouteOptions> = async (fas
           'Upload attachments as multipart/form-data with the file in part "file"',
         );
       }
-      const file = await req.file();
-      if (!file)
-        throw new AppError('VALIDATION_FAILED', 'body.file: no file part in the upload; send it as part "file"');
-      let bytes: Buffer;
-      try {
-        bytes = await file.toBuffer();
-      } catch (err) {
-        if ((err as { code?: string }).code === 'FST_REQ_FILE_TOO_LARGE') {
-          throw new AppError('BODY_TOO_LARGE', `The attachment is larger than ${MAX_ATTACHMENT_BYTES} bytes`, {
-            details: { limit_bytes: MAX_ATTACHMENT_BYTES },
-          });
-        }
-        throw err;
-      }
-      const idField = file.fields.host_attachment_id;
-      const hostAttachmentId =
-        idField && !Array.isArray(idField) && idField.type === 'field' ? String(idField.value) : undefined;
-      const out = await records.addAttachment(req.params.scope, req.params.hostId, {
-        filename: file.filename || 'attachment',
-        bytes,
-        hostAttachmentId,
-      });
+      // The record before a byte is read (the caller's host scope was checked by auth).
+      await records.requireRecord(req.params.scope, req.params.hostId);
+      const upload = await readUpload(req, records);
+      const out = await records.addStagedAttachment(req.params.scope, req.params.hostId, upload);
       return reply.code(out.created ? 201 : 200).send(out);
     },
   );
