@@ -53,6 +53,8 @@ function issueIdFromSelf(self: unknown): string | null {
   return m ? m[1]! : null;
 }
 
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
 /**
  * Reads what routing needs from a delivery, tolerating Jira's many optional keys. Throws a 400
  * AppError for a body that is not a JSON object or has no `webhookEvent`. URL variables Jira
@@ -63,9 +65,17 @@ export function parseDelivery(
   headers: Record<string, string | string[] | undefined>,
   query: Record<string, string | undefined> = {},
 ): ParsedDelivery {
+  let text: string;
+  try {
+    text = strictUtf8.decode(raw);
+  } catch {
+    // Stored as sent or not at all: never with replacement characters.
+    const message = 'the delivery body is not valid UTF-8';
+    throw new AppError('VALIDATION_FAILED', `body: ${message}`, { details: { issues: [{ path: 'body', message }] } });
+  }
   let json: unknown;
   try {
-    json = JSON.parse(raw.toString('utf8'));
+    json = JSON.parse(text);
   } catch (err) {
     throw new AppError('MALFORMED_JSON', `The delivery body is not valid JSON: ${(err as Error).message}`);
   }
