@@ -34,7 +34,70 @@ interface ZodLikeIssue {
   instancePath?: string;
   message?: string;
   keyword?: string;
-  params?: { keys?: string[]; expected?: string; origin?: string };
+  params?: { keys?: string[]; expected?: string; origin?: string; errors?: RawZodIssue[][] };
+}
+
+/** A zod issue as zod reports it (inside a union's branches). */
+interface RawZodIssue {
+  code?: string;
+  path?: PropertyKey[];
+  message?: string;
+  keys?: string[];
+  expected?: string;
+  errors?: RawZodIssue[][];
+}
+
+const withArticle = (noun: string): string => (/^[aeiou]/i.test(noun) ? `an ${noun}` : `a ${noun}`);
+
+/**
+ * zod's generic wording ("Invalid input: expected string, received number") said plainly:
+ * "expected a string, got a number", or "required (a string)" for a missing field. Messages a
+ * schema wrote itself are kept.
+ */
+function plainMessage(code: string | undefined, message: string | undefined, expected: string | undefined): string {
+  const m = message ?? 'invalid value';
+  if (code === 'invalid_type' && expected && m.startsWith('Invalid input')) {
+    const received = /received (\w+)/.exec(m)?.[1];
+    if (received === 'undefined') return `required (${withArticle(expected)})`;
+    return received
+      ? `expected ${withArticle(expected)}, got ${withArticle(received)}`
+      : `expected ${withArticle(expected)}`;
+  }
+  if (code === 'invalid_union' && m === 'Invalid input') return 'matches none of the accepted forms';
+  return m;
+}
+
+/**
+ * The branch of a union the caller most likely meant: one that knows every key sent (no
+ * "unrecognized key" at its root), with the fewest complaints.
+ */
+function likelyBranch(branches: RawZodIssue[][]): RawZodIssue[] | undefined {
+  const fits = branches.filter((b) => !b.some((i) => i.code === 'unrecognized_keys' && (i.path ?? []).length === 0));
+  const pool = fits.length ? fits : branches;
+  return [...pool].sort((a, b) => a.length - b.length)[0];
+}
+
+function pushIssue(out: FieldIssue[], prefix: string, segments: PropertyKey[], issue: RawZodIssue): void {
+  if (issue.code === 'unrecognized_keys' && Array.isArray(issue.keys)) {
+    for (const key of issue.keys) {
+      out.push({ path: formatPath(prefix, [...segments, key]), message: 'unknown field; remove it' });
+    }
+    return;
+  }
+  out.push({ path: formatPath(prefix, segments), message: plainMessage(issue.code, issue.message, issue.expected) });
+  if (issue.code === 'invalid_union' && Array.isArray(issue.errors)) {
+    // Which form failed how: the branch the caller most likely meant, each field named.
+    const branch = likelyBranch(issue.errors);
+    const rootOnly = issue.errors.every((b) =>
+      b.every((i) => (i.path ?? []).length === 0 && i.code === 'invalid_type'),
+    );
+    if (branch && !rootOnly) for (const i of branch) pushIssue(out, prefix, [...segments, ...(i.path ?? [])], i);
+    else if (branch?.[0])
+      out.push({
+        path: formatPath(prefix, segments),
+        message: plainMessage(branch[0].code, branch[0].message, branch[0].expected),
+      });
+  }
 }
 
 function issuesFromValidation(err: FastifyLikeError): FieldIssue[] {
@@ -47,13 +110,13 @@ function issuesFromValidation(err: FastifyLikeError): FieldIssue[] {
       .slice(1)
       .filter((s) => s !== '')
       .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
-    if (v.keyword === 'unrecognized_keys' && Array.isArray(v.params?.keys)) {
-      for (const key of v.params.keys) {
-        out.push({ path: formatPath(context, [...segments, key]), message: 'unknown field; remove it' });
-      }
-      continue;
-    }
-    out.push({ path: formatPath(context, segments), message: v.message ?? 'invalid value' });
+    pushIssue(out, context, segments, {
+      code: v.keyword,
+      message: v.message,
+      ...(v.params?.keys ? { keys: v.params.keys } : {}),
+      ...(v.params?.expected ? { expected: v.params.expected } : {}),
+      ...(v.params?.errors ? { errors: v.params.errors } : {}),
+    });
   }
   return out;
 }

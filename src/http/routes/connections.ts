@@ -67,6 +67,49 @@ const Body = z
     'A connection in the configuration file’s form: {id, name?, site_url, flavour: cloud|datacenter, auth: {type: basic, email, api_token} | {type: pat, token} | {type: oauth, client_id, client_secret}, tls?: {verify?, ca_pem?}, webhook?: {secret?, previous_secret?, url_token?}, sweep?: {interval_seconds, link_check_seconds}}. On update (and a check naming a saved connection), secrets and a saved CA left out keep their stored values, an explicit null clears webhook.secret, webhook.previous_secret, webhook.url_token or tls.ca_pem; a body that changes site_url, the OAuth auth_url/api_url or the TLS trust (tls.verify, the CA) must send the Jira secret again (400 otherwise): a stored secret is only ever sent to the site it was given for.',
   );
 
+const text = z.string().max(10_000);
+/**
+ * The unsaved connection a check takes: the file's form, strict (unknown fields and wrong types
+ * are refused here, naming the field); what is required is checked when it is parsed as a
+ * connection.
+ */
+const CheckBody = z
+  .strictObject({
+    id: z.string().max(63).optional(),
+    name: text.optional(),
+    site_url: z.string().max(2048),
+    flavour: z.enum(['cloud', 'datacenter']),
+    auth: z.strictObject({
+      type: z.enum(['basic', 'pat', 'oauth']),
+      email: text.optional(),
+      api_token: text.optional(),
+      token: text.optional(),
+      client_id: text.optional(),
+      client_secret: text.optional(),
+      cloud_id: text.optional(),
+      auth_url: z.string().max(2048).optional(),
+      api_url: z.string().max(2048).optional(),
+    }),
+    tls: z
+      .strictObject({
+        verify: z.boolean().optional(),
+        ca_file: text.optional(),
+        ca_pem: z.string().max(1_000_000).nullable().optional(),
+      })
+      .optional(),
+    webhook: z
+      .strictObject({
+        secret: text.nullable().optional(),
+        previous_secret: text.nullable().optional(),
+        url_token: text.nullable().optional(),
+      })
+      .optional(),
+    sweep: z
+      .strictObject({ interval_seconds: z.number().optional(), link_check_seconds: z.number().optional() })
+      .optional(),
+  })
+  .describe('A connection in the configuration file’s form, as for POST /api/v1/connections');
+
 /**
  * `/api/v1/connections`: Jira connections (never their credentials), their health, "check
  * connection" (saved or not yet saved), and the Jira catalogue the console's dropdowns are filled
@@ -113,7 +156,7 @@ export function connectionsRoutes(opts: { connections: ConnectionsApi }): Fastif
           tags: ['connections'],
           summary:
             'Check a connection before saving it: the Jira user and server reached, or what failed and how to fix it',
-          body: Body,
+          body: CheckBody,
           response: { 200: Check, ...errorResponses(400) },
         },
       },

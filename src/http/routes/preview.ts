@@ -2,6 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { JiraCatalog } from '../../core/catalog.js';
+import { mappingSchema } from '../../config/schema.js';
 import { AppError } from '../../core/errors.js';
 import type { JiraClient } from '../../jira/client.js';
 import { errorResponses } from '../schemas.js';
@@ -81,19 +82,16 @@ export function catalogProblems(
   return out;
 }
 
-const BodySchema = z.looseObject({
+/**
+ * The same body as PUT /api/v1/mappings/:id (what the console's editor sends), strict like it:
+ * unknown fields and wrong types are refused. Only the connection and project are required, so
+ * a mapping half written can be previewed; kinds may be empty (the whole project).
+ */
+const BodySchema = mappingSchema.partial().extend({
+  id: mappingSchema.shape.id.optional(),
   connection: z.string().min(1, 'choose the Jira connection'),
   project: z.string().min(1, 'choose the Jira project'),
-  kinds: z
-    .record(
-      z.string(),
-      z.looseObject({
-        issue_type: z.string().optional(),
-        service_desk: z.string().optional(),
-        request_type: z.string().optional(),
-      }),
-    )
-    .optional(),
+  kinds: z.record(z.string(), mappingSchema.shape.kinds.valueType).optional(),
 });
 
 const statusName = (fields: Record<string, unknown>): string => {

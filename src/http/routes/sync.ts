@@ -7,10 +7,15 @@ import { RecordSchema } from './records.js';
 import { OPERATE } from '../auth.js';
 
 export const SyncRequestSchema = z
-  .union([
-    z.strictObject({ jira_issue_key: z.string().regex(/^[A-Z][A-Z0-9_]*-\d+$/, 'a Jira issue key such as OPS-1234') }),
-    z.strictObject({ scope: z.string().min(1), host_id: z.string().min(1) }),
-  ])
+  .union(
+    [
+      z.strictObject({
+        jira_issue_key: z.string().regex(/^[A-Z][A-Z0-9_]*-\d+$/, 'a Jira issue key such as OPS-1234'),
+      }),
+      z.strictObject({ scope: z.string().min(1).max(200), host_id: z.string().min(1).max(200) }),
+    ],
+    { error: 'send {"jira_issue_key"} or {"scope","host_id"}' },
+  )
   .meta({ id: 'SyncRequest' });
 
 export interface SyncRouteOptions {
