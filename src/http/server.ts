@@ -25,6 +25,7 @@ import type { Metrics } from '../metrics/metrics.js';
 import type { Store } from '../store/store.js';
 import { errorBody, toAppError } from './errors.js';
 import { DEFAULT_MAX_JSON_DEPTH, installJsonParser } from './json-body.js';
+import { installBodyLimitGuard } from './body-limit.js';
 import { accessOf, installAuth, PUBLIC, type ApiAuth } from './auth.js';
 import { isAccess, type Access } from '../core/access.js';
 import { docsCsp, HELMET_OPTIONS } from './security-headers.js';
@@ -161,6 +162,8 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   installJsonParser(app, deps.maxJsonDepth ?? DEFAULT_MAX_JSON_DEPTH);
+  // A body over its limit gets its 413 (Expect: 100-continue answered by the route's limit).
+  const bodyGuard = installBodyLimitGuard(app, { bodyLimit });
   // Every route as the router registers it (any plugin's included), for the access walk and start-up check.
   const registered: RouteOptions[] = [];
   ROUTES.set(app, registered);
@@ -201,7 +204,12 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       'request completed',
     );
   });
-  app.setErrorHandler((err, req, reply) => sendError(req, reply, err));
+  app.setErrorHandler(async (err, req, reply) => {
+    const appErr = toAppError(err, { bodyLimit: req.routeOptions.bodyLimit ?? bodyLimit });
+    // A client still sending its body reads the 413 instead of a reset.
+    if (appErr.code === 'BODY_TOO_LARGE') await bodyGuard.drain(req);
+    return sendError(req, reply, appErr);
+  });
   app.setNotFoundHandler((req, reply) =>
     sendError(req, reply, new AppError('NOT_FOUND', `No route ${req.method} ${req.url.split('?')[0]}`)),
   );
