@@ -214,6 +214,18 @@ function bindingChanges(
   return changes.length ? { changes, where } : undefined;
 }
 
+/**
+ * Whether the OAuth grant stored for a connection (access and refresh tokens, and the cloud id of
+ * the site they were issued for) stops being valid with this change: they are bound, like the
+ * client secret, to the app, the site, the endpoints and the TLS trust they were obtained through.
+ * Kept across such a change they would be spent at a place their owner never authorized.
+ */
+export function oauthGrantVoided(before: ConnectionConfig, after: ConnectionConfig | undefined): boolean {
+  if (before.auth.type !== 'oauth') return false;
+  if (!after || after.auth.type !== 'oauth') return true;
+  return before.auth.client_id !== after.auth.client_id || bindingChanges(before, after) !== undefined;
+}
+
 /** Connections stored through the API, secrets opened (a row that does not open is logged and skipped). */
 export async function loadApiConnections(
   db: Kysely<Database>,
@@ -372,7 +384,12 @@ export function createConnectionAdmin(deps: ConnectionAdminDeps) {
     return parsed.data;
   }
 
-  async function persist(c: ConnectionConfig, before: ConnectionConfig | undefined, actor: string): Promise<void> {
+  async function persist(
+    c: ConnectionConfig,
+    before: ConnectionConfig | undefined,
+    actor: string,
+    forgetGrant = false,
+  ): Promise<void> {
     const t = now();
     const { pub, secrets } = splitSecrets(c);
     const config = toJson({ source: 'api', connection: pub } satisfies StoredPublic);
@@ -397,6 +414,8 @@ export function createConnectionAdmin(deps: ConnectionAdminDeps) {
             .doUpdateSet({ name, flavour: c.flavour, site_url: c.site_url, config, secrets_enc, updated_at: t }),
         )
         .execute();
+      // A voided OAuth grant goes in the same transaction: no replica spends it at the new place.
+      if (forgetGrant) await trx.deleteFrom('oauth_tokens').where('connection_id', '=', c.id).execute();
       await appendAudit(trx, {
         actor,
         action: before ? 'connection.updated' : 'connection.created',
@@ -427,8 +446,19 @@ export function createConnectionAdmin(deps: ConnectionAdminDeps) {
         `A connection "${id}" exists already; change it with PUT /api/v1/connections/${id}`,
       );
     }
-    const c = parse(id, body, existing);
-    await persist(c, existing, actor);
+    let c = parse(id, body, existing);
+    const voided = existing !== undefined && oauthGrantVoided(existing, c);
+    if (voided && c.auth.type === 'oauth' && c.auth.cloud_id !== undefined) {
+      // The cloud id named the old site: the next "Connect with Atlassian" finds the new one.
+      const { cloud_id: _old, ...auth } = c.auth;
+      c = { ...c, auth };
+    }
+    await persist(c, existing, actor, voided);
+    if (voided)
+      deps.logger?.info(
+        { connectionId: id, actor },
+        'the OAuth grant of this connection was forgotten (its app, site, endpoints or TLS trust changed): connect it with Atlassian again',
+      );
     const i = deps.config.connections.findIndex((x) => x.id === id);
     if (i >= 0) deps.config.connections[i] = c;
     else deps.config.connections.push(c);
@@ -461,6 +491,8 @@ export function createConnectionAdmin(deps: ConnectionAdminDeps) {
     const t = now();
     await deps.store.transaction(async (trx) => {
       await trx.deleteFrom('connections').where('id', '=', id).execute();
+      // Its OAuth grant (if any) goes with it: a later connection of the same id starts unconnected.
+      await trx.deleteFrom('oauth_tokens').where('connection_id', '=', id).execute();
       await appendAudit(trx, {
         actor,
         action: 'connection.deleted',

@@ -218,6 +218,16 @@ export async function startService(opts: StartServiceOptions): Promise<RunningSe
     // Replicas: what another replica saves (connections, mappings, OAuth sites, host webhook
     // subscriptions) is applied here too.
     let reloadHostWebhooks: () => Promise<void> = () => Promise.resolve();
+    /** The stored OAuth sites → the providers' cloud ids and the connected set; returns the ids that changed. */
+    const syncOAuthSites = async (): Promise<string[]> => {
+      const changed = await oauth.reloadSites();
+      const stored = await storedCloudIds(store.db);
+      for (const id of changed) {
+        if (stored.has(id) && config.connections.some((c) => c.id === id)) connectedOAuth.add(id);
+        else connectedOAuth.delete(id);
+      }
+      return changed;
+    };
     const reloadConfig = async (): Promise<void> => {
       await reloadHostWebhooks();
       const stored = new Map(
@@ -229,11 +239,7 @@ export async function startService(opts: StartServiceOptions): Promise<RunningSe
         await wired.dropConnection(c.id);
         await restartSweep(c.id, undefined);
       }
-      const resited = new Set(await oauth.reloadSites());
-      for (const id of resited) {
-        if (config.connections.some((c) => c.id === id)) connectedOAuth.add(id);
-        else connectedOAuth.delete(id);
-      }
+      const resited = new Set(await syncOAuthSites());
       for (const c of [...stored.values(), ...config.connections.filter((x) => fileIds.has(x.id))]) {
         const i = config.connections.findIndex((x) => x.id === c.id);
         const same = i >= 0 && JSON.stringify(config.connections[i]) === JSON.stringify(c);
@@ -263,6 +269,9 @@ export async function startService(opts: StartServiceOptions): Promise<RunningSe
       fileIds,
       registry: wired,
       onChange: async (id, c) => {
+        // An OAuth grant the change voided (or the connection's removal) is gone from the store:
+        // forget it here too, so nothing spends a cached token or calls the old cloud id.
+        if ((await syncOAuthSites()).includes(id) && c) await wired.setConnection(c);
         await restartSweep(id, c);
         if (c) await wired.engine.resumeConnection(id);
         await configSync.check();

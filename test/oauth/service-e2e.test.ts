@@ -1,4 +1,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -124,5 +126,86 @@ describe('OAuth connection through the running service', () => {
       oauth_connected: true,
     });
     expect((await call('POST', '/api/v1/connections/cloud-oauth/check')).body.ok).toBe(true);
+  });
+
+  it('an OAuth grant is bound like the secret: a change of the endpoints (or a removal) forgets the stored tokens, so none is spent at the new place', async () => {
+    const app = sb.credentials.oauthClient;
+    // The new place records whatever reaches it.
+    const seen: Array<{ url: string; authorization: string | undefined }> = [];
+    const rx = createServer((req, res) => {
+      seen.push({ url: req.url ?? '', authorization: req.headers.authorization });
+      res.writeHead(401, { 'content-type': 'application/json' }).end('{"error":"unauthorized"}');
+    });
+    await new Promise<void>((r) => rx.listen(0, '127.0.0.1', r));
+    const elsewhere = `http://127.0.0.1:${(rx.address() as AddressInfo).port}`;
+    const grants = async () =>
+      Number(
+        (
+          await svc.store.db
+            .selectFrom('oauth_tokens')
+            .select((eb) => eb.fn.countAll<number>().as('n'))
+            .where('connection_id', '=', 'moving')
+            .executeTakeFirstOrThrow()
+        ).n,
+      );
+    try {
+      const auth = { type: 'oauth', client_id: app.clientId, client_secret: app.clientSecret };
+      const made = await call('POST', '/api/v1/connections', {
+        id: 'moving',
+        site_url: sb.baseUrl,
+        flavour: 'cloud',
+        auth: { ...auth, auth_url: sb.baseUrl, api_url: sb.baseUrl },
+        sweep: { interval_seconds: 0 },
+      });
+      expect(made.status).toBe(201);
+      const start = await call('POST', '/api/v1/connections/moving/oauth/start');
+      const callback = await consent(String(start.body.authorize_url));
+      expect((await fetch(`${svc.url}${callback.pathname}${callback.search}`, { redirect: 'manual' })).status).toBe(
+        302,
+      );
+      expect((await call('POST', '/api/v1/connections/moving/check')).body.ok).toBe(true);
+      expect(await grants()).toBeGreaterThan(0);
+
+      // Without the client secret the move is refused and the grant stays.
+      const refused = await call('PUT', '/api/v1/connections/moving', {
+        site_url: sb.baseUrl,
+        flavour: 'cloud',
+        auth: { type: 'oauth', client_id: app.clientId, auth_url: sb.baseUrl, api_url: elsewhere },
+      });
+      expect(refused.status).toBe(400);
+      expect(await grants()).toBeGreaterThan(0);
+      // With it, the connection moves and its grant is forgotten: not connected, nothing sent there.
+      const moved = await call('PUT', '/api/v1/connections/moving', {
+        site_url: sb.baseUrl,
+        flavour: 'cloud',
+        auth: { ...auth, auth_url: sb.baseUrl, api_url: elsewhere },
+        sweep: { interval_seconds: 0 },
+      });
+      expect(moved.status).toBe(200);
+      expect(moved.body.auth).toMatchObject({ api_url: elsewhere, oauth_connected: false });
+      expect(await grants()).toBe(0);
+      const check = await call('POST', '/api/v1/connections/moving/check');
+      expect(check.body.ok).toBe(false);
+      expect(seen.filter((s) => s.authorization !== undefined)).toEqual([]);
+      const audit = await call('GET', '/api/v1/audit?target=connection:moving');
+      expect(JSON.stringify(audit.body)).not.toContain(app.clientSecret);
+
+      // Connected again at the new place, then deleted: the grant goes with the connection.
+      const back = await call('PUT', '/api/v1/connections/moving', {
+        site_url: sb.baseUrl,
+        flavour: 'cloud',
+        auth: { ...auth, auth_url: sb.baseUrl, api_url: sb.baseUrl },
+        sweep: { interval_seconds: 0 },
+      });
+      expect(back.status).toBe(200);
+      const again = await call('POST', '/api/v1/connections/moving/oauth/start');
+      const cb = await consent(String(again.body.authorize_url));
+      expect((await fetch(`${svc.url}${cb.pathname}${cb.search}`, { redirect: 'manual' })).status).toBe(302);
+      expect(await grants()).toBeGreaterThan(0);
+      expect((await call('DELETE', '/api/v1/connections/moving')).status).toBe(204);
+      expect(await grants()).toBe(0);
+    } finally {
+      await new Promise((r) => rx.close(r));
+    }
   });
 });
