@@ -31,6 +31,7 @@ import {
   SandboxOAuthServer,
   type OAuthSettings,
 } from './oauth/index.js';
+import { applySite, type CompiledSite } from './site.js';
 import { SandboxState } from './state.js';
 import { WebhookDispatcher } from './webhooks/dispatcher.js';
 import { toWebhookEvent } from './webhook-events.js';
@@ -46,6 +47,8 @@ export interface SandboxAppOptions {
   inspect?: (req: InspectedRequest) => void;
   /** Sees every REST response (status and parsed JSON body) before it is sent. */
   inspectResponse?: (res: InspectedResponse) => void;
+  /** A declared site (see site.ts) instead of the seeded one; `seed` is then ignored. */
+  site?: CompiledSite;
   /** The OAuth 2.0 (3LO) authorization server: token lifetimes and a fixed cloud id (default random). */
   oauth?: { settings?: Partial<OAuthSettings>; cloudId?: string };
 }
@@ -96,7 +99,8 @@ export async function createSandboxApp(opts: SandboxAppOptions = {}): Promise<Sa
   const state = new SandboxState({
     serverTitle: flavour === 'cloud' ? 'Jira Sandbox (Cloud)' : 'Jira Sandbox (Data Center)',
   });
-  seedState(state, opts.seed ?? 'default');
+  if (opts.site) applySite(state, opts.site);
+  else seedState(state, opts.seed ?? 'default');
   const knobs = new SandboxKnobsController(opts.knobs ?? {});
   const calls = new CallCounter();
   const webhooks = new WebhookDispatcher({
@@ -144,6 +148,7 @@ export async function createSandboxApp(opts: SandboxAppOptions = {}): Promise<Sa
     versions: flavour === 'cloud' ? ['2', '3'] : ['2'],
     routes: new RouteRegistry(),
     oauth,
+    ...(opts.site ? { site: opts.site } : {}),
   };
 
   // Realism and auth for the Jira REST surface (the /_sandbox control API is exempt).

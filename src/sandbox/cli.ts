@@ -23,10 +23,10 @@ export function sandboxBanner(sb: Pick<RunningSandbox, 'baseUrl' | 'flavour' | '
     '',
     sb.flavour === 'cloud'
       ? `  Admin:  email ${c.email}  API token ${c.apiToken}  (Basic auth)  OAuth bearer ${c.oauthToken}`
-      : `  Admin:  user admin  personal access token ${c.pat}  (Authorization: Bearer)`,
+      : `  Admin:  user ${Object.values(c.users).find((u) => u.pat === c.pat)?.name ?? 'admin'}  personal access token ${c.pat}  (Authorization: Bearer)`,
   ];
   for (const [name, u] of Object.entries(c.users)) {
-    if (name === 'admin') continue;
+    if (u.apiToken === c.apiToken) continue; // the admin, above
     lines.push(
       sb.flavour === 'cloud'
         ? `  ${name}:  email ${u.loginEmail}  API token ${u.apiToken}${u.email === null ? '  (email hidden by privacy settings)' : ''}`
@@ -56,6 +56,7 @@ export async function runSandboxCommand(opts: SandboxCommandOptions = {}): Promi
     host: opts.host ?? file.host ?? '127.0.0.1',
     port: opts.port ?? file.port ?? 8090,
     ...(file.seed ? { seed: file.seed } : {}),
+    ...(file.site ? { site: file.site } : {}),
     ...(file.maxAttachmentBytes !== undefined ? { maxAttachmentBytes: file.maxAttachmentBytes } : {}),
     logger: createLogger({ name: 'jira-sandbox' }),
   });

@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import type { SandboxKnobs } from './knobs.js';
+import { compileSite, SiteError, type CompiledSite } from './site.js';
 import type { WebhookFaults, WebhookInput } from './webhooks/types.js';
 
 const bucket = z.strictObject({
@@ -59,6 +60,8 @@ export const sandboxFileSchema = z.strictObject({
   knobs: knobsSchema.optional(),
   webhookFaults: faultsSchema.optional(),
   webhooks: z.array(webhookSchema).optional(),
+  /** The user's own site (see site.ts); checked by compileSite. */
+  site: z.unknown().optional(),
 });
 
 export interface SandboxFile {
@@ -70,6 +73,8 @@ export interface SandboxFile {
   knobs?: Partial<SandboxKnobs>;
   webhookFaults?: WebhookFaults;
   webhooks?: WebhookInput[];
+  /** A declared site replacing the seeded one. */
+  site?: CompiledSite;
 }
 
 /** Every problem of a sandbox file at once, each as `path: message`. */
@@ -122,12 +127,22 @@ export function parseSandboxFile(text: string, env: NodeJS.ProcessEnv, file = '(
   const raw = resolveEnv(doc.toJS() ?? {}, env, [], missing);
   if (missing.length > 0) throw new SandboxFileError(file, missing);
   const parsed = sandboxFileSchema.safeParse(raw);
-  if (!parsed.success) {
-    throw new SandboxFileError(
-      file,
-      parsed.error.issues.map((i) => ({ path: pathOf(i.path), message: i.message })),
-    );
+  const problems: Issue[] = parsed.success
+    ? []
+    : parsed.error.issues.map((i) => ({ path: pathOf(i.path), message: i.message }));
+  const rawSite = (raw as { site?: unknown } | null)?.site;
+  let site: CompiledSite | undefined;
+  if (rawSite !== undefined) {
+    if ((raw as { seed?: unknown }).seed !== undefined)
+      problems.push({ path: 'seed', message: 'seed and site exclude each other: a declared site replaces the seed' });
+    try {
+      site = compileSite(rawSite, 'site');
+    } catch (err) {
+      if (!(err instanceof SiteError)) throw err;
+      problems.push(...err.issues);
+    }
   }
+  if (!parsed.success || problems.length > 0) throw new SandboxFileError(file, problems);
   const f = parsed.data;
   return {
     ...(f.flavour ? { flavour: f.flavour } : {}),
@@ -148,6 +163,7 @@ export function parseSandboxFile(text: string, env: NodeJS.ProcessEnv, file = '(
           })),
         }
       : {}),
+    ...(site ? { site } : {}),
   };
 }
 

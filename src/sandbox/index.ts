@@ -15,6 +15,7 @@ import type { SandboxKnobs, SandboxKnobsController } from './knobs.js';
 import { SEEDED_CLIENT_ID, SEEDED_CLIENT_SECRET } from './oauth/server.js';
 import type { Flavour } from './model.js';
 import type { SeedName } from './seed.js';
+import type { CompiledSite } from './site.js';
 import type { SandboxState } from './state.js';
 import type { WebhookDispatcher } from './webhooks/dispatcher.js';
 
@@ -36,6 +37,8 @@ export interface SandboxOptions {
   inspectResponse?: SandboxAppOptions['inspectResponse'];
   /** OAuth 2.0 (3LO) authorization server options (token lifetimes, fixed cloud id). */
   oauth?: SandboxAppOptions['oauth'];
+  /** A declared site replacing the seeded one (compileSite, or the sandbox file's `site`). */
+  site?: CompiledSite;
 }
 
 export interface SandboxUserCredentials {
@@ -124,6 +127,7 @@ export async function buildSandboxApp(
     ...(opts.inspect ? { inspect: opts.inspect } : {}),
     ...(opts.inspectResponse ? { inspectResponse: opts.inspectResponse } : {}),
     ...(opts.oauth ? { oauth: opts.oauth } : {}),
+    ...(opts.site ? { site: opts.site } : {}),
   });
   return Object.assign(sb, { credentials: sandboxCredentials(sb) });
 }
@@ -159,6 +163,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<RunningSa
 }
 
 export { SEED } from './seed.js';
+export { compileSite, SiteError, type CompiledSite, type SiteInput } from './site.js';
 export type { SeedName } from './seed.js';
 export { DEFAULT_KNOBS, SandboxKnobsController, type SandboxKnobs, type BucketConfig } from './knobs.js';
 export { CallCounter, type CallRecord, type CallFilter } from './calls.js';

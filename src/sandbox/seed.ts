@@ -260,8 +260,8 @@ const resolutions: SandboxResolution[] = [
   { id: R.riskAccepted, name: 'Risk Accepted', description: 'The risk was accepted by its owner.' },
 ];
 
-/** Jira Cloud's default issue link types, with their usual ids. */
-const issueLinkTypes: SandboxIssueLinkType[] = [
+/** Jira Cloud's default issue link types, with their usual ids (every site has them). */
+export const DEFAULT_ISSUE_LINK_TYPES: readonly SandboxIssueLinkType[] = [
   { id: '10000', name: 'Blocks', inward: 'is blocked by', outward: 'blocks' },
   { id: '10001', name: 'Cloners', inward: 'is cloned by', outward: 'clones' },
   { id: '10002', name: 'Duplicate', inward: 'is duplicated by', outward: 'duplicates' },
@@ -471,7 +471,7 @@ export function seedState(state: SandboxState, _seed: SeedName = 'default'): voi
   for (const t of issueTypes) state.issueTypes.set(t.id, { ...t });
   for (const p of priorities) state.priorities.set(p.id, { ...p });
   for (const r of resolutions) state.resolutions.set(r.id, { ...r });
-  for (const t of issueLinkTypes) state.issueLinkTypes.set(t.id, { ...t });
+  for (const t of DEFAULT_ISSUE_LINK_TYPES) state.issueLinkTypes.set(t.id, { ...t });
   for (const f of customFields) state.customFields.set(f.id, structuredClone(f));
   state.reserveId('field', 10018);
   for (const w of [securityWorkflow, softwareWorkflow, serviceWorkflow])

@@ -6,6 +6,7 @@ import type { SandboxKnobsController } from '../knobs.js';
 import type { ApiVersion, Flavour, SandboxIssue, SandboxUser } from '../model.js';
 import type { IssueOperations } from '../operations.js';
 import type { RenderContext } from '../render/context.js';
+import type { CompiledSite } from '../site.js';
 import type { SandboxState } from '../state.js';
 import type { WebhookDispatcher } from '../webhooks/dispatcher.js';
 
@@ -32,6 +33,8 @@ export interface SandboxDeps {
   routes: RouteRegistry;
   /** The OAuth authorization server (reset with the rest of the sandbox). */
   oauth?: { reset(): void };
+  /** The declared site a reset returns to (none: the seeded site). */
+  site?: CompiledSite;
 }
 
 export type Handler = (req: FastifyRequest, reply: FastifyReply) => Promise<unknown> | unknown;

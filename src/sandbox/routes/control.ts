@@ -4,6 +4,7 @@ import type { SandboxKnobs } from '../knobs.js';
 import type { SandboxUser } from '../model.js';
 import { parseBody } from '../operations.js';
 import { seedState } from '../seed.js';
+import { applySite, compileSite, SiteError } from '../site.js';
 import type { WebhookFaults } from '../webhooks/types.js';
 import { baseUrlOf, bodyObject, loadIssue, params, query, type SandboxDeps } from './context.js';
 
@@ -76,11 +77,36 @@ export function registerControlRoutes(app: FastifyInstance, deps: SandboxDeps): 
     webhooks.clearDeliveries();
     webhooks.setFaults({});
     state.clear();
-    seedState(state, seed);
+    // Back to the start-up site: the declared one when there is one, else the seed.
+    if (deps.site) applySite(state, deps.site);
+    else seedState(state, seed);
     knobs.reset();
     calls.reset();
     deps.oauth?.reset();
     return reply.status(204).send();
+  });
+
+  // Declares the site (the sandbox file's `site` section, as JSON): replaces projects, workflows,
+  // fields, users… and drops every issue; webhooks, knobs and calls stay. Resets return to it.
+  app.post(`${BASE}/site`, async (req, reply) => {
+    let site;
+    try {
+      site = compileSite(req.body, 'site');
+    } catch (err) {
+      if (!(err instanceof SiteError)) throw err;
+      throw badRequest(
+        ['The site declaration is invalid.'],
+        Object.fromEntries(err.issues.map((i) => [i.path, i.message])),
+      );
+    }
+    await webhooks.drain();
+    state.clear();
+    applySite(state, site);
+    deps.site = site;
+    return reply.status(200).send({
+      projects: site.projects.map((p) => p.key),
+      users: site.users.map((u) => ({ name: u.name, accountId: u.accountId, admin: u.admin })),
+    });
   });
 
   app.post(`${BASE}/webhooks/faults`, (req) => {
