@@ -1,11 +1,11 @@
-import type { FastifyInstance } from 'fastify';
-import { badRequest, notFound } from '../errors.js';
+import type { FastifyInstance, HTTPMethods } from 'fastify';
+import { badRequest, JiraError, notFound } from '../errors.js';
 import type { RequestType, SandboxComment, SandboxIssue, ServiceDesk } from '../model.js';
-import { jiraTime } from '../render/context.js';
+import { avatarUrls, jiraTime, type RenderContext } from '../render/context.js';
 import { adfToWiki, wikiToAdf } from '../render/text.js';
-import { renderUserById } from '../render/user.js';
 import {
   actor,
+  type Handler,
   baseUrlOf,
   bodyObject,
   intParam,
@@ -42,9 +42,53 @@ function paged<T>(values: T[], startRaw: unknown, limitRaw: unknown): Record<str
   };
 }
 
+/**
+ * Service Management's own error body (ErrorResponse in its OpenAPI): one `errorMessage`, not the
+ * platform's `errorMessages`/`errors`. (Its `i18nErrorMessage` keys are not reproduced: no
+ * source lists them.)
+ */
+function jsmErrorBody(err: JiraError): { errorMessage: string } {
+  const messages = [...err.errorMessages, ...Object.entries(err.errors).map(([field, m]) => `${field}: ${m}`)];
+  return { errorMessage: messages.join(' ') || `Error ${err.status}` };
+}
+
+/** A user as Service Management shows one (UserDTO): links under `_links`, no top-level self or avatars. */
+function renderJsmUser(ctx: RenderContext, accountId: string | null): Record<string, unknown> | null {
+  const user = accountId ? ctx.state.user(accountId) : undefined;
+  if (!user) return null;
+  const rest =
+    ctx.flavour === 'cloud'
+      ? `${ctx.baseUrl}/rest/api/2/user?accountId=${user.accountId}`
+      : `${ctx.baseUrl}/rest/api/2/user?username=${user.name}`;
+  return {
+    ...(ctx.flavour === 'cloud' ? { accountId: user.accountId } : { name: user.name, key: user.key }),
+    ...(ctx.flavour === 'datacenter' || user.emailVisible ? { emailAddress: user.email } : {}),
+    displayName: user.displayName,
+    active: user.active,
+    timeZone: user.timeZone,
+    _links: {
+      jiraRest: rest,
+      avatarUrls: avatarUrls(ctx, 'user', user.key.replace(/\D/g, '') || '10000'),
+      self: rest,
+    },
+  };
+}
+
 /** Jira Service Management: service desks, request types, customer requests, public/internal comments. */
 export function registerServiceDeskRoutes(app: FastifyInstance, deps: SandboxDeps): void {
   const { state, ops } = deps;
+
+  /** A servicedeskapi route: its errors in Service Management's shape. */
+  const jsmRoute = (method: HTTPMethods, url: string, handler: Handler): void =>
+    route(app, deps, method, url, async (req, reply) => {
+      try {
+        return await handler(req, reply);
+      } catch (err) {
+        if (!(err instanceof JiraError)) throw err;
+        void reply.headers(err.headers);
+        return reply.status(err.status).send(jsmErrorBody(err));
+      }
+    });
 
   const desk = (id: string): ServiceDesk => {
     const d =
@@ -90,7 +134,7 @@ export function registerServiceDeskRoutes(app: FastifyInstance, deps: SandboxDep
       requestTypeId: issue.requestTypeId ?? '',
       serviceDeskId: d?.id ?? '',
       createdDate: dateDto(issue.created),
-      reporter: renderUserById(ctxVersion, issue.reporterId),
+      reporter: renderJsmUser(ctxVersion, issue.reporterId),
       requestFieldValues: [
         { fieldId: 'summary', label: 'Summary', value: issue.summary },
         {
@@ -122,7 +166,7 @@ export function registerServiceDeskRoutes(app: FastifyInstance, deps: SandboxDep
     id: c.id,
     body: adfToWiki(c.body),
     public: c.jsdPublic,
-    author: renderUserById(ctx, c.authorId),
+    author: renderJsmUser(ctx, c.authorId),
     created: dateDto(c.created),
     _links: { self: `${base}${BASE}/request/${issue.id}/comment/${c.id}` },
   });
@@ -135,7 +179,7 @@ export function registerServiceDeskRoutes(app: FastifyInstance, deps: SandboxDep
     return issue;
   };
 
-  route(app, deps, 'GET', `${BASE}/servicedesk`, (req) =>
+  jsmRoute('GET', `${BASE}/servicedesk`, (req) =>
     paged(
       [...state.serviceDesks.values()].map((d) => renderDesk(baseUrlOf(req), d)),
       query(req).start,
@@ -143,11 +187,11 @@ export function registerServiceDeskRoutes(app: FastifyInstance, deps: SandboxDep
     ),
   );
 
-  route(app, deps, 'GET', `${BASE}/servicedesk/:serviceDeskId`, (req) =>
+  jsmRoute('GET', `${BASE}/servicedesk/:serviceDeskId`, (req) =>
     renderDesk(baseUrlOf(req), desk(params(req).serviceDeskId ?? '')),
   );
 
-  route(app, deps, 'GET', `${BASE}/servicedesk/:serviceDeskId/requesttype`, (req) => {
+  jsmRoute('GET', `${BASE}/servicedesk/:serviceDeskId/requesttype`, (req) => {
     const d = desk(params(req).serviceDeskId ?? '');
     const text = String(query(req).searchQuery ?? '').toLowerCase();
     return paged(
@@ -159,7 +203,7 @@ export function registerServiceDeskRoutes(app: FastifyInstance, deps: SandboxDep
     );
   });
 
-  route(app, deps, 'POST', `${BASE}/request`, (req, reply) => {
+  jsmRoute('POST', `${BASE}/request`, (req, reply) => {
     const user = actor(req);
     const b = bodyObject(req);
     const d = desk(String(b.serviceDeskId ?? ''));
@@ -194,11 +238,11 @@ export function registerServiceDeskRoutes(app: FastifyInstance, deps: SandboxDep
     return reply.status(201).send(renderRequest(baseUrlOf(req), issue, renderCtx(deps, req, '2')));
   });
 
-  route(app, deps, 'GET', `${BASE}/request/:issueIdOrKey`, (req) =>
+  jsmRoute('GET', `${BASE}/request/:issueIdOrKey`, (req) =>
     renderRequest(baseUrlOf(req), loadRequest(params(req).issueIdOrKey ?? ''), renderCtx(deps, req, '2')),
   );
 
-  route(app, deps, 'GET', `${BASE}/request/:issueIdOrKey/comment`, (req) => {
+  jsmRoute('GET', `${BASE}/request/:issueIdOrKey/comment`, (req) => {
     const issue = loadRequest(params(req).issueIdOrKey ?? '');
     const q = query(req);
     const ctx = renderCtx(deps, req, '2');
@@ -212,7 +256,7 @@ export function registerServiceDeskRoutes(app: FastifyInstance, deps: SandboxDep
     );
   });
 
-  route(app, deps, 'POST', `${BASE}/request/:issueIdOrKey/comment`, (req, reply) => {
+  jsmRoute('POST', `${BASE}/request/:issueIdOrKey/comment`, (req, reply) => {
     const user = actor(req);
     const issue = loadRequest(params(req).issueIdOrKey ?? '');
     const b = bodyObject(req);
