@@ -8,21 +8,30 @@ import { parseReset, parseRetryAfter } from './pacer.js';
 export interface JiraErrorBody {
   errorMessages?: string[];
   errors?: Record<string, string>;
+  /** Service Management's servicedeskapi answers `{errorMessage, i18nErrorMessage}` instead. */
+  errorMessage?: string;
   message?: string;
 }
 
 export type Flavour = 'cloud' | 'datacenter';
 
-/** Jira's error text, joined: `errorMessages` then `field: message` pairs. */
+/** Jira's error text, joined: `errorMessages` then `field: message` pairs (or Service Management's `errorMessage`). */
 export function jiraErrorText(body: unknown): string {
   if (typeof body === 'string') return body.slice(0, 500);
   const b = (body ?? {}) as JiraErrorBody;
   const parts = [
     ...(Array.isArray(b.errorMessages) ? b.errorMessages : []),
+    ...(typeof b.errorMessage === 'string' && b.errorMessage ? [b.errorMessage] : []),
     ...Object.entries(b.errors && typeof b.errors === 'object' ? b.errors : {}).map(([k, v]) => `${k}: ${v}`),
   ];
   if (!parts.length && typeof b.message === 'string') parts.push(b.message);
   return parts.join('; ');
+}
+
+/** The body's messages as a list, whichever API (platform or Service Management) answered. */
+function errorMessagesOf(b: JiraErrorBody | undefined): string[] {
+  if (Array.isArray(b?.errorMessages)) return b.errorMessages;
+  return typeof b?.errorMessage === 'string' && b.errorMessage ? [b.errorMessage] : [];
 }
 
 export function credentialHint(flavour: Flavour, authType: string): string {
@@ -57,7 +66,7 @@ export function errorFromResponse(ctx: ResponseErrorContext): AppError {
       return new AppError('JIRA_BAD_REQUEST', `Jira rejected ${where} (${ctx.status})${suffix}`, {
         details: {
           ...details,
-          errorMessages: (ctx.body as JiraErrorBody)?.errorMessages ?? [],
+          errorMessages: errorMessagesOf(ctx.body as JiraErrorBody | undefined),
           errors: (ctx.body as JiraErrorBody)?.errors ?? {},
         },
       });

@@ -25,6 +25,14 @@ describe.each(FLAVOURS)('error mapping on %s', (flavour) => {
     await e.close();
   });
 
+  it("a Service Management 400 keeps JSM's own errorMessage text (its body is {errorMessage}, not errorMessages)", async () => {
+    const desks = await e.jira.serviceDesks();
+    const err = await caught(e.jira.createRequest(desks[0]!.id, '999999', { summary: 'no such request type' }));
+    expect(err.code).toBe('JIRA_BAD_REQUEST');
+    expect(err.message).toMatch(/Jira rejected .*\(4\d\d\): \S/);
+    expect((err.details as { errorMessages: string[] }).errorMessages.length).toBeGreaterThan(0);
+  });
+
   it('404 → JIRA_NOT_FOUND, permanent, with Jira message', async () => {
     const err = await caught(e.jira.getIssue('SEC-424242'));
     expect(err.code).toBe('JIRA_NOT_FOUND');
