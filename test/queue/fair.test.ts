@@ -1,0 +1,215 @@
+import { describe, expect, it } from 'vitest';
+import { AppError } from '../../src/core/errors.js';
+import { createQueue, startWorker, type Job, type Queue } from '../../src/queue/index.js';
+import type { Store } from '../../src/store/index.js';
+import { describeEachEngine } from '../helpers/db.js';
+import { waitFor } from './helpers.js';
+
+/**
+ * Fair claiming across partitions (issue 17). Claims are asserted by order and count, never by
+ * time: "B's job is claimed within k claims of its enqueue, whatever A's backlog".
+ */
+
+type Spec = { partition: string; key: string; n?: number };
+
+/** Enqueues `count` jobs of `partition`, one key each, `perTx` per transaction. */
+async function backlog(store: Store, queue: Queue, partition: string, count: number, perTx = 100): Promise<void> {
+  for (let i = 0; i < count; i += perTx) {
+    await store.transaction(async (trx) => {
+      for (let j = i; j < Math.min(count, i + perTx); j++) {
+        await queue.enqueue(trx, { kind: 'work', key: `${partition}-k${j}`, partition, payload: { n: j } });
+      }
+    });
+  }
+}
+
+async function add(store: Store, queue: Queue, s: Spec): Promise<number> {
+  const r = await store.transaction((trx) =>
+    queue.enqueue(trx, { kind: 'work', key: s.key, partition: s.partition, payload: { n: s.n ?? 0 } }),
+  );
+  return r.id;
+}
+
+/** Claims one job at a time (completing each) until `stop` holds or nothing is due; returns them in order. */
+async function drain(queue: Queue, stop: (claimed: Job[]) => boolean = () => false, max = 10_000): Promise<Job[]> {
+  const claimed: Job[] = [];
+  while (claimed.length < max) {
+    const [job] = await queue.claim('w', 1, 60_000);
+    if (!job) break;
+    claimed.push(job);
+    await queue.complete(job, 'w');
+    if (stop(claimed)) break;
+  }
+  return claimed;
+}
+
+describeEachEngine('fair claiming', ({ fresh }) => {
+  it('a job of connection B enqueued behind a backlog of 500 on connection A is claimed within 2 claims', async () => {
+    const { store } = await fresh();
+    const queue = createQueue(store);
+    await backlog(store, queue, 'conn-a', 500);
+    // A worker is part-way through A's backlog when B's job arrives.
+    const first = await drain(queue, (c) => c.length === 50);
+    expect(first.every((j) => j.partition === 'conn-a')).toBe(true);
+    const bId = await add(store, queue, { partition: 'conn-b', key: 'b-1' });
+    const after = await drain(queue, (c) => c.some((j) => j.id === bId));
+    // Today (global id order) B would come after A's remaining 450 jobs.
+    expect(after.findIndex((j) => j.id === bId) + 1).toBeLessThanOrEqual(2);
+    // And A's backlog continues in its own order.
+    const rest = await drain(queue);
+    const aOrder = [...first, ...after, ...rest].filter((j) => j.partition === 'conn-a').map((j) => j.id);
+    expect(aOrder).toEqual([...aOrder].sort((x, y) => x - y));
+    expect(aOrder).toHaveLength(500);
+  });
+
+  it('a batch claim gives B a slot in the very next batch, and the partitioner names partitions when the enqueue does not', async () => {
+    const { store } = await fresh();
+    const queue = createQueue(store, {
+      partitioner: (_trx, input) => (input.payload as { conn?: string }).conn ?? null,
+    });
+    await store.transaction(async (trx) => {
+      for (let i = 0; i < 500; i++) await queue.enqueue(trx, { kind: 'work', key: `a-${i}`, payload: { conn: 'A' } });
+    });
+    const b = await store.transaction((trx) => queue.enqueue(trx, { kind: 'work', key: 'b', payload: { conn: 'B' } }));
+    const sys = await store.transaction((trx) => queue.enqueue(trx, { kind: 'sweep', key: 'sys', payload: {} }));
+    const batch = await queue.claim('w', 4, 60_000);
+    expect(batch.map((j) => j.id)).toEqual(expect.arrayContaining([b.id, sys.id]));
+    expect((await queue.getJob(b.id))?.partition).toBe('B');
+    expect((await queue.getJob(sys.id))?.partition).toBe('');
+  });
+
+  it('two backlogs are served round robin while both last, and each partition in its own id order', async () => {
+    const { store } = await fresh();
+    const queue = createQueue(store);
+    await backlog(store, queue, 'A', 300);
+    await backlog(store, queue, 'B', 100);
+    await backlog(store, queue, 'C', 50);
+    const order = await drain(queue);
+    expect(order).toHaveLength(450);
+    // In every prefix of the first 150 claims (all three backlogged), counts differ by at most 1.
+    const counts = new Map<string, number>();
+    for (const j of order.slice(0, 150)) {
+      counts.set(j.partition, (counts.get(j.partition) ?? 0) + 1);
+      const v = ['A', 'B', 'C'].map((p) => counts.get(p) ?? 0);
+      expect(Math.max(...v) - Math.min(...v)).toBeLessThanOrEqual(1);
+    }
+    expect(['A', 'B', 'C'].map((p) => counts.get(p))).toEqual([50, 50, 50]);
+    for (const p of ['A', 'B', 'C']) {
+      const ids = order.filter((j) => j.partition === p).map((j) => j.id);
+      expect(ids).toEqual([...ids].sort((x, y) => x - y));
+    }
+  });
+
+  it('an idle partition saves up no credit: its later burst interleaves with the backlog instead of passing it', async () => {
+    const { store } = await fresh();
+    const queue = createQueue(store);
+    await add(store, queue, { partition: 'B', key: 'b-early' });
+    await backlog(store, queue, 'A', 400);
+    await drain(queue, (c) => c.length === 200); // B's one job and 199 of A's
+    await backlog(store, queue, 'B', 100);
+    const next = await drain(queue, (c) => c.length === 40);
+    const b = next.filter((j) => j.partition === 'B').length;
+    expect(b).toBeGreaterThanOrEqual(19);
+    expect(b).toBeLessThanOrEqual(21);
+  });
+
+  it('keeps per-key FIFO across partitions: a later job of a key never passes an earlier one, whatever its tag', async () => {
+    const { store } = await fresh();
+    const queue = createQueue(store);
+    await backlog(store, queue, 'A', 60);
+    const k1 = await add(store, queue, { partition: 'A', key: 'shared', n: 1 }); // behind A's backlog
+    const k2 = await add(store, queue, { partition: 'B', key: 'shared', n: 2 }); // B is idle: an early tag
+    const other = await add(store, queue, { partition: 'B', key: 'b-other' });
+    const order = (await drain(queue)).map((j) => j.id);
+    expect(order.indexOf(other)).toBeLessThan(5);
+    expect(order.indexOf(k1)).toBeLessThan(order.indexOf(k2));
+    // And never two of one key at once: with k1 running, k2 is not claimable.
+    const k3 = await add(store, queue, { partition: 'A', key: 'again', n: 1 });
+    const k4 = await add(store, queue, { partition: 'B', key: 'again', n: 2 });
+    const [c1] = await queue.claim('w', 1, 60_000);
+    expect(c1?.id).toBe(k3);
+    expect(await queue.claim('w', 4, 60_000)).toEqual([]);
+    await queue.complete(c1!, 'w');
+    expect((await queue.claim('w', 4, 60_000)).map((j) => j.id)).toEqual([k4]);
+  });
+
+  it('a coalesced enqueue keeps the job in its place; a retry and a deferral go behind their partition', async () => {
+    const { store } = await fresh();
+    const queue = createQueue(store, { backoff: { baseMs: 1, capMs: 1 } });
+    await backlog(store, queue, 'A', 10);
+    const first = (await queue.listJobs({ partition: 'A' })).at(-1)!;
+    const merged = await store.transaction((trx) =>
+      queue.enqueue(trx, { kind: 'work', key: first.key, partition: 'A', coalesceKey: 'x', payload: {} }),
+    );
+    // No coalesce key on the backlog job: a new job (per-key FIFO); later ones coalesce into it.
+    const tag = (await queue.getJob(merged.id))!.fairSeq;
+    await backlog(store, queue, 'B', 5);
+    const again = await store.transaction((trx) =>
+      queue.enqueue(trx, { kind: 'work', key: first.key, partition: 'A', coalesceKey: 'x', payload: { v: 2 } }),
+    );
+    expect(again).toEqual({ id: merged.id, coalesced: true });
+    expect((await queue.getJob(merged.id))?.fairSeq).toBe(tag);
+
+    const [job] = await queue.claim('w', 1, 60_000);
+    expect(job?.id).toBe(first.id);
+    expect(await queue.fail(job!, 'w', new AppError('JIRA_UNAVAILABLE', 'try later', { retryable: true }))).toBe(
+      'retry',
+    );
+    const retried = (await queue.getJob(first.id))!;
+    const tags = (await queue.listJobs({ partition: 'A', state: 'queued' })).map((j) => j.fairSeq);
+    expect(retried.fairSeq).toBe(Math.max(...tags));
+
+    const [second] = await queue.claim('w', 1, 60_000);
+    expect(await queue.defer(second!, 'w', 60_000)).toBe(true);
+    const deferred = (await queue.getJob(second!.id))!;
+    expect(deferred).toMatchObject({ state: 'queued', attempts: 0, leaseOwner: null });
+    expect(deferred.runAt).toBeGreaterThan(Date.now() + 30_000);
+  });
+
+  it('a worker defers the jobs of a gated partition (no attempt spent) and runs the others meanwhile', async () => {
+    const { store } = await fresh();
+    const queue = createQueue(store);
+    let stormUntil = Date.now() + 3_600_000;
+    queue.setGate((job) => (job.partition === 'storm' ? stormUntil - Date.now() : 0));
+    await backlog(store, queue, 'storm', 200);
+    await backlog(store, queue, 'calm', 20);
+    const ran: Job[] = [];
+    const deferred: Job[] = [];
+    const worker = startWorker({
+      store,
+      queue,
+      handlers: {
+        work: async (job) => {
+          ran.push(job);
+        },
+      },
+      concurrency: 2,
+      pollMs: 50,
+      onDefer: (job) => deferred.push(job),
+    });
+    try {
+      await waitFor(() => ran.length === 20, 'the calm partition ran');
+      // Every calm job ran though 200 storm jobs were queued first; each storm job was taken at
+      // most once (deferred an hour, not spun on).
+      expect(ran.every((j) => j.partition === 'calm')).toBe(true);
+      expect(deferred.length).toBeLessThanOrEqual(200);
+      expect(new Set(deferred.map((j) => j.id)).size).toBe(deferred.length);
+      const storm = await queue.listJobs({ partition: 'storm', limit: 1000 });
+      expect(storm.every((j) => j.state === 'queued' && j.attempts === 0)).toBe(true);
+      // The storm ends: the deferred jobs are due again and run.
+      stormUntil = 0;
+      await store.db.updateTable('jobs').set({ run_at: Date.now() }).where('partition', '=', 'storm').execute();
+      queue.notify();
+      await waitFor(() => ran.length === 220, 'the storm partition ran after its pause');
+    } finally {
+      await worker.stop();
+    }
+  });
+});
+
+describe('fair claiming: the migration', () => {
+  it('is registered as 008_fair_queue', async () => {
+    const { MIGRATION_NAMES } = await import('../../src/store/migrations/index.js');
+    expect(MIGRATION_NAMES).toContain('008_fair_queue');
+  });
+});
