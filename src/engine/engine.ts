@@ -5,6 +5,7 @@ import type { JobHandler } from '../queue/types.js';
 import type { Store } from '../store/store.js';
 import { fileAttachmentStore, type AttachmentStore } from './attachment-store.js';
 import { createBackfill, type Backfill } from './backfill.js';
+import { installFairness } from './fairness.js';
 import { createInboundHandler, INBOUND_JOB, type InboundPayload } from './inbound.js';
 import { inboundRoute } from './intake.js';
 import { createOutboundHandler, PAUSE_RETRY_MS, type OutboundDeps } from './outbound.js';
@@ -124,6 +125,8 @@ export function createEngine(deps: EngineDeps): Engine {
     const at = nextProbe.get(connectionId) ?? 0;
     return now() < at ? at - now() : null;
   };
+  // Fair claiming across connections, and no worker held by a paused connection (./fairness.ts).
+  installFairness(deps.queue, { mappings: deps.mappings, paused: gate });
   const inbound = createInboundHandler({
     store: deps.store,
     queue: deps.queue,

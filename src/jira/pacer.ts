@@ -273,6 +273,17 @@ export function pacerFor(key: string, opts?: PacerOptions): Pacer {
   return p;
 }
 
+/**
+ * ms until connection `key` may call Jira again (0 when not paused): the longest pause of its
+ * pacers in this process (key `key` or `key@…`). Workers check it before running a job of the
+ * connection, so a 429 storm defers that connection's jobs instead of holding workers.
+ */
+export function pausedForMs(key: string): number {
+  let ms = 0;
+  for (const [k, p] of registry) if (k === key || k.startsWith(`${key}@`)) ms = Math.max(ms, p.pausedForMs());
+  return ms;
+}
+
 /** Forgets pacers whose key is `key` or starts with `key@` (connection deleted or changed). */
 export function dropPacer(key: string): void {
   for (const k of [...registry.keys()]) if (k === key || k.startsWith(`${key}@`)) registry.delete(k);

@@ -6,7 +6,32 @@ import type { Store } from '../store/store.js';
 import { afterCommit } from '../store/transaction.js';
 import { fromJson, toJson } from '../store/json.js';
 import { DEFAULT_BACKOFF, retryDelayMs, type BackoffOptions } from './backoff.js';
-import type { EnqueueInput, EnqueueResult, FailOutcome, Job, JobError, ListJobsFilter, QueueStats } from './types.js';
+import type {
+  EnqueueInput,
+  EnqueueResult,
+  FailOutcome,
+  Job,
+  JobError,
+  ListJobsFilter,
+  PartitionDepth,
+  QueueStats,
+} from './types.js';
+
+/**
+ * Names the partition of a job being enqueued (when the enqueue does not): the connection (and
+ * mapping) it works for. Runs inside the enqueue's transaction; null/undefined: system ('').
+ */
+export type Partitioner = (
+  trx: Kysely<Database>,
+  input: EnqueueInput,
+) => string | null | undefined | Promise<string | null | undefined>;
+
+/**
+ * Admission of a claimed job: ms until its partition may do work (0: now). A worker defers a job
+ * whose partition must wait (a connection paused by a 429 storm or rejected credentials) instead
+ * of holding a slot on it, without counting an attempt.
+ */
+export type Gate = (job: Job) => number;
 
 export interface QueueOptions {
   logger?: Logger;
@@ -15,6 +40,8 @@ export interface QueueOptions {
   backoff?: Partial<BackoffOptions>;
   /** Clock, injectable for tests (default Date.now). */
   now?: () => number;
+  partitioner?: Partitioner;
+  gate?: Gate;
 }
 
 const ACTIVE: JobState[] = ['queued', 'running'];
@@ -44,6 +71,8 @@ function toJob(r: JobRow): Job {
     updatedAt: r.updated_at,
     startedAt: r.started_at,
     finishedAt: r.finished_at,
+    partition: r.partition,
+    fairSeq: Number(r.fair_seq),
   };
 }
 
@@ -71,6 +100,8 @@ export class Queue {
   readonly #backoff: BackoffOptions;
   readonly #now: () => number;
   readonly #listeners = new Set<() => void>();
+  #partitioner: Partitioner | undefined;
+  #gate: Gate | undefined;
 
   constructor(store: Store, opts: QueueOptions = {}) {
     this.#store = store;
@@ -78,6 +109,30 @@ export class Queue {
     this.#maxAttempts = opts.defaultMaxAttempts ?? 10;
     this.#backoff = { ...DEFAULT_BACKOFF, ...opts.backoff };
     this.#now = opts.now ?? Date.now;
+    this.#partitioner = opts.partitioner;
+    this.#gate = opts.gate;
+  }
+
+  /** Sets how enqueues without a partition find theirs (the engine knows jobs' connections). */
+  setPartitioner(fn: Partitioner | undefined): void {
+    this.#partitioner = fn;
+  }
+
+  /** Sets the admission check workers apply to claimed jobs (see Gate). */
+  setGate(fn: Gate | undefined): void {
+    this.#gate = fn;
+  }
+
+  /** ms until `job` may run (0: now), by the gate; a failing gate admits the job. */
+  admissionDelayMs(job: Job): number {
+    if (!this.#gate) return 0;
+    try {
+      const ms = this.#gate(job);
+      return Number.isFinite(ms) && ms > 0 ? Math.ceil(ms) : 0;
+    } catch (err) {
+      this.#log?.warn({ jobId: job.id, err }, 'job admission check failed; running the job');
+      return 0;
+    }
   }
 
   get store(): Store {
@@ -136,9 +191,14 @@ export class Queue {
         // Claimed meanwhile (PostgreSQL): fall through and add a new job.
       }
     }
+    const partition =
+      input.partition !== undefined ? (input.partition ?? '') : ((await this.#partitioner?.(trx, input)) ?? '');
+    const fairSeq = await this.#startTag(trx, partition, now);
     const row = await trx
       .insertInto('jobs')
       .values({
+        partition,
+        fair_seq: fairSeq,
         kind: input.kind,
         key: input.key,
         payload,
@@ -157,6 +217,38 @@ export class Queue {
     return { id: row.id, coalesced: false };
   }
 
+  /**
+   * The start tag of a job joining `partition` now, as in start-time fair queuing (Goyal, Vin and
+   * Cheng, 1996): max(the partition's last tag + 1, the virtual time), where the virtual time is
+   * the smallest tag among due queued jobs (the next to be served), or, with none due, the newest
+   * job's tag. A partition with a backlog thus queues behind its own backlog, while a partition
+   * that was idle starts at the virtual time: interleaved with the backlog, never behind it, and
+   * with no credit saved up from being idle. Three index lookups; concurrent enqueues of one
+   * partition may tie, which only ties them (ids break ties).
+   */
+  async #startTag(db: Kysely<Database>, partition: string, now: number): Promise<number> {
+    const r = await db
+      .selectNoFrom((eb) => [
+        eb
+          .selectFrom('jobs')
+          .select((e) => e.fn.min('fair_seq').as('v'))
+          .where('state', '=', sql.lit('queued'))
+          .where('run_at', '<=', now)
+          .as('v_due'),
+        eb.selectFrom('jobs').select('fair_seq').orderBy('id', 'desc').limit(1).as('v_new'),
+        eb
+          .selectFrom('jobs')
+          .select((e) => e.fn.max('fair_seq').as('m'))
+          .where('partition', '=', partition)
+          .as('last'),
+      ])
+      .executeTakeFirstOrThrow();
+    const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+    const virtual = num(r.v_due) ?? num(r.v_new) ?? 0;
+    const last = num(r.last);
+    return last === null ? virtual : Math.max(last + 1, virtual);
+  }
+
   /** Wakes this process's workers after commit, and (PostgreSQL) other processes' at commit. */
   async #announce(trx: Kysely<Database>): Promise<void> {
     afterCommit(trx, () => this.notify());
@@ -165,7 +257,8 @@ export class Queue {
 
   /**
    * Claims up to `limit` runnable jobs for `workerId`: queued, due, and the head of their key
-   * (no earlier unfinished job of the key, none of the key running). Expired leases are first
+   * (no earlier unfinished job of the key, none of the key running), in start-tag order (fair
+   * across partitions, see #startTag; id order within a partition). Expired leases are first
    * returned to the queue (or dead-lettered when out of attempts). On PostgreSQL the candidate
    * rows are locked FOR UPDATE SKIP LOCKED, so concurrent claimers never take the same job and,
    * because the head test sees any claimed-but-uncommitted head as still queued, never two jobs
@@ -176,10 +269,12 @@ export class Queue {
     const now = this.#now();
     const rows = await this.#store.transaction(async (trx) => {
       await this.#reapExpired(trx, now);
+      // The literal (not a bound parameter) lets SQLite prove the partial index jobs_fair_idx
+      // applies: one ordered index scan instead of sorting every queued row on each claim.
       let candidates = trx
         .selectFrom('jobs as j')
         .select('j.id')
-        .where('j.state', '=', 'queued')
+        .where('j.state', '=', sql.lit('queued'))
         .where('j.run_at', '<=', now)
         .where((eb) =>
           eb.not(
@@ -193,6 +288,7 @@ export class Queue {
             ),
           ),
         )
+        .orderBy('j.fair_seq')
         .orderBy('j.id')
         .limit(limit);
       if (this.#store.dialect === 'postgres') candidates = candidates.forUpdate().skipLocked();
@@ -281,6 +377,8 @@ export class Queue {
     const error = describeError(err, job.attempts, now);
     const dead = !error.retryable || job.attempts >= job.maxAttempts;
     const delay = dead ? 0 : retryDelayMs(job.attempts, this.#backoff, retryAfterOf(err));
+    // A retry has had its turn: it queues again behind its partition's backlog.
+    const retag = dead ? {} : { fair_seq: await this.#startTag(this.#store.db, job.partition, now) };
     const res = await this.#owned(
       this.#store.db.updateTable('jobs').set({
         state: dead ? 'dead' : 'queued',
@@ -288,7 +386,7 @@ export class Queue {
         lease_expires_at: null,
         last_error: toJson(error),
         updated_at: now,
-        ...(dead ? { finished_at: now } : { run_at: now + delay }),
+        ...(dead ? { finished_at: now } : { run_at: now + delay, ...retag }),
       }),
       job,
       workerId,
@@ -307,6 +405,30 @@ export class Queue {
     const now = this.#now();
     const res = await this.#owned(
       this.#store.db.updateTable('jobs').set({ lease_expires_at: now + leaseMs, updated_at: now }),
+      job,
+      workerId,
+    ).executeTakeFirst();
+    return Number(res.numUpdatedRows) > 0;
+  }
+
+  /**
+   * Puts a claimed job back until `delayMs` from now without counting the attempt: its partition
+   * may not do work yet (see Gate). It queues behind its partition's backlog, so the partition's
+   * work resumes interleaved with the others' instead of all at once. False when the lease was lost.
+   */
+  async defer(job: Job, workerId: string, delayMs: number): Promise<boolean> {
+    const now = this.#now();
+    const fairSeq = await this.#startTag(this.#store.db, job.partition, now);
+    const res = await this.#owned(
+      this.#store.db.updateTable('jobs').set((eb) => ({
+        state: 'queued',
+        lease_owner: null,
+        lease_expires_at: null,
+        attempts: eb('attempts', '-', 1),
+        run_at: now + Math.max(0, delayMs),
+        fair_seq: fairSeq,
+        updated_at: now,
+      })),
       job,
       workerId,
     ).executeTakeFirst();
@@ -352,6 +474,7 @@ export class Queue {
     if (filter.state) q = q.where('state', '=', filter.state);
     if (filter.kind) q = q.where('kind', '=', filter.kind);
     if (filter.key) q = q.where('key', '=', filter.key);
+    if (filter.partition !== undefined) q = q.where('partition', '=', filter.partition);
     if (filter.beforeId !== undefined) q = q.where('id', '<', filter.beforeId);
     const limit = Math.min(Math.max(filter.limit ?? 100, 1), 1000);
     const rows = await q.orderBy('id', 'desc').limit(limit).execute();
@@ -369,17 +492,71 @@ export class Queue {
     return this.#requeueDead();
   }
 
+  /**
+   * Dead jobs back in the queue, each behind its partition's backlog (tags given in id order per
+   * partition), so retrying a connection's thousand dead jobs does not stand before the others.
+   */
   async #requeueDead(id?: number): Promise<number> {
     const now = this.#now();
-    let q = this.#store.db
-      .updateTable('jobs')
-      .set({ state: 'queued', attempts: 0, run_at: now, finished_at: null, updated_at: now })
-      .where('state', '=', 'dead');
-    if (id !== undefined) q = q.where('id', '=', id);
-    const res = await q.executeTakeFirst();
-    const n = Number(res.numUpdatedRows);
+    const n = await this.#store.transaction(async (trx) => {
+      let q = trx.selectFrom('jobs').select(['id', 'partition']).where('state', '=', 'dead').orderBy('id');
+      if (id !== undefined) q = q.where('id', '=', id);
+      const dead = await q.execute();
+      const next = new Map<string, number>();
+      let count = 0;
+      for (const d of dead) {
+        const tag = next.get(d.partition) ?? (await this.#startTag(trx, d.partition, now));
+        next.set(d.partition, tag + 1);
+        const res = await trx
+          .updateTable('jobs')
+          .set({ state: 'queued', attempts: 0, run_at: now, finished_at: null, updated_at: now, fair_seq: tag })
+          .where('id', '=', d.id)
+          .where('state', '=', 'dead')
+          .executeTakeFirst();
+        count += Number(res.numUpdatedRows);
+      }
+      return count;
+    });
     if (n > 0) this.notify();
     return n;
+  }
+
+  /**
+   * Queued jobs per partition, deepest first, at most `limit` partitions (a bounded label set for
+   * /metrics; the rest are summed under the partition '*other*').
+   */
+  async partitionDepths(limit = 20): Promise<PartitionDepth[]> {
+    const now = this.#now();
+    const rows = await this.#store.db
+      .selectFrom('jobs')
+      .select((eb) => [
+        'partition',
+        eb.fn.countAll<number>().as('queued'),
+        eb.fn.sum<number>(eb.case().when('run_at', '<=', now).then(1).else(0).end()).as('ready'),
+        eb.fn.min('created_at').as('oldest'),
+      ])
+      .where('state', '=', 'queued')
+      .groupBy('partition')
+      .execute();
+    const all = rows
+      .map((r) => ({
+        partition: r.partition,
+        queued: Number(r.queued),
+        ready: Number(r.ready ?? 0),
+        oldestQueuedAgeMs: Math.max(0, now - Number(r.oldest)),
+      }))
+      .sort((a, b) => b.queued - a.queued || a.partition.localeCompare(b.partition));
+    if (all.length <= limit) return all;
+    const rest = all.slice(limit);
+    return [
+      ...all.slice(0, limit),
+      {
+        partition: '*other*',
+        queued: rest.reduce((n, r) => n + r.queued, 0),
+        ready: rest.reduce((n, r) => n + r.ready, 0),
+        oldestQueuedAgeMs: Math.max(...rest.map((r) => r.oldestQueuedAgeMs)),
+      },
+    ];
   }
 
   /** Depth by state and age of the oldest queued job, for /metrics and the API. */

@@ -33,6 +33,10 @@ export interface Job<P = unknown> {
   updatedAt: number;
   startedAt: number | null;
   finishedAt: number | null;
+  /** What the job works for (fair claiming): `<connection>/<mapping>`, `<connection>`, or '' (system). */
+  partition: string;
+  /** Start tag of start-time fair queuing; claims take due jobs in (fairSeq, id) order. */
+  fairSeq: number;
 }
 
 export interface EnqueueInput {
@@ -49,6 +53,11 @@ export interface EnqueueInput {
   runAt?: number;
   /** Attempts before the job is dead-lettered (default: the queue's, 10). */
   maxAttempts?: number;
+  /**
+   * The partition claims are fair across (the connection, and mapping, the job works for).
+   * Default: what the queue's partitioner says, else '' (system jobs share one partition).
+   */
+  partition?: string | null;
 }
 
 export interface EnqueueResult {
@@ -81,6 +90,17 @@ export interface ListJobsFilter {
   limit?: number;
   /** Page: only jobs with id below this (results are newest first). */
   beforeId?: number;
+  partition?: string;
+}
+
+/** Queued jobs of one partition, for per-connection metrics. */
+export interface PartitionDepth {
+  partition: string;
+  queued: number;
+  /** Of them, due now (waiting only for a worker or their key's head). */
+  ready: number;
+  /** Age of the partition's oldest queued job by enqueue time. */
+  oldestQueuedAgeMs: number;
 }
 
 export type FailOutcome = 'retry' | 'dead' | 'lost';

@@ -19,6 +19,8 @@ export interface WorkerOptions {
   pollMs?: number;
   logger?: Logger;
   workerId?: string;
+  /** Called when a claimed job is put back because its partition must wait (see Queue.setGate). */
+  onDefer?: (job: Job, waitMs: number) => void;
   /** Called after each attempt, for metrics. */
   onOutcome?: (job: Job, outcome: 'done' | 'retry' | 'dead' | 'lost', durationMs: number) => void;
 }
@@ -154,6 +156,17 @@ export function startWorker(opts: WorkerOptions): Worker {
             if (stopping) {
               // Claimed as stop began: hand it straight back.
               await queue.release(job, workerId).catch(() => undefined);
+              continue;
+            }
+            // Its connection may not be called yet (429 pause, rejected credentials): the job
+            // waits in the queue, not in this worker's slot, and other partitions' work goes on.
+            const waitMs = queue.admissionDelayMs(job);
+            if (waitMs > 0) {
+              await queue.defer(job, workerId, waitMs).catch((err: unknown) => {
+                logger?.warn({ jobId: job.id, err }, 'could not defer job; its lease will expire');
+              });
+              opts.onDefer?.(job, waitMs);
+              // Its slot is free again; a full claim loops at once (a deferred job is not due: no spin).
               continue;
             }
             run(job);

@@ -159,6 +159,10 @@ export interface JobsTable {
   updated_at: Millis;
   started_at: Millis | null;
   finished_at: Millis | null;
+  /** What the job works for, for fair claiming: `<connection>/<mapping>`, `<connection>`, or '' (system). */
+  partition: Generated<string>;
+  /** Start tag of start-time fair queuing: claims take queued jobs in (fair_seq, id) order. */
+  fair_seq: Generated<number>;
 }
 
 export interface WebhookDeliveriesTable {

@@ -104,6 +104,9 @@ function makeStore(
   const migrator = new Migrator({
     db,
     provider: migrationProvider(dialect),
+    // Migrations are written in parallel and may land out of number order (e.g. 008 before 007);
+    // each is independent of the others' tables, so a later-added earlier number is applied too.
+    allowUnorderedMigrations: true,
     ...(pgSchema ? { migrationTableSchema: pgSchema } : {}),
   });
   let closed = false;

@@ -1,0 +1,97 @@
+/**
+ * What the queue needs from the engine to be fair across customers (issue 17): which connection
+ * and mapping a job works for (its partition), and whether that connection may be called now.
+ *
+ * Partitions: `<connectionId>/<mappingId>` when the mapping is known (an outbound job, an inbound
+ * job of a linked issue, a backfill), `<connectionId>` when only the connection is (an inbound job
+ * of an issue no record is linked to yet), '' for the rest (system jobs). The queue claims fairly
+ * across partitions (start-time fair queuing, see src/queue/queue.ts).
+ *
+ * Admission: a job whose connection is paused — by Jira (a 429 or a 503 with Retry-After pauses
+ * the connection's pacer) or because its credentials were rejected — is put back until the
+ * connection may be called again, so no worker sits on that connection's pacer while others have
+ * work; no attempt is spent.
+ */
+import type { Kysely } from 'kysely';
+import { pausedForMs } from '../jira/pacer.js';
+import type { Gate, Partitioner, Queue } from '../queue/queue.js';
+import type { Job } from '../queue/types.js';
+import { fromJson } from '../store/json.js';
+import type { Database } from '../store/schema.js';
+import { INBOUND_JOB } from './inbound.js';
+import { BACKFILL_JOB, OUTBOUND_JOB } from './record-data.js';
+import type { MappingSource } from './types.js';
+
+/** The connection a partition belongs to, or null for system jobs. */
+export function connectionOfPartition(partition: string): string | null {
+  if (!partition) return null;
+  const slash = partition.indexOf('/');
+  return slash < 0 ? partition : partition.slice(0, slash);
+}
+
+const partitionOf = (connectionId: string, mappingId?: string | null): string =>
+  mappingId ? `${connectionId}/${mappingId}` : connectionId;
+
+/** Names the partition of the engine's jobs from their payloads (one indexed read at most). */
+export function jobPartitioner(mappings: MappingSource): Partitioner {
+  return async (trx: Kysely<Database>, input) => {
+    const p = (input.payload ?? {}) as Record<string, unknown>;
+    if (input.kind === OUTBOUND_JOB && typeof p.recordId === 'string') {
+      const row = await trx
+        .selectFrom('records as r')
+        .leftJoin('links as l', 'l.record_id', 'r.id')
+        .select(['r.scope', 'l.connection_id', 'l.mapping_id'])
+        .where('r.id', '=', p.recordId)
+        .executeTakeFirst();
+      if (!row) return null;
+      if (row.connection_id) return partitionOf(row.connection_id, row.mapping_id);
+      const m = mappings.forScope(row.scope);
+      return m ? partitionOf(m.connectionId, m.id) : null;
+    }
+    if (input.kind === INBOUND_JOB && typeof p.connectionId === 'string') {
+      const link =
+        typeof p.issueId === 'string'
+          ? await trx
+              .selectFrom('links')
+              .select('mapping_id')
+              .where('connection_id', '=', p.connectionId)
+              .where('issue_id', '=', p.issueId)
+              .executeTakeFirst()
+          : undefined;
+      return partitionOf(p.connectionId, link?.mapping_id);
+    }
+    if (input.kind === BACKFILL_JOB && typeof p.backfillId === 'string') {
+      const row = await trx
+        .selectFrom('settings')
+        .select('value')
+        .where('key', '=', `backfill:${p.backfillId}`)
+        .executeTakeFirst();
+      const mappingId = row ? fromJson<{ mapping_id?: string }>(row.value)?.mapping_id : undefined;
+      const m = mappingId ? mappings.byId(mappingId) : undefined;
+      return m ? partitionOf(m.connectionId, m.id) : null;
+    }
+    if (typeof p.connectionId === 'string') return partitionOf(p.connectionId);
+    return null;
+  };
+}
+
+/**
+ * ms until a job's connection may be called: the longer of the pacer's pause (Jira's 429 /
+ * Retry-After) and the credential pause (`paused`, the engine's gate: ms to the next probe).
+ */
+export function connectionGate(paused: (connectionId: string) => number | null): Gate {
+  return (job: Job) => {
+    const connectionId = connectionOfPartition(job.partition);
+    if (!connectionId) return 0;
+    return Math.max(pausedForMs(connectionId), paused(connectionId) ?? 0);
+  };
+}
+
+/** Wires both into the queue the engine's jobs go through. */
+export function installFairness(
+  queue: Queue,
+  deps: { mappings: MappingSource; paused: (connectionId: string) => number | null },
+): void {
+  queue.setPartitioner(jobPartitioner(deps.mappings));
+  queue.setGate(connectionGate(deps.paused));
+}
