@@ -12,8 +12,6 @@ import { createOutboundHandler, PAUSE_RETRY_MS, type OutboundDeps } from './outb
 import { createSweeper, type SweepResult } from './sweep.js';
 import { BACKFILL_JOB, OUTBOUND_JOB } from './record-data.js';
 import { createRecordService, type RecordService } from './records.js';
-import { createPauses, disabledBy, RESUME_JOB, type Pauses } from './pause.js';
-import { createUnlinker, type Unlinker } from './unlink.js';
 import type { JiraPort, MappingSource } from './types.js';
 
 /** Unreferenced attachment files younger than this are left alone (an upload may be about to name them). */
@@ -45,10 +43,6 @@ export interface ConnectionHealth {
 
 export interface Engine {
   records: RecordService;
-  /** Pause and resume of connections and mappings (./pause.ts). */
-  pauses: Pauses;
-  /** Removing links, the Jira issues left as they are (./unlink.ts). */
-  unlinker: Unlinker;
   backfill: Backfill;
   /** Runs one record's outbound sync now, outside the queue (tests, CLI). */
   syncRecord(recordId: string, opts?: { resync?: boolean }): Promise<void>;
@@ -91,14 +85,6 @@ export function createEngine(deps: EngineDeps): Engine {
     now,
   });
   const pauseMs = deps.pauseRetryMs ?? PAUSE_RETRY_MS;
-  const pauses = createPauses({
-    store: deps.store,
-    queue: deps.queue,
-    mappings: deps.mappings,
-    jira: deps.jira,
-    logger: deps.logger,
-    now,
-  });
   const nextProbe = new Map<string, number>();
   const outbound = createOutboundHandler({
     store: deps.store,
@@ -119,7 +105,6 @@ export function createEngine(deps: EngineDeps): Engine {
       return null;
     },
     onConnectionHealth: reportHealth,
-    hold: pauses.holdOutbound,
   });
   function reportHealth(connectionId: string, problem: string | null): void {
     const prev = health.get(connectionId);
@@ -156,7 +141,6 @@ export function createEngine(deps: EngineDeps): Engine {
       if (problem !== null || health.get(connectionId)?.healthy === false) reportHealth(connectionId, problem);
     },
     pauseRetryMs: pauseMs,
-    disabled: pauses.disabledBy,
   });
   const sweeper = createSweeper({
     store: deps.store,
@@ -191,12 +175,10 @@ export function createEngine(deps: EngineDeps): Engine {
   }
   return {
     records,
-    pauses,
-    unlinker: createUnlinker({ store: deps.store, mappings: deps.mappings, logger: deps.logger, now }),
     backfill,
     syncRecord: (id, opts) => outbound.syncRecord(id, opts),
     syncIssue: (p) => inbound.syncIssue(p),
-    webhookRoute: inboundRoute(deps.queue, (db, c, ms) => disabledBy(db, deps.mappings, c, ms)),
+    webhookRoute: inboundRoute(deps.queue),
     sweep: (connectionId, opts) => sweeper.runOnce(connectionId, opts),
     startSweeps: (intervals) => sweeper.start(intervals),
     collectAttachmentGarbage,
@@ -218,12 +200,7 @@ export function createEngine(deps: EngineDeps): Engine {
         },
       };
     },
-    handlers: {
-      [OUTBOUND_JOB]: outbound.handler,
-      [BACKFILL_JOB]: backfill.handler,
-      [INBOUND_JOB]: inbound.handler,
-      [RESUME_JOB]: pauses.resumeHandler,
-    },
+    handlers: { [OUTBOUND_JOB]: outbound.handler, [BACKFILL_JOB]: backfill.handler, [INBOUND_JOB]: inbound.handler },
     connectionHealth: () => Object.fromEntries(health),
     async resumeConnection(connectionId) {
       health.delete(connectionId);

@@ -46,6 +46,8 @@ import {
 } from './inbound-mapping.js';
 import { jiraTextToMarkdown } from './markup-in.js';
 import { enqueueOutbound } from './records.js';
+import { openJournal } from './journal.js';
+import { journaledValues, ourBase, ourStatusChange, type JournalEntry } from '../core/journal.js';
 import { recordJobKey } from './record-data.js';
 import type {
   JiraAttachmentState,
@@ -108,10 +110,6 @@ export interface InboundDeps {
   pauseRetryMs?: number | undefined;
   /** Where attachments downloaded from Jira are kept (the store outbound uploads from); none: not downloaded. */
   attachments?: AttachmentStore | undefined;
-  /** `connection:<id>` or `mapping:<id>` when one of these is disabled (./pause.ts), else null. */
-  disabled?:
-    | ((connectionId: string, mappingIds: ReadonlyArray<string | null | undefined>) => Promise<string | null>)
-    | undefined;
 }
 
 type LinkRow = Selectable<LinksTable>;
@@ -125,14 +123,7 @@ interface PendingDelivery {
 
 /** What one inbound run did, for the sync log and the delivery verdicts. */
 interface InboundOutcome {
-  verdict:
-    | 'applied'
-    | 'no_change'
-    | 'echo'
-    | 'ignored:unlinked'
-    | 'ignored:out_of_scope'
-    | 'ignored:event'
-    | 'ignored:disabled';
+  verdict: 'applied' | 'no_change' | 'echo' | 'ignored:unlinked' | 'ignored:out_of_scope' | 'ignored:event';
   action: string;
   fields: string[];
   conflicts: Array<{ field: string } & Conflict>;
@@ -288,13 +279,18 @@ export function createInboundHandler(deps: InboundDeps): {
     newBases: Map<string, unknown>,
     flavour: 'cloud' | 'datacenter',
     outcome: InboundOutcome,
+    journal: readonly JournalEntry[] = [],
   ): boolean {
     const desired = desiredFields(data, mapping);
     const hostTimes = fromJson<Record<string, number>>(record.field_times) ?? {};
     let toJira = false;
     for (const f of jiraSide(state, mapping, flavour)) {
       if (!flowsIn(f.direction, mapping) && f.lock !== 'jira') continue;
-      const base = bases.get(f.key);
+      // A value an interrupted outbound job of ours sent (journaled) is ours, whatever its time:
+      // the base, never a Jira user's change.
+      const base = ourBase(bases.get(f.key), f.value, journaledValues(journal, f.key), (a, b) =>
+        f.text ? sameText(a, b, flavour) : sameValue(a, b),
+      );
       const hostVal = desired.has(f.key) ? desired.get(f.key)!.value : f.key.startsWith('custom:') ? null : undefined;
       if (hostVal === undefined && f.key !== 'priority') continue;
       // Texts: Jira holds the round trip of what was written; see it as what was written.
@@ -358,10 +354,14 @@ export function createInboundHandler(deps: InboundDeps): {
     bases: Map<string, unknown>,
     newBases: Map<string, unknown>,
     outcome: InboundOutcome,
+    journal: readonly JournalEntry[] = [],
   ): boolean {
     if (!flowsIn(mapping.builtinDirections?.status, mapping)) return false;
     const base = bases.get(STATUS_BASE) as string | undefined;
     if (base !== undefined && base.toLowerCase() === state.status.name.toLowerCase()) return false;
+    // The last move is a hop of our own interrupted walk (journaled): no Jira user's change; the
+    // outbound job (queued again after the crash) finishes the walk.
+    if (ourStatusChange(state.lastStatusChange, journal)) return false;
     const inbound = inboundSettings(mapping);
     const next = hostStatusFor(state.status, inbound.statusIn, inbound.statusInDefault);
     newBases.set(STATUS_BASE, state.status.name);
@@ -706,8 +706,9 @@ export function createInboundHandler(deps: InboundDeps): {
     );
     const newBases = new Map<string, unknown>();
     const flavour = jira.flavour;
-    const push1 = mergeFields(state, record, data, mapping, bases, newBases, flavour, outcome);
-    const push2 = mergeStatus(state, record, data, mapping, bases, newBases, outcome);
+    const journal = await openJournal(store.db, record.id);
+    const push1 = mergeFields(state, record, data, mapping, bases, newBases, flavour, outcome, journal);
+    const push2 = mergeStatus(state, record, data, mapping, bases, newBases, outcome, journal);
     const moved = state.key !== link.issue_key;
     const changed = toJson(data) !== before;
     const attachmentWork = await fetchAttachments(jira, record.id, mapping, state, me, countCall);
@@ -915,27 +916,6 @@ export function createInboundHandler(deps: InboundDeps): {
       await store.transaction((trx) => enqueueInbound(queue, trx, p));
       return 'no_change';
     }
-    // Disabled (enabled: false, or paused): nothing of Jira's reaches the record. The live
-    // mapping's flag is asked, never the link's snapshot; resuming reconciles what changed.
-    if (deps.disabled && link?.state !== 'unlinked') {
-      const scope = link
-        ? (await store.db.selectFrom('records').select('scope').where('id', '=', link.record_id).executeTakeFirst())
-            ?.scope
-        : undefined;
-      const off = await deps.disabled(
-        p.connectionId,
-        link ? [link.mapping_id, scope === undefined ? undefined : mappings.forScope(scope)?.id] : [],
-      );
-      if (off) {
-        await setVerdicts(
-          store.db,
-          deliveries.map((d) => d.id),
-          'ignored:disabled',
-          `the ${off.replace(':', ' ')} is paused; resuming it reconciles this issue`,
-        );
-        return 'ignored:disabled';
-      }
-    }
     const waitMs = deps.connectionGate?.(p.connectionId);
     if (waitMs !== undefined && waitMs !== null) {
       throw new AppError('JIRA_UNAUTHORIZED', 'The Jira connection is paused: its credentials were rejected', {
@@ -971,22 +951,6 @@ export function createInboundHandler(deps: InboundDeps): {
         return 'ignored:unlinked';
       }
       const state = await counted(() => port.readIssue(p.issueId, []));
-      // Only disabled mappings would create a record from it: not while they are paused.
-      const covering = mappings
-        .all()
-        .filter(
-          (m) =>
-            m.connectionId === p.connectionId &&
-            m.projectKey === state?.projectKey &&
-            inboundSettings(m).onJiraCreate === 'create_record',
-        );
-      if (deps.disabled && covering.length) {
-        const offs = await Promise.all(covering.map((m) => deps.disabled!(p.connectionId, [m.id])));
-        if (offs.every(Boolean)) {
-          await setVerdicts(store.db, ids, 'ignored:disabled', `the ${offs[0]!.replace(':', ' ')} is paused`);
-          return 'ignored:disabled';
-        }
-      }
       const verdict = await applyUnlinked(port, p.connectionId, state, meCached, jobId, () => calls, countCall);
       await setVerdicts(store.db, ids, verdict, verdict === 'applied' ? 'record created from the Jira issue' : null);
       return verdict;

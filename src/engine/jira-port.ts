@@ -296,6 +296,8 @@ export function jiraPortFromClient(client: JiraClient, opts: ClientPortOptions =
       for (const id of customFieldIds) custom[id] = f[id] ?? null;
       // Per-field change times from the changelog (conflicts are decided per field).
       const fieldTimes: Record<string, number> = {};
+      /** The newest status change (by status names): the journal knows its own hops by it. */
+      let lastStatus: { from: string | null; to: string | null; at: number } | undefined;
       const histories =
         (
           issue.changelog as
@@ -304,6 +306,12 @@ export function jiraPortFromClient(client: JiraClient, opts: ClientPortOptions =
       for (const h of histories) {
         const at = parseJiraTime(h.created);
         for (const item of h.items ?? []) {
+          if ((item.fieldId ?? item.field) === 'status' && (!lastStatus || lastStatus.at <= at)) {
+            // (`toString` is read as an own key: the item is plain JSON)
+            const name = (k: string): string | null =>
+              Object.hasOwn(item, k) && typeof item[k] === 'string' ? (item[k] as string) : null;
+            lastStatus = { from: name('fromString'), to: name('toString'), at };
+          }
           for (const k of [item.fieldId, item.field]) {
             if (typeof k !== 'string') continue;
             const key = k.toLowerCase();
@@ -330,6 +338,7 @@ export function jiraPortFromClient(client: JiraClient, opts: ClientPortOptions =
         assignee: toPerson(f.assignee),
         custom,
         fieldTimes,
+        ...(lastStatus ? { lastStatusChange: { from: lastStatus.from, to: lastStatus.to } } : {}),
         comments: rawComments.map((c) => {
           const x = c as Record<string, unknown>;
           return {

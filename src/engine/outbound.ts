@@ -45,6 +45,16 @@ import {
 } from './desired.js';
 import { acquireCreateLock, releaseCreateLock } from './create-lock.js';
 import { ensureConfigRows } from './config-rows.js';
+import { failpoint } from './failpoint.js';
+import { journalIntent, journalOutcome, openJournal, pruneJournal } from './journal.js';
+import {
+  adoptionBases,
+  hasOpenHops,
+  journaledValues,
+  ourBase,
+  ourStatusChange,
+  type JournalEntry,
+} from '../core/journal.js';
 import { markdownToJiraBody, textKey } from './markup.js';
 import { canonicalJson, type OutboundPayload } from './record-data.js';
 import { walkToStatus, type CarriedEdit } from './status-path.js';
@@ -120,19 +130,6 @@ export interface OutboundDeps {
   connectionGate?: ((connectionId: string) => number | null) | undefined;
   /** Connection health: called with the reason when credentials fail, with null when they work again. */
   onConnectionHealth?: ((connectionId: string, problem: string | null) => void) | undefined;
-  /**
-   * True when the record's mapping or connection is disabled: it was held pending (./pause.ts)
-   * and the job ends without a call.
-   */
-  hold?:
-    | ((
-        recordId: string,
-        connectionId: string,
-        mappingIds: ReadonlyArray<string | null | undefined>,
-        resync: boolean,
-        jobId: number | null,
-      ) => Promise<boolean>)
-    | undefined;
 }
 
 type RecordRow = Selectable<RecordsTable>;
@@ -272,10 +269,13 @@ export function createOutboundHandler(deps: OutboundDeps): {
     outcome: SyncOutcome,
     bases: Map<string, unknown>,
     linkUpdate?: Partial<LinkRow>,
+    /** The job did its work: the bases now hold all the journal told (its rows go). */
+    settled = false,
   ): Promise<void> {
     await store.transaction(async (trx) => {
       if (linkUpdate) await trx.updateTable('links').set(linkUpdate).where('record_id', '=', record.id).execute();
       await writeBases(trx, record.id, bases);
+      if (settled) await pruneJournal(trx, record.id);
       await trx
         .updateTable('records')
         .set({ sync_state: 'synced', last_error: null })
@@ -552,8 +552,12 @@ export function createOutboundHandler(deps: OutboundDeps): {
       hostStatusAt?: number;
       /** A field edit the walk may carry on its last transition (else it is sent on its own). */
       carry?: CarriedEdit | undefined;
+      /** The record's journal rows left by earlier attempts (hops of theirs are ours). */
+      journal?: readonly JournalEntry[];
+      jobId?: number | null;
     },
   ): Promise<boolean> {
+    const journal = opts.journal ?? [];
     const want = desiredStatus(data, mapping);
     const hostBase = bases.get(HOST_STATUS_BASE);
     if (want.status === null) {
@@ -563,7 +567,12 @@ export function createOutboundHandler(deps: OutboundDeps): {
     }
     // Status work only when the host status or its target changed (or on create / re-sync):
     // a record whose reopen was declined does not ask again on every unrelated edit.
-    if (!opts.force && hostBase === data.status && bases.get(TARGET_STATUS_BASE) === want.status) {
+    if (
+      !opts.force &&
+      !hasOpenHops(journal) &&
+      hostBase === data.status &&
+      bases.get(TARGET_STATUS_BASE) === want.status
+    ) {
       newBases.set(HOST_STATUS_BASE, data.status);
       return false;
     }
@@ -577,7 +586,9 @@ export function createOutboundHandler(deps: OutboundDeps): {
       agreed !== undefined &&
       agreed.toLowerCase() !== issue.status.name.toLowerCase() &&
       issue.status.name.toLowerCase() !== want.status.toLowerCase() &&
-      jiraChangeTime(opts.state, 'status', mapping) >= (opts.hostStatusAt ?? 0)
+      jiraChangeTime(opts.state, 'status', mapping) >= (opts.hostStatusAt ?? 0) &&
+      // A hop of our own interrupted walk is no Jira user's change, whatever its time.
+      !ourStatusChange(opts.state.lastStatusChange, journal)
     ) {
       outcome.extra = {
         ...outcome.extra,
@@ -636,11 +647,29 @@ export function createOutboundHandler(deps: OutboundDeps): {
     const workflowKey = `${mapping.connectionId}/${issue.projectKey ?? mapping.projectKey}/${issue.issueType ?? '?'}`;
     let graph = workflows.get(workflowKey);
     if (!graph) workflows.set(workflowKey, (graph = new Map()));
+    let hopIntent: string | undefined;
     const result = await walkToStatus(jira, issueKey, issue.status, want.status, {
       resolution: mapping.resolution,
       targetCategory: want.closing ? 'done' : undefined,
       graph,
       carry: opts.carry,
+      hops: {
+        // Each hop is journaled before it is sent: after a crash the next job knows it as its own.
+        async before(from, t) {
+          hopIntent = await journalIntent(store.db, {
+            recordId: opts.recordId,
+            jobId: opts.jobId ?? null,
+            target: issueKey,
+            intent: { op: 'transition', from, to: t.to.name, transition: t.id },
+            at: now(),
+          });
+        },
+        async after(_from, _t, ok) {
+          if (hopIntent) await journalOutcome(store.db, hopIntent, ok ? 'done' : 'failed', now());
+          hopIntent = undefined;
+          if (ok) failpoint('after-jira-transition');
+        },
+      },
     });
     newBases.set(STATUS_BASE, want.status);
     outcome.fields.push('status');
@@ -654,12 +683,15 @@ export function createOutboundHandler(deps: OutboundDeps): {
     data: RecordData,
     mapping: OutboundMapping,
     existingLink: LinkRow | undefined,
+    jobId: number | null,
     signal?: AbortSignal,
   ): Promise<{
     ref: IssueRef & { adopted: boolean };
     outcome: SyncOutcome;
     newBases: Map<string, unknown>;
     link: LinkRow;
+    /** Adopted with journaled bases: the issue is to be read and the record's values pushed. */
+    verify?: boolean;
   }> {
     let link = existingLink;
     if (!link) {
@@ -701,7 +733,7 @@ export function createOutboundHandler(deps: OutboundDeps): {
       });
     }
     try {
-      return await createLocked(jira, record, data, mapping, link, token, existingLink !== undefined, signal);
+      return await createLocked(jira, record, data, mapping, link, token, existingLink !== undefined, jobId, signal);
     } finally {
       await releaseCreateLock(store.db, record.id, owner).catch(() => undefined);
     }
@@ -715,12 +747,15 @@ export function createOutboundHandler(deps: OutboundDeps): {
     link: LinkRow,
     token: string,
     retried: boolean,
+    jobId: number | null,
     signal: AbortSignal | undefined,
   ): Promise<{
     ref: IssueRef & { adopted: boolean };
     outcome: SyncOutcome;
     newBases: Map<string, unknown>;
     link: LinkRow;
+    /** Adopted with journaled bases: the issue is to be read and the record's values pushed. */
+    verify?: boolean;
   }> {
     // Someone (a backfill) may have linked it while we waited.
     const fresh = await store.db.selectFrom('links').selectAll().where('record_id', '=', record.id).executeTakeFirst();
@@ -744,6 +779,14 @@ export function createOutboundHandler(deps: OutboundDeps): {
     if (signal?.aborted) throw new AppError('JOB_LEASE_EXPIRED', 'The job lost its lease before creating the issue');
     // Stamp this attempt: a later retry knows when search may first see what it created.
     await store.db.updateTable('links').set({ updated_at: now() }).where('record_id', '=', record.id).execute();
+    // Journal what the issue is created with: adopted after a crash, these are its bases.
+    const intentId = await journalIntent(store.db, {
+      recordId: record.id,
+      jobId,
+      target: null,
+      intent: { op: 'create', values: Object.fromEntries([...desired].map(([k, f]) => [k, f.value])) },
+      at: now(),
+    });
     let ref: IssueRef & { adopted: boolean };
     if (target.serviceDesk) {
       // The request API takes wiki markup for text fields, on Cloud too.
@@ -774,9 +817,16 @@ export function createOutboundHandler(deps: OutboundDeps): {
       const body = await createBody(jira, record, data, mapping, desired, ctx, token);
       ref = await jira.createOnce(body, token, searchFirst ? { searchFirst, previousAttemptAt: link.updated_at } : {});
     }
+    failpoint('after-jira-create');
     await deps.hooks?.afterCreate?.(record.id, ref);
-    const newBases = new Map<string, unknown>();
+    let newBases = new Map<string, unknown>();
     for (const [k, f] of desired) newBases.set(k, f.value);
+    // Adopted: an earlier attempt created it, with the values it journaled (not the record's
+    // current ones). Those are the bases; the caller reads the issue and pushes what differs.
+    const earlier = ref.adopted
+      ? adoptionBases((await openJournal(store.db, record.id)).filter((e) => e.id !== intentId))
+      : null;
+    if (earlier) newBases = earlier;
     const outcome: SyncOutcome = {
       action: ref.adopted ? 'adopted' : 'created',
       fields: [...desired.keys()],
@@ -799,12 +849,19 @@ export function createOutboundHandler(deps: OutboundDeps): {
         .where('record_id', '=', record.id)
         .execute();
       await writeBases(trx, record.id, newBases);
+      await journalOutcome(trx, intentId, 'done', now(), ref.id);
       await logAction(trx, record.id, 'linked', 0, null, {
         fields: { issue_key: ref.key, issue_id: ref.id, adopted: ref.adopted },
       });
       await feed(trx, record.id, 'record.linked', { issue_id: ref.id, issue_key: ref.key });
     });
-    return { ref, outcome, newBases, link: { ...link, issue_id: ref.id, issue_key: ref.key, state: 'linked' } };
+    return {
+      ref,
+      outcome,
+      newBases,
+      link: { ...link, issue_id: ref.id, issue_key: ref.key, state: 'linked' },
+      verify: earlier !== null,
+    };
   }
 
   /**
@@ -826,6 +883,8 @@ export function createOutboundHandler(deps: OutboundDeps): {
     statusWork: boolean,
     /** A manual re-sync: the record's state is pushed as it is (the host wins every field). */
     hostWins: boolean,
+    /** Journal rows of earlier attempts: values they sent that Jira holds are ours (see ourBase). */
+    journal: readonly JournalEntry[] = [],
   ): Promise<{
     state: JiraIssueState | null;
     jiraWon: boolean;
@@ -836,8 +895,12 @@ export function createOutboundHandler(deps: OutboundDeps): {
     const ctx: EncodeContext = { jira, users: new Map(), warnings: outcome.warnings };
     const fields: Record<string, unknown> = {};
     const update: Record<string, Array<Record<string, unknown>>> = {};
+    /** Fields an earlier attempt may have written (journaled, not in the bases): checked against Jira. */
+    const unsettled = (key: string): boolean =>
+      journaledValues(journal, key).some((v) => canonicalJson(v) !== canonicalJson(bases.get(key)));
     const changed = [...desired].filter(([key, f]) => {
       const base = bases.get(key);
+      if (unsettled(key)) return true;
       if (base !== undefined && canonicalJson(base) === canonicalJson(f.value)) return false;
       // A priority set in Jira that maps back to the record's severity is not a host change
       // (several priorities may share one severity): leave it.
@@ -862,8 +925,23 @@ export function createOutboundHandler(deps: OutboundDeps): {
     let jiraWon = false;
     const values = new Map<string, unknown>();
     for (const [key, f] of changed) {
-      const base = bases.get(key);
+      let base = bases.get(key);
       const js = side.get(key);
+      if (js && unsettled(key)) {
+        // Jira holds a value an earlier attempt of ours sent (its bookkeeping cut off by a crash):
+        // that write is ours, whatever its time, and its value is the agreed base.
+        const ours = ourBase(
+          base,
+          js.value,
+          journaledValues(journal, key),
+          (a, b) => canonicalJson(a) === canonicalJson(b) || (js.text === true && sameText(a, b, jira.flavour)),
+        );
+        if (ours !== base) {
+          base = ours;
+          newBases.set(key, ours);
+        }
+        if (base !== undefined && canonicalJson(base) === canonicalJson(f.value)) continue;
+      }
       if (js && base !== undefined && !hostWins) {
         let jiraVal = js.value;
         if (js.text && sameText(js.value, base, jira.flavour)) jiraVal = base;
@@ -930,11 +1008,26 @@ export function createOutboundHandler(deps: OutboundDeps): {
     jira: JiraPort,
     issueKey: string,
     recordId: string,
+    jobId: number | null,
     edit: { body: EditBody; values: Map<string, unknown> },
     newBases: Map<string, unknown>,
     outcome: SyncOutcome,
-  ): CarriedEdit & { settled: () => boolean } {
+  ): CarriedEdit & { settled: () => boolean; begin: () => Promise<void> } {
     let settled = false;
+    /** The journal row of the edit: written before the edit (or the walk that carries it) is sent. */
+    let intentId: string | undefined;
+    const begin = async (): Promise<void> => {
+      intentId ??= await journalIntent(store.db, {
+        recordId,
+        jobId,
+        target: issueKey,
+        intent: { op: 'edit', values: Object.fromEntries(edit.values) },
+        at: now(),
+      });
+    };
+    const answered = async (ok: boolean): Promise<void> => {
+      if (intentId) await journalOutcome(store.db, intentId, ok ? 'done' : 'failed', now());
+    };
     const pushed = async (): Promise<void> => {
       for (const [k, v] of edit.values) {
         newBases.set(k, v);
@@ -946,15 +1039,26 @@ export function createOutboundHandler(deps: OutboundDeps): {
     return {
       ...edit.body,
       settled: () => settled,
+      begin,
       async sendAlone() {
         if (settled) return;
         settled = true;
-        if (edit.body.fields || edit.body.update) await jira.editIssue(issueKey, edit.body);
+        if (edit.body.fields || edit.body.update) {
+          await begin();
+          try {
+            await jira.editIssue(issueKey, edit.body);
+          } catch (err) {
+            if (isAppError(err) && !err.retryable) await answered(false);
+            throw err;
+          }
+          await answered(true);
+        }
         await pushed();
       },
       async carried(transition) {
         if (settled) return;
         settled = true;
+        await answered(true);
         await pushed();
         outcome.extra = { ...outcome.extra, carried: { transition, fields: [...edit.values.keys()] } };
       },
@@ -1019,17 +1123,6 @@ export function createOutboundHandler(deps: OutboundDeps): {
         );
         return;
       }
-      // A disabled mapping or connection (enabled: false, or paused): the record waits, pending.
-      if (
-        await deps.hold?.(
-          recordId,
-          mapping.connectionId,
-          [mapping.id, current?.id, link?.mapping_id],
-          !!opts.resync,
-          jobId,
-        )
-      )
-        return;
       // A paused connection (credentials rejected) spends no calls until its next probe is due.
       const waitMs = deps.connectionGate?.(mapping.connectionId);
       if (waitMs !== undefined && waitMs !== null) {
@@ -1054,12 +1147,15 @@ export function createOutboundHandler(deps: OutboundDeps): {
         let jiraWon = false;
         /** The field edit, when the status walk may carry it on its last transition. */
         let carry: ReturnType<typeof pendingEdit> | undefined;
+        /** An issue adopted after a crash, with the bases it was created with: read it and push. */
+        let verify = false;
         if (!link || link.state !== 'linked' || !link.issue_id) {
-          const created = await create(jira, record, data, mapping, link, opts.signal);
+          const created = await create(jira, record, data, mapping, link, jobId, opts.signal);
           outcome = created.outcome;
           issueKey = created.ref.key;
           link = created.link;
           for (const [k, v] of created.newBases) bases.set(k, v);
+          verify = created.verify === true;
         } else {
           // Calls go by issue id: a moved issue keeps its id (its key follows below).
           issueKey = link.issue_id;
@@ -1068,9 +1164,15 @@ export function createOutboundHandler(deps: OutboundDeps): {
             mapping = current;
             linkUpdate = { mapping_snapshot: toJson(current), mapping_id: current.id, updated_at: now() };
           }
+        }
+        // What an earlier attempt journaled and may have written before it died (store read only).
+        const journal = await openJournal(store.db, recordId);
+        if (verify || outcome.action === 'updated') {
           const want = desiredStatus(data, mapping);
           const statusWork =
+            verify ||
             opts.resync === true ||
+            hasOpenHops(journal) ||
             (want.status !== null &&
               (bases.get(HOST_STATUS_BASE) !== data.status || bases.get(TARGET_STATUS_BASE) !== want.status));
           const u = await update(
@@ -1084,16 +1186,19 @@ export function createOutboundHandler(deps: OutboundDeps): {
             outcome,
             statusWork,
             opts.resync === true,
+            journal,
           );
           state = u.state;
           jiraWon = u.jiraWon;
           // Agreed values (no push): record them before the status work, which may fail on its own.
           await writeBases(store.db, recordId, newBases);
           if (u.edit) {
-            const edit = pendingEdit(jira, issueKey, recordId, u.edit, newBases, outcome);
+            const edit = pendingEdit(jira, issueKey, recordId, jobId, u.edit, newBases, outcome);
             // With status work the walk may carry the edit (one call fewer); else it goes now.
-            if (statusWork && (u.edit.body.fields || u.edit.body.update)) carry = edit;
-            else await edit.sendAlone();
+            if (statusWork && (u.edit.body.fields || u.edit.body.update)) {
+              carry = edit;
+              await edit.begin();
+            } else await edit.sendAlone();
           }
         }
         try {
@@ -1106,6 +1211,8 @@ export function createOutboundHandler(deps: OutboundDeps): {
               state,
               hostStatusAt: (fromJson<Record<string, number>>(record.field_times) ?? {}).status ?? record.updated_at,
               carry,
+              journal,
+              jobId,
             })) || jiraWon;
         } catch (err) {
           // The status work failed before the edit went: it still goes (a failure of its own is
@@ -1157,7 +1264,7 @@ export function createOutboundHandler(deps: OutboundDeps): {
         if (outcome.action === 'updated' && !outcome.fields.length && !comments && !attachments)
           outcome.action = 'noop';
         calls = counted.calls();
-        await finish(record, calls, jobId, outcome, newBases, linkUpdate);
+        await finish(record, calls, jobId, outcome, newBases, linkUpdate, true);
         deps.onConnectionHealth?.(mapping.connectionId, null);
       } finally {
         calls = counted.calls();

@@ -45,6 +45,17 @@ export interface WalkOptions {
   graph?: WorkflowGraph | undefined;
   /** A field edit to carry on the last transition when its screen takes it (see CarriedEdit). */
   carry?: CarriedEdit | undefined;
+  /**
+   * Told before each transition is sent (from where, which transition) and after Jira answered
+   * (`ok`: it took it; false: it answered with an error). The engine journals each hop with it, so
+   * a hop of an interrupted walk is known as its own afterwards.
+   */
+  hops?: HopJournal | undefined;
+}
+
+export interface HopJournal {
+  before(from: string, t: TransitionInfo): Promise<void>;
+  after(from: string, t: TransitionInfo, ok: boolean): Promise<void>;
 }
 
 function describe(ts: TransitionInfo[]): string {
@@ -147,6 +158,18 @@ export async function walkToStatus(
         { retryable: true, retryAfterMs: 500, cause: err, details: { expected: where, actual: now.name, target } },
       );
     };
+    /** Sends one transition between the journal's before and after (see WalkOptions.hops). */
+    const journaled = async (t: TransitionInfo, send: () => Promise<void>): Promise<void> => {
+      const from = here.name;
+      await opts.hops?.before(from, t);
+      try {
+        await send();
+      } catch (err) {
+        if (isAppError(err) && !err.retryable) await opts.hops?.after(from, t, false);
+        throw err;
+      }
+      await opts.hops?.after(from, t, true);
+    };
     /**
      * Takes transition `t`, with the pending edit when `carry` is set. When Jira refuses the carried
      * fields while the issue stays where it was (a value it rejects, a screen that changed), the edit
@@ -161,10 +184,10 @@ export async function walkToStatus(
     ) => {
       const c = carry ? pending : undefined;
       calls++;
-      if (!c) return jira.transition(issue, t.id, fields);
+      if (!c) return journaled(t, () => jira.transition(issue, t.id, fields));
       const all = { ...c.fields, ...fields };
       try {
-        await jira.transition(issue, t.id, Object.keys(all).length ? all : undefined, c.update);
+        await journaled(t, () => jira.transition(issue, t.id, Object.keys(all).length ? all : undefined, c.update));
       } catch (err) {
         const moved = await refused(err, here.name);
         if (moved) throw moved;
@@ -172,7 +195,7 @@ export async function walkToStatus(
         if (known) opts.graph?.clear();
         await sendAlone();
         calls++;
-        return jira.transition(issue, t.id, fields);
+        return journaled(t, () => jira.transition(issue, t.id, fields));
       }
       pending = undefined;
       carried = true;

@@ -90,8 +90,6 @@ export interface OutboundMapping {
   >;
   /** Jira → host settings (defaults: see inboundSettings() in ./inbound-mapping.ts). */
   inbound?: InboundSettings | undefined;
-  /** `enabled: false` in its configuration: nothing flows either way (see ./pause.ts). */
-  enabled?: boolean | undefined;
 }
 
 /** How Jira's side flows back to the host for one mapping. */
@@ -126,8 +124,6 @@ export interface ConnectionInfo {
   siteUrl: string;
   /** How often (at most) the sweep checks that linked issues still exist; 0 = never (default 3600). */
   linkCheckSeconds?: number | undefined;
-  /** `enabled: false` in its configuration: nothing flows either way (see ./pause.ts). */
-  enabled?: boolean | undefined;
 }
 
 /** Where mappings and connections come from (the config, through the composition root). */
@@ -136,8 +132,6 @@ export interface MappingSource {
   byId(id: string): OutboundMapping | undefined;
   all(): OutboundMapping[];
   connection(id: string): ConnectionInfo | undefined;
-  /** Every connection in force (optional: sources without it list those their mappings name). */
-  connections?(): ConnectionInfo[];
 }
 
 /** The host's record as stored in records.data. */
@@ -308,6 +302,8 @@ export interface JiraIssueState extends IssueStamp {
    * `customfield_10010`) and by field name, from the changelog; absent fields: use `updated`.
    */
   fieldTimes: Record<string, number>;
+  /** The newest status change of the changelog, by status names (absent: none read). */
+  lastStatusChange?: { from: string | null; to: string | null } | undefined;
   issueType: string;
   created: number;
   status: { id: string; name: string; category?: string | undefined };

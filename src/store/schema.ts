@@ -90,6 +90,24 @@ export interface FieldBasesTable {
   updated_at: Millis;
 }
 
+/** One Jira write of the outbound job: intent before the call, outcome after (see migration 007). */
+export interface SyncJournalTable {
+  /** Time-ordered id (newId). */
+  id: string;
+  record_id: string;
+  job_id: number | null;
+  /** 'create' | 'edit' | 'transition' */
+  op: string;
+  /** The issue id or key written to (null for a create). */
+  target: string | null;
+  /** JSON: create/edit { values: { <base key>: value } }; transition { from, to, transition }. */
+  intent: JsonText;
+  /** null while unknown (in flight, or the process died), 'done', 'failed' (Jira refused it). */
+  outcome: string | null;
+  created_at: Millis;
+  updated_at: Millis;
+}
+
 export interface CommentLinksTable {
   id: string;
   record_id: string;
@@ -316,6 +334,7 @@ export interface Database {
   records: RecordsTable;
   links: LinksTable;
   field_bases: FieldBasesTable;
+  sync_journal: SyncJournalTable;
   comment_links: CommentLinksTable;
   attachment_links: AttachmentLinksTable;
   record_comments: RecordCommentsTable;

@@ -11,7 +11,6 @@ import { jobsRoutes, type JobsApi } from './jobs.js';
 import { oauthRoutes, type OAuthRouteOptions } from './oauth.js';
 import { recordsRoutes } from './records.js';
 import { syncRoutes } from './sync.js';
-import { lifecycleRoutes } from './lifecycle.js';
 import { statsRoutes, type StatsApi } from './stats.js';
 import { previewRoutes, type PreviewApi } from './preview.js';
 import { webhookRoutes, type WebhookRouteOptions } from './webhooks.js';
@@ -67,7 +66,6 @@ export function apiRoutes(deps: ApiDeps): FastifyPluginAsync[] {
           recordsRoutes({ engine: deps.engine }),
           syncRoutes({ engine: deps.engine }),
           backfillRoutes({ engine: deps.engine }),
-          lifecycleRoutes({ engine: deps.engine }),
         ]
       : []),
     ...(deps.webhooks ? [webhookRoutes(deps.webhooks)] : []),

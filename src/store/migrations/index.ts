@@ -6,6 +6,7 @@ import * as m003 from './003_oauth.js';
 import * as m004 from './004_inbound_attachments.js';
 import * as m005 from './005_security.js';
 import * as m006 from './006_host_delivery_index.js';
+import * as m007 from './007_sync_journal.js';
 import * as m008 from './008_fair_queue.js';
 
 interface DialectMigration {
@@ -21,6 +22,7 @@ const MIGRATIONS: Record<string, DialectMigration> = {
   '004_inbound_attachments': m004,
   '005_security': m005,
   '006_host_delivery_index': m006,
+  '007_sync_journal': m007,
   '008_fair_queue': m008,
 };
 

@@ -1,0 +1,93 @@
+/**
+ * The journal's decisions (issue 16), pure. The outbound job records each Jira write it is about
+ * to make (its intent) and, once Jira answered, its outcome. A job killed between the write and
+ * the store write that follows it leaves an intent without an outcome; these rules tell the next
+ * job which of what it reads in Jira is its own doing, whatever the change's time:
+ *
+ *  - a field whose Jira value is one a journaled create or edit sent is ours: the agreed base is
+ *    that value (so the host's newer value is pushed, and Jira's older one never comes back);
+ *  - a status whose last change in Jira's changelog is a hop a journaled walk made is ours: the
+ *    agreed status is where the walk got to (the walk goes on, nobody in Jira moved the issue).
+ *
+ * Intents whose outcome is 'failed' (Jira refused the write) changed nothing and are not ours.
+ */
+import { sameValue } from './merge.js';
+
+export type JournalIntent =
+  | { op: 'create'; values: Record<string, unknown> }
+  | { op: 'edit'; values: Record<string, unknown> }
+  | { op: 'transition'; from: string; to: string; transition: string };
+
+export interface JournalEntry {
+  id: string;
+  /** The issue written to (null for a create). */
+  target: string | null;
+  intent: JournalIntent;
+  /** null: unknown (in flight when the process died, or no answer); 'done'; 'failed'. */
+  outcome: 'done' | 'failed' | null;
+}
+
+/** The entries that may have changed Jira (all but those Jira refused), oldest first as given. */
+export function mayHaveWritten(entries: readonly JournalEntry[]): JournalEntry[] {
+  return entries.filter((e) => e.outcome !== 'failed');
+}
+
+/** Every value the journal sent for a base key (creates and edits), oldest first. */
+export function journaledValues(entries: readonly JournalEntry[], key: string): unknown[] {
+  const out: unknown[] = [];
+  for (const e of mayHaveWritten(entries)) {
+    if (e.intent.op === 'transition') continue;
+    if (Object.hasOwn(e.intent.values, key)) out.push(e.intent.values[key]);
+  }
+  return out;
+}
+
+/**
+ * The base to decide a field against. When Jira's value differs from the agreed base but equals a
+ * value the journal sent (an edit or a create whose bookkeeping a crash cut off), that write is
+ * ours and its value is the base; otherwise the base stays. `same` compares a Jira value with a
+ * journaled one (texts: by their normalised form).
+ */
+export function ourBase(
+  base: unknown,
+  jira: unknown,
+  journaled: readonly unknown[],
+  same: (jira: unknown, value: unknown) => boolean = sameValue,
+): unknown {
+  if (base !== undefined && same(jira, base)) return base;
+  for (let i = journaled.length - 1; i >= 0; i--) if (same(jira, journaled[i])) return journaled[i];
+  return base;
+}
+
+/**
+ * The bases of an issue adopted after a crash (found by its creation token): what the oldest
+ * journaled create sent — the issue was created by the first attempt that reached Jira, and a
+ * later attempt's values are recognised field by field by ourBase once the issue is read. Null
+ * when no create was journaled (an issue created before the journal existed).
+ */
+export function adoptionBases(entries: readonly JournalEntry[]): Map<string, unknown> | null {
+  const first = mayHaveWritten(entries).find((e) => e.intent.op === 'create');
+  if (!first || first.intent.op !== 'create') return null;
+  return new Map(Object.entries(first.intent.values));
+}
+
+/** The last status change in Jira's changelog, by status names. */
+export interface StatusChange {
+  from: string | null;
+  to: string | null;
+}
+
+/** Whether Jira's last status change is a hop of a journaled walk (ours, whatever its time). */
+export function ourStatusChange(last: StatusChange | undefined, entries: readonly JournalEntry[]): boolean {
+  if (!last?.to) return false;
+  const eq = (a: string | null, b: string): boolean => a !== null && a.toLowerCase() === b.toLowerCase();
+  return mayHaveWritten(entries).some(
+    (e) =>
+      e.intent.op === 'transition' && eq(last.to, e.intent.to) && (last.from === null || eq(last.from, e.intent.from)),
+  );
+}
+
+/** Whether the journal holds a hop that may have moved the issue (the status work must look). */
+export function hasOpenHops(entries: readonly JournalEntry[]): boolean {
+  return mayHaveWritten(entries).some((e) => e.intent.op === 'transition');
+}
