@@ -83,6 +83,8 @@ export interface ConnectionView {
   };
   tls: { verify: boolean; custom_ca: boolean };
   sweep: { interval_seconds: number; link_check_seconds: number };
+  /** The configuration's switch (`enabled: false` pauses it). */
+  enabled: boolean;
 }
 
 /** What the API shows of a connection: never a secret, only whether one is set. */
@@ -109,6 +111,7 @@ export function connectionView(c: ConnectionConfig, source: 'file' | 'api', oaut
             },
     tls: { verify: c.tls.verify, custom_ca: !!(c.tls.ca_pem || c.tls.ca_file) },
     sweep: { interval_seconds: c.sweep.interval_seconds, link_check_seconds: c.sweep.link_check_seconds },
+    enabled: c.enabled,
   };
 }
 
@@ -483,13 +486,19 @@ export function createConnectionAdmin(deps: ConnectionAdminDeps) {
       .selectFrom('links')
       .select((eb) => eb.fn.countAll<number>().as('n'))
       .where('connection_id', '=', id)
+      .where('state', '!=', 'unlinked')
       .executeTakeFirst();
     const n = Number(linked?.n ?? 0);
     if (n > 0) {
-      throw new AppError('CONFLICT', `Connection "${id}" still links ${n} record(s) to Jira issues; unlink them first`);
+      throw new AppError(
+        'CONFLICT',
+        `Connection "${id}" still links ${n} record(s) to Jira issues; unlink them first (DELETE …?unlink=true does both)`,
+      );
     }
     const t = now();
     await deps.store.transaction(async (trx) => {
+      // Links removed earlier (their records stay, unlinked) go with the connection they named.
+      await trx.deleteFrom('links').where('connection_id', '=', id).where('state', '=', 'unlinked').execute();
       await trx.deleteFrom('connections').where('id', '=', id).execute();
       // Its OAuth grant (if any) goes with it: a later connection of the same id starts unconnected.
       await trx.deleteFrom('oauth_tokens').where('connection_id', '=', id).execute();

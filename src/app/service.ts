@@ -214,6 +214,8 @@ export async function startService(opts: StartServiceOptions): Promise<RunningSe
       if (c) sweeps.set(id, wired.engine.startSweeps({ [id]: c.sweep.interval_seconds * 1000 }));
     };
     for (const c of config.connections) await restartSweep(c.id, c);
+    // Pauses in step with the configuration: what was re-enabled in the file while stopped resumes now.
+    await wired.engine.pauses.reconcile();
 
     // Replicas: what another replica saves (connections, mappings, OAuth sites, host webhook
     // subscriptions) is applied here too.
@@ -250,6 +252,7 @@ export async function startService(opts: StartServiceOptions): Promise<RunningSe
         await restartSweep(c.id, c);
       }
       await wired.mappingAdmin.reload();
+      await wired.engine.pauses.reconcile();
     };
     const configSync = await startConfigSync({
       store,
@@ -274,6 +277,7 @@ export async function startService(opts: StartServiceOptions): Promise<RunningSe
         if ((await syncOAuthSites()).includes(id) && c) await wired.setConnection(c);
         await restartSweep(id, c);
         if (c) await wired.engine.resumeConnection(id);
+        await wired.engine.pauses.reconcile();
         await configSync.check();
         await configSync.announce();
       },
@@ -365,12 +369,15 @@ export async function startService(opts: StartServiceOptions): Promise<RunningSe
           // The other replicas hear of it at once (PostgreSQL) or within the poll interval.
           save: async (id, body, actor) => {
             const out = await wired.mappingAdmin.save(id, body, actor);
+            // enabled: true again (or false): the pause rows follow, and a resume reconciles.
+            await wired.engine.pauses.reconcile();
             await configSync.check();
             await configSync.announce();
             return out;
           },
           remove: async (id, actor) => {
             await wired.mappingAdmin.remove(id, actor);
+            await wired.engine.pauses.reconcile();
             await configSync.check();
             await configSync.announce();
           },
@@ -378,15 +385,17 @@ export async function startService(opts: StartServiceOptions): Promise<RunningSe
         access: { tokens, store },
         connections: {
           ...connectionAdmin,
-          remove: (id, actor) =>
-            connectionAdmin.remove(
-              id,
-              actor,
-              wired.mappingAdmin
-                .list()
-                .filter((m) => m.mapping.connection === id)
-                .map((m) => m.id),
-            ),
+          remove: async (id, actor, removeOpts) => {
+            const using = wired.mappingAdmin
+              .list()
+              .filter((m) => m.mapping.connection === id)
+              .map((m) => m.id);
+            // ?unlink=true: its links go first (the Jira issues stay), once nothing else refuses.
+            if (removeOpts?.unlink && !using.length && !fileIds.has(id) && config.connections.some((c) => c.id === id))
+              await wired.engine.unlinker.unlink({ kind: 'connection', id }, actor);
+            await connectionAdmin.remove(id, actor, using);
+            await wired.engine.pauses.reconcile();
+          },
           health: (id) => {
             const h = wired.engine.connectionHealth()[id];
             return {

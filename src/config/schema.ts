@@ -43,6 +43,8 @@ const authSchema = z.discriminatedUnion('type', [
 export const connectionSchema = z.strictObject({
   id,
   name: z.string().optional(),
+  /** false pauses it: nothing flows either way until it is enabled again (see README, Pause). */
+  enabled: z.boolean().default(true),
   site_url: httpUrl,
   flavour: z.enum(['cloud', 'datacenter']),
   auth: authSchema,
@@ -109,6 +111,8 @@ export const mappingSchema = z.strictObject({
   id,
   connection: nonEmpty,
   scope: nonEmpty,
+  /** false pauses it: nothing flows either way until it is enabled again (see README, Pause). */
+  enabled: z.boolean().default(true),
   project: nonEmpty,
   direction: direction.default('both'),
   kinds: z.record(z.string(), kindTarget).refine((k) => Object.keys(k).length > 0, 'must map at least one kind'),

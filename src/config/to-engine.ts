@@ -47,6 +47,7 @@ export function toOutboundMapping(m: MappingConfig, catalog?: JiraCatalog): Outb
     scope: m.scope,
     projectKey: m.project,
     direction: m.direction,
+    ...(m.enabled === false ? { enabled: false } : {}),
     kinds,
     statusOut: m.status.out,
     closedStatuses: m.status.closed,
@@ -87,5 +88,6 @@ export function toConnectionInfo(c: ConnectionConfig): ConnectionInfo {
     flavour: c.flavour,
     siteUrl: c.site_url,
     linkCheckSeconds: c.sweep.link_check_seconds,
+    ...(c.enabled === false ? { enabled: false } : {}),
   };
 }

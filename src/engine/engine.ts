@@ -12,6 +12,8 @@ import { createOutboundHandler, PAUSE_RETRY_MS, type OutboundDeps } from './outb
 import { createSweeper, type SweepResult } from './sweep.js';
 import { BACKFILL_JOB, OUTBOUND_JOB } from './record-data.js';
 import { createRecordService, type RecordService } from './records.js';
+import { createPauses, disabledBy, RESUME_JOB, type Pauses } from './pause.js';
+import { createUnlinker, type Unlinker } from './unlink.js';
 import type { JiraPort, MappingSource } from './types.js';
 
 /** Unreferenced attachment files younger than this are left alone (an upload may be about to name them). */
@@ -43,6 +45,10 @@ export interface ConnectionHealth {
 
 export interface Engine {
   records: RecordService;
+  /** Pause and resume of connections and mappings (./pause.ts). */
+  pauses: Pauses;
+  /** Removing links, the Jira issues left as they are (./unlink.ts). */
+  unlinker: Unlinker;
   backfill: Backfill;
   /** Runs one record's outbound sync now, outside the queue (tests, CLI). */
   syncRecord(recordId: string, opts?: { resync?: boolean }): Promise<void>;
@@ -85,6 +91,14 @@ export function createEngine(deps: EngineDeps): Engine {
     now,
   });
   const pauseMs = deps.pauseRetryMs ?? PAUSE_RETRY_MS;
+  const pauses = createPauses({
+    store: deps.store,
+    queue: deps.queue,
+    mappings: deps.mappings,
+    jira: deps.jira,
+    logger: deps.logger,
+    now,
+  });
   const nextProbe = new Map<string, number>();
   const outbound = createOutboundHandler({
     store: deps.store,
@@ -105,6 +119,7 @@ export function createEngine(deps: EngineDeps): Engine {
       return null;
     },
     onConnectionHealth: reportHealth,
+    hold: pauses.holdOutbound,
   });
   function reportHealth(connectionId: string, problem: string | null): void {
     const prev = health.get(connectionId);
@@ -141,6 +156,7 @@ export function createEngine(deps: EngineDeps): Engine {
       if (problem !== null || health.get(connectionId)?.healthy === false) reportHealth(connectionId, problem);
     },
     pauseRetryMs: pauseMs,
+    disabled: pauses.disabledBy,
   });
   const sweeper = createSweeper({
     store: deps.store,
@@ -175,10 +191,12 @@ export function createEngine(deps: EngineDeps): Engine {
   }
   return {
     records,
+    pauses,
+    unlinker: createUnlinker({ store: deps.store, mappings: deps.mappings, logger: deps.logger, now }),
     backfill,
     syncRecord: (id, opts) => outbound.syncRecord(id, opts),
     syncIssue: (p) => inbound.syncIssue(p),
-    webhookRoute: inboundRoute(deps.queue),
+    webhookRoute: inboundRoute(deps.queue, (db, c, ms) => disabledBy(db, deps.mappings, c, ms)),
     sweep: (connectionId, opts) => sweeper.runOnce(connectionId, opts),
     startSweeps: (intervals) => sweeper.start(intervals),
     collectAttachmentGarbage,
@@ -200,7 +218,12 @@ export function createEngine(deps: EngineDeps): Engine {
         },
       };
     },
-    handlers: { [OUTBOUND_JOB]: outbound.handler, [BACKFILL_JOB]: backfill.handler, [INBOUND_JOB]: inbound.handler },
+    handlers: {
+      [OUTBOUND_JOB]: outbound.handler,
+      [BACKFILL_JOB]: backfill.handler,
+      [INBOUND_JOB]: inbound.handler,
+      [RESUME_JOB]: pauses.resumeHandler,
+    },
     connectionHealth: () => Object.fromEntries(health),
     async resumeConnection(connectionId) {
       health.delete(connectionId);

@@ -110,6 +110,10 @@ export interface InboundDeps {
   pauseRetryMs?: number | undefined;
   /** Where attachments downloaded from Jira are kept (the store outbound uploads from); none: not downloaded. */
   attachments?: AttachmentStore | undefined;
+  /** `connection:<id>` or `mapping:<id>` when one of these is disabled (./pause.ts), else null. */
+  disabled?:
+    | ((connectionId: string, mappingIds: ReadonlyArray<string | null | undefined>) => Promise<string | null>)
+    | undefined;
 }
 
 type LinkRow = Selectable<LinksTable>;
@@ -123,7 +127,14 @@ interface PendingDelivery {
 
 /** What one inbound run did, for the sync log and the delivery verdicts. */
 interface InboundOutcome {
-  verdict: 'applied' | 'no_change' | 'echo' | 'ignored:unlinked' | 'ignored:out_of_scope' | 'ignored:event';
+  verdict:
+    | 'applied'
+    | 'no_change'
+    | 'echo'
+    | 'ignored:unlinked'
+    | 'ignored:out_of_scope'
+    | 'ignored:event'
+    | 'ignored:disabled';
   action: string;
   fields: string[];
   conflicts: Array<{ field: string } & Conflict>;
@@ -916,6 +927,27 @@ export function createInboundHandler(deps: InboundDeps): {
       await store.transaction((trx) => enqueueInbound(queue, trx, p));
       return 'no_change';
     }
+    // Disabled (enabled: false, or paused): nothing of Jira's reaches the record. The live
+    // mapping's flag is asked, never the link's snapshot; resuming reconciles what changed.
+    if (deps.disabled && link?.state !== 'unlinked') {
+      const scope = link
+        ? (await store.db.selectFrom('records').select('scope').where('id', '=', link.record_id).executeTakeFirst())
+            ?.scope
+        : undefined;
+      const off = await deps.disabled(
+        p.connectionId,
+        link ? [link.mapping_id, scope === undefined ? undefined : mappings.forScope(scope)?.id] : [],
+      );
+      if (off) {
+        await setVerdicts(
+          store.db,
+          deliveries.map((d) => d.id),
+          'ignored:disabled',
+          `the ${off.replace(':', ' ')} is paused; resuming it reconciles this issue`,
+        );
+        return 'ignored:disabled';
+      }
+    }
     const waitMs = deps.connectionGate?.(p.connectionId);
     if (waitMs !== undefined && waitMs !== null) {
       throw new AppError('JIRA_UNAUTHORIZED', 'The Jira connection is paused: its credentials were rejected', {
@@ -951,6 +983,22 @@ export function createInboundHandler(deps: InboundDeps): {
         return 'ignored:unlinked';
       }
       const state = await counted(() => port.readIssue(p.issueId, []));
+      // Only disabled mappings would create a record from it: not while they are paused.
+      const covering = mappings
+        .all()
+        .filter(
+          (m) =>
+            m.connectionId === p.connectionId &&
+            m.projectKey === state?.projectKey &&
+            inboundSettings(m).onJiraCreate === 'create_record',
+        );
+      if (deps.disabled && covering.length) {
+        const offs = await Promise.all(covering.map((m) => deps.disabled!(p.connectionId, [m.id])));
+        if (offs.every(Boolean)) {
+          await setVerdicts(store.db, ids, 'ignored:disabled', `the ${offs[0]!.replace(':', ' ')} is paused`);
+          return 'ignored:disabled';
+        }
+      }
       const verdict = await applyUnlinked(port, p.connectionId, state, meCached, jobId, () => calls, countCall);
       await setVerdicts(store.db, ids, verdict, verdict === 'applied' ? 'record created from the Jira issue' : null);
       return verdict;

@@ -15,7 +15,15 @@ import { enqueueInbound } from './inbound.js';
  * `jira:issue_updated` delivery of the same change (changelog field `Attachment`) or the sweep
  * brings it.
  */
-export function inboundRoute(queue: Queue) {
+export function inboundRoute(
+  queue: Queue,
+  /** `connection:<id>` or `mapping:<id>` when one of these is disabled (./pause.ts), else null. */
+  disabled?: (
+    db: Kysely<Database>,
+    connectionId: string,
+    mappingIds: ReadonlyArray<string | null | undefined>,
+  ) => Promise<string | null>,
+) {
   return async (
     trx: Kysely<Database>,
     d: ParsedDelivery & { id: string; connectionId: string },
@@ -36,6 +44,24 @@ export function inboundRoute(queue: Queue) {
       await trx.updateTable('webhook_deliveries').set({ issue_id: issueId }).where('id', '=', d.id).execute();
     }
     if (!issueId) return { verdict: 'ignored:event', detail: 'the delivery names no issue' };
+    // A disabled connection, or the disabled mapping of the linked record: acknowledged, not
+    // applied (resuming reconciles the issue). An unlinked issue's job decides for its mapping.
+    if (disabled) {
+      const link = await trx
+        .selectFrom('links')
+        .select('mapping_id')
+        .where('connection_id', '=', d.connectionId)
+        .where('issue_id', '=', issueId)
+        .where('state', '=', 'linked')
+        .executeTakeFirst();
+      const off = await disabled(trx, d.connectionId, link ? [link.mapping_id] : []);
+      if (off) {
+        return {
+          verdict: 'ignored:disabled',
+          detail: `the ${off.replace(':', ' ')} is paused; resuming it reconciles this issue`,
+        };
+      }
+    }
     await enqueueInbound(queue, trx, { connectionId: d.connectionId, issueId, source: 'webhook' });
   };
 }

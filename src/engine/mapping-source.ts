@@ -23,6 +23,7 @@ export function staticMappingSource(
     byId: (id) => byId.get(id),
     all: () => [...byId.values()],
     connection: (id) => conns.get(id),
+    connections: () => [...conns.values()],
     replace(ms, cs) {
       load(ms, cs ?? [...conns.values()]);
     },

@@ -130,6 +130,19 @@ export interface OutboundDeps {
   connectionGate?: ((connectionId: string) => number | null) | undefined;
   /** Connection health: called with the reason when credentials fail, with null when they work again. */
   onConnectionHealth?: ((connectionId: string, problem: string | null) => void) | undefined;
+  /**
+   * True when the record's mapping or connection is disabled: it was held pending (./pause.ts)
+   * and the job ends without a call.
+   */
+  hold?:
+    | ((
+        recordId: string,
+        connectionId: string,
+        mappingIds: ReadonlyArray<string | null | undefined>,
+        resync: boolean,
+        jobId: number | null,
+      ) => Promise<boolean>)
+    | undefined;
 }
 
 type RecordRow = Selectable<RecordsTable>;
@@ -1123,6 +1136,17 @@ export function createOutboundHandler(deps: OutboundDeps): {
         );
         return;
       }
+      // A disabled mapping or connection (enabled: false, or paused): the record waits, pending.
+      if (
+        await deps.hold?.(
+          recordId,
+          mapping.connectionId,
+          [mapping.id, current?.id, link?.mapping_id],
+          !!opts.resync,
+          jobId,
+        )
+      )
+        return;
       // A paused connection (credentials rejected) spends no calls until its next probe is due.
       const waitMs = deps.connectionGate?.(mapping.connectionId);
       if (waitMs !== undefined && waitMs !== null) {

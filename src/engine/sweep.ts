@@ -23,6 +23,7 @@ import { fromJson, toJson } from '../store/json.js';
 import { releaseLock, tryAcquireLock } from '../store/locks.js';
 import type { Store } from '../store/store.js';
 import { enqueueInbound, kindForIssueType } from './inbound.js';
+import { disabledBy } from './pause.js';
 import { inboundSettings } from './inbound-mapping.js';
 import type { IssueStamp, JiraPort, MappingSource, OutboundMapping } from './types.js';
 
@@ -61,7 +62,7 @@ export interface SweepResult {
   queued: number;
   /** The new cursor (Jira `updated`, epoch ms). */
   cursor: number;
-  skipped?: 'locked' | 'no_mappings';
+  skipped?: 'locked' | 'no_mappings' | 'disabled';
   /** Present when this sweep also checked that linked issues still exist. */
   links?: LinkCheckResult;
 }
@@ -78,6 +79,14 @@ export function createSweeper(deps: SweepDeps) {
   async function runOnce(connectionId: string, opts: { checkLinks?: boolean } = {}): Promise<SweepResult> {
     const name = `sweep:${connectionId}`;
     const mappings = deps.mappings.all().filter((m) => m.connectionId === connectionId && m.direction !== 'to_jira');
+    // Disabled (./pause.ts): a disabled connection is not swept (its cursor waits for the resume);
+    // a disabled mapping is left out (its resume searches what changed meanwhile).
+    if (await disabledBy(deps.store.db, deps.mappings, connectionId, []))
+      return { connectionId, seen: 0, queued: 0, cursor: 0, skipped: 'disabled' };
+    const paused = new Set<string>();
+    for (const m of deps.mappings.all().filter((x) => x.connectionId === connectionId))
+      if (await disabledBy(deps.store.db, deps.mappings, connectionId, [m.id])) paused.add(m.id);
+    for (const m of mappings.filter((x) => paused.has(x.id))) mappings.splice(mappings.indexOf(m), 1);
     const projects = [...new Set(mappings.map((m) => m.projectKey))];
     if (!projects.length) return { connectionId, seen: 0, queued: 0, cursor: 0, skipped: 'no_mappings' };
     if (!(await tryAcquireLock(deps.store.db, name, deps.owner, 10 * 60_000, now()))) {
@@ -104,12 +113,12 @@ export function createSweeper(deps: SweepDeps) {
         if (stamp.updated > max) max = stamp.updated;
         const link = await deps.store.db
           .selectFrom('links')
-          .select(['record_id', 'state', 'jira_updated'])
+          .select(['record_id', 'state', 'jira_updated', 'mapping_id'])
           .where('connection_id', '=', connectionId)
           .where('issue_id', '=', stamp.id)
           .executeTakeFirst();
         if (link) {
-          if (link.state !== 'linked') continue;
+          if (link.state !== 'linked' || (link.mapping_id !== null && paused.has(link.mapping_id))) continue;
           if (link.jira_updated !== null && link.jira_updated >= stamp.updated) {
             // Seen at this `updated` already: unless the page shows a value nobody agreed on.
             const rows = await deps.store.db

@@ -90,6 +90,8 @@ export interface OutboundMapping {
   >;
   /** Jira → host settings (defaults: see inboundSettings() in ./inbound-mapping.ts). */
   inbound?: InboundSettings | undefined;
+  /** `enabled: false` in its configuration: nothing flows either way (see ./pause.ts). */
+  enabled?: boolean | undefined;
 }
 
 /** How Jira's side flows back to the host for one mapping. */
@@ -124,6 +126,8 @@ export interface ConnectionInfo {
   siteUrl: string;
   /** How often (at most) the sweep checks that linked issues still exist; 0 = never (default 3600). */
   linkCheckSeconds?: number | undefined;
+  /** `enabled: false` in its configuration: nothing flows either way (see ./pause.ts). */
+  enabled?: boolean | undefined;
 }
 
 /** Where mappings and connections come from (the config, through the composition root). */
@@ -132,6 +136,8 @@ export interface MappingSource {
   byId(id: string): OutboundMapping | undefined;
   all(): OutboundMapping[];
   connection(id: string): ConnectionInfo | undefined;
+  /** Every connection in force (optional: sources without it list those their mappings name). */
+  connections?(): ConnectionInfo[];
 }
 
 /** The host's record as stored in records.data. */

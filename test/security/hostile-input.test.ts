@@ -213,12 +213,54 @@ for (const engine of ['sqlite', 'postgres'] as const) {
               const plain = await send(cls, op.method, path, opts);
               const verdict = judge(exp, plain);
               if (verdict) failures.push(`${where}: ${verdict}`);
-              const spelled = await Promise.all(
-                spellingsOf(path).map(async (s) => ({
-                  s,
-                  a: await send(`path spelling: ${caller}`, op.method, s.path, opts),
-                })),
-              );
+              const denied = (x: number) => x === 401 || x === 403;
+              const t = w.tokens.admin!;
+              const sep = path.includes('?') ? '&' : '?';
+              const [spelled, extra] = await Promise.all([
+                Promise.all(
+                  spellingsOf(path).map(async (s) => ({
+                    s,
+                    a: await send(`path spelling: ${caller}`, op.method, s.path, opts),
+                  })),
+                ),
+                Promise.all([
+                  // HEAD of a read gets the same decision as its GET (fastify answers HEAD for every GET).
+                  op.method !== 'GET'
+                    ? null
+                    : send(`HEAD: ${caller}`, 'HEAD', path, opts).then((head) => {
+                        const same = refused
+                          ? head.status === plain.status
+                          : denied(head.status) === denied(plain.status);
+                        if (head.status >= 500 || !same)
+                          failures.push(`${where} as HEAD: answered ${head.status}, the GET ${plain.status}`);
+                        return head;
+                      }),
+                  // An API token is taken from the Authorization header only, never from the query
+                  // or as Basic credentials.
+                  caller !== 'none'
+                    ? null
+                    : send(
+                        'access: admin token in the query',
+                        op.method,
+                        `${path}${sep}access_token=${t}&token=${t}&api_key=${t}`,
+                        opts,
+                      ).then((a) => {
+                        const v = judge(exp, a);
+                        if (v) failures.push(`${where} with the admin token in the query: ${v}`);
+                        return a;
+                      }),
+                  caller !== 'none'
+                    ? null
+                    : send('access: token as Basic credentials', op.method, path, {
+                        ...opts,
+                        headers: { authorization: `Basic ${Buffer.from(`x:${t}`).toString('base64')}` },
+                      }).then((a) => {
+                        const v = judge(exp, a);
+                        if (v) failures.push(`${where} with the admin token as Basic credentials: ${v}`);
+                        return a;
+                      }),
+                ]),
+              ]);
               for (const { s, a } of spelled) {
                 if (a.status >= 500) failures.push(`${where} spelled "${s.path}" (${s.name}): 5xx ${short(a)}`);
                 else if (refused && a.status < 400)
@@ -230,7 +272,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
                 else if (a.status >= 400 && errorShape(a) && op.template.startsWith('/api/'))
                   failures.push(`${where} spelled "${s.path}" (${s.name}): error shape: ${errorShape(a)}`);
               }
-              const answers = [plain, ...spelled.map((x) => x.a)];
+              const answers = [plain, ...spelled.map((x) => x.a), ...extra.filter((a): a is Answer => a !== null)];
               if (refused || isRead(op.method) || answers.every((a) => a.status >= 400)) {
                 await unchanged(where, failures);
               } else {

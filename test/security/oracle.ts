@@ -11,7 +11,8 @@
  *  - tokens and the audit log: admin only;
  *  - operator: read, plus retry jobs, re-sync, backfill, connection check;
  *  - viewer: read only;
- *  - host: the record API and the change feed only, limited to its scopes when it has any.
+ *  - host: the record API (the record operations the README lists) and the change feed only,
+ *    limited to its scopes when it has any.
  */
 
 export const CALLERS = [
@@ -53,6 +54,26 @@ const OPERATOR_WRITES = new Set([
   'POST /api/v1/connections/{id}/check',
 ]);
 
+/**
+ * "The record API and the change feed" — the operations the README's API and host sections list
+ * (and its Access table: GET records, comments, attachments, log, counts; PUT records, POST
+ * comments and attachments, DELETE a record's link; GET /api/v1/changes).
+ */
+const HOST_OPERATIONS = new Set([
+  'PUT /api/v1/records/{scope}/{hostId}',
+  'GET /api/v1/records/{scope}/{hostId}',
+  'GET /api/v1/records',
+  'GET /api/v1/records/counts',
+  'POST /api/v1/records/{scope}/{hostId}/comments',
+  'GET /api/v1/records/{scope}/{hostId}/comments',
+  'POST /api/v1/records/{scope}/{hostId}/attachments',
+  'GET /api/v1/records/{scope}/{hostId}/attachments',
+  'GET /api/v1/records/{scope}/{hostId}/attachments/{attachmentId}/content',
+  'GET /api/v1/records/{scope}/{hostId}/log',
+  'DELETE /api/v1/records/{scope}/{hostId}/link',
+  'GET /api/v1/changes',
+]);
+
 const startsWithSegment = (template: string, prefix: string) =>
   template === prefix || template.startsWith(`${prefix}/`);
 
@@ -76,9 +97,9 @@ export function expectedAccess(caller: Caller, method: string, template: string,
   if (caller === 'operator') {
     return read || OPERATOR_WRITES.has(`${method} ${template}`) ? { kind: 'allow' } : { kind: 'deny', status: 403 };
   }
-  // host tokens
-  const hostRoute = startsWithSegment(template, '/api/v1/records') || template === '/api/v1/changes';
-  if (!hostRoute) return { kind: 'deny', status: 403 };
+  // host tokens: the record API as the README's API section lists it, and the change feed; any
+  // other operation (a record route the README does not list included) is refused: default deny.
+  if (!HOST_OPERATIONS.has(`${method === 'HEAD' ? 'GET' : method} ${template}`)) return { kind: 'deny', status: 403 };
   if (caller === 'host-all') return { kind: 'allow' };
   if (scope === undefined) return { kind: 'allow-within-scope' };
   return scope === HOST_SCOPE ? { kind: 'allow' } : { kind: 'deny', status: 403 };

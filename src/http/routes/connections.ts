@@ -22,7 +22,8 @@ export interface ConnectionsApi {
   health(id: string): ConnectionHealthView;
   create(body: unknown, actor: string): Promise<{ connection: ConnectionView; created: boolean }>;
   put(id: string, body: unknown, actor: string): Promise<{ connection: ConnectionView; created: boolean }>;
-  remove(id: string, actor: string): Promise<void>;
+  /** `unlink`: the connection's links are removed first (their Jira issues stay as they are). */
+  remove(id: string, actor: string, opts?: { unlink?: boolean }): Promise<void>;
   check(target: { id: string } | { body: unknown }): Promise<CheckResult>;
   catalog(id: string, reload: boolean): Promise<JiraCatalog>;
 }
@@ -50,6 +51,11 @@ const Connection = z.object({
   }),
   tls: z.object({ verify: z.boolean(), custom_ca: z.boolean() }),
   sweep: z.object({ interval_seconds: z.number(), link_check_seconds: z.number() }),
+  enabled: z
+    .boolean()
+    .describe(
+      'The configuration’s switch (false: paused); GET /api/v1/pauses tells whether it is paused through the API',
+    ),
   health: Health,
 });
 const Check = z.union([
@@ -77,6 +83,7 @@ const CheckBody = z
   .strictObject({
     id: z.string().max(63).optional(),
     name: text.optional(),
+    enabled: z.boolean().optional(),
     site_url: z.string().max(2048),
     flavour: z.enum(['cloud', 'datacenter']),
     auth: z.strictObject({
@@ -202,13 +209,20 @@ export function connectionsRoutes(opts: { connections: ConnectionsApi }): Fastif
         config: ADMIN,
         schema: {
           tags: ['connections'],
-          summary: 'Delete a connection created through the API (not while mappings or links use it)',
+          summary:
+            'Delete a connection created through the API (not while mappings use it; with ?unlink=true its links are removed first, the Jira issues left as they are, else not while it has links)',
           params: z.object({ id: z.string() }),
-          response: { 204: z.null(), ...errorResponses(404, 409) },
+          querystring: z.strictObject({
+            unlink: z
+              .enum(['true', 'false'])
+              .optional()
+              .describe('true: remove its links (audited as connection.unlinked) and delete it'),
+          }),
+          response: { 204: z.null(), ...errorResponses(400, 404, 409) },
         },
       },
       async (req, reply) => {
-        await api.remove(req.params.id, actorOf(req));
+        await api.remove(req.params.id, actorOf(req), { unlink: req.query.unlink === 'true' });
         return reply.code(204).send(null);
       },
     );

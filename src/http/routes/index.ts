@@ -11,6 +11,7 @@ import { jobsRoutes, type JobsApi } from './jobs.js';
 import { oauthRoutes, type OAuthRouteOptions } from './oauth.js';
 import { recordsRoutes } from './records.js';
 import { syncRoutes } from './sync.js';
+import { lifecycleRoutes } from './lifecycle.js';
 import { statsRoutes, type StatsApi } from './stats.js';
 import { previewRoutes, type PreviewApi } from './preview.js';
 import { webhookRoutes, type WebhookRouteOptions } from './webhooks.js';
@@ -66,6 +67,7 @@ export function apiRoutes(deps: ApiDeps): FastifyPluginAsync[] {
           recordsRoutes({ engine: deps.engine }),
           syncRoutes({ engine: deps.engine }),
           backfillRoutes({ engine: deps.engine }),
+          lifecycleRoutes({ engine: deps.engine }),
         ]
       : []),
     ...(deps.webhooks ? [webhookRoutes(deps.webhooks)] : []),
