@@ -141,7 +141,7 @@ export function createEngine(deps: EngineDeps): Engine {
     return now() < at ? at - now() : null;
   };
   // Fair claiming across connections, and no worker held by a paused connection (./fairness.ts).
-  installFairness(deps.queue, { mappings: deps.mappings, paused: gate });
+  installFairness(deps.queue, { mappings: deps.mappings });
   const inbound = createInboundHandler({
     store: deps.store,
     queue: deps.queue,

@@ -7,10 +7,9 @@
  * of an issue no record is linked to yet), '' for the rest (system jobs). The queue claims fairly
  * across partitions (start-time fair queuing, see src/queue/queue.ts).
  *
- * Admission: a job whose connection is paused — by Jira (a 429 or a 503 with Retry-After pauses
- * the connection's pacer) or because its credentials were rejected — is put back until the
- * connection may be called again, so no worker sits on that connection's pacer while others have
- * work; no attempt is spent.
+ * Admission: a job whose connection Jira paused (a 429 or a 503 with Retry-After pauses the
+ * connection's pacer) is put back until the connection may be called again, so no worker sits on
+ * that connection's pacer while others have work; no attempt is spent.
  */
 import type { Kysely } from 'kysely';
 import { pausedForMs } from '../jira/pacer.js';
@@ -75,23 +74,25 @@ export function jobPartitioner(mappings: MappingSource): Partitioner {
   };
 }
 
+/** Pauses shorter than this are waited out on the pacer: cheaper than putting the job back. */
+export const MIN_DEFER_MS = 2000;
+
 /**
- * ms until a job's connection may be called: the longer of the pacer's pause (Jira's 429 /
- * Retry-After) and the credential pause (`paused`, the engine's gate: ms to the next probe).
+ * ms until a job's connection may be called, when its pacer is paused (Jira's 429 / Retry-After)
+ * for at least MIN_DEFER_MS. A connection paused for rejected credentials is not gated here: its
+ * handlers fail fast without calling Jira and mark the record (`paused`), holding no worker.
  */
-export function connectionGate(paused: (connectionId: string) => number | null): Gate {
+export function connectionGate(): Gate {
   return (job: Job) => {
     const connectionId = connectionOfPartition(job.partition);
     if (!connectionId) return 0;
-    return Math.max(pausedForMs(connectionId), paused(connectionId) ?? 0);
+    const ms = pausedForMs(connectionId);
+    return ms >= MIN_DEFER_MS ? ms : 0;
   };
 }
 
 /** Wires both into the queue the engine's jobs go through. */
-export function installFairness(
-  queue: Queue,
-  deps: { mappings: MappingSource; paused: (connectionId: string) => number | null },
-): void {
+export function installFairness(queue: Queue, deps: { mappings: MappingSource }): void {
   queue.setPartitioner(jobPartitioner(deps.mappings));
-  queue.setGate(connectionGate(deps.paused));
+  queue.setGate(connectionGate());
 }

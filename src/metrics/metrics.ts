@@ -101,6 +101,36 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
       this.set({ state: 'queued' }, (s.oldestQueuedAgeMs ?? 0) / 1000);
     },
   });
+  // Per partition (connection/mapping): the deepest 20 and '*other*', so the label set stays
+  // bounded however many customers there are; series of partitions that left the top go away.
+  new Gauge({
+    name: `${p}queue_partition_jobs`,
+    help: 'Queued jobs per partition (connection/mapping; the 20 deepest, the rest as *other*), by readiness',
+    labelNames: ['partition', 'ready'] as const,
+    registers: [registry],
+    async collect() {
+      const s = await readStats();
+      if (!s) return;
+      this.reset();
+      for (const d of s.partitions ?? []) {
+        const partition = d.partition || 'system';
+        this.set({ partition, ready: 'true' }, d.ready);
+        this.set({ partition, ready: 'false' }, d.queued - d.ready);
+      }
+    },
+  });
+  new Gauge({
+    name: `${p}queue_partition_oldest_job_age_seconds`,
+    help: 'Age of the oldest queued job per partition (the 20 deepest, the rest as *other*)',
+    labelNames: ['partition'] as const,
+    registers: [registry],
+    async collect() {
+      const s = await readStats();
+      if (!s) return;
+      this.reset();
+      for (const d of s.partitions ?? []) this.set({ partition: d.partition || 'system' }, d.oldestQueuedAgeMs / 1000);
+    },
+  });
   const jobOutcomes = new Counter({
     name: `${p}job_outcomes_total`,
     help: 'Job attempts finished, by job kind and outcome (done, retry, dead, lost)',

@@ -586,6 +586,7 @@ export class Queue {
       byState,
       oldestQueuedAgeMs: oldestAt === null ? null : Math.max(0, now - oldestAt),
       ready: Number(ready?.n ?? 0),
+      partitions: byState.queued > 0 ? await this.partitionDepths() : [],
     };
   }
 

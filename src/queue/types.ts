@@ -80,6 +80,8 @@ export interface QueueStats {
   oldestQueuedAgeMs: number | null;
   /** Queued jobs whose run_at has come (waiting only for a worker or their key's head). */
   ready: number;
+  /** Queued jobs of the deepest partitions (at most 20, the rest summed as '*other*'). */
+  partitions?: PartitionDepth[];
 }
 
 export interface ListJobsFilter {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../src/core/errors.js';
+import { createMetrics } from '../../src/metrics/metrics.js';
 import { createQueue, startWorker, type Job, type Queue } from '../../src/queue/index.js';
 import type { Store } from '../../src/store/index.js';
 import { describeEachEngine } from '../helpers/db.js';
@@ -81,19 +82,19 @@ describeEachEngine('fair claiming', ({ fresh }) => {
   it('two backlogs are served round robin while both last, and each partition in its own id order', async () => {
     const { store } = await fresh();
     const queue = createQueue(store);
-    await backlog(store, queue, 'A', 300);
-    await backlog(store, queue, 'B', 100);
-    await backlog(store, queue, 'C', 50);
+    await backlog(store, queue, 'A', 120);
+    await backlog(store, queue, 'B', 60);
+    await backlog(store, queue, 'C', 30);
     const order = await drain(queue);
-    expect(order).toHaveLength(450);
-    // In every prefix of the first 150 claims (all three backlogged), counts differ by at most 1.
+    expect(order).toHaveLength(210);
+    // In every prefix of the first 90 claims (all three backlogged), counts differ by at most 1.
     const counts = new Map<string, number>();
-    for (const j of order.slice(0, 150)) {
+    for (const j of order.slice(0, 90)) {
       counts.set(j.partition, (counts.get(j.partition) ?? 0) + 1);
       const v = ['A', 'B', 'C'].map((p) => counts.get(p) ?? 0);
       expect(Math.max(...v) - Math.min(...v)).toBeLessThanOrEqual(1);
     }
-    expect(['A', 'B', 'C'].map((p) => counts.get(p))).toEqual([50, 50, 50]);
+    expect(['A', 'B', 'C'].map((p) => counts.get(p))).toEqual([30, 30, 30]);
     for (const p of ['A', 'B', 'C']) {
       const ids = order.filter((j) => j.partition === p).map((j) => j.id);
       expect(ids).toEqual([...ids].sort((x, y) => x - y));
@@ -204,6 +205,23 @@ describeEachEngine('fair claiming', ({ fresh }) => {
     } finally {
       await worker.stop();
     }
+  });
+
+  it('reports queue depth per partition on /metrics with a bounded label set (20 deepest and *other*)', async () => {
+    const { store } = await fresh();
+    const queue = createQueue(store);
+    for (let p = 0; p < 25; p++) await backlog(store, queue, `conn-${String(p).padStart(2, '0')}`, p + 1);
+    await add(store, queue, { partition: '', key: 'sys' });
+    const metrics = createMetrics({ defaultMetrics: false, queueStats: () => queue.stats() });
+    const text = await metrics.render();
+    const lines = text
+      .split('\n')
+      .filter((l) => l.startsWith('jira_bridge_queue_partition_jobs{') && l.includes('ready="true"'));
+    expect(lines).toHaveLength(21);
+    expect(text).toContain('jira_bridge_queue_partition_jobs{partition="conn-24",ready="true"} 25');
+    // The 6 shallowest (conn-00..conn-04 and the system partition): 1+2+3+4+5+1 jobs.
+    expect(text).toContain('jira_bridge_queue_partition_jobs{partition="*other*",ready="true"} 16');
+    expect(text).toMatch(/jira_bridge_queue_partition_oldest_job_age_seconds\{partition="conn-24"\} \d/);
   });
 });
 
