@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
+import { ConfigError, type ConfigIssue } from '../config/errors.js';
 import type { Config, ConnectionConfig } from '../config/schema.js';
+import { jqlFilterProblem } from '../jira/jql-check.js';
 import { toConnectionInfo, toOutboundMapping } from '../config/to-engine.js';
 import type { JiraCatalog } from '../core/catalog.js';
 import { createEngine, jiraPortFromClient, staticMappingSource, type Engine, type JiraPort } from '../engine/index.js';
@@ -68,6 +70,8 @@ export async function wireEngine(deps: {
   dataDir: string;
   /** OAuth connections' token providers (createOAuthWiring(...).authFor); without it they cannot call Jira. */
   oauth?: OAuthAuthFactory;
+  /** The configuration file (named in a ConfigError). */
+  configSource?: string | null | undefined;
 }): Promise<WiredEngine> {
   const { config, logger } = deps;
   const clients = new Map<string, JiraClient>();
@@ -99,6 +103,26 @@ export async function wireEngine(deps: {
         );
       }
     }
+  }
+  // Each JQL filter of the file runs once against its site: a query Jira refuses stops the start
+  // (like `check`), with Jira's message; a site that cannot be reached only postpones the check.
+  const refused: ConfigIssue[] = [];
+  for (const [index, m] of config.mappings.entries()) {
+    const client = clients.get(m.connection);
+    if (m.filter === undefined || !client) continue;
+    try {
+      const bad = await jqlFilterProblem(client, m.project, m.filter);
+      if (bad) refused.push({ path: `mappings[${index}].filter`, message: bad });
+    } catch (err) {
+      logger.warn(
+        { connectionId: m.connection, mappingId: m.id, err: (err as Error).message },
+        'could not check the mapping filter against Jira at start-up; it is used as written',
+      );
+    }
+  }
+  if (refused.length) {
+    await Promise.all([...clients.values()].map((c) => c.close().catch(() => undefined)));
+    throw new ConfigError(refused, deps.configSource ?? null);
   }
   // The file seeds the model; mappings saved through the admin API win over it.
   const entries = mergeMappings(config.mappings, await loadApiMappings(deps.store.db, logger), logger);

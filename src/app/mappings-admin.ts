@@ -5,13 +5,21 @@
  * Saving validates the structure (the same schema as the file), the connection, the uniqueness of
  * the scope, and every value against the Jira site's catalogue (projects, issue types, statuses,
  * priorities, fields and their types, the options of field value tables, the fields each issue
- * type requires on create), naming each wrong value and the valid ones. A saved mapping
+ * type requires on create), its JQL filter by running it (Jira's message when Jira refuses it),
+ * and that no other mapping of the connection takes the same project's issue types from Jira
+ * (unless filters separate them), naming each wrong value and the valid ones. A saved mapping
  * applies to new work at once; records already linked keep the snapshot they were linked with
  * until re-synced. Every save and delete is in the audit log.
  */
 import type { Kysely } from 'kysely';
 import type { z } from 'zod';
-import { checkMappingAgainstCatalog, checkMappingStructure } from '../core/config-check.js';
+import {
+  checkMappingAgainstCatalog,
+  checkMappingStructure,
+  inboundOverlaps,
+  overlapMessage,
+} from '../core/config-check.js';
+import { jqlFilterProblem } from '../jira/jql-check.js';
 import { AppError } from '../core/errors.js';
 import { mappingSchema, type Config, type MappingConfig } from '../config/schema.js';
 import { toOutboundMapping } from '../config/to-engine.js';
@@ -141,6 +149,17 @@ export function createMappingAdmin(deps: MappingAdminDeps) {
         },
       );
     }
+    // One owner per Jira issue: no other mapping of the connection may take the same project's
+    // issue types from Jira, unless JQL filters separate the two.
+    const others = entries.filter((e) => e.id !== id).map((e) => e.mapping);
+    const overlap = inboundOverlaps([...others, m]).find((o) => o.second === others.length);
+    if (overlap) {
+      const path = `body.${overlap.at}`;
+      const message = overlapMessage(overlap, [...others, m]);
+      throw new AppError('CONFLICT', `${path}: ${message}`, {
+        details: { issues: [{ path, message }], mappings: [others[overlap.first]!.id, id] },
+      });
+    }
     // Values against Jira: fetched now (the catalogue may have changed since start-up).
     const client = deps.clients.get(m.connection);
     if (!client) throw new AppError('VALIDATION_FAILED', `body.connection: "${m.connection}" has no Jira client`);
@@ -150,6 +169,11 @@ export function createMappingAdmin(deps: MappingAdminDeps) {
       path: p.path.replace(/^mappings\[0\]/, 'body'),
       message: p.message,
     }));
+    // The filter as jira-bridge will run it (only once the project is known to exist).
+    if (m.filter !== undefined && !problems.some((p) => p.path === 'body.project')) {
+      const bad = await jqlFilterProblem(client, m.project, m.filter);
+      if (bad) problems.push({ path: 'body.filter', message: bad });
+    }
     if (problems.length) {
       throw new AppError('VALIDATION_FAILED', `${problems[0]!.path}: ${problems[0]!.message}`, {
         details: { issues: problems },

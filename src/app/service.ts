@@ -175,7 +175,16 @@ export async function startService(opts: StartServiceOptions): Promise<RunningSe
     const metrics = tapMetrics(createMetrics({ queueStats: () => queue.stats() }), dashboard);
     const queueSampler = startQueueSampler(() => queue.stats(), dashboard);
     closer.add('stats sampler', async () => queueSampler.stop());
-    const wired = await wireEngine({ config, store, queue, metrics, logger, dataDir, oauth: oauth.authFor });
+    const wired = await wireEngine({
+      config,
+      store,
+      queue,
+      metrics,
+      logger,
+      dataDir,
+      oauth: oauth.authFor,
+      configSource: loaded.source,
+    });
     onOAuthConnected = async (c) => {
       await wired.setConnection(c);
       await wired.engine.resumeConnection(c.id);

@@ -114,6 +114,17 @@ export const mappingSchema = z.strictObject({
   /** false pauses it: nothing flows either way until it is enabled again (see README, Pause). */
   enabled: z.boolean().default(true),
   project: nonEmpty,
+  /**
+   * JQL narrowing the issues of the project that are this mapping's own (e.g. `labels =
+   * stackflow-sync`): Jira changes to other issues are ignored, no record is created from them,
+   * the sweep and the preview search only these. ANDed into every search, so no ORDER BY.
+   */
+  filter: z
+    .string()
+    .trim()
+    .min(1, 'must not be empty (leave filter out to take the whole project)')
+    .max(2000)
+    .optional(),
   direction: direction.default('both'),
   kinds: z.record(z.string(), kindTarget).refine((k) => Object.keys(k).length > 0, 'must map at least one kind'),
   status: z

@@ -46,6 +46,7 @@ export function toOutboundMapping(m: MappingConfig, catalog?: JiraCatalog): Outb
     connectionId: m.connection,
     scope: m.scope,
     projectKey: m.project,
+    ...(m.filter ? { filter: m.filter } : {}),
     direction: m.direction,
     ...(m.enabled === false ? { enabled: false } : {}),
     kinds,

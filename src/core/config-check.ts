@@ -22,6 +22,8 @@ export interface MappingLike {
   connection: string;
   scope: string;
   project: string;
+  /** JQL narrowing the project's issues that are the mapping's own. */
+  filter?: string | undefined;
   direction?: string | undefined;
   kinds: Record<string, KindTargetLike>;
   status: { out: Record<string, string>; in: Record<string, string>; closed: string[] };
@@ -86,7 +88,96 @@ export function checkConfigStructure(config: ConfigLike): CheckIssue[] {
     } else scopes.set(scopeKey, i);
     issues.push(...checkMappingStructure(m, i));
   });
+  for (const o of inboundOverlaps(config.mappings)) {
+    issues.push({ path: `mappings[${o.second}].${o.at}`, message: overlapMessage(o, config.mappings, 'mappings') });
+  }
   return issues;
+}
+
+/** Two mappings that would both take Jira's issues of one project and issue type. */
+export interface InboundOverlap {
+  /** Indexes of the two mappings (first < second). */
+  first: number;
+  second: number;
+  project: string;
+  /** The issue types both cover (`*` where a service-desk kind takes any). */
+  issueTypes: string[];
+  /** Where in the second mapping the overlap is (its first overlapping kind), e.g. `kinds.incident.issue_type`. */
+  at: string;
+}
+
+const normJql = (s: string): string => s.trim().replace(/\s+/g, ' ').toLowerCase();
+
+/**
+ * The issue types a mapping takes from Jira: each kind's issue type; a service-desk kind takes
+ * whatever type its request type has (`*`, as the engine's kindForIssueType does). Null for a
+ * mapping nothing flows back through (to_jira).
+ */
+function inboundTypes(m: MappingLike): Map<string, { name: string; at: string }> | null {
+  if (m.direction === 'to_jira') return null;
+  const out = new Map<string, { name: string; at: string }>();
+  for (const [kind, t] of Object.entries(m.kinds)) {
+    if (t.issue_type !== undefined) {
+      const key = t.issue_type.toLowerCase();
+      if (!out.has(key)) out.set(key, { name: t.issue_type, at: `kinds.${kind}.issue_type` });
+    } else if (!out.has('*')) out.set('*', { name: '*', at: `kinds.${kind}.service_desk` });
+  }
+  return out;
+}
+
+/**
+ * Overlapping inbound coverage: two mappings of one connection on one project whose issue types
+ * overlap, so an issue created in Jira would have no single owner. JQL filters separate them
+ * only when both have one and the two differ: whether two JQL queries can match the same issue
+ * cannot be decided in general, so different filters are taken as the admin's word that they
+ * are disjoint (one mapping without a filter covers everything the other's filter does).
+ */
+export function inboundOverlaps(mappings: readonly MappingLike[]): InboundOverlap[] {
+  const out: InboundOverlap[] = [];
+  const types = mappings.map(inboundTypes);
+  for (let j = 0; j < mappings.length; j++) {
+    const b = mappings[j]!;
+    const tb = types[j];
+    if (!tb) continue;
+    for (let i = 0; i < j; i++) {
+      const a = mappings[i]!;
+      const ta = types[i];
+      if (!ta || a.connection !== b.connection || !eq(a.project, b.project)) continue;
+      if (a.filter && b.filter && normJql(a.filter) !== normJql(b.filter)) continue;
+      const shared = [...tb.keys()].filter((t) => t === '*' || ta.has('*') || ta.has(t));
+      if (!shared.length) continue;
+      const names = shared.includes('*') || ta.has('*') ? ['*'] : shared.map((t) => tb.get(t)!.name);
+      out.push({ first: i, second: j, project: b.project, issueTypes: names, at: tb.get(shared[0]!)!.at });
+    }
+  }
+  return out;
+}
+
+/** What an overlap means and how to fix it, naming both mappings (`list`: how the caller names positions). */
+export function overlapMessage(o: InboundOverlap, mappings: readonly MappingLike[], list?: string): string {
+  const a = mappings[o.first]!;
+  const b = mappings[o.second]!;
+  const types = o.issueTypes.includes('*') ? 'any issue type (a service-desk kind)' : o.issueTypes.join(', ');
+  const filters =
+    a.filter && b.filter
+      ? 'both have the same filter'
+      : a.filter || b.filter
+        ? `only "${a.filter ? a.id : b.id}" has a filter, so "${a.filter ? b.id : a.id}" covers its issues too`
+        : 'neither has a filter';
+  return (
+    `mapping "${b.id}" and mapping "${a.id}"${list ? ` (${list}[${o.first}])` : ''} both take issues of ${o.project} (${types}) ` +
+    `from connection "${b.connection}", and ${filters}: an issue created in Jira would have no single owner. ` +
+    'Give both mappings filters that separate them (filter: <JQL>), map different issue types, or use one mapping'
+  );
+}
+
+/** Words a mapping filter must not have: it is ANDed into other queries, which order themselves. */
+function filterProblem(filter: string): string | null {
+  const unquoted = filter.replace(/"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'/g, '""');
+  if (/\border\s+by\b/i.test(unquoted)) {
+    return "must not contain ORDER BY: the filter is ANDed into jira-bridge's own searches, which set their order";
+  }
+  return null;
 }
 
 /** The placeholders a host_link template may use. */
@@ -106,6 +197,10 @@ export function checkMappingStructure(m: MappingLike, index: number): CheckIssue
     if (t.subtask_of === kind) {
       issues.push({ path: `${at}.kinds.${kind}.subtask_of`, message: 'a kind cannot be a sub-task of itself' });
     }
+  }
+  if (m.filter !== undefined) {
+    const bad = filterProblem(m.filter);
+    if (bad) issues.push({ path: `${at}.filter`, message: bad });
   }
   if (m.reopen.mode === 'rework' && !m.reopen.rework_issue_type) {
     issues.push({

@@ -806,6 +806,7 @@ export function createInboundHandler(deps: InboundDeps): {
     jobId: number | null,
     calls: () => number,
     countCall: () => void,
+    note: { detail?: string } = {},
   ): Promise<InboundOutcome['verdict']> {
     const flavour = jira.flavour;
     if (!state) return 'ignored:unlinked';
@@ -822,15 +823,33 @@ export function createInboundHandler(deps: InboundDeps): {
     // Which mapping and kind: the one whose kind maps this issue type (an epic or a sub-task in a
     // project whose mapping knows only incidents is not a record), or the mapping's explicit
     // create kind, or a service-desk kind (requests come in whatever type the request type has).
-    const chosen = creating
+    // Mappings without a JQL filter first (at most one can cover the issue type: overlapping
+    // coverage is refused at save, unless filters separate the mappings).
+    const candidates = creating
       .map((m) => ({ m, kind: kindForIssueType(m, state.issueType) }))
-      .find((c) => c.kind !== undefined);
-    if (!chosen) return 'ignored:out_of_scope';
-    const mapping = chosen.m;
+      .filter((c) => c.kind !== undefined)
+      .sort((a, b) => Number(Boolean(a.m.filter)) - Number(Boolean(b.m.filter)));
+    if (!candidates.length) return 'ignored:out_of_scope';
     // Issues we created carry our creation token: the outbound job links them, never this one.
     if (state.labels.some((l) => l.startsWith(TOKEN_LABEL_PREFIX))) return 'ignored:unlinked';
     // An alert opens when the issue is created or becomes active (not while it is done).
     if (state.status.category === 'done') return 'ignored:out_of_scope';
+    // A mapping's JQL filter decides whether the issue is its own: a search for this issue under
+    // it (exact, one call per filtered candidate), spent only here where a record would be created.
+    let chosen: (typeof candidates)[number] | undefined;
+    for (const c of candidates) {
+      if (c.m.filter) {
+        countCall();
+        if (!(await jira.matchesJql(state.id, c.m.filter))) continue;
+      }
+      chosen = c;
+      break;
+    }
+    if (!chosen) {
+      note.detail = `outside the JQL filter of ${candidates.map((c) => `mapping "${c.m.id}" (${c.m.filter})`).join(', ')}`;
+      return 'ignored:out_of_scope';
+    }
+    const mapping = chosen.m;
     const inbound = inboundSettings(mapping);
     const hostStatus =
       hostStatusFor(state.status, inbound.statusIn, inbound.statusInDefault) ??
@@ -999,8 +1018,14 @@ export function createInboundHandler(deps: InboundDeps): {
           return 'ignored:disabled';
         }
       }
-      const verdict = await applyUnlinked(port, p.connectionId, state, meCached, jobId, () => calls, countCall);
-      await setVerdicts(store.db, ids, verdict, verdict === 'applied' ? 'record created from the Jira issue' : null);
+      const note: { detail?: string } = {};
+      const verdict = await applyUnlinked(port, p.connectionId, state, meCached, jobId, () => calls, countCall, note);
+      await setVerdicts(
+        store.db,
+        ids,
+        verdict,
+        verdict === 'applied' ? 'record created from the Jira issue' : (note.detail ?? null),
+      );
       return verdict;
     }
     if (link.state === 'unlinked') {
@@ -1010,6 +1035,27 @@ export function createInboundHandler(deps: InboundDeps): {
     const mapping = mappingOf(link);
     const customIds = mapping?.fields.map((f) => f.jira) ?? [];
     const state = await counted(() => port.readIssue(p.issueId, customIds));
+    // An issue outside its mapping's JQL filter (it left it) is not the mapping's: Jira's changes
+    // to it stay in Jira (one search, only for a filtered mapping Jira's changes flow back from; a
+    // deleted issue still unlinks).
+    const filter = mapping?.direction !== 'to_jira' ? mapping?.filter : undefined;
+    if (state && filter && !(await counted(() => port.matchesJql(state.id, filter)))) {
+      const nonEcho = ids.filter((id) => !echoes.some((e) => e.id === id));
+      await setVerdicts(
+        store.db,
+        echoes.map((e) => e.id),
+        'echo',
+        'caused by jira-bridge’s own write',
+      );
+      await setVerdicts(
+        store.db,
+        nonEcho,
+        'ignored:out_of_scope',
+        `outside the JQL filter of mapping "${mapping!.id}" (${filter})`,
+      );
+      log?.debug({ issueId: p.issueId, mappingId: mapping!.id, calls }, 'linked issue outside its mapping filter');
+      return 'ignored:out_of_scope';
+    }
     const outcome = await applyLinked(port, link, state, meCached, jobId, () => calls, countCall);
     const nonEcho = ids.filter((id) => !echoes.some((e) => e.id === id));
     await setVerdicts(

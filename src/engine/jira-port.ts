@@ -2,7 +2,15 @@ import { AppError, isAppError } from '../core/errors.js';
 import type { JiraClient } from '../jira/client.js';
 import { TOKEN_LABEL_PREFIX, createOnce, findByToken, withToken } from '../jira/idempotent-create.js';
 import { markdownToJiraBody, plainText } from './markup.js';
-import type { IssueRef, IssueStamp, JiraIssueState, JiraPerson, JiraPort, TransitionInfo } from './types.js';
+import type {
+  IssueRef,
+  IssueStamp,
+  JiraIssueState,
+  JiraPerson,
+  JiraPort,
+  SearchScope,
+  TransitionInfo,
+} from './types.js';
 
 /** Jira timestamps ("2026-01-02T10:00:00.000+0000", ISO, or RFC 1123 on some v2 fields) → epoch ms. */
 export function parseJiraTime(v: unknown): number {
@@ -26,6 +34,33 @@ export function toPerson(u: unknown): JiraPerson | null {
     displayName: str('displayName') ?? str('name') ?? str('accountId') ?? 'unknown',
     email: email ? email.toLowerCase() : null,
   };
+}
+
+const jqlQuote = (s: string): string => `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+
+/**
+ * The JQL of the issues some projects cover, each narrowed by its mapping's filter (parenthesised,
+ * so an OR inside a filter stays inside it): `project in ("A", "B")` when none is filtered,
+ * `(project in ("A") OR (project = "B" AND (labels = x)))` otherwise. A project any unfiltered
+ * mapping covers is taken whole. Null when there is nothing to search.
+ */
+export function scopeJql(scopes: ReadonlyArray<string | SearchScope>): string | null {
+  const whole = new Set<string>();
+  const filtered = new Map<string, Set<string>>();
+  for (const s of scopes) {
+    const { projectKey, filter } = typeof s === 'string' ? { projectKey: s, filter: undefined } : s;
+    if (!filter) whole.add(projectKey);
+    else filtered.set(projectKey, (filtered.get(projectKey) ?? new Set()).add(filter));
+  }
+  const parts: string[] = [];
+  if (whole.size) parts.push(`project in (${[...whole].map(jqlQuote).join(', ')})`);
+  for (const [projectKey, filters] of filtered) {
+    if (whole.has(projectKey)) continue;
+    const f = [...filters].map((x) => `(${x})`).join(' OR ');
+    parts.push(`(project = ${jqlQuote(projectKey)} AND ${filters.size > 1 ? `(${f})` : f})`);
+  }
+  if (!parts.length) return null;
+  return parts.length === 1 ? parts[0]! : `(${parts.join(' OR ')})`;
 }
 
 /** The fields inbound sync reads (custom fields are added per mapping). */
@@ -364,13 +399,13 @@ export function jiraPortFromClient(client: JiraClient, opts: ClientPortOptions =
       return state;
     },
 
-    async missingIssues(issueIds) {
+    async missingIssues(issueIds, filter) {
       const ids = [...new Set(issueIds)].filter((id) => /^\d+$/.test(id));
       const missing: string[] = [];
       for (let i = 0; i < ids.length; i += 100) {
         const batch = ids.slice(i, i + 100);
         try {
-          const page = await client.searchJql(`id in (${batch.join(', ')})`, {
+          const page = await client.searchJql(`id in (${batch.join(', ')})${filter ? ` AND (${filter})` : ''}`, {
             fields: ['id'],
             maxResults: batch.length,
           });
@@ -390,11 +425,18 @@ export function jiraPortFromClient(client: JiraClient, opts: ClientPortOptions =
       return missing;
     },
 
-    async *updatedSince(projectKeys, since) {
-      if (!projectKeys.length) return;
+    async matchesJql(issueId, jql) {
+      if (!/^\d+$/.test(issueId)) return false;
+      const page = await client.searchJql(`id = ${issueId} AND (${jql})`, { fields: ['id'], maxResults: 1 });
+      return page.issues.some((x) => String(x.id) === issueId);
+    },
+
+    async *updatedSince(scopes, since) {
+      const where = scopeJql(scopes);
+      if (where === null) return;
       // Relative minutes: JQL reads absolute dates in the user's time zone; a period does not drift.
       const minutes = Math.max(1, Math.ceil((Date.now() - since) / 60_000) + 1);
-      const jql = `project in (${projectKeys.map(q).join(', ')}) AND updated >= -${minutes}m ORDER BY updated ASC`;
+      const jql = `${where} AND updated >= -${minutes}m ORDER BY updated ASC`;
       for await (const issue of client.searchAll(jql, {
         fields: ['updated', 'project', 'summary', 'status', 'priority', 'issuetype'],
       })) {

@@ -87,8 +87,9 @@ export function createSweeper(deps: SweepDeps) {
     for (const m of deps.mappings.all().filter((x) => x.connectionId === connectionId))
       if (await disabledBy(deps.store.db, deps.mappings, connectionId, [m.id])) paused.add(m.id);
     for (const m of mappings.filter((x) => paused.has(x.id))) mappings.splice(mappings.indexOf(m), 1);
-    const projects = [...new Set(mappings.map((m) => m.projectKey))];
-    if (!projects.length) return { connectionId, seen: 0, queued: 0, cursor: 0, skipped: 'no_mappings' };
+    // Each mapping's project, narrowed by its JQL filter: issues no mapping owns are not searched.
+    const scopes = mappings.map((m) => ({ projectKey: m.projectKey, filter: m.filter }));
+    if (!scopes.length) return { connectionId, seen: 0, queued: 0, cursor: 0, skipped: 'no_mappings' };
     if (!(await tryAcquireLock(deps.store.db, name, deps.owner, 10 * 60_000, now()))) {
       return { connectionId, seen: 0, queued: 0, cursor: 0, skipped: 'locked' };
     }
@@ -108,7 +109,7 @@ export function createSweeper(deps: SweepDeps) {
       let seen = 0;
       let queued = 0;
       let max = cursor;
-      for await (const stamp of deps.jira(connectionId).updatedSince(projects, cursor - overlap)) {
+      for await (const stamp of deps.jira(connectionId).updatedSince(scopes, cursor - overlap)) {
         seen++;
         if (stamp.updated > max) max = stamp.updated;
         const link = await deps.store.db
@@ -196,19 +197,33 @@ export function createSweeper(deps: SweepDeps) {
       .where('issue_id', 'is not', null)
       .orderBy('issue_id')
       .execute();
-    // Links of mappings that send nothing back (to_jira) are left alone.
-    const inbound = new Set(mappings.map((m) => m.id));
-    const ids = rows
-      .filter((r) => r.mapping_id === null || inbound.has(r.mapping_id) || !deps.mappings.byId(r.mapping_id))
-      .map((r) => r.issue_id!);
-    if (!ids.length) return { checked: 0, missing: 0, searches: 0 };
-    const missing = await deps.jira(connectionId).missingIssues(ids);
+    // Links of mappings that send nothing back (to_jira) are left alone. A mapping's JQL filter
+    // narrows its search: an issue that left the filter is a candidate too (its job reads it and
+    // finds it outside the mapping, unless it is gone).
+    const inbound = new Map(mappings.map((m) => [m.id, m]));
+    const byFilter = new Map<string, string[]>();
+    for (const r of rows) {
+      if (r.mapping_id !== null && !inbound.has(r.mapping_id) && deps.mappings.byId(r.mapping_id)) continue;
+      const filter = (r.mapping_id !== null ? inbound.get(r.mapping_id)?.filter : undefined) ?? '';
+      const list = byFilter.get(filter) ?? [];
+      list.push(r.issue_id!);
+      byFilter.set(filter, list);
+    }
+    let checked = 0;
+    let searches = 0;
+    const missing: string[] = [];
+    for (const [filter, ids] of byFilter) {
+      missing.push(...(await deps.jira(connectionId).missingIssues(ids, filter || undefined)));
+      checked += ids.length;
+      searches += Math.ceil(ids.length / 100);
+    }
+    if (!checked) return { checked: 0, missing: 0, searches: 0 };
     for (const issueId of missing) {
       await deps.store.transaction((trx) =>
         enqueueInbound(deps.queue, trx, { connectionId, issueId, source: 'sweep' }),
       );
     }
-    return { checked: ids.length, missing: missing.length, searches: Math.ceil(ids.length / 100) };
+    return { checked, missing: missing.length, searches };
   }
 
   async function upsertSweep(

@@ -62,6 +62,11 @@ export interface OutboundMapping {
   connectionId: string;
   scope: string;
   projectKey: string;
+  /**
+   * JQL narrowing which issues of the project are this mapping's own (ANDed into its searches;
+   * a single issue is tested with `id = N AND (filter)`). Absent: the whole project.
+   */
+  filter?: string | undefined;
   direction: SyncDirection;
   kinds: Record<string, KindTarget>;
   /** Host status → Jira status name. Several host statuses may share one. */
@@ -266,9 +271,20 @@ export interface JiraPort {
    * Which of these issue ids a search does not find (one `id in (…)` search per 100, fields=id).
    * Candidates only: search lags behind writes and permissions can hide issues.
    */
-  missingIssues(issueIds: readonly string[]): Promise<string[]>;
-  /** Issues of the projects updated at or after `since` (epoch ms), oldest first, all pages. */
-  updatedSince(projectKeys: readonly string[], since: number): AsyncIterable<IssueStamp>;
+  missingIssues(issueIds: readonly string[], filter?: string): Promise<string[]>;
+  /**
+   * Issues updated at or after `since` (epoch ms), oldest first, all pages: of the projects named,
+   * or of each project narrowed by its mapping's JQL filter (`{ projectKey, filter }`).
+   */
+  updatedSince(scopes: ReadonlyArray<string | SearchScope>, since: number): AsyncIterable<IssueStamp>;
+  /** Does a search find this issue under the JQL (`id = N AND (jql)`, one call)? */
+  matchesJql(issueId: string, jql: string): Promise<boolean>;
+}
+
+/** A project, narrowed by a mapping's JQL filter when it has one. */
+export interface SearchScope {
+  projectKey: string;
+  filter?: string | undefined;
 }
 
 /** A Jira user as inbound sync sees it (email only where Jira reveals it). */

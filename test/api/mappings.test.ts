@@ -117,10 +117,12 @@ describe('mappings through the admin API: validated against Jira on save, persis
   });
 
   it('refuses field mappings Jira cannot take, a required create field left unmapped, and a bad host_link, naming each', async () => {
+    // Outbound only: file-sec already takes SEC's vulnerabilities from Jira (one owner per issue).
     const sec = {
       connection: 'sb',
       scope: 'api-web',
       project: 'SEC',
+      direction: 'to_jira',
       kinds: { vulnerability: { issue_type: 'Vulnerability' } },
     };
     const refused = async (body: unknown, path: string, message: RegExp) => {

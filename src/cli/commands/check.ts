@@ -3,6 +3,7 @@ import { loadServiceConfig, type LoadedConfig } from '../../app/config-port.js';
 import { jiraConnectionOf } from '../../app/engine-wiring.js';
 import { checkConfigStructure, checkMappingAgainstCatalog } from '../../core/config-check.js';
 import { createJiraClient, type JiraConnection } from '../../jira/client.js';
+import { jqlFilterProblem } from '../../jira/jql-check.js';
 import { createLogger } from '../../log/logger.js';
 import {
   renderCheckReport,
@@ -174,7 +175,13 @@ export async function checkCommand(opts: CheckOptions): Promise<number> {
       for (const w of check.warnings) result.detail += `\n    ! ${w}`;
       const catalog = await client.fetchCatalog();
       for (const m of own) {
-        const issues = asIssues(checkMappingAgainstCatalog(config.mappings[m.index]!, catalog, m.index));
+        const typed = config.mappings[m.index]!;
+        const issues = asIssues(checkMappingAgainstCatalog(typed, catalog, m.index));
+        // The JQL filter as the service runs it: Jira's own message when it refuses it.
+        if (typed.filter !== undefined && !issues.some((i) => i.path === `mappings[${m.index}].project`)) {
+          const bad = await jqlFilterProblem(client, typed.project, typed.filter);
+          if (bad) issues.push({ path: `mappings[${m.index}].filter`, message: bad });
+        }
         result.mappings.push({ label: mappingLabel(m.index, m.raw), ok: issues.length === 0, issues });
       }
     } catch (err) {

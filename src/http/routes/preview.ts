@@ -5,6 +5,7 @@ import type { JiraCatalog } from '../../core/catalog.js';
 import { mappingSchema } from '../../config/schema.js';
 import { AppError } from '../../core/errors.js';
 import type { JiraClient } from '../../jira/client.js';
+import { jqlRefusal } from '../../jira/jql-check.js';
 import { errorResponses } from '../schemas.js';
 import { ADMIN } from '../auth.js';
 
@@ -25,10 +26,10 @@ type KindTarget = { issue_type?: unknown; service_desk?: unknown; request_type?:
 /**
  * The JQL a mapping covers: its project and the issue types its kinds create (a service-desk
  * request type counts as its issue type when the catalogue says which; otherwise the whole
- * project is covered), newest first.
+ * project is covered), narrowed by its JQL filter, newest first.
  */
 export function mappingJql(
-  m: { project: string; kinds?: Record<string, KindTarget> | undefined },
+  m: { project: string; kinds?: Record<string, KindTarget> | undefined; filter?: string | undefined },
   catalog?: JiraCatalog,
 ): string {
   const types = new Set<string>();
@@ -50,6 +51,8 @@ export function mappingJql(
   }
   const clauses = [`project = ${jqlString(m.project)}`];
   if (types.size && !wholeProject) clauses.push(`issuetype in (${[...types].map(jqlString).join(', ')})`);
+  // The mapping's own JQL filter, parenthesised (an OR in it stays inside).
+  if (m.filter?.trim()) clauses.push(`(${m.filter.trim()})`);
   return `${clauses.join(' AND ')} ORDER BY updated DESC`;
 }
 
@@ -113,7 +116,7 @@ export function previewRoutes(opts: { preview: PreviewApi }): FastifyPluginAsync
         config: ADMIN,
         schema: {
           tags: ['mappings'],
-          summary: 'JQL preview: the issues a mapping covers (project and issue types), first ten',
+          summary: 'JQL preview: the issues a mapping covers (project, issue types and filter), first ten',
           body: BodySchema,
           response: {
             200: z.object({
@@ -127,7 +130,7 @@ export function previewRoutes(opts: { preview: PreviewApi }): FastifyPluginAsync
         },
       },
       async (req) => {
-        const { connection, project, kinds } = req.body;
+        const { connection, project, kinds, filter } = req.body;
         const client = opts.preview.client(connection);
         if (!client) {
           throw new AppError('VALIDATION_FAILED', `body.connection: "${connection}" is not a configured connection`, {
@@ -143,8 +146,18 @@ export function previewRoutes(opts: { preview: PreviewApi }): FastifyPluginAsync
             });
           }
         }
-        const jql = mappingJql({ project, kinds }, catalog);
-        const page = await client.searchJql(jql, { maxResults: PREVIEW_LIMIT, fields: ['summary', 'status'] });
+        const jql = mappingJql({ project, kinds, filter }, catalog);
+        let page: Awaited<ReturnType<JiraClient['searchJql']>>;
+        try {
+          page = await client.searchJql(jql, { maxResults: PREVIEW_LIMIT, fields: ['summary', 'status'] });
+        } catch (err) {
+          // The filter is the admin's JQL: a query Jira refuses is a 400 naming it, with Jira's words.
+          const message = filter ? jqlRefusal(err) : null;
+          if (message === null) throw err;
+          throw new AppError('VALIDATION_FAILED', `body.filter: ${message}`, {
+            details: { issues: [{ path: 'body.filter', message }] },
+          });
+        }
         let total: number | null = page.total ?? null;
         if (total === null) {
           if (page.isLast) total = page.issues.length;
