@@ -25,6 +25,7 @@ import type { Metrics } from '../metrics/metrics.js';
 import type { Store } from '../store/store.js';
 import { errorBody, toAppError } from './errors.js';
 import { DEFAULT_MAX_JSON_DEPTH, installJsonParser } from './json-body.js';
+import { installNulGuard } from './nul-guard.js';
 import { installBodyLimitGuard } from './body-limit.js';
 import { accessOf, installAuth, PUBLIC, type ApiAuth } from './auth.js';
 import { isAccess, type Access } from '../core/access.js';
@@ -162,6 +163,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   installJsonParser(app, deps.maxJsonDepth ?? DEFAULT_MAX_JSON_DEPTH);
+  installNulGuard(app);
   // A body over its limit gets its 413 (Expect: 100-continue answered by the route's limit).
   const bodyGuard = installBodyLimitGuard(app, { bodyLimit });
   // Every route as the router registers it (any plugin's included), for the access walk and start-up check.

@@ -8,6 +8,7 @@ import type { Engine } from '../../engine/engine.js';
 import type { RecordService } from '../../engine/records.js';
 import type { RecordView } from '../../engine/record-data.js';
 import { errorResponses } from '../schemas.js';
+import { nulMessage } from '../nul-guard.js';
 import { ADMIN_OR_HOST, READ_OR_HOST } from '../auth.js';
 
 /** Largest attachment accepted from the host (Jira Cloud's default limit is 10 MB too). */
@@ -218,6 +219,11 @@ async function readUpload(
         throw invalidPart('body.host_attachment_id', `must be at most ${MAX_ID_CHARS} characters; ${got}`);
       }
       if (value === '') throw invalidPart('body.host_attachment_id', 'must not be empty');
+      // The multipart parser decodes a field leniently: a replacement character is where the
+      // bytes were not UTF-8 (an id never holds one), and NUL cannot be stored.
+      if (value.includes('\uFFFD'))
+        throw invalidPart('body.host_attachment_id', 'is not valid UTF-8; send the id encoded as UTF-8');
+      if (value.includes('\u0000')) throw invalidPart('body.host_attachment_id', nulMessage);
       if (hostAttachmentId !== undefined) throw invalidPart('body.host_attachment_id', 'send it once');
       hostAttachmentId = value;
     }
