@@ -21,6 +21,7 @@ import {
   post,
   when,
 } from './lib.js';
+import { pauseBadge, pauseControls, pauseStates, unlinkRecordButton, wireLifecycle } from './lifecycle.js';
 import { mappingEditor } from './mapping-editor.js';
 import { tokens } from './tokens.js';
 
@@ -222,7 +223,7 @@ const screens = {
       <dl class="facts card">
         <div><dt>Status</dt><dd id="record-status">${esc(r.status)}</dd></div>
         <div><dt>Severity</dt><dd>${esc(r.severity ?? '—')}</dd></div>
-        <div><dt>Jira issue</dt><dd>${r.link?.issue_key ? `<a href="${esc(r.link.browse_url)}" target="_blank" rel="noopener" class="issue-link">${esc(r.link.issue_key)}</a>` : 'not linked'}</dd></div>
+        <div><dt>Jira issue</dt><dd>${r.link?.issue_key ? `<a href="${esc(r.link.browse_url)}" target="_blank" rel="noopener" class="issue-link">${esc(r.link.issue_key)}</a>${r.link.state === 'unlinked' ? ' <span class="badge failed record-unlinked">unlinked</span>' : ''}` : 'not linked'} ${me?.role === 'admin' ? unlinkRecordButton(r) : ''}<span class="unlink-out" aria-live="polite"></span></dd></div>
         <div><dt>Sync</dt><dd>${badge(r.sync.state)}</dd></div>
         <div><dt>Updated</dt><dd>${esc(when(r.updated_at))}</dd></div>
       </dl>
@@ -248,6 +249,11 @@ const screens = {
         )
         .join('')}</ul>${comments.length ? '' : '<p class="muted">No comments.</p>'}</section></div>`;
     wireRetry(main);
+    wireLifecycle(
+      main,
+      () => screens.record(scope, host),
+      () => main.querySelector('.unlink-out'),
+    );
     // Live: what happens in Jira (or the host) shows up without a reload.
     const shown = main.querySelector('#timeline');
     const sig = (rec, l, c) => `${rec.version}|${rec.status}|${rec.sync.state}|${l.entries.length}|${c.length}`;
@@ -429,24 +435,31 @@ const screens = {
   },
 
   async mappings() {
-    const { mappings } = await api('/api/v1/mappings');
+    const [{ mappings }, states] = await Promise.all([api('/api/v1/mappings'), pauseStates()]);
+    const admin = me?.role === 'admin';
     main.innerHTML = `${pageHead('Mappings', 'Host scope → Jira project: issue types, statuses, priorities and fields. Checked against Jira on save.', '<a class="button" href="#/mapping/new" id="new-mapping">New mapping</a>')}
-      <div class="card"><div class="table-wrap"><table><thead><tr><th>Mapping</th><th>Connection</th><th>Scope</th><th>Project</th><th>Direction</th><th>Kinds</th><th>Source</th></tr></thead><tbody>
+      <div class="card"><div class="table-wrap"><table><thead><tr><th>Mapping</th><th>Connection</th><th>Scope</th><th>Project</th><th>Direction</th><th>Kinds</th><th>Source</th><th>State</th></tr></thead><tbody>
       ${mappings
         .map(
           (
             m,
           ) => `<tr class="clickable" data-id="${esc(m.id)}" tabindex="0"><td class="mono">${esc(m.id)}</td><td>${esc(m.mapping.connection)}</td><td>${esc(m.mapping.scope)}</td><td><b>${esc(m.mapping.project)}</b></td><td>${badge(m.mapping.direction)}</td>
-          <td>${esc(Object.keys(m.mapping.kinds ?? {}).join(', '))}</td><td>${m.source === 'file' ? '<span class="badge">file</span>' : `<span class="badge synced">console · v${m.version}</span>`}</td></tr>`,
+          <td>${esc(Object.keys(m.mapping.kinds ?? {}).join(', '))}</td><td>${m.source === 'file' ? '<span class="badge">file</span>' : `<span class="badge synced">console · v${m.version}</span>`}</td>
+          <td class="lifecycle">${pauseBadge(states[`mapping:${m.id}`])} ${admin ? pauseControls('mapping', m.id, states[`mapping:${m.id}`]) : ''}<div class="lifecycle-out" aria-live="polite"></div></td></tr>`,
         )
         .join(
           '',
         )}</tbody></table></div>${mappings.length ? '' : empty('No mapping yet', 'A mapping sends one host scope to one Jira project.', '<a class="button" href="#/mapping/new">New mapping</a>')}</div>`;
     for (const tr of main.querySelectorAll('tr.clickable')) {
       const open = () => (location.hash = `#/mapping/${encodeURIComponent(tr.dataset.id)}`);
-      tr.addEventListener('click', open);
-      tr.addEventListener('keydown', (e) => e.key === 'Enter' && open());
+      tr.addEventListener('click', (e) => !e.target.closest('button, .lifecycle-out') && open());
+      tr.addEventListener('keydown', (e) => e.key === 'Enter' && e.target === tr && open());
     }
+    wireLifecycle(
+      main,
+      () => screens.mappings(),
+      (b) => b.closest('td').querySelector('.lifecycle-out'),
+    );
   },
   mapping: (id) => mappingEditor(main, id),
   audit: () => audit(main),

@@ -1,4 +1,5 @@
 // Connections: the list (health, auth, TLS, check) and the create/edit form with "Check connection".
+import { pauseBadge, pauseControls, pauseStates, wireLifecycle } from './lifecycle.js';
 import { ApiError, api, badge, credentialAdvice, empty, esc, linkify, pageHead, post, put } from './lib.js';
 
 const AUTH_LABEL = { basic: 'Email + API token', pat: 'Personal access token', oauth: 'OAuth 2.0 (3LO)' };
@@ -30,7 +31,7 @@ export function checkResult(r) {
 }
 
 export async function connections(main) {
-  const { connections: list } = await api('/api/v1/connections');
+  const [{ connections: list }, states] = await Promise.all([api('/api/v1/connections'), pauseStates()]);
   const card = (c) => {
     const h = c.health ?? { healthy: true };
     const auth = c.auth ?? { type: c.auth_type };
@@ -44,12 +45,14 @@ export async function connections(main) {
         <div><dt>Jira</dt><dd>${esc(FLAVOUR_LABEL[c.flavour] ?? c.flavour)}</dd></div>
         <div><dt>Credentials</dt><dd>${esc(AUTH_LABEL[auth.type] ?? auth.type)}${auth.email ? ` · ${esc(auth.email)}` : ''}${auth.type === 'oauth' ? ` · ${auth.oauth_connected ? 'connected' : 'not connected yet'}` : ''}</dd></div>
         <div><dt>TLS</dt><dd>${c.tls?.verify === false ? '<span class="warn-text">⚠ not verified</span>' : 'verified'}${c.tls?.custom_ca ? ' · custom CA' : ''}</dd></div>
+        <div><dt>Sync</dt><dd class="lifecycle">${pauseBadge(states[`connection:${c.id}`])}</dd></div>
         <div><dt>Defined in</dt><dd>${c.source === 'file' ? 'jira-bridge.yaml' : 'the console / API'}</dd></div>
       </dl>
       <div class="row">
         <button class="secondary check" data-id="${esc(c.id)}">Check connection</button>
         ${c.source === 'file' ? '<span class="muted small">Edit it in jira-bridge.yaml</span>' : `<a class="button secondary" href="#/connection/${encodeURIComponent(c.id)}">Edit</a><button class="ghost-danger delete" data-id="${esc(c.id)}">Delete</button>`}
         <a class="button secondary" href="#/mapping/new?connection=${encodeURIComponent(c.id)}">Map a project</a>
+        ${pauseControls('connection', c.id, states[`connection:${c.id}`])}
       </div>
       <div class="check-out" aria-live="polite"></div>
     </article>`;
@@ -76,8 +79,19 @@ export async function connections(main) {
   for (const b of main.querySelectorAll('button.delete')) {
     b.addEventListener('click', async () => {
       if (!window.confirm(`Delete the connection "${b.dataset.id}"?`)) return;
+      const path = `/api/v1/connections/${encodeURIComponent(b.dataset.id)}`;
       try {
-        await api(`/api/v1/connections/${encodeURIComponent(b.dataset.id)}`, { method: 'DELETE' });
+        try {
+          await api(path, { method: 'DELETE' });
+        } catch (err) {
+          // Records still linked through it: unlink them too, if the admin confirms (Jira is left as it is).
+          if (err.status !== 409 || !/still links/.test(err.message)) throw err;
+          const ok = window.confirm(
+            `${err.message}.\n\nUnlink them and delete the connection? The Jira issues stay as they are; the records stay, unlinked.`,
+          );
+          if (!ok) return;
+          await api(`${path}?unlink=true`, { method: 'DELETE' });
+        }
         await connections(main);
       } catch (err) {
         b.closest('.card').querySelector('.check-out').innerHTML =
@@ -85,6 +99,11 @@ export async function connections(main) {
       }
     });
   }
+  wireLifecycle(
+    main,
+    () => connections(main),
+    (b) => b.closest('.card').querySelector('.check-out'),
+  );
 }
 
 const fieldErr = (path) => `<p class="field-error" data-error-for="${path}" role="alert" hidden></p>`;
