@@ -208,6 +208,15 @@ export function noisyNeighbour(sandbox: Sandbox, perSecond: number): { stop(): P
   };
 }
 
+/** Spends `tokens` of the sandbox's rate-limit bucket as the neighbour, one call after another. */
+export async function drainBucket(sandbox: Sandbox, tokens: number): Promise<void> {
+  const auth = `Basic ${Buffer.from('alice@sandbox.example:sandbox-api-token-alice').toString('base64')}`;
+  for (let i = 0; i < tokens; i++)
+    await fetch(`${sandbox.baseUrl}${NEIGHBOUR_ROUTE}`, { headers: { authorization: auth } }).then((r) =>
+      r.arrayBuffer(),
+    );
+}
+
 /** 429s the bridge itself met (the neighbour's left out). */
 export function bridge429s(sandbox: Sandbox): number {
   return sandbox.calls
