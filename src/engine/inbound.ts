@@ -932,6 +932,8 @@ export function createInboundHandler(deps: InboundDeps): {
     p: InboundPayload,
     jobId: number | null = null,
     jobKey?: string,
+    /** Counts the Jira calls the run made (the handler reports health only after one). */
+    tally?: { calls: number },
   ): Promise<InboundOutcome['verdict']> {
     const deliveries = await pendingDeliveries(p);
     const link = await store.db
@@ -978,10 +980,12 @@ export function createInboundHandler(deps: InboundDeps): {
     let calls = 0;
     const counted = <T>(fn: () => Promise<T>): Promise<T> => {
       calls++;
+      if (tally) tally.calls++;
       return fn();
     };
     const countCall = (): void => {
       calls++;
+      if (tally) tally.calls++;
     };
     const meCached = await port.whoami(); // cached after the first call per connection
     const ids = deliveries.map((d) => d.id);
@@ -1093,8 +1097,11 @@ export function createInboundHandler(deps: InboundDeps): {
   const handler: JobHandler = async (job: Job) => {
     const p = job.payload as InboundPayload;
     try {
-      await syncIssue(p, job.id, job.key);
-      deps.onConnectionHealth?.(p.connectionId, null);
+      const tally = { calls: 0 };
+      await syncIssue(p, job.id, job.key, tally);
+      // Only an authenticated answer from Jira tells the credentials work: a run that called
+      // nothing (an echo, an issue nobody links) says nothing about them.
+      if (tally.calls > 0) deps.onConnectionHealth?.(p.connectionId, null);
     } catch (err) {
       const e = isAppError(err)
         ? err

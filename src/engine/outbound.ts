@@ -1289,7 +1289,9 @@ export function createOutboundHandler(deps: OutboundDeps): {
           outcome.action = 'noop';
         calls = counted.calls();
         await finish(record, calls, jobId, outcome, newBases, linkUpdate, true);
-        deps.onConnectionHealth?.(mapping.connectionId, null);
+        // Only an authenticated answer from Jira tells the credentials work: a job that called
+        // nothing says nothing (else a paused connection flaps healthy on every such job).
+        if (calls > 0) deps.onConnectionHealth?.(mapping.connectionId, null);
       } finally {
         calls = counted.calls();
       }
