@@ -193,6 +193,42 @@ describe('pause and remove: nothing flows while paused, resuming reconciles, unl
     });
   });
 
+  it('enabled: false in a mapping’s configuration holds it (resume is a 409 naming the switch); enabled: true again brings the waiting change across', async () => {
+    const body = {
+      connection: 'sb',
+      scope: 'cfg-fleet',
+      project: 'SEC',
+      kinds: { incident: { issue_type: 'Vulnerability' } },
+      priority: { out: { P1: 'Highest', P3: 'Medium' } },
+    };
+    expect((await api('PUT', '/api/v1/mappings/cfg', body)).status).toBe(201);
+    await upsert('cfg-fleet', 'e-1', { title: 'Config switch', severity: 'P3' });
+    const key = await linked('cfg-fleet', 'e-1');
+    await quiet();
+    const off = await api('PUT', '/api/v1/mappings/cfg', { ...body, enabled: false });
+    expect(off.status).toBe(200);
+    expect(off.json.mapping.enabled).toBe(false);
+    const states = (await api('GET', '/api/v1/pauses')).json.pauses as Array<Record<string, unknown>>;
+    expect(states.find((p) => p.id === 'cfg')).toMatchObject({ enabled: false, configured: false, paused: false });
+    const refused = await api('POST', '/api/v1/mappings/cfg/resume');
+    expect(refused.status).toBe(409);
+    expect(refused.json.error.message).toMatch(/enabled: false/);
+
+    await upsert('cfg-fleet', 'e-1', { title: 'Config switch', severity: 'P1' });
+    await until(
+      'the record to be held',
+      async () => (await record('cfg-fleet', 'e-1')).sync.error?.code === 'SYNC_DISABLED',
+    );
+    expect(((await jiraIssue(key)).fields.priority as { name: string }).name).toBe('Medium');
+
+    expect((await api('PUT', '/api/v1/mappings/cfg', { ...body, enabled: true })).status).toBe(200);
+    await until(
+      'the waiting change to reach Jira',
+      async () => ((await jiraIssue(key)).fields.priority as { name: string }).name === 'Highest',
+    );
+    expect((await record('cfg-fleet', 'e-1')).sync.state).toBe('synced');
+  });
+
   it('pause and resume answer 404 for what does not exist and refuse everyone without a declaration of access', async () => {
     expect((await api('POST', '/api/v1/mappings/nope/pause')).status).toBe(404);
     expect((await api('POST', '/api/v1/connections/nope/resume')).status).toBe(404);
