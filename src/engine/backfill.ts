@@ -12,6 +12,7 @@ import { acquireCreateLock, releaseCreateLock } from './create-lock.js';
 import { ensureConfigRows } from './config-rows.js';
 import { desiredFields, encodeField, type EncodeContext } from './desired.js';
 import { BACKFILL_JOB } from './record-data.js';
+import { disabledBy } from './pause.js';
 import { enqueueOutbound } from './records.js';
 import type { CreateBody, IssueRef, JiraPort, MappingSource, OutboundMapping, RecordData } from './types.js';
 
@@ -323,6 +324,16 @@ export function createBackfill(deps: BackfillDeps) {
     if (!p || p.state === 'done') return;
     const mapping = mappings.byId(p.mapping_id) ?? mappings.forScope(p.scope);
     if (!mapping) throw new AppError('MAPPING_NOT_FOUND', `No mapping ${p.mapping_id} for scope "${p.scope}"`);
+    const off = await disabledBy(store.db, mappings, mapping.connectionId, [mapping.id]);
+    if (off) {
+      p.state = 'failed';
+      p.errors.push({
+        host_id: '*',
+        message: `the ${off.replace(':', ' ')} was paused; start the backfill again after resuming it`,
+      });
+      await save(store.db, p);
+      return;
+    }
     const jira = deps.jira(mapping.connectionId);
     const counter = { calls: p.jira_calls };
     p.state = 'running';
@@ -369,6 +380,9 @@ export function createBackfill(deps: BackfillDeps) {
           }`,
         );
       }
+      // A paused mapping or connection sends nothing: not a backfill either.
+      const off = await disabledBy(store.db, mappings, mapping.connectionId, [mapping.id]);
+      if (off) throw new AppError('CONFLICT', `The ${off.replace(':', ' ')} is paused; resume it before a backfill`);
       const total = (await unlinked(input.scope)).length;
       const t = new Date(now()).toISOString();
       const p: BackfillProgress = {

@@ -133,6 +133,10 @@ describe('pause and remove: nothing flows while paused, resuming reconciles, unl
     const during = await jiraIssue(key);
     expect(during.fields.summary).toBe('Disk full on node 7 (from Jira)');
     expect((during.fields.priority as { name: string }).name).toBe('Medium');
+    // No backfill either.
+    const backfill = await api('POST', '/api/v1/backfill', { scope: 'fleet' });
+    expect(backfill.status).toBe(409);
+    expect(backfill.json.error.message).toMatch(/mapping ops is paused/);
     // The sweep leaves the paused mapping out.
     const sweep = await svc.engine.sweep('sb', { checkLinks: false });
     expect(sweep.queued).toBe(0);

@@ -38,7 +38,7 @@ export const backfillPlugin: FastifyPluginAsync<BackfillRouteOptions> = async (f
         tags: ['sync'],
         summary: 'Start a backfill of every unlinked record of the mapping covering a scope',
         body: z.strictObject({ scope: z.string().min(1).describe('Host scope whose mapping is backfilled') }),
-        response: { 202: BackfillSchema, ...errorResponses(400, 422) },
+        response: { 202: BackfillSchema, ...errorResponses(400, 409, 422) },
       },
     },
     async (req, reply) => reply.code(202).send(await opts.engine.backfill.start({ scope: req.body.scope })),
