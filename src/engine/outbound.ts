@@ -1118,8 +1118,12 @@ export function createOutboundHandler(deps: OutboundDeps): {
         return;
       }
       if (link?.state === 'unlinked' && opts.resync) {
-        // Re-sync of an unlinked record: start over with a fresh link (and a fresh token).
-        await store.db.deleteFrom('links').where('record_id', '=', recordId).execute();
+        // Re-sync of an unlinked record: start over with a fresh link (and a fresh token); what
+        // the journal knew of the old issue goes with it.
+        await store.transaction(async (trx) => {
+          await trx.deleteFrom('links').where('record_id', '=', recordId).execute();
+          await pruneJournal(trx, recordId);
+        });
         link = undefined;
       }
       if (mapping.direction === 'from_jira') {
