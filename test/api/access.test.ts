@@ -13,7 +13,7 @@ import { createMetrics } from '../../src/metrics/metrics.js';
 import { RejectLimiter } from '../../src/webhooks/reject-limiter.js';
 import { freshSqlite, type TestDb } from '../helpers/db.js';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/index.js';
-import { sandboxConnectionYaml, startTestService, writeConfig } from '../helpers/service.js';
+import { sandboxConnectionYaml, startTestService, WEB_AND_PAYROLL_MAPPINGS, writeConfig } from '../helpers/service.js';
 
 describe('API access: tokens with roles, revocation, audit (through the real service)', () => {
   let sb: RunningSandbox;
@@ -32,12 +32,7 @@ describe('API access: tokens with roles, revocation, audit (through the real ser
 
   beforeAll(async () => {
     sb = await startSandbox({ flavour: 'cloud', port: 0 });
-    writeConfig(dir, [
-      ...sandboxConnectionYaml(sb),
-      'mappings:',
-      '  - { id: web, connection: sb, scope: web, project: OPS, kinds: { incident: { issue_type: Incident } } }',
-      '  - { id: pay, connection: sb, scope: payroll, project: SEC, kinds: { vulnerability: { issue_type: Vulnerability } } }',
-    ]);
+    writeConfig(dir, [...sandboxConnectionYaml(sb), ...WEB_AND_PAYROLL_MAPPINGS]);
     svc = await startTestService(dir);
   });
   afterAll(async () => {

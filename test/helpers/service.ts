@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startService, type RunningService } from '../../src/app/service.js';
 import { createJiraClient, type JiraClient } from '../../src/jira/client.js';
-import { createLogger } from '../../src/log/logger.js';
+import { createLogger, type Logger } from '../../src/log/logger.js';
 import type { RunningSandbox } from '../../src/sandbox/index.js';
 import { spawnCli, waitForStatus, type Spawned } from '../cli/helpers.js';
 
@@ -50,12 +50,23 @@ export function writeConfig(dir: string, lines: string[]): void {
   writeFileSync(join(dir, 'jira-bridge.yaml'), [...lines, ''].join('\n'));
 }
 
-/** The real service on a loopback port, its data under `<dir>/data`, silent. */
-export function startTestService(dir: string, env: Record<string, string> = {}): Promise<RunningService> {
+/** Two mappings of the sandbox connection `sb`: scope web → OPS incidents, scope payroll → SEC vulnerabilities. */
+export const WEB_AND_PAYROLL_MAPPINGS = [
+  'mappings:',
+  '  - { id: web, connection: sb, scope: web, project: OPS, kinds: { incident: { issue_type: Incident } } }',
+  '  - { id: pay, connection: sb, scope: payroll, project: SEC, kinds: { vulnerability: { issue_type: Vulnerability } } }',
+];
+
+/** The real service on a loopback port, its data under `<dir>/data`, silent (or logging to `logger`). */
+export function startTestService(
+  dir: string,
+  env: Record<string, string> = {},
+  logger: Logger = createLogger({ level: 'silent' }),
+): Promise<RunningService> {
   return startService({
     configPath: join(dir, 'jira-bridge.yaml'),
     env: { PORT: '0', HOST: '127.0.0.1', DATA_DIR: join(dir, 'data'), ...env },
-    logger: createLogger({ level: 'silent' }),
+    logger,
   });
 }
 

@@ -12,12 +12,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startService, type RunningService } from '../../src/app/service.js';
+import type { RunningService } from '../../src/app/service.js';
 import { authorize, isAccess, type Principal, type Role } from '../../src/core/access.js';
 import { registeredRoutes, type RegisteredRoute } from '../../src/http/server.js';
 import { createLogger } from '../../src/log/logger.js';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/index.js';
-import { sandboxConnectionYaml, writeConfig } from '../helpers/service.js';
+import { sandboxConnectionYaml, startTestService, WEB_AND_PAYROLL_MAPPINGS, writeConfig } from '../helpers/service.js';
 
 type Who = 'none' | 'admin' | 'operator' | 'viewer' | 'host-web' | 'host-all';
 const WHO: Who[] = ['none', 'admin', 'operator', 'viewer', 'host-web', 'host-all'];
@@ -198,17 +198,8 @@ describe('access by declaration, walked from the router, for every spelling of e
 
   beforeAll(async () => {
     sb = await startSandbox({ flavour: 'cloud', port: 0 });
-    writeConfig(dir, [
-      ...sandboxConnectionYaml(sb),
-      'mappings:',
-      '  - { id: web, connection: sb, scope: web, project: OPS, kinds: { incident: { issue_type: Incident } } }',
-      '  - { id: pay, connection: sb, scope: payroll, project: SEC, kinds: { vulnerability: { issue_type: Vulnerability } } }',
-    ]);
-    svc = await startService({
-      configPath: join(dir, 'jira-bridge.yaml'),
-      env: { PORT: '0', HOST: '127.0.0.1', DATA_DIR: join(dir, 'data') },
-      logger: createLogger({ level: 'info', destination: logs }),
-    });
+    writeConfig(dir, [...sandboxConnectionYaml(sb), ...WEB_AND_PAYROLL_MAPPINGS]);
+    svc = await startTestService(dir, {}, createLogger({ level: 'info', destination: logs }));
   });
   afterAll(async () => {
     agent.destroy();

@@ -138,6 +138,13 @@ describe('OAuth connection through the running service', () => {
     });
     await new Promise<void>((r) => rx.listen(0, '127.0.0.1', r));
     const elsewhere = `http://127.0.0.1:${(rx.address() as AddressInfo).port}`;
+    /** "Connect with Atlassian": start, consent in the sandbox, the callback back to the service. */
+    const connectWithAtlassian = async (id: string) => {
+      const start = await call('POST', `/api/v1/connections/${id}/oauth/start`);
+      const callback = await consent(String(start.body.authorize_url));
+      const done = await fetch(`${svc.url}${callback.pathname}${callback.search}`, { redirect: 'manual' });
+      expect(done.status).toBe(302);
+    };
     const grants = async () =>
       Number(
         (
@@ -158,11 +165,7 @@ describe('OAuth connection through the running service', () => {
         sweep: { interval_seconds: 0 },
       });
       expect(made.status).toBe(201);
-      const start = await call('POST', '/api/v1/connections/moving/oauth/start');
-      const callback = await consent(String(start.body.authorize_url));
-      expect((await fetch(`${svc.url}${callback.pathname}${callback.search}`, { redirect: 'manual' })).status).toBe(
-        302,
-      );
+      await connectWithAtlassian('moving');
       expect((await call('POST', '/api/v1/connections/moving/check')).body.ok).toBe(true);
       expect(await grants()).toBeGreaterThan(0);
 
@@ -198,9 +201,7 @@ describe('OAuth connection through the running service', () => {
         sweep: { interval_seconds: 0 },
       });
       expect(back.status).toBe(200);
-      const again = await call('POST', '/api/v1/connections/moving/oauth/start');
-      const cb = await consent(String(again.body.authorize_url));
-      expect((await fetch(`${svc.url}${cb.pathname}${cb.search}`, { redirect: 'manual' })).status).toBe(302);
+      await connectWithAtlassian('moving');
       expect(await grants()).toBeGreaterThan(0);
       expect((await call('DELETE', '/api/v1/connections/moving')).status).toBe(204);
       expect(await grants()).toBe(0);
