@@ -1043,8 +1043,8 @@ export function createInboundHandler(deps: InboundDeps): {
     // to it stay in Jira (one search, only for a filtered mapping Jira's changes flow back from; a
     // deleted issue still unlinks).
     const filter = mapping?.direction !== 'to_jira' ? mapping?.filter : undefined;
-    if (state && filter && !(await counted(() => port.matchesJql(state.id, filter)))) {
-      const nonEcho = ids.filter((id) => !echoes.some((e) => e.id === id));
+    /** The run's deliveries: our own writes are echoes, the rest get what the run made of them. */
+    const settle = async (verdict: string, detail: string | null): Promise<void> => {
       await setVerdicts(
         store.db,
         echoes.map((e) => e.id),
@@ -1053,24 +1053,18 @@ export function createInboundHandler(deps: InboundDeps): {
       );
       await setVerdicts(
         store.db,
-        nonEcho,
-        'ignored:out_of_scope',
-        `outside the JQL filter of mapping "${mapping!.id}" (${filter})`,
+        ids.filter((id) => !echoes.some((e) => e.id === id)),
+        verdict,
+        detail,
       );
+    };
+    if (state && filter && !(await counted(() => port.matchesJql(state.id, filter)))) {
+      await settle('ignored:out_of_scope', `outside the JQL filter of mapping "${mapping!.id}" (${filter})`);
       log?.debug({ issueId: p.issueId, mappingId: mapping!.id, calls }, 'linked issue outside its mapping filter');
       return 'ignored:out_of_scope';
     }
     const outcome = await applyLinked(port, link, state, meCached, jobId, () => calls, countCall);
-    const nonEcho = ids.filter((id) => !echoes.some((e) => e.id === id));
-    await setVerdicts(
-      store.db,
-      echoes.map((e) => e.id),
-      'echo',
-      'caused by jira-bridge’s own write',
-    );
-    await setVerdicts(
-      store.db,
-      nonEcho,
+    await settle(
       outcome.verdict,
       [
         outcome.fields.length ? `fields: ${outcome.fields.join(', ')}` : null,
