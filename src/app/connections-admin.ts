@@ -1,7 +1,7 @@
 /**
  * Jira connections through the admin API (and the console). The configuration file seeds the
  * model; a connection created here is stored in the `connections` table — its public part as JSON
- * (`{ source: 'api', connection }`), its secrets (API token, PAT, OAuth client secret, webhook
+ * (`{ source: 'api', connection }`), its secrets (API token, password, PAT, OAuth client secret, webhook
  * secrets) sealed with the master key into `secrets_enc`, bound to the row — and is live at once:
  * a Jira client, the sync engine, the webhook intake and the sweep all see it. A connection from
  * the file is edited in the file (the API says so). Responses never carry a secret: they say
@@ -25,6 +25,7 @@ import { appendAudit } from '../store/audit.js';
 /** Where each secret of a connection lives in its config shape. */
 const SECRET_PATHS = [
   ['auth', 'api_token'],
+  ['auth', 'password'],
   ['auth', 'token'],
   ['auth', 'client_secret'],
   ['webhook', 'secret'],
@@ -73,6 +74,8 @@ export interface ConnectionView {
   auth: {
     type: 'basic' | 'pat' | 'oauth';
     email?: string;
+    /** Data Center basic auth with a username and password (the password is never returned). */
+    username?: string;
     client_id?: string;
     has_secret: boolean;
     /** OAuth: whether an Atlassian account has authorized it ("Connect with Atlassian" done). */
@@ -98,7 +101,9 @@ export function connectionView(c: ConnectionConfig, source: 'file' | 'api', oaut
     source,
     auth:
       a.type === 'basic'
-        ? { type: 'basic', email: a.email, has_secret: !!a.api_token }
+        ? a.username !== undefined
+          ? { type: 'basic', username: a.username, has_secret: !!a.password }
+          : { type: 'basic', ...(a.email !== undefined ? { email: a.email } : {}), has_secret: !!a.api_token }
         : a.type === 'pat'
           ? { type: 'pat', has_secret: !!a.token }
           : {
@@ -139,7 +144,7 @@ function masked(c: ConnectionConfig, previous?: ConnectionConfig): Record<string
 
 /** The parts of a connection that are plain objects (anything else there is refused, named). */
 const OBJECT_FIELDS = {
-  auth: 'must be an object: {type: basic, email, api_token} | {type: pat, token} | {type: oauth, client_id, client_secret}',
+  auth: 'must be an object: {type: basic, email, api_token} | {type: basic, username, password} (Data Center) | {type: pat, token} | {type: oauth, client_id, client_secret}',
   tls: 'must be an object: {verify?, ca_pem?}',
   webhook: 'must be an object: {secret?, previous_secret?, url_token?}',
   sweep: 'must be an object: {interval_seconds?, link_check_seconds?}',
@@ -156,9 +161,25 @@ const CLEARABLE = [
 /** The secret a connection authenticates to Jira with, as people call it. */
 const AUTH_SECRET_NAMES: Record<string, string> = {
   'auth.api_token': 'API token',
+  'auth.password': 'password',
   'auth.token': 'personal access token',
   'auth.client_secret': 'client secret',
 };
+
+/**
+ * Which credential an auth object holds: basic auth's two forms (email + API token, username +
+ * password) are different credentials, so a stored one is kept only for a body of the same form.
+ * A body's basic auth naming neither login is taken as the stored form.
+ */
+function authForm(auth: Record<string, unknown> | undefined, existing: ConnectionConfig): string {
+  const stored =
+    existing.auth.type === 'basic' && existing.auth.username !== undefined ? 'basic:password' : existing.auth.type;
+  if (!auth) return stored;
+  if (auth.type !== 'basic') return String(auth.type ?? existing.auth.type);
+  if (auth.username !== undefined) return 'basic:password';
+  if (auth.email !== undefined) return 'basic';
+  return existing.auth.type === 'basic' ? stored : 'basic';
+}
 
 const isObject = (v: unknown): v is Record<string, unknown> => !!v && typeof v === 'object' && !Array.isArray(v);
 
@@ -343,7 +364,7 @@ export function createConnectionAdmin(deps: ConnectionAdminDeps) {
       const left = (a: string, k: string) => !cleared.has(`${a}.${k}`) && (b[a]?.[k] === undefined || b[a]?.[k] === '');
       for (const [path, v] of Object.entries(secrets)) {
         const [a, k] = path.split('.') as [string, string];
-        const sameAuth = a !== 'auth' || (b.auth?.type ?? existing.auth.type) === existing.auth.type;
+        const sameAuth = a !== 'auth' || authForm(b.auth, existing) === authForm(existing.auth, existing);
         if (!sameAuth || !left(a, k)) continue;
         keep[path] = v;
         if (a === 'auth') borrowed = path;

@@ -20,7 +20,9 @@ export function jiraConnectionOf(c: ConnectionConfig, oauth?: OAuthAuthFactory):
     c.auth.type === 'oauth' && oauth
       ? oauth(c)
       : c.auth.type === 'basic'
-        ? { type: 'basic', email: c.auth.email, apiToken: c.auth.api_token }
+        ? c.auth.username !== undefined
+          ? { type: 'password', username: c.auth.username, password: c.auth.password ?? '' }
+          : { type: 'basic', email: c.auth.email ?? '', apiToken: c.auth.api_token ?? '' }
         : c.auth.type === 'pat'
           ? { type: 'pat', token: c.auth.token }
           : {

@@ -22,11 +22,45 @@ const httpUrl = z.string().refine((v) => {
 const direction = z.enum(['both', 'to_jira', 'from_jira']);
 
 const authSchema = z.discriminatedUnion('type', [
-  z.strictObject({
-    type: z.literal('basic'),
-    email: z.string().email('must be an email address'),
-    api_token: nonEmpty,
-  }),
+  /**
+   * Basic auth, in one of two forms: `email` + `api_token` (Jira Cloud; an API token from
+   * id.atlassian.com), or `username` + `password` (Data Center / Server, e.g. a Jira older than
+   * personal access tokens). Cloud refuses a password over its API: see connectionSchema.
+   */
+  z
+    .strictObject({
+      type: z.literal('basic'),
+      email: z.string().email('must be an email address').optional(),
+      api_token: nonEmpty.optional(),
+      username: nonEmpty.optional(),
+      password: nonEmpty.optional(),
+    })
+    .superRefine((a, ctx) => {
+      const token = a.email !== undefined || a.api_token !== undefined;
+      const password = a.username !== undefined || a.password !== undefined;
+      if (token && password) {
+        for (const k of ['username', 'password'] as const)
+          if (a[k] !== undefined)
+            ctx.addIssue({
+              code: 'custom',
+              path: [k],
+              message: `cannot be combined with ${a.email !== undefined ? 'email' : 'api_token'}: basic auth is either email + api_token (Cloud) or username + password (Data Center)`,
+            });
+        return;
+      }
+      const need: ReadonlyArray<'email' | 'api_token' | 'username' | 'password'> = password
+        ? ['username', 'password']
+        : ['email', 'api_token'];
+      for (const k of need)
+        if (a[k] === undefined)
+          ctx.addIssue({
+            code: 'custom',
+            path: [k],
+            message: password
+              ? `is required with ${k === 'password' ? 'username' : 'password'} (Data Center basic auth: the Jira user name and its password)`
+              : 'is required (basic auth: email + api_token on Cloud, or username + password on Data Center)',
+          });
+    }),
   z.strictObject({ type: z.literal('pat'), token: nonEmpty }),
   z.strictObject({
     type: z.literal('oauth'),
@@ -40,50 +74,64 @@ const authSchema = z.discriminatedUnion('type', [
   }),
 ]);
 
-export const connectionSchema = z.strictObject({
-  id,
-  name: z.string().optional(),
-  /** false pauses it: nothing flows either way until it is enabled again (see README, Pause). */
-  enabled: z.boolean().default(true),
-  site_url: httpUrl,
-  flavour: z.enum(['cloud', 'datacenter']),
-  auth: authSchema,
-  tls: z
-    .strictObject({
-      verify: z.boolean().default(true),
-      /** A PEM bundle file of the CA that signed Jira's certificate (self-hosted Jira, private CA). */
-      ca_file: z.string().optional(),
-      /** The same bundle inline (the admin API and console store it with the connection). */
-      ca_pem: z
-        .string()
-        .refine((v) => v.includes('-----BEGIN CERTIFICATE-----'), 'must be a PEM bundle (-----BEGIN CERTIFICATE-----…)')
-        .optional(),
-    })
-    .default({ verify: true }),
-  webhook: z
-    .strictObject({
-      secret: z.string().min(16, 'must be at least 16 characters').optional(),
-      previous_secret: z.string().optional(),
-      url_token: z.string().min(16, 'must be at least 16 characters').optional(),
-    })
-    .default({}),
-  /** Reconciliation: how often Jira is searched for changes webhooks missed (0 turns it off). */
-  sweep: z
-    .strictObject({
-      interval_seconds: z.number().int().min(0).max(86_400).default(300),
-      /**
-       * At most this often a sweep also checks that linked issues still exist (deletions send no
-       * `updated`; without webhooks it is the only way to notice them). 0 turns it off.
-       */
-      link_check_seconds: z
-        .number()
-        .int()
-        .min(0)
-        .max(7 * 86_400)
-        .default(3600),
-    })
-    .default({ interval_seconds: 300, link_check_seconds: 3600 }),
-});
+export const connectionSchema = z
+  .strictObject({
+    id,
+    name: z.string().optional(),
+    /** false pauses it: nothing flows either way until it is enabled again (see README, Pause). */
+    enabled: z.boolean().default(true),
+    site_url: httpUrl,
+    flavour: z.enum(['cloud', 'datacenter']),
+    auth: authSchema,
+    tls: z
+      .strictObject({
+        verify: z.boolean().default(true),
+        /** A PEM bundle file of the CA that signed Jira's certificate (self-hosted Jira, private CA). */
+        ca_file: z.string().optional(),
+        /** The same bundle inline (the admin API and console store it with the connection). */
+        ca_pem: z
+          .string()
+          .refine(
+            (v) => v.includes('-----BEGIN CERTIFICATE-----'),
+            'must be a PEM bundle (-----BEGIN CERTIFICATE-----…)',
+          )
+          .optional(),
+      })
+      .default({ verify: true }),
+    webhook: z
+      .strictObject({
+        secret: z.string().min(16, 'must be at least 16 characters').optional(),
+        previous_secret: z.string().optional(),
+        url_token: z.string().min(16, 'must be at least 16 characters').optional(),
+      })
+      .default({}),
+    /** Reconciliation: how often Jira is searched for changes webhooks missed (0 turns it off). */
+    sweep: z
+      .strictObject({
+        interval_seconds: z.number().int().min(0).max(86_400).default(300),
+        /**
+         * At most this often a sweep also checks that linked issues still exist (deletions send no
+         * `updated`; without webhooks it is the only way to notice them). 0 turns it off.
+         */
+        link_check_seconds: z
+          .number()
+          .int()
+          .min(0)
+          .max(7 * 86_400)
+          .default(3600),
+      })
+      .default({ interval_seconds: 300, link_check_seconds: 3600 }),
+  })
+  .superRefine((c, ctx) => {
+    // Jira Cloud answers 401 to a password over its REST API (Atlassian removed it in 2019).
+    if (c.flavour === 'cloud' && c.auth.type === 'basic' && c.auth.username !== undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['auth', 'username'],
+        message:
+          'Jira Cloud refuses a username and password over its API: use email and api_token (an API token from https://id.atlassian.com/manage-profile/security/api-tokens) or type: oauth; username + password is for flavour: datacenter',
+      });
+  });
 
 const kindTarget = z.union([
   z.strictObject({ issue_type: nonEmpty, subtask_of: z.string().optional() }),

@@ -37,6 +37,10 @@ function errorMessagesOf(b: JiraErrorBody | undefined): string[] {
 export function credentialHint(flavour: Flavour, authType: string): string {
   if (authType === 'oauth')
     return 'the OAuth access token was refused: reconnect the Jira site (authorize again) so a fresh refresh token is stored';
+  if (authType === 'password')
+    return flavour === 'cloud'
+      ? 'Jira Cloud does not accept a password over its API: use the account email with an API token (https://id.atlassian.com/manage-profile/security/api-tokens)'
+      : 'check the username and password (a changed or expired password, a locked account, or a CAPTCHA after failed logins — log in to Jira in a browser once to clear it); Jira with personal access tokens can use auth type pat instead';
   return flavour === 'cloud'
     ? 'regenerate the API token at https://id.atlassian.com/manage-profile/security/api-tokens and check the account email'
     : 'create a new Personal Access Token in Jira (Profile → Personal Access Tokens) and check it has not expired';

@@ -15,6 +15,8 @@ import { pacerFor, type Pacer } from './pacer.js';
 
 export type JiraAuth =
   | { type: 'basic'; email: string; apiToken: string }
+  /** Data Center / Server basic auth with the Jira user name and its password. */
+  | { type: 'password'; username: string; password: string }
   | { type: 'pat'; token: string }
   | {
       type: 'oauth';
@@ -145,6 +147,8 @@ export class JiraTransport {
     switch (a.type) {
       case 'basic':
         return `Basic ${Buffer.from(`${a.email}:${a.apiToken}`).toString('base64')}`;
+      case 'password':
+        return `Basic ${Buffer.from(`${a.username}:${a.password}`).toString('base64')}`;
       case 'pat':
         return `Bearer ${a.token}`;
       case 'oauth':

@@ -11,7 +11,10 @@ function same(a: string, b: string): boolean {
 /**
  * Who is calling, from the Authorization header, the way each flavour authenticates.
  * Cloud: Basic email:apiToken, or Bearer with an OAuth 2.0 access token.
- * Data Center: Bearer PAT, or Basic username:password (the API token stands in for the password).
+ * Data Center: Bearer PAT, or Basic username:password (the user name, case-insensitive as Jira
+ * compares it, or the email; the user's password — Data Center has no API tokens).
+ * Cloud refuses a password over its API (Atlassian removed basic auth with passwords in 2019): a
+ * Basic header whose secret is the account's password is a 401 there, like any other wrong secret.
  */
 export interface Authenticated {
   user: SandboxUser;
@@ -30,8 +33,14 @@ export function authenticate(state: SandboxState, flavour: Flavour, header: stri
     if (i < 0) return null;
     const login = decoded.slice(0, i);
     const secret = decoded.slice(i + 1);
-    const user = users.find((u) => (flavour === 'cloud' ? u.email === login : u.name === login || u.email === login));
-    return user && same(user.apiToken, secret) ? { user, scheme: 'basic' } : null;
+    if (flavour === 'cloud') {
+      const user = users.find((u) => u.email.toLowerCase() === login.toLowerCase());
+      return user && same(user.apiToken, secret) ? { user, scheme: 'basic' } : null;
+    }
+    const lower = login.toLowerCase();
+    const user =
+      users.find((u) => u.name.toLowerCase() === lower) ?? users.find((u) => u.email.toLowerCase() === lower);
+    return user && same(user.password, secret) ? { user, scheme: 'basic' } : null;
   }
   if (scheme.toLowerCase() === 'bearer') {
     const user = users.find((u) => same(flavour === 'cloud' ? u.oauthToken : u.pat, value));

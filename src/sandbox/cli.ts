@@ -23,14 +23,14 @@ export function sandboxBanner(sb: Pick<RunningSandbox, 'baseUrl' | 'flavour' | '
     '',
     sb.flavour === 'cloud'
       ? `  Admin:  email ${c.email}  API token ${c.apiToken}  (Basic auth)  OAuth bearer ${c.oauthToken}`
-      : `  Admin:  user ${Object.values(c.users).find((u) => u.pat === c.pat)?.name ?? 'admin'}  personal access token ${c.pat}  (Authorization: Bearer)`,
+      : `  Admin:  user ${Object.values(c.users).find((u) => u.pat === c.pat)?.name ?? 'admin'}  personal access token ${c.pat}  (Authorization: Bearer)  password ${c.password}  (Basic)`,
   ];
   for (const [name, u] of Object.entries(c.users)) {
     if (u.apiToken === c.apiToken) continue; // the admin, above
     lines.push(
       sb.flavour === 'cloud'
         ? `  ${name}:  email ${u.loginEmail}  API token ${u.apiToken}${u.email === null ? '  (email hidden by privacy settings)' : ''}`
-        : `  ${name}:  user ${u.name}  PAT ${u.pat}`,
+        : `  ${name}:  user ${u.name}  PAT ${u.pat}  password ${u.password}`,
     );
   }
   lines.push(

@@ -49,6 +49,8 @@ export interface SandboxUserCredentials {
   /** The login email, always present (Basic auth on Cloud). */
   loginEmail: string;
   apiToken: string;
+  /** The login password (Data Center Basic username:password). */
+  password: string;
   pat: string;
   /** OAuth 2.0 bearer token (Cloud). */
   oauthToken: string;
@@ -58,6 +60,8 @@ export interface SandboxCredentials {
   /** The admin's email and API token (Cloud Basic auth). */
   email: string;
   apiToken: string;
+  /** The admin's login password (Data Center Basic auth with username and password). */
+  password: string;
   /** The admin's personal access token (Data Center Bearer auth). */
   pat: string;
   /** The admin's OAuth 2.0 access token (Cloud Bearer auth; needed for /rest/api/3/webhook). */
@@ -98,6 +102,7 @@ export function sandboxCredentials(sb: Pick<SandboxApp, 'state' | 'flavour'>): S
       email: sb.flavour === 'cloud' && !u.emailVisible ? null : u.email,
       loginEmail: u.email,
       apiToken: u.apiToken,
+      password: u.password,
       pat: u.pat,
       oauthToken: u.oauthToken,
     };
@@ -107,6 +112,7 @@ export function sandboxCredentials(sb: Pick<SandboxApp, 'state' | 'flavour'>): S
   return {
     email: admin.email,
     apiToken: admin.apiToken,
+    password: admin.password,
     pat: admin.pat,
     oauthToken: admin.oauthToken,
     users,

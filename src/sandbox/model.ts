@@ -32,6 +32,8 @@ export interface SandboxUser {
   timeZone: string;
   admin: boolean;
   apiToken: string;
+  /** The Data Center / Server login password (Basic username:password; Cloud refuses passwords). */
+  password: string;
   pat: string;
   /** OAuth 2.0 (3LO) access token accepted as a Bearer on Cloud. */
   oauthToken: string;

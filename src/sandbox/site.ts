@@ -42,6 +42,8 @@ const userSchema = z.strictObject({
   accountId: z.string().min(1).max(128).optional(),
   accountType: z.enum(['atlassian', 'app', 'customer']).default('atlassian'),
   apiToken: z.string().min(1).optional(),
+  /** Data Center: the login password (Basic username:password). */
+  password: z.string().min(1).optional(),
   pat: z.string().min(1).optional(),
   oauthToken: z.string().min(1).optional(),
 });
@@ -263,6 +265,7 @@ export function compileSite(raw: unknown, prefix = 'site'): CompiledSite {
     timeZone: u.timeZone,
     admin: u.admin,
     apiToken: u.apiToken ?? `sandbox-api-token-${u.name}`,
+    password: u.password ?? `sandbox-password-${u.name}`,
     pat: u.pat ?? `sandbox-pat-${u.name}`,
     oauthToken: u.oauthToken ?? `sandbox-oauth-${u.name}`,
     accountType: u.accountType,

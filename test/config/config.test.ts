@@ -101,6 +101,70 @@ describe('loadConfig: invalid files name the exact path and the fix', () => {
     expect(issues[0]).toMatch(/^connections\[0\]\.auth\.email: must be an email address/);
   });
 
+  describe('Data Center basic auth with a username and password', () => {
+    const DC = (auth: string) => `connections:
+  - id: onprem
+    site_url: https://jira.example.com/jira
+    flavour: datacenter
+    auth: ${auth}
+`;
+
+    it('takes username and password on Data Center, the password from an ${ENV} reference', async () => {
+      const c = parseConfigText(DC('{ type: basic, username: jira-bot, password: "${JIRA_PASSWORD}" }'), {
+        JIRA_PASSWORD: 'pa:ss wörd',
+      });
+      expect(c.connections[0]!.auth).toEqual({ type: 'basic', username: 'jira-bot', password: 'pa:ss wörd' });
+    });
+
+    it('keeps Cloud basic auth with email and api_token', async () => {
+      const c = parseConfigText(CONN, {});
+      expect(c.connections[0]!.auth).toEqual({
+        type: 'basic',
+        email: 'bot@acme.example',
+        api_token: 's3cr3t-token-value',
+      });
+    });
+
+    it('refuses a username and password on Cloud, naming the field and the fix', async () => {
+      const issues = await issuesOf(
+        CONN.replace(
+          '{ type: basic, email: bot@acme.example, api_token: s3cr3t-token-value }',
+          '{ type: basic, username: bot, password: hunter2-secret }',
+        ),
+      );
+      expect(issues).toEqual([
+        expect.stringMatching(
+          /^connections\[0\]\.auth\.username: Jira Cloud refuses a username and password over its API: use email and api_token .*id\.atlassian\.com.* or type: oauth; username \+ password is for flavour: datacenter/,
+        ),
+      ]);
+      expect(issues.join('\n')).not.toContain('hunter2-secret');
+    });
+
+    it('a username without its password, and the two forms mixed, name the field', async () => {
+      expect(await issuesOf(DC('{ type: basic, username: jira-bot }'))).toEqual([
+        expect.stringMatching(/^connections\[0\]\.auth\.password: is required with username/),
+      ]);
+      expect(await issuesOf(DC('{ type: basic, password: x }'))).toEqual([
+        expect.stringMatching(/^connections\[0\]\.auth\.username: is required with password/),
+      ]);
+      expect(
+        await issuesOf(DC('{ type: basic, email: bot@example.com, api_token: t, username: bot, password: p }')),
+      ).toEqual([
+        expect.stringMatching(/^connections\[0\]\.auth\.username: cannot be combined with email/),
+        expect.stringMatching(/^connections\[0\]\.auth\.password: cannot be combined with email/),
+      ]);
+      expect(await issuesOf(DC('{ type: basic }'))).toEqual([
+        expect.stringMatching(
+          /^connections\[0\]\.auth\.email: is required \(basic auth: email \+ api_token on Cloud, or username \+ password on Data Center\)/,
+        ),
+        expect.stringMatching(/^connections\[0\]\.auth\.api_token: is required/),
+      ]);
+      expect(await issuesOf(DC('{ type: basic, username: bot, pasword: x }'))).toContainEqual(
+        expect.stringMatching(/^connections\[0\]\.auth\.pasword: unknown key 'pasword'/),
+      );
+    });
+  });
+
   it('explicit file that does not exist', async () => {
     await expect(loadConfig({ path: join(dir, 'nope.yaml'), env: {} })).rejects.toThrow(ConfigError);
   });

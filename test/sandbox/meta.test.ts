@@ -131,7 +131,7 @@ describe('flavour-specific surfaces', () => {
     expect(res.statusCode).toBe(200);
     await cloud.sb.app.close();
     const dc = await sandboxClient({ flavour: 'datacenter' });
-    const basic = Buffer.from(`alice:${dc.sb.credentials.users.alice?.apiToken}`).toString('base64');
+    const basic = Buffer.from(`alice:${dc.sb.credentials.users.alice?.password}`).toString('base64');
     const res2 = await dc.sb.app.inject({
       method: 'GET',
       url: '/rest/api/2/myself',
@@ -139,5 +139,31 @@ describe('flavour-specific surfaces', () => {
     });
     expect(res2.json().name).toBe('alice');
     await dc.sb.app.close();
+  });
+
+  it('Data Center takes the password (user name in any case) and refuses an API token; Cloud refuses a password with a 401', async () => {
+    const basic = (login: string, secret: string) => `Basic ${Buffer.from(`${login}:${secret}`).toString('base64')}`;
+    const dc = await sandboxClient({ flavour: 'datacenter' });
+    const alice = dc.sb.credentials.users.alice!;
+    const myself = (authorization: string) =>
+      dc.sb.app.inject({ method: 'GET', url: '/rest/api/2/myself', headers: { authorization } });
+    expect((await myself(basic('Alice', alice.password))).json().name).toBe('alice');
+    const wrong = await myself(basic('alice', alice.apiToken));
+    expect(wrong.statusCode).toBe(401);
+    expect((await myself(basic('alice', `${alice.password}x`))).statusCode).toBe(401);
+    await dc.sb.app.close();
+
+    const cloud = await sandboxClient({ flavour: 'cloud' });
+    const u = cloud.sb.credentials.users.alice!;
+    for (const login of [u.loginEmail, u.name]) {
+      const res = await cloud.sb.app.inject({
+        method: 'GET',
+        url: '/rest/api/3/myself',
+        headers: { authorization: basic(login, u.password) },
+      });
+      expect(res.statusCode).toBe(401);
+      expect(res.headers['www-authenticate']).toBeDefined();
+    }
+    await cloud.sb.app.close();
   });
 });

@@ -78,13 +78,20 @@ function toJiraConnection(name: string, raw: Obj): JiraConnection {
   const email = s(get(auth, 'email'));
   const apiToken = s(get(auth, 'api_token', 'apiToken'));
   const pat = s(get(auth, 'pat', 'token', 'personal_access_token', 'personalAccessToken'));
+  const username = s(get(auth, 'username'));
+  const password = s(get(auth, 'password'));
   const verify = get(get(raw, 'tls'), 'verify') !== false;
   const ca = readCa(raw);
   return {
     id: name,
     siteUrl: s(get(raw, 'site_url', 'siteUrl', 'url', 'base_url', 'baseUrl')) ?? '',
     flavour,
-    auth: email && apiToken ? { type: 'basic', email, apiToken } : { type: 'pat', token: pat ?? apiToken ?? '' },
+    auth:
+      username && password
+        ? { type: 'password', username, password }
+        : email && apiToken
+          ? { type: 'basic', email, apiToken }
+          : { type: 'pat', token: pat ?? apiToken ?? '' },
     tls: { verify, ...(ca ? { ca } : {}) },
   };
 }

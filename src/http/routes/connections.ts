@@ -40,8 +40,9 @@ const Connection = z.object({
   auth: z.object({
     type: z.enum(['basic', 'pat', 'oauth']),
     email: z.string().optional(),
+    username: z.string().optional().describe('Data Center basic auth: the Jira user name'),
     client_id: z.string().optional(),
-    has_secret: z.boolean().describe('Whether the token or client secret is set; it is never returned'),
+    has_secret: z.boolean().describe('Whether the token, password or client secret is set; it is never returned'),
     oauth_connected: z
       .boolean()
       .optional()
@@ -70,7 +71,7 @@ const Check = z.union([
 const Body = z
   .record(z.string(), z.unknown())
   .describe(
-    'A connection in the configuration file’s form: {id, name?, site_url, flavour: cloud|datacenter, auth: {type: basic, email, api_token} | {type: pat, token} | {type: oauth, client_id, client_secret}, tls?: {verify?, ca_pem?}, webhook?: {secret?, previous_secret?, url_token?}, sweep?: {interval_seconds, link_check_seconds}}. On update (and a check naming a saved connection), secrets and a saved CA left out keep their stored values, an explicit null clears webhook.secret, webhook.previous_secret, webhook.url_token or tls.ca_pem; a body that changes site_url, the OAuth auth_url/api_url or the TLS trust (tls.verify, the CA) must send the Jira secret again (400 otherwise): a stored secret is only ever sent to the site it was given for.',
+    'A connection in the configuration file’s form: {id, name?, site_url, flavour: cloud|datacenter, auth: {type: basic, email, api_token} | {type: basic, username, password} (Data Center) | {type: pat, token} | {type: oauth, client_id, client_secret}, tls?: {verify?, ca_pem?}, webhook?: {secret?, previous_secret?, url_token?}, sweep?: {interval_seconds, link_check_seconds}}. On update (and a check naming a saved connection), secrets and a saved CA left out keep their stored values, an explicit null clears webhook.secret, webhook.previous_secret, webhook.url_token or tls.ca_pem; a body that changes site_url, the OAuth auth_url/api_url or the TLS trust (tls.verify, the CA) must send the Jira secret again (400 otherwise): a stored secret is only ever sent to the site it was given for.',
   );
 
 const text = z.string().max(10_000);
@@ -90,6 +91,8 @@ const CheckBody = z
       type: z.enum(['basic', 'pat', 'oauth']),
       email: text.optional(),
       api_token: text.optional(),
+      username: text.optional(),
+      password: text.optional(),
       token: text.optional(),
       client_id: text.optional(),
       client_secret: text.optional(),
