@@ -43,7 +43,7 @@ export async function connections(main) {
       ${h.healthy ? '' : `<p class="error conn-problem">${linkify(h.problem ?? '')} ${/regenerate|reconnect|new token/i.test(h.problem ?? '') ? '' : esc(credentialAdvice(auth.type, c.flavour))}</p>`}
       <dl class="facts">
         <div><dt>Jira</dt><dd>${esc(FLAVOUR_LABEL[c.flavour] ?? c.flavour)}</dd></div>
-        <div><dt>Credentials</dt><dd>${esc(AUTH_LABEL[auth.type] ?? auth.type)}${auth.email ? ` · ${esc(auth.email)}` : ''}${auth.type === 'oauth' ? ` · ${auth.oauth_connected ? 'connected' : 'not connected yet'}` : ''}</dd></div>
+        <div><dt>Credentials</dt><dd>${esc(auth.username ? 'Username + password' : (AUTH_LABEL[auth.type] ?? auth.type))}${auth.email ? ` · ${esc(auth.email)}` : ''}${auth.username ? ` · ${esc(auth.username)}` : ''}${auth.type === 'oauth' ? ` · ${auth.oauth_connected ? 'connected' : 'not connected yet'}` : ''}</dd></div>
         <div><dt>TLS</dt><dd>${c.tls?.verify === false ? '<span class="warn-text">⚠ not verified</span>' : 'verified'}${c.tls?.custom_ca ? ' · custom CA' : ''}</dd></div>
         <div><dt>Sync</dt><dd class="lifecycle">${pauseBadge(states[`connection:${c.id}`])}</dd></div>
         <div><dt>Defined in</dt><dd>${c.source === 'file' ? 'jira-bridge.yaml' : 'the console / API'}</dd></div>
@@ -145,7 +145,8 @@ export async function connectionForm(main, id) {
       <fieldset><legend>Credentials</legend>
         <div class="field" data-path="auth.type"><span class="label" id="auth-label">Sign in with</span>
           <div class="segmented" role="radiogroup" aria-labelledby="auth-label">
-            <label><input type="radio" name="auth" value="basic" ${c.auth.type === 'basic' ? 'checked' : ''}/> Email + API token</label>
+            <label><input type="radio" name="auth" value="basic" ${c.auth.type === 'basic' && !c.auth.username ? 'checked' : ''}/> Email + API token</label>
+            <label><input type="radio" name="auth" value="password" ${c.auth.type === 'basic' && c.auth.username ? 'checked' : ''}/> Username + password</label>
             <label><input type="radio" name="auth" value="pat" ${c.auth.type === 'pat' ? 'checked' : ''}/> Personal access token</label>
             <label><input type="radio" name="auth" value="oauth" ${c.auth.type === 'oauth' ? 'checked' : ''}/> OAuth 2.0</label>
           </div>${fieldErr('auth.type')}</div>
@@ -153,8 +154,15 @@ export async function connectionForm(main, id) {
           <div class="field" data-path="auth.email"><label for="f-email">Account email</label>
             <input id="f-email" type="email" autocomplete="off" value="${esc(c.auth.email ?? '')}" placeholder="jira-bot@example.com" />${fieldErr('auth.email')}</div>
           <div class="field" data-path="auth.api_token"><label for="f-token">API token</label>
-            <input id="f-token" type="password" autocomplete="new-password" ${kept(c.auth.type === 'basic' && c.auth.has_secret)} aria-describedby="f-token-hint" />
+            <input id="f-token" type="password" autocomplete="new-password" ${kept(c.auth.type === 'basic' && !c.auth.username && c.auth.has_secret)} aria-describedby="f-token-hint" />
             <p class="hint" id="f-token-hint">Cloud: create one at id.atlassian.com → Security → API tokens.</p>${fieldErr('auth.api_token')}</div>
+        </div>
+        <div class="auth-pane form-grid" data-auth="password">
+          <div class="field" data-path="auth.username"><label for="f-username">Username</label>
+            <input id="f-username" autocomplete="off" value="${esc(c.auth.username ?? '')}" placeholder="jira-bot" aria-describedby="f-username-hint" />
+            <p class="hint" id="f-username-hint">Data Center / Server: the Jira user name (or its email where Jira allows email logins). Jira Cloud refuses passwords: use an API token there.</p>${fieldErr('auth.username')}</div>
+          <div class="field" data-path="auth.password"><label for="f-password">Password</label>
+            <input id="f-password" type="password" autocomplete="new-password" ${kept(c.auth.type === 'basic' && !!c.auth.username && c.auth.has_secret)} />${fieldErr('auth.password')}</div>
         </div>
         <div class="auth-pane form-grid" data-auth="pat">
           <div class="field wide" data-path="auth.token"><label for="f-pat">Personal access token</label>
@@ -207,17 +215,19 @@ export async function connectionForm(main, id) {
     const auth =
       t === 'basic'
         ? { type: 'basic', email: $('#f-email').value.trim(), api_token: $('#f-token').value }
-        : t === 'pat'
-          ? { type: 'pat', token: $('#f-pat').value }
-          : {
-              type: 'oauth',
-              client_id: $('#f-cid').value.trim(),
-              client_secret: $('#f-csecret').value,
-              ...($('#f-auth-url').value.trim() ? { auth_url: $('#f-auth-url').value.trim() } : {}),
-              ...($('#f-api-url').value.trim() ? { api_url: $('#f-api-url').value.trim() } : {}),
-            };
+        : t === 'password'
+          ? { type: 'basic', username: $('#f-username').value.trim(), password: $('#f-password').value }
+          : t === 'pat'
+            ? { type: 'pat', token: $('#f-pat').value }
+            : {
+                type: 'oauth',
+                client_id: $('#f-cid').value.trim(),
+                client_secret: $('#f-csecret').value,
+                ...($('#f-auth-url').value.trim() ? { auth_url: $('#f-auth-url').value.trim() } : {}),
+                ...($('#f-api-url').value.trim() ? { api_url: $('#f-api-url').value.trim() } : {}),
+              };
     // Secrets left blank when editing: omitted, the saved ones are kept.
-    for (const k of ['api_token', 'token', 'client_secret']) if (auth[k] === '') delete auth[k];
+    for (const k of ['api_token', 'password', 'token', 'client_secret']) if (auth[k] === '') delete auth[k];
     const ca = $('#f-ca').value.trim();
     const name = $('#f-name').value.trim();
     return {

@@ -154,6 +154,20 @@ describe.skipIf(noBrowser)('web console in Chromium: a new user’s path', () =>
     expect(await page.isVisible('#f-email')).toBe(false);
     expect(await page.isDisabled('#oauth-connect')).toBe(true);
     expect(await text('#oauth-note')).not.toBe('');
+
+    // Username + password (Data Center's basic auth): on Cloud the API refuses it at auth.username, saying what to use.
+    await page.check('input[name=auth][value=password]');
+    expect(await page.isVisible('#f-username')).toBe(true);
+    expect(await page.isVisible('#f-email')).toBe(false);
+    await page.fill('#f-site', sb.baseUrl);
+    await page.fill('#f-username', 'admin');
+    await page.fill('#f-password', sb.credentials.password);
+    await page.click('#save-btn');
+    await page.waitForSelector('.field[data-path="auth.username"] .field-error:not([hidden])');
+    expect(await text('.field[data-path="auth.username"] .field-error')).toMatch(
+      /Jira Cloud refuses a username and password over its API: use email and api_token/,
+    );
+    await page.fill('#f-site', 'not a url');
     await page.check('input[name=auth][value=basic]');
 
     // TLS verification off: a warning.
