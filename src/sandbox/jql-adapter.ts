@@ -1,4 +1,4 @@
-import type { JqlContext, JqlIssue, JqlUser } from './jql/types.js';
+import type { JqlContext, JqlIssue, JqlUser, JqlValueField } from './jql/types.js';
 import type { SandboxIssue, SandboxUser } from './model.js';
 import { adfToPlain } from './render/text.js';
 import type { SandboxState } from './state.js';
@@ -67,5 +67,31 @@ export function jqlContext(state: SandboxState, currentUser: SandboxUser | undef
     fieldIdByName: (name) =>
       [...state.customFields.values()].find((f) => f.name.toLowerCase() === name.toLowerCase())?.id,
     customFieldType: (id) => state.customFields.get(id)?.kind,
+    valueExists: (field, value) => valueExists(state, field, value),
   };
+}
+
+/** Whether the site has this value of a built-in field, compared as Jira compares it (any case). */
+function valueExists(state: SandboxState, field: JqlValueField, value: string): boolean {
+  const v = value.toLowerCase();
+  const named = (items: Iterable<{ id: string; name: string }>, extra: (x: never) => string[] = () => []) =>
+    [...items].some(
+      (x) => x.id === value || x.name.toLowerCase() === v || extra(x as never).some((e) => e.toLowerCase() === v),
+    );
+  switch (field) {
+    case 'project':
+      return named(state.projects.values(), (p: { key: string }) => [p.key]);
+    case 'issuetype':
+      return named(state.issueTypes.values());
+    case 'status':
+      return named(state.statuses.values());
+    case 'priority':
+      return named(state.priorities.values());
+    case 'resolution':
+      return named(state.resolutions.values());
+    case 'user':
+      return [...state.users.values()].some((u) =>
+        [u.accountId, u.name, u.key, u.email, u.displayName].some((x) => x.toLowerCase() === v),
+      );
+  }
 }

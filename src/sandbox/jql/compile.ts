@@ -19,6 +19,7 @@ import {
   type JqlQuery,
   type JqlUser,
   type JqlValue,
+  type JqlValueField,
 } from './types.js';
 
 type Predicate = (issue: JqlIssue) => boolean;
@@ -379,6 +380,7 @@ class Compiler {
     if (hasEmpty && (op === '~' || op === '!~' || op === '>' || op === '<' || op === '>=' || op === '<=')) {
       throw new JqlError(`The operator '${op}' does not support searching for EMPTY values.`);
     }
+    this.checkValuesExist(f, concrete);
     const positive = op === '=' || op === 'in' || op === '~';
     const base = concrete.length === 0 ? () => false : this.valueMatcher(f, op, concrete);
     if (positive) return hasEmpty ? (i) => isEmpty(i) || base(i) : base;
@@ -477,6 +479,26 @@ class Compiler {
           return n !== null && n !== undefined && !Number.isNaN(n) && compareOp(op, n - bound);
         };
       }
+    }
+  }
+
+  /** Jira refuses a query naming a project, type, status, priority, resolution or user the site has not. */
+  private checkValuesExist(f: FieldDef, values: JqlValue[]): void {
+    const exists = this.ctx.valueExists;
+    if (!exists) return;
+    const field: JqlValueField | undefined =
+      f.kind === 'user'
+        ? f.label === 'assignee' || f.label === 'reporter'
+          ? 'user'
+          : undefined
+        : f.kind === 'name' && ['project', 'issuetype', 'status', 'priority', 'resolution'].includes(f.label)
+          ? (f.label as JqlValueField)
+          : undefined;
+    if (!field) return;
+    for (const v of values) {
+      if (v.kind !== 'string' && v.kind !== 'number') continue;
+      const value = v.kind === 'string' ? v.value : v.raw;
+      if (!exists(field, value)) throw new JqlError(`The value '${value}' does not exist for the field '${f.label}'.`);
     }
   }
 

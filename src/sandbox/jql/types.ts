@@ -47,6 +47,9 @@ export interface JqlIssue {
   custom: Record<string, JqlCustomValue>;
 }
 
+/** The built-in fields whose values Jira checks against the site. */
+export type JqlValueField = 'project' | 'issuetype' | 'status' | 'priority' | 'resolution' | 'user';
+
 export interface JqlContext {
   /** Epoch ms used for relative dates and startOfDay(). */
   now: number;
@@ -58,6 +61,13 @@ export interface JqlContext {
    * by id. When given, operator/value errors on custom fields are reported at compile time.
    */
   customFieldType?: (id: string) => string | undefined;
+  /**
+   * Optional: whether the site has this value of a built-in field — a project (key, id or name),
+   * an issue type, status, priority or resolution (name or id), a user (assignee, reporter: any of
+   * their identities). When given, a clause naming one it has not is refused as Jira refuses it:
+   * "The value 'Reopened' does not exist for the field 'status'."
+   */
+  valueExists?: (field: JqlValueField, value: string) => boolean;
 }
 
 /** A literal value on the right-hand side of a clause. */
