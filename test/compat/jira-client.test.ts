@@ -7,6 +7,9 @@
  * the client read back; where Jira answers a client with an error (the removed /search on Cloud, a
  * password on Cloud), the client must see that error.
  */
+import { createReadStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import JiraApi from 'jira-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/index.js';
@@ -150,6 +153,49 @@ describe('jira-client (npm) against the Data Center sandbox', () => {
       "project in (ops, 'Operations') AND status in ('to do', 'In Progress', Done) AND priority != lowest AND assignee in (alice, EMPTY) AND resolution = Unresolved",
     )) as Json;
     expect(ok.total).toBeGreaterThanOrEqual(0);
+  });
+
+  it('housekeeping: the lists a client builds its forms from, an attachment sent with X-Atlassian-Token: nocheck, a comment edited and deleted, a remote link, a deleted issue that is then not found', async () => {
+    expect(((await jira.listPriorities()) as Json[]).map((p) => p.name)).toContain('High');
+    expect(((await jira.listStatus()) as Json[]).map((p) => p.name)).toEqual(expect.arrayContaining(['To Do', 'Done']));
+    expect(((await jira.listProjects()) as Json[]).map((p) => p.key)).toEqual(expect.arrayContaining(['OPS', 'SEC']));
+    expect(((await jira.getProject('OPS')) as Json).issueTypes.map((t: Json) => t.name)).toContain('Incident');
+    expect(((await jira.listFields()) as Json[]).map((f) => f.id)).toEqual(
+      expect.arrayContaining(['summary', 'labels']),
+    );
+    expect(((await jira.listIssueLinkTypes()) as Json).issueLinkTypes.map((t: Json) => t.name)).toContain('Relates');
+
+    const { key } = (await jira.addNewIssue({
+      fields: { project: { key: 'OPS' }, issuetype: { name: 'Task' }, summary: 'Rotate the projector lamp' },
+    })) as Json;
+    const dir = mkdtempSync(join(tmpdir(), 'jb-compat-'));
+    try {
+      const file = join(dir, 'lamp-log.txt');
+      writeFileSync(file, 'lamp hours: 4012\n');
+      const [attachment] = (await jira.addAttachmentOnIssue(key, createReadStream(file))) as Json[];
+      expect(attachment).toMatchObject({ filename: 'lamp-log.txt', size: 17 });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    expect(
+      ((await jira.findIssue(key, '', 'attachment')) as Json).fields.attachment.map((a: Json) => a.filename),
+    ).toEqual(['lamp-log.txt']);
+
+    const comment = (await jira.addComment(key, 'Lamp ordered.')) as Json;
+    expect(((await jira.updateComment(key, comment.id, 'Lamp ordered (PO 7781).')) as Json).body).toBe(
+      'Lamp ordered (PO 7781).',
+    );
+    expect(((await jira.getComment(key, comment.id)) as Json).body).toBe('Lamp ordered (PO 7781).');
+    await jira.deleteComment(key, comment.id);
+    expect(((await jira.getComments(key)) as Json).comments).toEqual([]);
+
+    await jira.createRemoteLink(key, { object: { url: 'https://vendor.example/rma/7781', title: 'RMA 7781' } });
+    expect(((await jira.getRemoteLinks(key)) as Json[]).map((l) => l.object.url)).toEqual([
+      'https://vendor.example/rma/7781',
+    ]);
+
+    await jira.deleteIssue(key);
+    await expect(jira.findIssue(key)).rejects.toThrow(/Issue does not exist or you do not have permission to see it/);
   });
 
   it('apiVersion latest: the same issue through /rest/api/latest', async () => {
