@@ -1,5 +1,13 @@
 import pg from 'pg';
-import { PostgresDialect } from 'kysely';
+import {
+  DEFAULT_MIGRATION_LOCK_TABLE,
+  DEFAULT_MIGRATION_TABLE,
+  PostgresDialect,
+  sql,
+  type DatabaseIntrospector,
+  type Kysely,
+  type TableMetadata,
+} from 'kysely';
 
 const INT8_OID = 20;
 const NUMERIC_OID = 1700;
@@ -48,6 +56,50 @@ export function parseDatabaseUrl(
   return schema === undefined ? { connectionString: url.toString() } : { connectionString: url.toString(), schema };
 }
 
+/**
+ * Introspection of our own schema only (the migrator asks it whether its tables exist). Kysely's
+ * own walks every schema of the database and resolves each table by name, so a schema another
+ * application (or test) drops meanwhile fails it with 3F000 "schema … does not exist".
+ */
+export class SchemaScopedIntrospector implements DatabaseIntrospector {
+  constructor(
+    private readonly db: Kysely<unknown>,
+    private readonly schema: string,
+  ) {}
+  async getSchemas(): Promise<Array<{ name: string }>> {
+    return [{ name: this.schema }];
+  }
+  async getTables(options: { withInternalKyselyTables?: boolean } = {}): Promise<TableMetadata[]> {
+    const rows = await sql<{ name: string; is_view: boolean }>`
+      select c.relname as name, c.relkind = 'v' as is_view
+      from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+      where n.nspname = ${this.schema} and c.relkind in ('r', 'v', 'p')
+      order by c.relname`.execute(this.db);
+    return rows.rows
+      .filter(
+        (r) =>
+          options.withInternalKyselyTables ||
+          (r.name !== DEFAULT_MIGRATION_TABLE && r.name !== DEFAULT_MIGRATION_LOCK_TABLE),
+      )
+      .map((r) => ({ name: r.name, schema: this.schema, isView: r.is_view, columns: [] }));
+  }
+  async getMetadata(options?: { withInternalKyselyTables?: boolean }): Promise<{ tables: TableMetadata[] }> {
+    return { tables: await this.getTables(options) };
+  }
+}
+
+class ScopedPostgresDialect extends PostgresDialect {
+  constructor(
+    config: ConstructorParameters<typeof PostgresDialect>[0],
+    private readonly schema: string,
+  ) {
+    super(config);
+  }
+  override createIntrospector(db: Kysely<unknown>): DatabaseIntrospector {
+    return new SchemaScopedIntrospector(db, this.schema);
+  }
+}
+
 export function openPostgres(opts: { databaseUrl: string; schema?: string; poolMax?: number }): PostgresOpen {
   const { connectionString, schema } = parseDatabaseUrl(opts.databaseUrl, opts.schema);
   const pool = new pg.Pool({
@@ -59,7 +111,7 @@ export function openPostgres(opts: { databaseUrl: string; schema?: string; poolM
   });
   // An idle client losing its connection must not crash the process; the next query reconnects.
   pool.on('error', () => undefined);
-  return { dialect: new PostgresDialect({ pool }), pool, schema, connectionString };
+  return { dialect: new ScopedPostgresDialect({ pool }, schema ?? 'public'), pool, schema, connectionString };
 }
 
 /** Channel names are per schema, so isolated test schemas do not wake each other. */
