@@ -77,6 +77,14 @@ describe('request bodies the bridge sends match the Jira Cloud v3 contract', () 
     });
     await h.drain();
     expect((await h.engine.records.getRecord('astra-web', 'C-1')).sync.state).toBe('synced');
+    // The bridge's searches (the sweep's, the link check's, a backfill's token lookup): the flow above
+    // need not search at all (a create retried after its parent used to, depending on claim order).
+    const key = (await h.engine.records.getRecord('astra-web', 'C-1')).link!.issue_key!;
+    const id = h.sandbox.state.issue(key)!.id;
+    for await (const stamp of h.port.updatedSince([{ projectKey: 'SEC', filter: 'labels = pci' }], 0)) void stamp;
+    expect(await h.port.missingIssues([id])).toEqual([]);
+    expect(await h.port.matchesJql(id, 'labels = pci')).toBe(true);
+    await h.port.findByTokens('SEC', ['00000000-0000-4000-8000-000000000000']);
 
     const json = seen.filter(
       (r) => r.route.startsWith('/rest/api/3/') && r.body !== undefined && r.contentType?.includes('application/json'),
