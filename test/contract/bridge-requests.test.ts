@@ -1,8 +1,10 @@
 /**
  * Contract suite, the other direction: every JSON request body the bridge itself sends to Jira
  * (through the outbound engine and the Jira client, over real HTTP to the sandbox) is validated
- * against the request schema of the matching operation in Atlassian's OpenAPI description.
+ * against the request schema of the matching operation in Atlassian's OpenAPI description (Service
+ * Management's servicedeskapi bodies against its own).
  */
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { InspectedRequest } from '../../src/sandbox/index.js';
 import { secMapping, startHarness, type Harness } from '../engine/harness.js';
@@ -10,6 +12,7 @@ import { freshSqlite, type TestDb } from '../helpers/db.js';
 import { OpenApiContract } from '../helpers/openapi.js';
 
 const contract = OpenApiContract.load();
+const jsm = OpenApiContract.load(fileURLToPath(new URL('./fixtures/jsm-cloud.pruned.json', import.meta.url)));
 const seen: InspectedRequest[] = [];
 
 describe('request bodies the bridge sends match the Jira Cloud v3 contract', () => {
@@ -108,6 +111,18 @@ describe('request bodies the bridge sends match the Jira Cloud v3 contract', () 
     ]) {
       expect([...operations]).toContain(op);
     }
+    // Service Management: the request bodies the bridge sends (the JSM request above, its comments)
+    // against Atlassian's Service Management Cloud description.
+    const jsmOps = new Set<string>();
+    const jsmViolations: string[] = [];
+    for (const r of seen.filter((x) => x.route.startsWith('/rest/servicedeskapi/') && x.body !== undefined)) {
+      const path = r.url.split('?')[0]!;
+      const v = jsm.validateRequest(r.method, path, r.body);
+      if (v.template) jsmOps.add(`${r.method} ${v.template}`);
+      if (!v.ok) jsmViolations.push(`${r.method} ${path}: ${v.errors.join('; ')}`);
+    }
+    expect(jsmViolations).toEqual([]);
+    expect([...jsmOps]).toContain('POST /rest/servicedeskapi/request');
   });
 
   it('bulk create (backfill), comment edit, remote links back to the record and to a rework task', async () => {

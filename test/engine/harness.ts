@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +14,9 @@ import type { TestDb } from '../helpers/db.js';
 import { OpenApiContract } from '../helpers/openapi.js';
 
 let contract: OpenApiContract | undefined;
+let jsmContract: OpenApiContract | undefined;
+/** Service Management Cloud's description, pruned (test/contract/fixtures/README.md). */
+const JSM_SPEC = fileURLToPath(new URL('../contract/fixtures/jsm-cloud.pruned.json', import.meta.url));
 
 export type Sandbox = Awaited<ReturnType<typeof startSandbox>>;
 
@@ -78,27 +82,33 @@ export async function startHarness(
   // the test file on a violation.
   const violations: string[] = [];
   const userInspect = opts.sandbox?.inspect;
+  // The platform API against Jira Cloud's description, Service Management's against its own.
+  const contractFor = (route: string): OpenApiContract | undefined => {
+    if (route.startsWith('/rest/api/3/')) return (contract ??= OpenApiContract.load());
+    if (route.startsWith('/rest/servicedeskapi/')) return (jsmContract ??= OpenApiContract.load(JSM_SPEC));
+    return undefined;
+  };
   const sandbox = await startSandbox({
     ...opts.sandbox,
     flavour,
     port: 0,
     inspect: (r) => {
       userInspect?.(r);
-      if (flavour !== 'cloud' || !r.route.startsWith('/rest/api/3/') || r.body === undefined) return;
+      const c = contractFor(r.route);
+      if (flavour !== 'cloud' || !c || r.body === undefined) return;
       if (!r.contentType?.includes('application/json')) return;
-      contract ??= OpenApiContract.load();
       const path = r.url.split('?')[0]!;
-      const v = contract.validateRequest(r.method, path, r.body);
+      const v = c.validateRequest(r.method, path, r.body);
       if (!v.ok) violations.push(`${r.method} ${path}: ${v.errors.join('; ')}`);
     },
     // …and every successful JSON answer the bridge reads against the response schema.
     inspectResponse: (r) => {
       opts.sandbox?.inspectResponse?.(r);
-      if (flavour !== 'cloud' || !r.route.startsWith('/rest/api/3/') || r.body === undefined) return;
+      const c = contractFor(r.route);
+      if (flavour !== 'cloud' || !c || r.body === undefined) return;
       if (r.status < 200 || r.status > 299) return;
-      contract ??= OpenApiContract.load();
       const path = r.url.split('?')[0]!;
-      const v = contract.validateResponse(r.method, path, r.status, r.body);
+      const v = c.validateResponse(r.method, path, r.status, r.body);
       if (!v.ok) violations.push(`${r.method} ${path} → ${r.status}: ${v.errors.join('; ')}`);
     },
   });
