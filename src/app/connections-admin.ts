@@ -13,6 +13,7 @@ import { AppError } from '../core/errors.js';
 import type { JiraCatalog } from '../core/catalog.js';
 import { connectionSchema, type Config, type ConnectionConfig } from '../config/schema.js';
 import { createJiraClient, type JiraClient } from '../jira/client.js';
+import { missingScopesMessage } from '../core/oauth-scopes.js';
 import type { CheckResult } from '../jira/types.js';
 import type { Logger } from '../log/logger.js';
 import type { SecretBox } from '../security/secret-box.js';
@@ -319,6 +320,8 @@ export interface ConnectionAdminDeps {
   onChange?: (id: string, c: ConnectionConfig | undefined) => void | Promise<void>;
   /** OAuth connections: whether tokens are stored for it. */
   oauthConnected?: (id: string) => boolean;
+  /** OAuth connections: the scopes its mappings need that the stored grant lacks. */
+  oauthMissingScopes?: (id: string) => Promise<string[]>;
   logger?: Logger | undefined;
   now?: () => number;
 }
@@ -546,8 +549,19 @@ export function createConnectionAdmin(deps: ConnectionAdminDeps) {
     if ('id' in idOrBody) {
       // A saved connection is checked through its live client (OAuth tokens, pacing and all).
       const client = deps.registry.clients.get(idOrBody.id);
-      if (!find(idOrBody.id) || !client) throw new AppError('NOT_FOUND', `No connection "${idOrBody.id}"`);
-      return client.checkConnection();
+      const c = find(idOrBody.id);
+      if (!c || !client) throw new AppError('NOT_FOUND', `No connection "${idOrBody.id}"`);
+      const result = await client.checkConnection();
+      if (!result.ok || c.auth.type !== 'oauth' || !deps.oauthMissingScopes) return result;
+      // Reached Jira, but the grant may not cover what the mappings do (e.g. a service desk added later).
+      const missing = await deps.oauthMissingScopes(c.id);
+      if (missing.length === 0) return result;
+      return {
+        ok: false,
+        code: 'missing_scopes',
+        message: missingScopesMessage(missing),
+        hint: `a mapping of connection ${c.id} needs ${missing.join(', ')}: connect with Atlassian again (POST /api/v1/connections/${c.id}/oauth/start or the console's Connect button) and accept`,
+      };
     }
     const b = idOrBody.body as { id?: unknown } | null;
     const id = typeof b?.id === 'string' && b.id ? b.id : 'unsaved';

@@ -11,11 +11,13 @@ import { AppError } from '../core/errors.js';
 import {
   accessibleResources,
   authorizeUrl,
+  DEFAULT_OAUTH_SCOPES,
   exchangeCode,
   OAuthGrantError,
   type OAuthAppCredentials,
   type OAuthHttpOptions,
 } from '../jira/oauth-client.js';
+import { missingScopes, missingScopesMessage } from '../core/oauth-scopes.js';
 import type { Logger } from '../log/logger.js';
 import type { SecretBox } from '../security/secret-box.js';
 import { appendAudit } from '../store/audit.js';
@@ -51,6 +53,8 @@ export interface ConnectedSite {
   cloudId: string;
   siteUrl: string;
   scope: string;
+  /** Scopes the connection's mappings need that the consent did not grant (empty when all were). */
+  missingScopes: string[];
 }
 
 export interface OAuthConnect {
@@ -179,7 +183,20 @@ export function createOAuthConnect(o: OAuthConnectOptions): OAuthConnect {
           at: now,
         });
       });
-      const result: ConnectedSite = { connectionId: c.id, cloudId: site.id, siteUrl: site.url, scope: tokens.scope };
+      const missing = missingScopes(c.scopes ?? DEFAULT_OAUTH_SCOPES, tokens.scope);
+      if (missing.length > 0) {
+        o.logger?.warn(
+          { connectionId: c.id, missing, granted: tokens.scope },
+          `connection ${c.id}: ${missingScopesMessage(missing)}`,
+        );
+      }
+      const result: ConnectedSite = {
+        connectionId: c.id,
+        cloudId: site.id,
+        siteUrl: site.url,
+        scope: tokens.scope,
+        missingScopes: missing,
+      };
       await o.onConnected?.(result);
       return result;
     },

@@ -5,6 +5,7 @@
  */
 import type { ConnectionConfig } from '../config/schema.js';
 import { jiraApiBase, type OAuthAppCredentials, type OAuthHttpOptions } from '../jira/oauth-client.js';
+import { missingScopes, scopesForMappings } from '../core/oauth-scopes.js';
 import type { JiraAuth } from '../jira/transport.js';
 import type { Logger } from '../log/logger.js';
 import type { SecretBox } from '../security/secret-box.js';
@@ -33,6 +34,12 @@ export interface OAuthWiring {
   provider(c: ConnectionConfig): OAuthTokenProvider;
   /** For jiraConnectionOf: getAccessToken from the provider, API base from the stored (or configured) cloud id. */
   authFor: OAuthAuthFactory;
+  /** The scopes the connection's mappings need (what connecting asks for). */
+  requiredScopes(connectionId: string): string[];
+  /** The needed scopes the stored grant lacks ([] when none is missing or the connection was never connected). */
+  missingScopes(connectionId: string): Promise<string[]>;
+  /** The same from the scopes last read (sync, for health): mappings saved since count at once. */
+  knownMissingScopes(connectionId: string): string[];
   /** Re-reads the connected sites (another replica connected one): the ids whose cloud id changed. */
   reloadSites(): Promise<string[]>;
 }
@@ -43,6 +50,8 @@ export interface OAuthWiringOptions {
   publicUrl: () => string;
   /** The current connections (config file and admin API). */
   connections: () => ConnectionConfig[];
+  /** The current mappings: the scopes asked at connect are those the connection's mappings need. */
+  mappings?: () => ReadonlyArray<{ connection: string; kinds: Record<string, object> }>;
   /** After a connection is connected: rebuild its Jira client (e.g. WiredEngine.setConnection). */
   onConnected?: (c: ConnectionConfig, site: ConnectedSite) => Promise<void> | void;
   logger?: Logger;
@@ -53,8 +62,20 @@ export interface OAuthWiringOptions {
 /** Loads the stored cloud ids (so client construction stays sync) and builds the wiring. */
 export async function createOAuthWiring(o: OAuthWiringOptions): Promise<OAuthWiring> {
   const cloudIds = await storedCloudIds(o.store.db);
+  // The granted scopes of each connected connection (health reads them synchronously).
+  const readGranted = async (): Promise<Map<string, string>> =>
+    new Map(
+      (await o.store.db.selectFrom('oauth_tokens').select(['connection_id', 'scope']).execute()).map((r) => [
+        r.connection_id,
+        r.scope,
+      ]),
+    );
+  let granted = await readGranted();
   const providers = new Map<string, { key: string; provider: OAuthTokenProvider }>();
   const find = (id: string): ConnectionConfig | undefined => o.connections().find((c) => c.id === id);
+
+  const scopesOf = (id: string): string[] =>
+    scopesForMappings((o.mappings?.() ?? []).filter((m) => m.connection === id));
 
   const provider = (c: ConnectionConfig): OAuthTokenProvider => {
     const app = oauthAppOf(c);
@@ -83,10 +104,11 @@ export async function createOAuthWiring(o: OAuthWiringOptions): Promise<OAuthWir
     connection: (id) => {
       const c = find(id);
       const app = c && c.flavour === 'cloud' ? oauthAppOf(c) : undefined;
-      return c && app ? { id: c.id, siteUrl: c.site_url, app } : undefined;
+      return c && app ? { id: c.id, siteUrl: c.site_url, app, scopes: scopesOf(c.id) } : undefined;
     },
     async onConnected(site) {
       cloudIds.set(site.connectionId, site.cloudId);
+      granted.set(site.connectionId, site.scope);
       providers.get(site.connectionId)?.provider.invalidate();
       const c = find(site.connectionId);
       if (c) await o.onConnected?.(c, site);
@@ -99,7 +121,23 @@ export async function createOAuthWiring(o: OAuthWiringOptions): Promise<OAuthWir
   return {
     connect,
     provider,
+    requiredScopes: scopesOf,
+    async missingScopes(id) {
+      const row = await o.store.db
+        .selectFrom('oauth_tokens')
+        .select('scope')
+        .where('connection_id', '=', id)
+        .executeTakeFirst();
+      if (row) granted.set(id, row.scope);
+      else granted.delete(id);
+      return row ? missingScopes(scopesOf(id), row.scope) : [];
+    },
+    knownMissingScopes(id) {
+      const g = granted.get(id);
+      return g === undefined ? [] : missingScopes(scopesOf(id), g);
+    },
     async reloadSites() {
+      granted = await readGranted();
       const now = await storedCloudIds(o.store.db);
       const changed = [...new Set([...now.keys(), ...cloudIds.keys()])].filter(
         (id) => now.get(id) !== cloudIds.get(id),

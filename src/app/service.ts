@@ -9,6 +9,7 @@ import { createConnectionAdmin, loadApiConnections } from './connections-admin.j
 import { startConfigSync } from './config-sync.js';
 import { storedCloudIds } from './oauth-tokens.js';
 import { createOAuthWiring } from './oauth-wiring.js';
+import { missingScopesMessage } from '../core/oauth-scopes.js';
 import type { ConnectionConfig } from '../config/schema.js';
 import { loadSecretBox } from '../security/master-key.js';
 import { checkConfigStructure } from '../core/config-check.js';
@@ -153,11 +154,15 @@ export async function startService(opts: StartServiceOptions): Promise<RunningSe
     // connect flow; a connection gets a new Jira client once connected.
     const connectedOAuth = new Set((await storedCloudIds(store.db)).keys());
     let onOAuthConnected: (c: ConnectionConfig) => Promise<void> = () => Promise.resolve();
+    let liveMappings: () => ReadonlyArray<{ connection: string; kinds: Record<string, object> }> = () =>
+      config.mappings;
     const oauth = await createOAuthWiring({
       store,
       box: secretBox,
       logger: logger.child({ component: 'oauth' }),
       connections: () => config.connections,
+      // The live mappings (the file's, replaced or extended by the API's) once the engine is wired.
+      mappings: () => liveMappings(),
       publicUrl: () => config.server.public_url ?? serviceUrl,
       onConnected: (c) => {
         connectedOAuth.add(c.id);
@@ -185,6 +190,7 @@ export async function startService(opts: StartServiceOptions): Promise<RunningSe
       oauth: oauth.authFor,
       configSource: loaded.source,
     });
+    liveMappings = () => wired.mappingAdmin.list().map((e) => e.mapping);
     onOAuthConnected = async (c) => {
       await wired.setConnection(c);
       await wired.engine.resumeConnection(c.id);
@@ -291,6 +297,7 @@ export async function startService(opts: StartServiceOptions): Promise<RunningSe
         await configSync.announce();
       },
       oauthConnected: (id) => connectedOAuth.has(id),
+      oauthMissingScopes: (id) => oauth.missingScopes(id),
       logger: logger.child({ component: 'connections' }),
     });
     // Host webhooks: the file's subscriptions and those made through the admin API (sealed).
@@ -407,6 +414,9 @@ export async function startService(opts: StartServiceOptions): Promise<RunningSe
           },
           health: (id) => {
             const h = wired.engine.connectionHealth()[id];
+            // An OAuth grant narrower than the mappings now need (e.g. a service desk mapping added).
+            const missing = (h?.healthy ?? true) ? oauth.knownMissingScopes(id) : [];
+            if (missing.length > 0) return { healthy: false, problem: missingScopesMessage(missing), since: null };
             return {
               healthy: h?.healthy ?? true,
               problem: h?.problem ?? null,

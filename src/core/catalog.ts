@@ -43,6 +43,8 @@ export interface JiraCatalog {
     projectKey: string;
     requestTypes: Array<{ id: string; name: string; issueTypeId?: string }>;
   }>;
+  /** Why the service desks could not be read (an OAuth grant without the Service Management scopes). */
+  serviceDesksUnreadable?: string;
 }
 
 /** How jira-bridge writes a value to a Jira field (the engine's field types). */

@@ -277,7 +277,9 @@ export function checkMappingAgainstCatalog(m: MappingLike, catalog: JiraCatalog,
       }
     } else if (t.service_desk !== undefined) {
       const desk = catalog.serviceDesks.find((d) => d.id === t.service_desk || eq(d.projectKey, t.service_desk!));
-      if (!desk) {
+      if (!desk && catalog.serviceDesksUnreadable !== undefined) {
+        // Not readable with this grant (the connection's health says to reconnect): nothing to check against.
+      } else if (!desk) {
         issues.push({
           path: `${path}.service_desk`,
           message: `"${t.service_desk}" is not a service desk; known: ${knownList(catalog.serviceDesks.map((d) => `${d.id} (${d.projectKey})`))}`,

@@ -66,6 +66,7 @@ export async function fetchCatalog(client: JiraClient): Promise<JiraCatalog> {
     outProjects.push({ id: String(p.id), key: p.key, name: p.name, issueTypes });
   }
   let serviceDesks: JiraCatalog['serviceDesks'] = [];
+  let serviceDesksUnreadable: string | undefined;
   try {
     const desks = await client.serviceDesks();
     serviceDesks = await Promise.all(
@@ -81,8 +82,11 @@ export async function fetchCatalog(client: JiraClient): Promise<JiraCatalog> {
       })),
     );
   } catch (err) {
-    // Sites without Service Management answer 404 on /rest/servicedeskapi.
-    if (!(isAppError(err) && (err.code === 'JIRA_NOT_FOUND' || err.code === 'JIRA_FORBIDDEN'))) throw err;
+    // Sites without Service Management answer 404 on /rest/servicedeskapi; an OAuth grant without
+    // its scopes a 401 "scope does not match": the desks are unknown until it is reconnected.
+    const scope = isAppError(err) && (err.details as { kind?: unknown } | undefined)?.kind === 'scope';
+    if (scope) serviceDesksUnreadable = err.message;
+    else if (!(isAppError(err) && (err.code === 'JIRA_NOT_FOUND' || err.code === 'JIRA_FORBIDDEN'))) throw err;
   }
   return {
     flavour: client.flavour,
@@ -104,6 +108,7 @@ export async function fetchCatalog(client: JiraClient): Promise<JiraCatalog> {
       };
     }),
     serviceDesks,
+    ...(serviceDesksUnreadable ? { serviceDesksUnreadable } : {}),
     ...(linkTypes ? { linkTypes } : {}),
   };
 }

@@ -11,6 +11,7 @@ import { Agent, fetch, FormData, type Dispatcher } from 'undici';
 import { AppError, isAppError } from '../core/errors.js';
 import type { Logger } from '../log/logger.js';
 import { errorFromResponse, errorFromTransport } from './errors.js';
+import { isScopeMismatch, missingScopesMessage, requiredScopes } from '../core/oauth-scopes.js';
 import { pacerFor, type Pacer } from './pacer.js';
 
 export type JiraAuth =
@@ -220,6 +221,15 @@ export class JiraTransport {
         this.emit(spec, status, clock() - started, attempt > 0);
         if (res.ok || spec.allowStatus?.includes(status))
           return { status, body: body as T, headers: res.headers as unknown as Headers };
+        if (this.conn.auth.type === 'oauth' && isScopeMismatch(status, body)) {
+          // Atlassian refuses an OAuth token without the operation's scopes: say which, not a raw 401.
+          const needed = requiredScopes(spec.method, spec.route) ?? [];
+          throw new AppError(
+            'JIRA_UNAUTHORIZED',
+            `${spec.method} ${spec.route}: ${missingScopesMessage(needed.length ? needed : ['a scope this operation requires'])}`,
+            { details: { status, route: spec.route, method: spec.method, jira: body, kind: 'scope', scopes: needed } },
+          );
+        }
         throw errorFromResponse({
           method: spec.method,
           route: spec.route,
@@ -236,7 +246,15 @@ export class JiraTransport {
         if (!isAppError(err)) throw err;
         // OAuth: an access token revoked before its expiry is replaced once, then the call retried.
         const a = this.conn.auth;
-        if (err.code === 'JIRA_UNAUTHORIZED' && status === 401 && a.type === 'oauth' && a.invalidate && !reauthorized) {
+        const scopeRefused = (err.details as { kind?: unknown } | undefined)?.kind === 'scope';
+        if (
+          err.code === 'JIRA_UNAUTHORIZED' &&
+          status === 401 &&
+          a.type === 'oauth' &&
+          a.invalidate &&
+          !reauthorized &&
+          !scopeRefused
+        ) {
           reauthorized = true;
           a.invalidate(authorization.replace(/^Bearer /, ''));
           continue;

@@ -226,6 +226,7 @@ export type CheckResult =
         | 'timeout'
         | 'rate_limited'
         | 'unavailable'
+        | 'missing_scopes'
         | 'unexpected';
       message: string;
       hint: string;

@@ -1,6 +1,7 @@
 import multipart from '@fastify/multipart';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import type { Logger } from '../log/logger.js';
+import { requiredScopes, SCOPE_MISMATCH_BODY, splitScopes } from '../core/oauth-scopes.js';
 import { authenticate } from './auth.js';
 import { CallCounter } from './calls.js';
 import { JiraError, unauthorized } from './errors.js';
@@ -176,6 +177,14 @@ export async function createSandboxApp(opts: SandboxAppOptions = {}): Promise<Sa
       const user = authenticateExJira(oauth, state, cloudId, req.headers.authorization);
       if (user === 'unknown_site') throw new JiraError(404, [`No Jira site with cloud id ${cloudId}.`]);
       if (!user) throw unauthorized();
+      // OAuth tokens are scoped: the operation's classic scopes (Atlassian's descriptions) must all
+      // have been granted, else Atlassian's 401 (basic and PAT are not scoped).
+      const needed = requiredScopes(req.method, req.routeOptions.url ?? path);
+      if (needed) {
+        const token = /^bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1] ?? '';
+        const granted = new Set(splitScopes(oauth.accessGrant(token)?.scope));
+        if (needed.some((s) => !granted.has(s))) return reply.status(401).send(SCOPE_MISMATCH_BODY);
+      }
       req.jiraUser = user;
       req.jiraAuthScheme = 'bearer';
       return;

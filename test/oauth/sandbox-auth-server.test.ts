@@ -6,7 +6,7 @@ import { consent, postJson } from './helpers.js';
 describe('sandbox OAuth 2.0 (3LO) authorization server', () => {
   let sb: RunningSandbox;
   let redirect: string;
-  const scope = 'read:jira-work write:jira-work offline_access';
+  const scope = 'read:jira-work write:jira-work read:jira-user offline_access';
 
   const authorizeUrl = (over: Record<string, string | null> = {}): string => {
     const u = new URL('/authorize', sb.baseUrl);
@@ -206,7 +206,7 @@ describe('sandbox OAuth 2.0 (3LO) authorization server', () => {
         id: sb.oauth.cloudId,
         url: sb.baseUrl,
         name: '127.0.0.1',
-        scopes: ['read:jira-work', 'write:jira-work'],
+        scopes: ['read:jira-work', 'write:jira-work', 'read:jira-user'],
         avatarUrl: expect.any(String),
       },
     ]);

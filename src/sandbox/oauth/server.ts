@@ -6,6 +6,7 @@
  * ./routes.ts. Time comes from an injectable clock.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
+import { KNOWN_SCOPES, splitScopes } from '../../core/oauth-scopes.js';
 import type { SandboxUser } from '../model.js';
 
 export interface OAuthApp {
@@ -173,8 +174,10 @@ export class SandboxOAuthServer {
   }
 
   /** The user consented: a single-use code bound to the app, the redirect URI and the user. */
-  issueCode(clientId: string, redirectUri: string, user: SandboxUser, scope: string): string {
+  issueCode(clientId: string, redirectUri: string, user: SandboxUser, requested: string): string {
     const code = token('code-');
+    // The consent grants what was asked, known scopes only (Atlassian ignores others).
+    const scope = [...new Set(splitScopes(requested).filter((s) => KNOWN_SCOPES.has(s)))].join(' ');
     this.codes.set(code, {
       clientId,
       redirectUri,
