@@ -13,6 +13,7 @@ import type { JiraClient } from '../../src/jira/client.js';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/index.js';
 import { JIRA_EVENTS } from '../../src/webhooks/parse.js';
 import { sandboxConnectionYaml, sandboxUserClient, startTestService, writeConfig } from '../helpers/service.js';
+import { until } from '../helpers/wait.js';
 
 const SECRET = 'pause-remove-webhook-secret-0123456789';
 
@@ -73,13 +74,6 @@ describe('pause and remove: nothing flows while paused, resuming reconciles, unl
   const upsert = async (scope: string, hostId: string, body: Record<string, unknown>) => {
     const r = await api('PUT', `/api/v1/records/${scope}/${hostId}`, { kind: 'incident', status: 'new', ...body });
     expect(r.status).toBeLessThan(300);
-  };
-  const until = async (what: string, cond: () => Promise<boolean>, ms = 30_000): Promise<void> => {
-    const t0 = Date.now();
-    while (!(await cond())) {
-      if (Date.now() - t0 > ms) throw new Error(`timed out waiting for: ${what}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
   };
   const linked = async (scope: string, hostId: string): Promise<string> => {
     await until(`${hostId} linked`, async () => {

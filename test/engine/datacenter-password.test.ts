@@ -11,16 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningService } from '../../src/app/service.js';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/index.js';
 import { startTestService, writeConfig } from '../helpers/service.js';
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, deadlineMs = 15_000): Promise<T> {
-  const end = Date.now() + deadlineMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${deadlineMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+import { until } from '../helpers/wait.js';
 
 describe('engine round trip on Data Center with username and password', () => {
   let sb: RunningSandbox;

@@ -17,6 +17,7 @@ import { createLogger } from '../../src/log/logger.js';
 import { startWorker, type Worker } from '../../src/queue/index.js';
 import { freshSqlite, type TestDb } from '../helpers/db.js';
 import { CONNECTION_ID, startHarness, type Harness } from './harness.js';
+import { until } from '../helpers/wait.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -79,18 +80,11 @@ describe('a credential outage pauses the connection once and resumes it once', (
     const page = await engine.records.listRecords({ scope: 'stackflow-incidents', limit: 50 });
     return page.records.length === n && page.records.every((r) => r.sync.state === 'synced');
   };
-  const until = async (what: string, ok: () => Promise<boolean>, ms = 60_000): Promise<void> => {
-    const end = Date.now() + ms;
-    while (!(await ok())) {
-      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-      await sleep(20);
-    }
-  };
 
   it('10 s of rejected credentials under traffic: ≤ 2 paused/healthy transitions, nothing lost', async () => {
     const ids: string[] = [];
     for (let n = 0; n < 3; n++) ids.push((await upsert(n, `Flap ${n}`)).record.id);
-    await until('the records synced', () => allSynced(3));
+    await until('the records synced', () => allSynced(3), 60_000);
     await h.port.whoami(); // known before the outage (as after any inbound job): cached, no call
     expect(transitions).toEqual([]);
 
@@ -117,8 +111,12 @@ describe('a credential outage pauses the connection once and resumes it once', (
     } finally {
       h.sandbox.knobs.set({ expiredAuth: false });
     }
-    await until('the records synced after the outage', () => allSynced(3));
-    await until('the connection healthy', async () => engine.connectionHealth()[CONNECTION_ID]?.healthy === true);
+    await until('the records synced after the outage', () => allSynced(3), 60_000);
+    await until(
+      'the connection healthy',
+      async () => engine.connectionHealth()[CONNECTION_ID]?.healthy === true,
+      60_000,
+    );
     expect(transitions).toEqual(['paused', 'healthy']);
   }, 120_000);
 });

@@ -6,17 +6,9 @@ import type { RunningService } from '../../src/app/service.js';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/index.js';
 import { startTestService, writeConfig } from '../helpers/service.js';
 import { consent } from './helpers.js';
+import { until } from '../helpers/wait.js';
 
 /** Polls `probe` until it returns a value (not undefined), or fails after `ms`. */
-async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 20_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 /**
  * OAuth scopes through the real service and the sandbox's scoped API: a connection connected for

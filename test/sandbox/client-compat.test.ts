@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/index.js';
 import { FLAVOURS } from './helpers.js';
+import { until } from '../helpers/wait.js';
 
 interface Res {
   status: number;
@@ -34,17 +35,6 @@ function caller(sb: RunningSandbox, user = 'admin') {
     const text = await res.text();
     return { status: res.status, json: text === '' ? undefined : (JSON.parse(text) as unknown) };
   };
-}
-
-/** Waits for a condition, failing with `what` past the deadline. */
-async function waitFor<T>(what: string, probe: () => T | undefined, deadlineMs = 5000): Promise<T> {
-  const until = Date.now() + deadlineMs;
-  for (;;) {
-    const v = probe();
-    if (v !== undefined) return v;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 interface Delivery {
@@ -150,7 +140,7 @@ for (const flavour of FLAVOURS) {
       expect(body.fields.assignee).toMatchObject(userRef('alice'));
       const assigneeItems = body.changelog.histories.flatMap((h) => h.items).filter((i) => i.field === 'assignee');
       expect(assigneeItems).toHaveLength(1); // the second PUT changed nothing
-      const delivery = await waitFor('the issue_assigned webhook', () =>
+      const delivery = await until('the issue_assigned webhook', () =>
         received.find((d) => d.issue?.key === key && d.issue_event_type_name === 'issue_assigned'),
       );
       expect(delivery.webhookEvent).toBe('jira:issue_updated');
