@@ -2,7 +2,7 @@
  * Rejected Jira deliveries, kept so an operator can see them (the console's delivery log): one
  * body-less row per rejection — verdict `rejected:signature` or `rejected:token`, the connection,
  * the time, the client address, Jira's delivery identifier and the fix — never the body, never
- * the signature or token that failed. Bounded: at most one row per connection, address and verdict
+ * the signature or token that failed. Bounded: at most one row per connection, address and cause
  * per window (10 s; the others in the window only add to that row's `repeats`), and at most
  * `keepPerConnection` rejected rows per connection (the oldest go). The window is per process: N
  * replicas write at most N rows per window.
@@ -65,7 +65,10 @@ export class RejectionLog {
   /** Stores a row, or counts the rejection on the row of its window: 'stored' | 'counted'. */
   async record(store: Store, r: RejectionInput): Promise<'stored' | 'counted'> {
     const windowMs = this.opts.windowMs ?? 10_000;
-    const key = `${r.connectionId}\u0000${r.sourceAddress ?? ''}\u0000${rejectionVerdict(r.reason, r.connectionId).verdict}`;
+    // Folded only into a row of the same cause: a row's fix text is its cause's (issue 19). One
+    // verdict has several causes (no secret configured, no signature, a wrong one): a wrong
+    // signature after "no secret configured" gets its own row and its own fix.
+    const key = `${r.connectionId}\u0000${r.sourceAddress ?? ''}\u0000${r.reason}`;
     const open = this.#recent.get(key);
     if (open && r.at - open.since < windowMs) {
       const id = await open.written;

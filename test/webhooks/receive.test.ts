@@ -42,6 +42,12 @@ describe.each([
         '    flavour: cloud',
         `    auth: { type: basic, email: ${sb.credentials.email}, api_token: ${sb.credentials.apiToken} }`,
         `    webhook: { secret: ${SECRET} }`,
+        // A connection whose webhook has no secret yet (the operator generates one below).
+        '  - id: fresh',
+        `    site_url: ${sb.baseUrl}`,
+        '    flavour: cloud',
+        `    auth: { type: basic, email: ${sb.credentials.email}, api_token: ${sb.credentials.apiToken} }`,
+        '    sweep: { interval_seconds: 0 }',
         '',
       ].join('\n'),
     );
@@ -184,26 +190,30 @@ describe.each([
       });
       expect(unsigned.status).toBe(403);
       const after = await deliveries();
-      // One row for the address (the second rejection within 10 s is counted on it).
-      expect(after.length).toBe(before.length + 1);
-      const row = (await deliveries('&verdict=rejected'))[0] as unknown as Record<string, unknown>;
-      expect(row).toMatchObject({
+      // One row per cause for the address (each with its own fix).
+      expect(after.length).toBe(before.length + 2);
+      const rows = (await deliveries('&verdict=rejected&connection=sb')) as unknown as Array<Record<string, unknown>>;
+      const wrong = rows.find((r) => r.identifier === 'rejected-id-1')!;
+      expect(wrong).toMatchObject({
         connection_id: 'sb',
         verdict: 'rejected:signature',
         identifier: 'rejected-id-1',
         event: null,
         issue_key: null,
         source_address: '127.0.0.1',
-        repeats: 1,
+        repeats: 0,
       });
-      expect(row.detail).toMatch(/the secret in Jira does not match.*generate a new secret/);
+      expect(wrong.detail).toMatch(/the secret in Jira does not match.*generate a new secret/);
+      const missing = rows.find((r) => r !== wrong)!;
+      expect(missing).toMatchObject({ verdict: 'rejected:signature', repeats: 0 });
+      expect(missing.detail).toMatch(/carries no signature/);
       const stored = await svc.store.db
         .selectFrom('webhook_deliveries')
         .selectAll()
         .where('verdict', 'like', 'rejected:%')
         .execute();
-      expect(stored).toHaveLength(1);
-      expect(stored[0]!.body).toBe('');
+      expect(stored).toHaveLength(2);
+      expect(stored.every((r) => r.body === '')).toBe(true);
       expect(JSON.stringify(stored)).not.toContain('body-marker-7f3a');
       expect(JSON.stringify(stored)).not.toContain(badSig.slice(7));
       expect((await svc.store.db.selectFrom('jobs').select('id').execute()).length).toBe(jobsBefore);
@@ -222,6 +232,42 @@ describe.each([
       expect(((await retry.json()) as { verdict: string }).verdict).toBe('stored');
     },
   );
+
+  it.skipIf(skip)("a rejected delivery's fix text follows its cause", async () => {
+    // Jira delivers to a connection that has no webhook secret yet: "no secret configured".
+    const raw = JSON.stringify({ webhookEvent: 'jira:issue_updated', issue: { id: '7', key: 'OPS-7' } });
+    const send = (signature: string | undefined, id: string) =>
+      fetch(`${svc.url}/webhooks/jira/fresh`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'x-atlassian-webhook-identifier': id,
+          ...(signature ? { 'x-hub-signature': signature } : {}),
+        },
+        body: raw,
+      });
+    expect((await send(sign('what-jira-has-0000000000', raw), 'cause-1')).status).toBe(403);
+    // The operator generates a secret, but Jira still signs with its old one (within the 10 s).
+    const gen = await fetch(`${svc.url}/api/v1/connections/fresh/webhook/secret`, { method: 'POST' });
+    expect(gen.status).toBe(201);
+    const { secret } = (await gen.json()) as { secret: string };
+    expect((await send(sign('what-jira-has-0000000000', raw), 'cause-2')).status).toBe(403);
+    expect((await send(sign('what-jira-has-0000000000', raw), 'cause-3')).status).toBe(403);
+    expect((await send(sign(secret, raw), 'cause-4')).status).toBe(202);
+    const rows = (await deliveries('&verdict=rejected&connection=fresh')) as unknown as Array<{
+      identifier: string;
+      detail: string;
+      repeats: number;
+    }>;
+    const byId = new Map(rows.map((r) => [r.identifier, r]));
+    expect(rows).toHaveLength(2);
+    // The first cause keeps its fix; the wrong signature has its own row, its fix, its repeat.
+    expect(byId.get('cause-1')).toMatchObject({ repeats: 0 });
+    expect(byId.get('cause-1')!.detail).toMatch(/has no webhook secret or URL token/);
+    expect(byId.get('cause-2')).toMatchObject({ repeats: 1 });
+    expect(byId.get('cause-2')!.detail).toMatch(/The signature does not match: the secret in Jira does not match/);
+    expect(byId.get('cause-2')!.detail).not.toMatch(/no webhook secret/);
+  });
 
   it.skipIf(skip)('malformed JSON is 400, an oversized body 413, an unknown connection 404', async () => {
     const bad = '{"webhookEvent": ';

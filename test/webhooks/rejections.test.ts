@@ -29,7 +29,7 @@ describeEachEngine('rejected deliveries are bounded', ({ fresh }) => {
       .orderBy('received_at')
       .execute();
 
-  it('one row per connection, address and verdict per 10 s; the rest are counted on it', async () => {
+  it('one row per connection, address and cause per 10 s; the rest are counted on it', async () => {
     const db = await fresh();
     const log = new RejectionLog();
     const t0 = 1_700_000_000_000;
@@ -51,12 +51,25 @@ describeEachEngine('rejected deliveries are bounded', ({ fresh }) => {
     expect(await rec('a', '198.51.100.1', t0 + 700, 'token_mismatch')).toBe('stored');
     // After the window, a new row.
     expect(await rec('a', '198.51.100.1', t0 + 10_000, 'signature_mismatch')).toBe('stored');
+    // Another cause of the same verdict within the window: its own row, with its own fix.
+    const other = (reason: 'signature_missing' | 'no_credentials_configured', at: number) =>
+      log.record(db.store, { connectionId: 'a', sourceAddress: '198.51.100.1', reason, headers: {}, at });
+    expect(await other('signature_missing', t0 + 10_100)).toBe('stored');
+    expect(await other('signature_missing', t0 + 10_200)).toBe('counted');
     const a = await rows(db, 'a');
     expect(a.map((r) => [r.source_address, r.repeats, r.verdict])).toEqual([
       ['198.51.100.1', 7, 'rejected:signature'],
       ['198.51.100.2', 0, 'rejected:signature'],
       ['198.51.100.1', 0, 'rejected:token'],
       ['198.51.100.1', 0, 'rejected:signature'],
+      ['198.51.100.1', 1, 'rejected:signature'],
+    ]);
+    expect(a.map((r) => r.detail)).toEqual([
+      rejectionVerdict('signature_mismatch', 'a').detail,
+      rejectionVerdict('signature_mismatch', 'a').detail,
+      rejectionVerdict('token_mismatch', 'a').detail,
+      rejectionVerdict('signature_mismatch', 'a').detail,
+      rejectionVerdict('signature_missing', 'a').detail,
     ]);
     expect(a.every((r) => r.body === '' && r.identifier === null)).toBe(true);
     expect(JSON.parse(a[0]!.headers)).toEqual({ 'x-atlassian-webhook-identifier': `id-${t0}` });
