@@ -916,8 +916,9 @@ export function createOutboundHandler(deps: OutboundDeps): {
       if (unsettled(key)) return true;
       if (base !== undefined && canonicalJson(base) === canonicalJson(f.value)) return false;
       // A priority set in Jira that maps back to the record's severity is not a host change
-      // (several priorities may share one severity): leave it.
-      if (key === 'priority' && typeof base === 'string') {
+      // (several priorities may share one severity): leave it. Not on a re-sync: there the
+      // host's mapped value wins (a changed severity → priority table is applied, issue 19).
+      if (key === 'priority' && typeof base === 'string' && !hostWins) {
         const probe: RecordData = { ...data };
         if (applyToHost(probe, 'priority', base, mapping).ok && probe.severity === data.severity) return false;
       }
