@@ -70,6 +70,8 @@ export async function wireEngine(deps: {
   metrics: Metrics;
   logger: Logger;
   dataDir: string;
+  /** This replica's lease owner name (./replica-id.ts). */
+  replicaId?: string;
   /** OAuth connections' token providers (createOAuthWiring(...).authFor); without it they cannot call Jira. */
   oauth?: OAuthAuthFactory;
   /** The configuration file (named in a ConfigError). */
@@ -141,6 +143,7 @@ export async function wireEngine(deps: {
     },
     dataDir: deps.dataDir,
     logger,
+    ...(deps.replicaId !== undefined ? { replicaId: deps.replicaId } : {}),
   });
   const admin = createMappingAdmin({
     store: deps.store,

@@ -28,6 +28,7 @@ import { openStore, type Store } from '../store/index.js';
 import { demoBanner } from './banner.js';
 import { loadServiceConfig, makeDemoConfig, type Config } from './config-port.js';
 import { storeReadiness } from './readiness.js';
+import { replicaIdentity } from './replica-id.js';
 import { runtimeSettings } from './settings.js';
 import { VERSION } from './version.js';
 import { JIRA_EVENTS } from '../webhooks/parse.js';
@@ -180,7 +181,12 @@ export async function startService(opts: StartServiceOptions): Promise<RunningSe
     const metrics = tapMetrics(createMetrics({ queueStats: () => queue.stats() }), dashboard);
     const queueSampler = startQueueSampler(() => queue.stats(), dashboard);
     closer.add('stats sampler', async () => queueSampler.stop());
+    // Lease owner name, the same after a restart: its own leases are taken back at once.
+    const replica = replicaIdentity({ configured: settings.replicaId, dataDir, logger });
+    closer.add('replica id', () => Promise.resolve(replica.release()));
+    logger.info({ replicaId: replica.id, stable: replica.stable }, 'replica id');
     const wired = await wireEngine({
+      replicaId: replica.id,
       config,
       store,
       queue,
@@ -308,7 +314,7 @@ export async function startService(opts: StartServiceOptions): Promise<RunningSe
         ...(await loadApiHostWebhooks(store.db, secretBox, logger.child({ component: 'host-webhooks' }))),
       ],
       logger: logger.child({ component: 'host-webhooks' }),
-      owner: `host-webhooks:${process.pid}:${Math.random().toString(36).slice(2)}`,
+      owner: `host-webhooks:${replica.id}`,
     });
     closer.add('host webhooks', () => hooks.stop());
     const hostWebhookAdmin = createHostWebhookAdmin({

@@ -12,6 +12,8 @@ export interface RuntimeSettings {
   workerConcurrency: number;
   /** How long a claimed job stays a worker's before another (a replica) may take it over. */
   workerLeaseMs: number;
+  /** The configured replica id (lease owner name), if any; see ./replica-id.ts. */
+  replicaId: string | undefined;
 }
 
 /** Reads an optional nested value from the config without assuming its exact type. */
@@ -39,9 +41,9 @@ const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== 
 const num = (v: unknown): number | undefined => (typeof v === 'number' ? v : undefined);
 
 /**
- * Environment variables: PORT, HOST, DATABASE_URL, DATA_DIR, WORKER_CONCURRENCY, WORKER_LEASE_SECONDS.
- * Config keys (when present): server.port, server.host, database.url, database.data_dir,
- * worker.concurrency, worker.lease_seconds. Demo mode listens on 127.0.0.1 unless HOST says otherwise.
+ * Environment variables: PORT, HOST, DATABASE_URL, DATA_DIR, WORKER_CONCURRENCY, WORKER_LEASE_SECONDS,
+ * JIRA_BRIDGE_REPLICA_ID. Config keys (when present): server.port, server.host, database.url,
+ * database.data_dir, worker.concurrency, worker.lease_seconds, worker.replica_id. Demo mode listens on 127.0.0.1 unless HOST says otherwise.
  */
 export function runtimeSettings(config: unknown, env: NodeJS.ProcessEnv, opts: { demo: boolean }): RuntimeSettings {
   return {
@@ -55,6 +57,7 @@ export function runtimeSettings(config: unknown, env: NodeJS.ProcessEnv, opts: {
       (intFrom('WORKER_LEASE_SECONDS', env.WORKER_LEASE_SECONDS, 3, 3600) ??
         num(pick(config, 'worker', 'lease_seconds')) ??
         30) * 1000,
+    replicaId: str(env.JIRA_BRIDGE_REPLICA_ID) ?? str(pick(config, 'worker', 'replica_id')),
   };
 }
 

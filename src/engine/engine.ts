@@ -34,6 +34,8 @@ export interface EngineDeps {
   hooks?: OutboundDeps['hooks'];
   /** How long jobs of a connection whose credentials failed wait before probing again (default 30 s). */
   pauseRetryMs?: number;
+  /** This replica's lease owner name (stable across restarts: see src/app/replica-id.ts); default random. */
+  replicaId?: string;
 }
 
 export interface ConnectionHealth {
@@ -165,7 +167,7 @@ export function createEngine(deps: EngineDeps): Engine {
     jira: deps.jira,
     logger: deps.logger,
     now,
-    owner: `sweeper:${process.pid}:${Math.random().toString(36).slice(2)}`,
+    owner: `sweeper:${deps.replicaId ?? `${process.pid}:${Math.random().toString(36).slice(2)}`}`,
   });
   const backfill = createBackfill({
     store: deps.store,
