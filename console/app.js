@@ -215,9 +215,17 @@ const screens = {
       if (!f) return '';
       if (Array.isArray(f)) return f.join(', ');
       if (Array.isArray(f.changed)) return f.changed.join(', ');
-      if (typeof f === 'object') return Object.keys(f).join(', ');
+      if (typeof f === 'object')
+        return Object.keys(f)
+          .filter((k) => k !== 'jira_user')
+          .join(', ');
       return String(f);
     };
+    // Who made a Jira-origin change: display name, the email where Jira shows it, the id on hover.
+    const jiraUser = (u) =>
+      u
+        ? `<div class="small jira-user" title="${esc(u.account_id ?? [u.name, u.key].filter(Boolean).join(' / '))}">By <b>${esc(u.display_name)}</b>${u.email_address ? ` &lt;${esc(u.email_address)}&gt;` : ''} in Jira</div>`
+        : '';
     main.innerHTML = `<p class="crumbs"><a href="#/records">← Records</a></p>
       ${pageHead(esc(r.title), `<span class="mono">${esc(r.scope)}/${esc(r.host_id)}</span> · ${esc(r.kind)}`)}
       <dl class="facts card">
@@ -238,7 +246,7 @@ const screens = {
           (
             e,
           ) => `<li><div class="tl-head">${badge(e.direction)} ${badge(e.action)} <span class="muted small" title="${esc(when(e.at))}">${esc(ago(e.at))}</span></div>
-          ${fieldsOf(e.fields) ? `<div class="small">Fields: ${esc(fieldsOf(e.fields))}</div>` : ''}<div class="muted small">${e.jira_calls} Jira call${e.jira_calls === 1 ? '' : 's'}${e.job_id ? ` · job #${e.job_id}` : ''}</div>
+          ${fieldsOf(e.fields) ? `<div class="small">Fields: ${esc(fieldsOf(e.fields))}</div>` : ''}${jiraUser(e.fields?.jira_user)}<div class="muted small">${e.jira_calls} Jira call${e.jira_calls === 1 ? '' : 's'}${e.job_id ? ` · job #${e.job_id}` : ''}</div>
           ${e.error ? `<div class="error">${esc(e.error.message ?? JSON.stringify(e.error))}</div>` : ''}</li>`,
         )
         .join('')}</ol>${log.entries.length ? '' : '<p class="muted">No sync yet.</p>'}</section>

@@ -49,6 +49,7 @@ import { enqueueOutbound } from './records.js';
 import { openJournal } from './journal.js';
 import { journaledValues, ourBase, ourStatusChange, type JournalEntry } from '../core/journal.js';
 import { recordJobKey } from './record-data.js';
+import { whoChanged, type AuthoredChange, type JiraUserView } from './jira-user.js';
 import type {
   JiraAttachmentState,
   JiraIssueState,
@@ -140,6 +141,8 @@ interface InboundOutcome {
   conflicts: Array<{ field: string } & Conflict>;
   warnings: string[];
   comments: { created: number; updated: number; deleted: number };
+  /** Who wrote the comments created or edited (who changed it: issue 19). */
+  commentAuthors: AuthoredChange[];
   attachments: AttachmentChange;
   extra: Record<string, unknown>;
 }
@@ -173,6 +176,20 @@ export function jiraChangeTime(state: JiraIssueState, key: string, mapping: Outb
   return state.fieldTimes[id.toLowerCase()] ?? state.updated;
 }
 
+/** Who made Jira's last change of the field behind a base name (the changelog entry's author). */
+export function jiraChangeAuthor(state: JiraIssueState, key: string, mapping: OutboundMapping): JiraPerson | null {
+  const id = key.startsWith('custom:') ? (mapping.fields.find((f) => `custom:${f.host}` === key)?.jira ?? key) : key;
+  return state.fieldAuthors?.[id.toLowerCase()] ?? null;
+}
+
+/** The changes of the changed fields, with their authors and times, for whoChanged. */
+function fieldChanges(state: JiraIssueState, keys: readonly string[], mapping: OutboundMapping): AuthoredChange[] {
+  return keys.map((k) => ({ person: jiraChangeAuthor(state, k, mapping), at: jiraChangeTime(state, k, mapping) }));
+}
+
+/** `{ jira_user }` for an event's data when the user is known, else nothing. */
+const byUser = (u: JiraUserView | null): { jira_user?: JiraUserView } => (u ? { jira_user: u } : {});
+
 /** The host kind an issue of this type becomes under a mapping, if any. */
 export function kindForIssueType(m: OutboundMapping, issueType: string): string | undefined {
   const given = inboundSettings(m).createKind;
@@ -202,7 +219,7 @@ function deliveryActor(body: string): JiraPerson | null {
     ...(s('name') ? { name: s('name') } : {}),
     ...(s('key') ? { key: s('key') } : {}),
     displayName: s('displayName') ?? '',
-    email: null,
+    email: s('emailAddress')?.toLowerCase() ?? null,
   };
 }
 
@@ -478,6 +495,7 @@ export function createInboundHandler(deps: InboundDeps): {
           })
           .execute();
         outcome.comments.created++;
+        outcome.commentAuthors.push({ person: c.author, at: c.created || t });
         continue;
       }
       if (known.deleted || known.origin !== 'jira') continue;
@@ -493,6 +511,7 @@ export function createInboundHandler(deps: InboundDeps): {
           .where('id', '=', known.id)
           .execute();
         outcome.comments.updated++;
+        outcome.commentAuthors.push({ person: c.author, at: c.updated || t });
       }
     }
     for (const l of links) {
@@ -653,6 +672,8 @@ export function createInboundHandler(deps: InboundDeps): {
     jobId: number | null,
     calls: () => number,
     countCall: () => void,
+    /** The users of the run's deliveries other than our own, oldest first (who changed it). */
+    deliveryUsers: ReadonlyArray<JiraPerson | null> = [],
   ): Promise<InboundOutcome> {
     const outcome: InboundOutcome = {
       verdict: 'no_change',
@@ -661,6 +682,7 @@ export function createInboundHandler(deps: InboundDeps): {
       conflicts: [],
       warnings: [],
       comments: { created: 0, updated: 0, deleted: 0 },
+      commentAuthors: [],
       attachments: noAttachmentChange(),
       extra: {},
     };
@@ -699,10 +721,16 @@ export function createInboundHandler(deps: InboundDeps): {
           .set({ state: 'unlinked', updated_at: now() })
           .where('record_id', '=', record.id)
           .execute();
+        const by = byUser(whoChanged([], deliveryUsers, me));
         await logInbound(trx, record.id, 'unlinked', calls(), jobId, {
-          fields: { issue_key: link.issue_key, reason: 'issue deleted in Jira', resolved },
+          fields: { issue_key: link.issue_key, reason: 'issue deleted in Jira', resolved, ...by },
         });
-        await feed(trx, record.id, 'record.unlinked', { issue_key: link.issue_key, reason: 'deleted', resolved });
+        await feed(trx, record.id, 'record.unlinked', {
+          issue_key: link.issue_key,
+          reason: 'deleted',
+          resolved,
+          ...by,
+        });
       });
       outcome.verdict = 'applied';
       outcome.action = 'unlinked';
@@ -771,6 +799,29 @@ export function createInboundHandler(deps: InboundDeps): {
               : attachmentsChange
                 ? 'attachments'
                 : 'conflict';
+        // Who changed it: per event, the author of its newest change, else the delivery's user.
+        const who = {
+          fields: whoChanged(fieldChanges(state, outcome.fields, mapping), deliveryUsers, me),
+          comments: whoChanged(outcome.commentAuthors, deliveryUsers, me),
+          attachments: whoChanged(
+            outcome.attachments.added
+              .concat(outcome.attachments.not_downloaded)
+              .map((a) => state.attachments?.find((x) => x.id === a.jira_attachment_id))
+              .map((a) => ({ person: a?.author ?? null, at: a?.created ?? 0 })),
+            deliveryUsers,
+            me,
+          ),
+          moved: whoChanged(fieldChanges(state, ['project', 'key'], mapping), deliveryUsers, me),
+        };
+        const logged = changed
+          ? who.fields
+          : moved
+            ? who.moved
+            : commentsChanged
+              ? who.comments
+              : attachmentsChange
+                ? who.attachments
+                : who.fields;
         await logInbound(trx, record.id, outcome.action, calls(), jobId, {
           fields: {
             changed: outcome.fields,
@@ -780,14 +831,29 @@ export function createInboundHandler(deps: InboundDeps): {
             ...(attachmentsChange ? { attachments: outcome.attachments } : {}),
             issue_key: state.key,
             ...outcome.extra,
+            ...byUser(logged),
           },
         });
-        if (changed) await feed(trx, record.id, 'record.updated', { fields: outcome.fields, issue_key: state.key });
+        if (changed)
+          await feed(trx, record.id, 'record.updated', {
+            fields: outcome.fields,
+            issue_key: state.key,
+            ...byUser(who.fields),
+          });
         if (commentsChanged)
-          await feed(trx, record.id, 'record.comments', { ...outcome.comments, issue_key: state.key });
+          await feed(trx, record.id, 'record.comments', {
+            ...outcome.comments,
+            issue_key: state.key,
+            ...byUser(who.comments),
+          });
         if (attachmentsChange)
-          await feed(trx, record.id, 'record.attachments', { ...outcome.attachments, issue_key: state.key });
-        if (moved) await feed(trx, record.id, 'record.moved', { from: link.issue_key, to: state.key });
+          await feed(trx, record.id, 'record.attachments', {
+            ...outcome.attachments,
+            issue_key: state.key,
+            ...byUser(who.attachments),
+          });
+        if (moved)
+          await feed(trx, record.id, 'record.moved', { from: link.issue_key, to: state.key, ...byUser(who.moved) });
       } else if (outcome.warnings.length) {
         await logInbound(trx, record.id, 'noop', calls(), jobId, { fields: { warnings: outcome.warnings } });
       }
@@ -807,6 +873,7 @@ export function createInboundHandler(deps: InboundDeps): {
     calls: () => number,
     countCall: () => void,
     note: { detail?: string } = {},
+    deliveryUsers: ReadonlyArray<JiraPerson | null> = [],
   ): Promise<InboundOutcome['verdict']> {
     const flavour = jira.flavour;
     if (!state) return 'ignored:unlinked';
@@ -907,8 +974,12 @@ export function createInboundHandler(deps: InboundDeps): {
       await writeBase(trx, id, HOST_STATUS_BASE, data.status);
       const target = desiredStatus(data, mapping);
       if (target.status !== null) await writeBase(trx, id, TARGET_STATUS_BASE, target.status);
-      await logInbound(trx, id, 'created', calls(), jobId, { fields: { issue_key: state.key, host_id: hostId } });
-      await feed(trx, id, 'record.created', { issue_key: state.key, issue_id: state.id });
+      // Who created the issue: the delivery's user (the sweep has none: the changelog holds no create).
+      const by = byUser(whoChanged([], deliveryUsers, me));
+      await logInbound(trx, id, 'created', calls(), jobId, {
+        fields: { issue_key: state.key, host_id: hostId, ...by },
+      });
+      await feed(trx, id, 'record.created', { issue_key: state.key, issue_id: state.id, ...by });
       createdId = id;
     });
     // The issue's attachments come with it (the record exists first: a crash in between leaves
@@ -919,10 +990,20 @@ export function createInboundHandler(deps: InboundDeps): {
       await store.transaction(async (trx) => {
         const change = await saveAttachments(trx, recordId, work, inbound.attachments?.maxBytes ?? 0);
         if (!attachmentsChanged(change)) return;
+        const by = byUser(
+          whoChanged(
+            change.added
+              .concat(change.not_downloaded)
+              .map((a) => state.attachments?.find((x) => x.id === a.jira_attachment_id))
+              .map((a) => ({ person: a?.author ?? null, at: a?.created ?? 0 })),
+            deliveryUsers,
+            me,
+          ),
+        );
         await logInbound(trx, recordId, 'attachments', calls(), jobId, {
-          fields: { attachments: change, issue_key: state.key },
+          fields: { attachments: change, issue_key: state.key, ...by },
         });
-        await feed(trx, recordId, 'record.attachments', { ...change, issue_key: state.key });
+        await feed(trx, recordId, 'record.attachments', { ...change, issue_key: state.key, ...by });
       });
     }
     return 'applied';
@@ -992,6 +1073,8 @@ export function createInboundHandler(deps: InboundDeps): {
     // Deliveries caused by our own writes change nothing: when every pending one is ours (and
     // this is not a sweep), no call is spent.
     const echoes = deliveries.filter((d) => samePerson(d.actor, meCached));
+    /** Who asked for this run in Jira (not our own writes): who changed it, when nothing better says. */
+    const deliveryUsers = deliveries.filter((d) => !echoes.includes(d)).map((d) => d.actor);
     if (p.source === 'webhook' && deliveries.length > 0 && echoes.length === deliveries.length) {
       await setVerdicts(store.db, ids, 'echo', 'caused by jira-bridge’s own write');
       return 'echo';
@@ -1023,7 +1106,17 @@ export function createInboundHandler(deps: InboundDeps): {
         }
       }
       const note: { detail?: string } = {};
-      const verdict = await applyUnlinked(port, p.connectionId, state, meCached, jobId, () => calls, countCall, note);
+      const verdict = await applyUnlinked(
+        port,
+        p.connectionId,
+        state,
+        meCached,
+        jobId,
+        () => calls,
+        countCall,
+        note,
+        deliveryUsers,
+      );
       await setVerdicts(
         store.db,
         ids,
@@ -1063,7 +1156,7 @@ export function createInboundHandler(deps: InboundDeps): {
       log?.debug({ issueId: p.issueId, mappingId: mapping!.id, calls }, 'linked issue outside its mapping filter');
       return 'ignored:out_of_scope';
     }
-    const outcome = await applyLinked(port, link, state, meCached, jobId, () => calls, countCall);
+    const outcome = await applyLinked(port, link, state, meCached, jobId, () => calls, countCall, deliveryUsers);
     await settle(
       outcome.verdict,
       [

@@ -331,15 +331,19 @@ export function jiraPortFromClient(client: JiraClient, opts: ClientPortOptions =
       for (const id of customFieldIds) custom[id] = f[id] ?? null;
       // Per-field change times from the changelog (conflicts are decided per field).
       const fieldTimes: Record<string, number> = {};
+      /** Who made each of those changes (the host hears who changed it). */
+      const fieldAuthors: Record<string, JiraPerson> = {};
       /** The newest status change (by status names): the journal knows its own hops by it. */
       let lastStatus: { from: string | null; to: string | null; at: number } | undefined;
       const histories =
         (
           issue.changelog as
-            { histories?: Array<{ created?: string; items?: Array<Record<string, unknown>> }> } | undefined
+            | { histories?: Array<{ created?: string; author?: unknown; items?: Array<Record<string, unknown>> }> }
+            | undefined
         )?.histories ?? [];
       for (const h of histories) {
         const at = parseJiraTime(h.created);
+        const author = toPerson(h.author);
         for (const item of h.items ?? []) {
           if ((item.fieldId ?? item.field) === 'status' && (!lastStatus || lastStatus.at <= at)) {
             // (`toString` is read as an own key: the item is plain JSON)
@@ -350,7 +354,11 @@ export function jiraPortFromClient(client: JiraClient, opts: ClientPortOptions =
           for (const k of [item.fieldId, item.field]) {
             if (typeof k !== 'string') continue;
             const key = k.toLowerCase();
-            if ((fieldTimes[key] ?? 0) < at) fieldTimes[key] = at;
+            if ((fieldTimes[key] ?? 0) <= at) {
+              fieldTimes[key] = at;
+              if (author) fieldAuthors[key] = author;
+              else delete fieldAuthors[key];
+            }
           }
         }
       }
@@ -373,6 +381,7 @@ export function jiraPortFromClient(client: JiraClient, opts: ClientPortOptions =
         assignee: toPerson(f.assignee),
         custom,
         fieldTimes,
+        fieldAuthors,
         ...(lastStatus ? { lastStatusChange: { from: lastStatus.from, to: lastStatus.to } } : {}),
         comments: rawComments.map((c) => {
           const x = c as Record<string, unknown>;

@@ -324,6 +324,8 @@ export interface JiraIssueState extends IssueStamp {
    * `customfield_10010`) and by field name, from the changelog; absent fields: use `updated`.
    */
   fieldTimes: Record<string, number>;
+  /** Who made the change of `fieldTimes` (the changelog entry's author), by the same keys. */
+  fieldAuthors?: Record<string, JiraPerson> | undefined;
   /** The newest status change of the changelog, by status names (absent: none read). */
   lastStatusChange?: { from: string | null; to: string | null } | undefined;
   issueType: string;

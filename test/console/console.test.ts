@@ -378,6 +378,11 @@ describe.skipIf(noBrowser)('web console in Chromium: a new user’s path', () =>
     );
     expect((await json<{ status: string }>('/api/v1/records/stackflow/inc-100')).status).toBe('in_progress');
     expect(await text('#timeline')).toMatch(/from Jira/);
+    // Who did it in Jira (issue 19): her name and the email Jira shows for her.
+    await until(
+      `[...document.querySelectorAll('#timeline .jira-user')].some((e) => e.textContent.includes('Alice Analyst'))`,
+    );
+    expect(await text('#timeline .jira-user')).toBe('By Alice Analyst <alice@sandbox.example> in Jira');
     await shot('13-record-timeline');
 
     // The search filter.

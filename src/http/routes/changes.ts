@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { decodeCursor, encodeCursor, readChanges } from '../../host/feed.js';
 import { fromJson } from '../../store/json.js';
 import type { Store } from '../../store/index.js';
-import { errorResponses } from '../schemas.js';
+import { ChangeDataSchema, errorResponses } from '../schemas.js';
 import { READ, READ_OR_HOST } from '../auth.js';
 
 export interface ChangesRouteOptions {
@@ -22,7 +22,7 @@ const ChangeSchema = z.object({
     .describe(
       'record.created | record.linked | record.updated | record.comments | record.moved | record.unlinked | record.sync_failed …',
     ),
-  data: z.unknown().describe('origin (host | jira), changed fields, issue key, …'),
+  data: ChangeDataSchema,
   at: z.string(),
 });
 

@@ -119,7 +119,11 @@ const LogEntrySchema = z
     id: z.string(),
     direction: z.string(),
     action: z.string(),
-    fields: z.unknown(),
+    fields: z
+      .unknown()
+      .describe(
+        'what the action did: changed fields, conflicts, warnings, issue_key; inbound entries name the Jira user who made the change (jira_user, see JiraUser)',
+      ),
     jira_calls: z.number().int(),
     job_id: z.number().int().nullable(),
     error: z.unknown(),
