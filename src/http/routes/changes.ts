@@ -54,7 +54,11 @@ export function changesRoutes(opts: ChangesRouteOptions): FastifyPluginAsync {
       async (req) => {
         const after = decodeCursor(req.query.after);
         const page = await readChanges(opts.store.db, { after, limit: req.query.limit, scope: req.query.scope });
-        return { changes: page.changes, next_cursor: encodeCursor(page.last) };
+        return {
+          // Every event's data is an object (origin, what changed, jira_user …); see ChangeData.
+          changes: page.changes.map((c) => ({ ...c, data: (c.data ?? {}) as z.infer<typeof ChangeDataSchema> })),
+          next_cursor: encodeCursor(page.last),
+        };
       },
     );
     app.get(
