@@ -11,6 +11,7 @@ import type { Kysely } from 'kysely';
 import type { z } from 'zod';
 import { AppError } from '../core/errors.js';
 import type { JiraCatalog } from '../core/catalog.js';
+import type { CatalogCache } from '../jira/catalog.js';
 import { connectionSchema, type Config, type ConnectionConfig } from '../config/schema.js';
 import { createJiraClient, type JiraClient } from '../jira/client.js';
 import { missingScopesMessage } from '../core/oauth-scopes.js';
@@ -312,7 +313,7 @@ export interface ConnectionAdminDeps {
   /** The engine's runtime registry. */
   registry: {
     clients: Map<string, JiraClient>;
-    catalogs: Map<string, JiraCatalog>;
+    catalogs: Map<string, CatalogCache>;
     setConnection(c: ConnectionConfig): Promise<void>;
     dropConnection(id: string): Promise<void>;
   };
@@ -577,15 +578,12 @@ export function createConnectionAdmin(deps: ConnectionAdminDeps) {
     }
   }
 
+  /** The whole catalogue (the console's lists): cached parts are reused, `reload` fetches them all again. */
   async function catalog(id: string, reload: boolean): Promise<JiraCatalog> {
     if (!find(id)) throw new AppError('NOT_FOUND', `No connection "${id}"`);
-    const cached = deps.registry.catalogs.get(id);
-    if (cached && !reload) return cached;
-    const client = deps.registry.clients.get(id);
-    if (!client) throw new AppError('NOT_FOUND', `Connection "${id}" has no Jira client`);
-    const fresh = await client.fetchCatalog();
-    deps.registry.catalogs.set(id, fresh);
-    return fresh;
+    const cache = deps.registry.catalogs.get(id);
+    if (!cache) throw new AppError('NOT_FOUND', `Connection "${id}" has no Jira client`);
+    return cache.full({ reload });
   }
 
   return {

@@ -3,7 +3,9 @@ import { ConfigError, type ConfigIssue } from '../config/errors.js';
 import type { Config, ConnectionConfig } from '../config/schema.js';
 import { jqlFilterProblem } from '../jira/jql-check.js';
 import { toConnectionInfo, toOutboundMapping } from '../config/to-engine.js';
-import type { JiraCatalog } from '../core/catalog.js';
+import { mergeNeeds } from '../core/catalog.js';
+import { resolutionCatalogNeeds } from '../core/config-check.js';
+import { createCatalogCache, type CatalogCache } from '../jira/catalog.js';
 import { createEngine, jiraPortFromClient, staticMappingSource, type Engine, type JiraPort } from '../engine/index.js';
 import { createJiraClient, type JiraClient } from '../jira/client.js';
 import type { JiraConnection } from '../jira/transport.js';
@@ -48,8 +50,8 @@ export interface WiredEngine {
   clients: Map<string, JiraClient>;
   /** Mappings through the admin API (validated against Jira, persisted, live at once). */
   mappingAdmin: MappingAdmin;
-  /** Jira catalogues fetched so far, by connection (the console's dropdowns, mapping checks). */
-  catalogs: Map<string, JiraCatalog>;
+  /** Each connection's Jira catalogue, fetched part by part on first need (the console's dropdowns, mapping checks). */
+  catalogs: Map<string, CatalogCache>;
   /** Adds or replaces a connection at runtime (a new client; the old one is closed). */
   setConnection(c: ConnectionConfig): Promise<void>;
   /** Removes a connection at runtime (its client is closed). */
@@ -80,7 +82,7 @@ export async function wireEngine(deps: {
   const { config, logger } = deps;
   const clients = new Map<string, JiraClient>();
   const ports = new Map<string, JiraPort>();
-  const catalogs = new Map<string, JiraCatalog>();
+  const catalogs = new Map<string, CatalogCache>();
   const connect = (c: ConnectionConfig): JiraClient => {
     const client = createJiraClient(jiraConnectionOf(c, deps.oauth), {
       logger: logger.child({ connectionId: c.id }),
@@ -88,18 +90,17 @@ export async function wireEngine(deps: {
     });
     clients.set(c.id, client);
     ports.set(c.id, jiraPortFromClient(client));
+    catalogs.set(c.id, createCatalogCache(client));
     return client;
   };
   for (const c of config.connections) {
-    const client = connect(c);
-    if (
-      config.mappings.some(
-        (m) =>
-          m.connection === c.id && m.fields.some((f) => f.type === undefined || !f.jira.startsWith('customfield_')),
-      )
-    ) {
+    connect(c);
+    // Only what resolving the file's mappings reads (field names and types, and then request
+    // types by name): a mapping that names its fields by id and type costs no call at start-up.
+    const needs = mergeNeeds(...config.mappings.filter((m) => m.connection === c.id).map(resolutionCatalogNeeds));
+    if (needs.fields) {
       try {
-        catalogs.set(c.id, await client.fetchCatalog());
+        await catalogs.get(c.id)!.ensure(needs);
       } catch (err) {
         logger.warn(
           { connectionId: c.id, err: (err as Error).message },
@@ -130,7 +131,7 @@ export async function wireEngine(deps: {
   }
   // The file seeds the model; mappings saved through the admin API win over it.
   const entries = mergeMappings(config.mappings, await loadApiMappings(deps.store.db, logger), logger);
-  const mappings = entries.map((e) => toOutboundMapping(e.mapping, catalogs.get(e.mapping.connection)));
+  const mappings = entries.map((e) => toOutboundMapping(e.mapping, catalogs.get(e.mapping.connection)?.view()));
   const source = staticMappingSource(mappings, config.connections.map(toConnectionInfo));
   const engine = createEngine({
     store: deps.store,
@@ -163,7 +164,6 @@ export async function wireEngine(deps: {
     async setConnection(c) {
       const old = clients.get(c.id);
       connect(c);
-      catalogs.delete(c.id);
       source.replace(source.all(), [...infos().filter((i) => i.id !== c.id), toConnectionInfo(c)]);
       await old?.close();
     },

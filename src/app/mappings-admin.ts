@@ -17,12 +17,15 @@ import {
   checkMappingAgainstCatalog,
   checkMappingStructure,
   inboundOverlaps,
+  mappingCatalogNeeds,
   overlapMessage,
+  resolutionCatalogNeeds,
 } from '../core/config-check.js';
 import { jqlFilterProblem } from '../jira/jql-check.js';
 import { AppError } from '../core/errors.js';
 import { mappingSchema, type Config, type MappingConfig } from '../config/schema.js';
 import { toOutboundMapping } from '../config/to-engine.js';
+import type { CatalogCache } from '../jira/catalog.js';
 import type { JiraCatalog } from '../core/catalog.js';
 import type { OutboundMapping } from '../engine/types.js';
 import type { JiraClient } from '../jira/client.js';
@@ -91,8 +94,8 @@ export interface MappingAdminDeps {
   entries: MappingEntry[];
   /** Makes a new list of engine mappings live. */
   apply(mappings: OutboundMapping[]): void;
-  /** Catalogues fetched at start-up, reused when fresh. */
-  catalogs: Map<string, JiraCatalog>;
+  /** Each connection's catalogue cache: a save fetches only the parts not fetched yet. */
+  catalogs: Map<string, CatalogCache>;
   logger?: Logger | undefined;
   now?: () => number;
 }
@@ -106,7 +109,7 @@ export function createMappingAdmin(deps: MappingAdminDeps) {
   let entries = deps.entries;
 
   const engineMappings = (): OutboundMapping[] =>
-    entries.map((e) => toOutboundMapping(e.mapping, deps.catalogs.get(e.mapping.connection)));
+    entries.map((e) => toOutboundMapping(e.mapping, deps.catalogs.get(e.mapping.connection)?.view()));
 
   async function save(id: string, body: unknown, actor: string): Promise<{ entry: MappingEntry; created: boolean }> {
     const withId = body && typeof body === 'object' && !Array.isArray(body) ? { ...(body as object), id } : body;
@@ -160,15 +163,24 @@ export function createMappingAdmin(deps: MappingAdminDeps) {
         details: { issues: [{ path, message }], mappings: [others[overlap.first]!.id, id] },
       });
     }
-    // Values against Jira: fetched now (the catalogue may have changed since start-up).
+    // Values against Jira: the parts of the site's catalogue this mapping names, fetched once per
+    // connection and reused. The create fields of its issue types are read fresh (a field made
+    // required in Jira changes nothing else, and a mapping that misses it fails every create); a
+    // value the cached parts do not know may be new in Jira, so before a value is refused the
+    // parts fetched before this save are fetched again once.
     const client = deps.clients.get(m.connection);
-    if (!client) throw new AppError('VALIDATION_FAILED', `body.connection: "${m.connection}" has no Jira client`);
-    const catalog = await client.fetchCatalog();
-    deps.catalogs.set(m.connection, catalog);
-    const problems = checkMappingAgainstCatalog(m, catalog, 0).map((p) => ({
-      path: p.path.replace(/^mappings\[0\]/, 'body'),
-      message: p.message,
-    }));
+    const cache = deps.catalogs.get(m.connection);
+    if (!client || !cache)
+      throw new AppError('VALIDATION_FAILED', `body.connection: "${m.connection}" has no Jira client`);
+    const needs = mappingCatalogNeeds(m);
+    const startedAt = Date.now();
+    const against = (catalog: JiraCatalog) =>
+      checkMappingAgainstCatalog(m, catalog, 0).map((p) => ({
+        path: p.path.replace(/^mappings\[0\]/, 'body'),
+        message: p.message,
+      }));
+    let problems = against(await cache.ensure(needs, { refreshBefore: startedAt, only: 'createFields' }));
+    if (problems.length) problems = against(await cache.ensure(needs, { refreshBefore: startedAt }));
     // The filter as jira-bridge will run it (only once the project is known to exist).
     if (m.filter !== undefined && !problems.some((p) => p.path === 'body.project')) {
       const bad = await jqlFilterProblem(client, m.project, m.filter);
@@ -257,12 +269,11 @@ export function createMappingAdmin(deps: MappingAdminDeps) {
   /** Another replica saved or deleted a mapping: read them again from the store and apply. */
   async function reload(): Promise<void> {
     entries = mergeMappings(deps.config.mappings, await loadApiMappings(deps.store.db, deps.logger));
-    // Field names resolve against the site's catalogue: fetch the ones this replica lacks.
-    for (const id of new Set(entries.filter((e) => e.mapping.fields.length).map((e) => e.mapping.connection))) {
-      const client = deps.clients.get(id);
-      if (deps.catalogs.has(id) || !client) continue;
+    // Field names resolve against the site's catalogue: fetch the parts this replica lacks.
+    for (const e of entries.filter((x) => x.mapping.fields.length)) {
+      const id = e.mapping.connection;
       try {
-        deps.catalogs.set(id, await client.fetchCatalog());
+        await deps.catalogs.get(id)?.ensure(resolutionCatalogNeeds(e.mapping));
       } catch (err) {
         deps.logger?.warn(
           { connectionId: id, err: (err as Error).message },

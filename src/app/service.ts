@@ -433,13 +433,7 @@ export async function startService(opts: StartServiceOptions): Promise<RunningSe
         stats: { snapshot: (o) => dashboard.snapshot(o), sample: () => queueSampler.sample() },
         preview: {
           client: (id) => wired.clients.get(id),
-          catalog: async (id) => {
-            const cached = wired.catalogs.get(id);
-            if (cached) return cached;
-            const fresh = await wired.clients.get(id)?.fetchCatalog();
-            if (fresh) wired.catalogs.set(id, fresh);
-            return fresh;
-          },
+          catalog: (id, needs) => wired.catalogs.get(id)?.ensure(needs),
         },
         oauth: { connect: oauth.connect, logger: logger.child({ component: 'oauth' }) },
         consoleRoot: fileURLToPath(new URL('../../console/', import.meta.url)),

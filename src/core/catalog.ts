@@ -91,3 +91,57 @@ export function fieldWriteType(field: JiraCatalog['fields'][number]): FieldWrite
       return 'string';
   }
 }
+
+/**
+ * The parts of a site's catalogue something needs (src/jira/catalog.ts fetches each part once per
+ * connection, on first need). The project list comes with any project; `projects` are the ones
+ * whose issue types are needed.
+ */
+export interface CatalogNeeds {
+  statuses: boolean;
+  priorities: boolean;
+  resolutions: boolean;
+  fields: boolean;
+  linkTypes: boolean;
+  /** Projects (key or id) whose issue types are needed. */
+  projects: string[];
+  /** Issue types (name or id) of a project whose create fields (and their options) are needed. */
+  createFields: Array<{ project: string; issueType: string }>;
+  /** Service desks (id or project key) whose request types are needed. */
+  serviceDesks: string[];
+}
+
+export const NO_NEEDS: CatalogNeeds = {
+  statuses: false,
+  priorities: false,
+  resolutions: false,
+  fields: false,
+  linkTypes: false,
+  projects: [],
+  createFields: [],
+  serviceDesks: [],
+};
+
+/** The union of several needs. */
+export function mergeNeeds(...all: CatalogNeeds[]): CatalogNeeds {
+  const uniq = <T>(xs: T[], key: (x: T) => string): T[] => [...new Map(xs.map((x) => [key(x), x])).values()];
+  return {
+    statuses: all.some((n) => n.statuses),
+    priorities: all.some((n) => n.priorities),
+    resolutions: all.some((n) => n.resolutions),
+    fields: all.some((n) => n.fields),
+    linkTypes: all.some((n) => n.linkTypes),
+    projects: uniq(
+      all.flatMap((n) => n.projects),
+      (p) => p.toLowerCase(),
+    ),
+    createFields: uniq(
+      all.flatMap((n) => n.createFields),
+      (c) => `${c.project.toLowerCase()}/${c.issueType.toLowerCase()}`,
+    ),
+    serviceDesks: uniq(
+      all.flatMap((n) => n.serviceDesks),
+      (d) => d.toLowerCase(),
+    ),
+  };
+}

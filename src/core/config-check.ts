@@ -1,4 +1,4 @@
-import { fieldWriteType, type FieldWriteType, type JiraCatalog } from './catalog.js';
+import { fieldWriteType, NO_NEEDS, type CatalogNeeds, type FieldWriteType, type JiraCatalog } from './catalog.js';
 
 /**
  * Semantic checks of the configuration, pure: cross-references inside the file, and each mapping
@@ -496,5 +496,44 @@ export function checkOption(
   return {
     path,
     message: `"${value}" is not an option of ${field.name}; known: ${knownList(field.options.map((o) => o.value))}`,
+  };
+}
+
+/**
+ * What of the site's catalogue checking a mapping against it reads (checkMappingAgainstCatalog):
+ * its project's issue types, the create fields of the issue types it creates (required fields,
+ * select options), and statuses, priorities, resolutions, fields, link types and service desks
+ * only when it names one. Nothing else of the site is fetched for it.
+ */
+export function mappingCatalogNeeds(m: MappingLike): CatalogNeeds {
+  const typed = Object.values(m.kinds).flatMap((t) => (t.issue_type !== undefined ? [t.issue_type] : []));
+  const creates = m.direction !== 'from_jira' || m.fields.some((f) => f.values !== undefined);
+  return {
+    statuses:
+      Object.keys(m.status.out).length > 0 ||
+      Object.keys(m.status.in).some((s) => !s.startsWith('category:')) ||
+      'status' in m.close,
+    priorities:
+      Object.keys(m.priority.out).length > 0 ||
+      Object.keys(m.priority.in).length > 0 ||
+      m.priority.out_default !== undefined,
+    resolutions: m.resolution !== undefined,
+    fields: m.fields.length > 0,
+    linkTypes: m.reopen.mode === 'rework',
+    projects: [m.project],
+    createFields: creates ? typed.map((issueType) => ({ project: m.project, issueType })) : [],
+    serviceDesks: Object.values(m.kinds).flatMap((t) => (t.service_desk !== undefined ? [t.service_desk] : [])),
+  };
+}
+
+/**
+ * What resolving a mapping for the engine (src/config/to-engine.ts) reads: field names and types
+ * (a field not written as a `customfield_…` id with its type) and request types named by name.
+ */
+export function resolutionCatalogNeeds(m: MappingLike): CatalogNeeds {
+  return {
+    ...NO_NEEDS,
+    fields: m.fields.some((f) => f.type === undefined || !f.jira.startsWith('customfield_')),
+    serviceDesks: Object.values(m.kinds).flatMap((t) => (t.service_desk !== undefined ? [t.service_desk] : [])),
   };
 }

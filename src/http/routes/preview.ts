@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { JiraCatalog } from '../../core/catalog.js';
+import { NO_NEEDS, type CatalogNeeds, type JiraCatalog } from '../../core/catalog.js';
 import { mappingSchema } from '../../config/schema.js';
 import { AppError } from '../../core/errors.js';
 import type { JiraClient } from '../../jira/client.js';
@@ -12,8 +12,8 @@ import { ADMIN } from '../auth.js';
 /** What the preview needs: the connection's Jira client, and its catalogue when fetched. */
 export interface PreviewApi {
   client(connectionId: string): JiraClient | undefined;
-  /** The site's catalogue (cached, or fetched): the project and issue types are checked against it. */
-  catalog?(connectionId: string): JiraCatalog | undefined | Promise<JiraCatalog | undefined>;
+  /** The parts of the site's catalogue named (cached, or fetched): the project and issue types are checked against it. */
+  catalog?(connectionId: string, needs: CatalogNeeds): JiraCatalog | undefined | Promise<JiraCatalog | undefined>;
 }
 
 const PREVIEW_LIMIT = 10;
@@ -137,7 +137,13 @@ export function previewRoutes(opts: { preview: PreviewApi }): FastifyPluginAsync
             details: { issues: [{ path: 'body.connection', message: 'unknown connection' }] },
           });
         }
-        const catalog = await opts.preview.catalog?.(connection);
+        // Only the project's issue types (and its service desk's request types) are read.
+        const desks = Object.values(kinds ?? {}).flatMap((k) => ('service_desk' in k ? [k.service_desk] : []));
+        const catalog = await opts.preview.catalog?.(connection, {
+          ...NO_NEEDS,
+          projects: [project],
+          serviceDesks: desks.length ? [...desks, project] : [],
+        });
         if (catalog) {
           const issues = catalogProblems({ project, kinds }, catalog);
           if (issues.length) {
