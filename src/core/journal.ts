@@ -25,6 +25,20 @@ export interface JournalEntry {
   intent: JournalIntent;
   /** null: unknown (in flight when the process died, or no answer); 'done'; 'failed'. */
   outcome: 'done' | 'failed' | null;
+  /** When the intent was recorded (epoch ms), before the write was sent. */
+  at?: number | undefined;
+}
+
+/**
+ * The earliest time an earlier attempt may have created the record's issue: the oldest journaled
+ * create Jira did not refuse (its intent is recorded before the call). Null when none: no earlier
+ * attempt reached Jira's create (as far as the journal knows).
+ */
+export function createWindowStart(entries: readonly JournalEntry[]): number | null {
+  let first: number | null = null;
+  for (const e of mayHaveWritten(entries))
+    if (e.intent.op === 'create' && e.at !== undefined && (first === null || e.at < first)) first = e.at;
+  return first;
 }
 
 /** The entries that may have changed Jira (all but those Jira refused), oldest first as given. */

@@ -167,6 +167,8 @@ export function createBackfill(deps: BackfillDeps) {
         ? await jira.findByTokens(
             mapping.projectKey,
             retried.map((r) => linkOf.get(r.id)!.create_token!),
+            // No issue carries a token from before its link was made.
+            Math.min(...retried.map((r) => Number(linkOf.get(r.id)!.created_at))),
           )
         : new Map<string, IssueRef>();
       if (retried.length) counter.calls++;

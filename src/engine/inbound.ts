@@ -171,6 +171,9 @@ const HOST_STATUS_BASE = 'host:status';
 const TARGET_STATUS_BASE = 'target:status';
 
 /** When Jira last changed the field behind a base name (changelog), else the issue's `updated`. */
+/** How long a create of ours may take before a new issue of its project is no longer assumed to be it. */
+const CREATE_IN_FLIGHT_MS = 2 * 60_000;
+
 export function jiraChangeTime(state: JiraIssueState, key: string, mapping: OutboundMapping): number {
   const id = key.startsWith('custom:') ? (mapping.fields.find((f) => `custom:${f.host}` === key)?.jira ?? key) : key;
   return state.fieldTimes[id.toLowerCase()] ?? state.updated;
@@ -897,8 +900,28 @@ export function createInboundHandler(deps: InboundDeps): {
       .filter((c) => c.kind !== undefined)
       .sort((a, b) => Number(Boolean(a.m.filter)) - Number(Boolean(b.m.filter)));
     if (!candidates.length) return 'ignored:out_of_scope';
-    // Issues we created carry our creation token: the outbound job links them, never this one.
-    if (state.labels.some((l) => l.startsWith(TOKEN_LABEL_PREFIX))) return 'ignored:unlinked';
+    // Issues we created carry our creation token (the `jira-bridge` property; a `jb-` label on
+    // those created with the label marker, or before it was opt-in): the outbound job links
+    // them, never this one.
+    if (state.creationToken !== undefined || state.labels.some((l) => l.startsWith(TOKEN_LABEL_PREFIX)))
+      return 'ignored:unlinked';
+    // A Service Management request gets its property by a second call right after its create:
+    // a new issue of a project where a create of ours is in flight waits for it.
+    if (state.created >= now() - CREATE_IN_FLIGHT_MS) {
+      const inFlight = await store.db
+        .selectFrom('links')
+        .select('record_id')
+        .where('connection_id', '=', connectionId)
+        .where('project_key', '=', state.projectKey)
+        .where('state', '=', 'creating')
+        .where('updated_at', '>=', now() - CREATE_IN_FLIGHT_MS)
+        .executeTakeFirst();
+      if (inFlight)
+        throw new AppError('CONFLICT', 'jira-bridge is creating an issue in this project; will retry', {
+          retryable: true,
+          retryAfterMs: 1000,
+        });
+    }
     // An alert opens when the issue is created or becomes active (not while it is done).
     if (state.status.category === 'done') return 'ignored:out_of_scope';
     // A mapping's JQL filter decides whether the issue is its own: a search for this issue under

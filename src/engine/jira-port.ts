@@ -1,6 +1,17 @@
 import { AppError, isAppError } from '../core/errors.js';
 import type { JiraClient } from '../jira/client.js';
-import { TOKEN_LABEL_PREFIX, createOnce, findByToken, withToken } from '../jira/idempotent-create.js';
+import {
+  TOKEN_LABEL_PREFIX,
+  TOKEN_PROPERTY,
+  createOnce,
+  findByToken,
+  propertyToken,
+  tokenLabel,
+  tokenProperty,
+  tokenSearchJql,
+  withToken,
+  type TokenMarker,
+} from '../jira/idempotent-create.js';
 import { markdownToJiraBody, plainText } from './markup.js';
 import type {
   IssueRef,
@@ -80,7 +91,13 @@ const STATE_FIELDS = [
 ];
 
 export interface ClientPortOptions {
-  /** Text custom field carrying creation tokens (e.g. customfield_10017); default: a `jb-` label. */
+  /**
+   * Where a creation token is searchable besides the issue's `jira-bridge` entity property:
+   * nowhere (default: found by project, creator and creation time, confirmed by the property) or
+   * a visible label `jb-<token>` (opt-in).
+   */
+  marker?: TokenMarker | undefined;
+  /** Text custom field carrying creation tokens (e.g. customfield_10017), searchable by JQL. */
   tokenField?: string | undefined;
   /** How long search may lag behind writes before a retry looks for its token (Cloud default 5 s). */
   searchLagMs?: number | undefined;
@@ -92,21 +109,29 @@ export interface ClientPortOptions {
 export function jiraPortFromClient(client: JiraClient, opts: ClientPortOptions = {}): JiraPort {
   const flavour = client.flavour;
   const tokenField = opts.tokenField;
+  const marker: TokenMarker = opts.marker ?? 'property';
+  const markers = { marker, ...(tokenField ? { tokenField } : {}) };
   let me: Promise<JiraPerson> | undefined;
   let statusList: Promise<Array<{ id: string; name: string; category?: string | undefined }>> | undefined;
 
-  const tokenOf = (fields: Record<string, unknown>, wanted: Set<string>): string | undefined => {
+  const tokenOf = (
+    issue: { fields?: Record<string, unknown>; properties?: unknown },
+    wanted: Set<string>,
+  ): string | undefined => {
+    const prop = propertyToken(issue as { properties?: Record<string, unknown> });
+    if (prop !== undefined) return wanted.has(prop) ? prop : undefined;
+    const fields = issue.fields ?? {};
     if (tokenField) {
       const t = fields[tokenField];
       return typeof t === 'string' && wanted.has(t) ? t : undefined;
     }
+    if (marker !== 'label') return undefined;
     for (const l of (fields.labels as string[] | undefined) ?? []) {
       const t = l.startsWith(TOKEN_LABEL_PREFIX) ? l.slice(TOKEN_LABEL_PREFIX.length) : undefined;
       if (t !== undefined && wanted.has(t)) return t;
     }
     return undefined;
   };
-  const q = (s: string): string => `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
 
   return {
     flavour,
@@ -120,9 +145,10 @@ export function jiraPortFromClient(client: JiraClient, opts: ClientPortOptions =
           projectKey,
           token,
           fields: body.fields,
+          ...markers,
           ...(body.properties ? { properties: body.properties } : {}),
-          ...(tokenField ? { tokenField } : {}),
           ...(o.previousAttemptAt !== undefined ? { previousAttemptAt: o.previousAttemptAt } : {}),
+          ...(o.since !== undefined ? { since: o.since } : {}),
           ...(opts.searchLagMs !== undefined ? { searchLagMs: opts.searchLagMs } : {}),
         });
         return { id: r.issue.id, key: r.issue.key, adopted: r.adopted };
@@ -132,24 +158,23 @@ export function jiraPortFromClient(client: JiraClient, opts: ClientPortOptions =
         withToken({
           fields: body.fields,
           token,
+          ...markers,
           ...(body.properties ? { properties: body.properties } : {}),
-          ...(tokenField ? { tokenField } : {}),
         }),
       );
       return { id: String(created.id), key: created.key, adopted: false };
     },
 
-    async findByTokens(projectKey, tokens) {
+    async findByTokens(projectKey, tokens, since) {
       const found = new Map<string, IssueRef>();
       if (!tokens.length) return found;
       const wanted = new Set(tokens);
-      const clause = tokenField
-        ? `(${tokens.map((t) => `cf[${tokenField.replace('customfield_', '')}] ~ ${q(t)}`).join(' OR ')})`
-        : `labels in (${tokens.map((t) => q(`${TOKEN_LABEL_PREFIX}${t}`)).join(', ')})`;
-      for await (const issue of client.searchAll(`project = ${q(projectKey)} AND ${clause}`, {
+      const jql = tokenSearchJql(projectKey, tokens, { ...markers, since, now: Date.now() });
+      for await (const issue of client.searchAll(jql, {
         fields: ['labels', ...(tokenField ? [tokenField] : [])],
+        properties: [TOKEN_PROPERTY],
       })) {
-        const t = tokenOf(issue.fields ?? {}, wanted);
+        const t = tokenOf(issue, wanted);
         if (t && !found.has(t)) found.set(t, { id: String(issue.id), key: issue.key });
       }
       return found;
@@ -161,8 +186,8 @@ export function jiraPortFromClient(client: JiraClient, opts: ClientPortOptions =
           withToken({
             fields: b.fields,
             token: b.token ?? '',
+            ...markers,
             ...(b.properties ? { properties: b.properties } : {}),
-            ...(tokenField ? { tokenField } : {}),
           }),
         ),
       );
@@ -176,17 +201,29 @@ export function jiraPortFromClient(client: JiraClient, opts: ClientPortOptions =
     },
 
     async createRequest(input) {
+      // Service Management's request API takes no entity properties: the property is set by a
+      // second call right after the create (Service Management creates only). A crash between the
+      // two leaves a request without it; the search then also accepts the oldest request of ours
+      // (project, creator, time) that has no property and the journaled summary.
+      const property = tokenProperty(input.token, input.properties);
       if (input.searchFirst) {
-        const hit = await findByToken(client, input.projectKey, input.token, tokenField);
-        if (hit) return { id: String(hit.id), key: hit.key, adopted: true };
+        const hit = await findByToken(client, input.projectKey, input.token, {
+          ...markers,
+          since: input.since,
+          summary: typeof input.fields.summary === 'string' ? input.fields.summary : undefined,
+        });
+        if (hit) {
+          if (propertyToken(hit) !== input.token)
+            await client.setIssueProperty(String(hit.id), TOKEN_PROPERTY, property.value);
+          return { id: String(hit.id), key: hit.key, adopted: true };
+        }
       }
       const fields = { ...input.fields };
       if (tokenField) fields[tokenField] = input.token;
-      else
-        fields.labels = [
-          ...new Set([...((fields.labels as string[] | undefined) ?? []), `${TOKEN_LABEL_PREFIX}${input.token}`]),
-        ];
+      else if (marker === 'label')
+        fields.labels = [...new Set([...((fields.labels as string[] | undefined) ?? []), tokenLabel(input.token)])];
       const r = await client.createRequest(input.serviceDeskId, input.requestTypeId, fields);
+      await client.setIssueProperty(String(r.issueId), TOKEN_PROPERTY, property.value);
       return { id: String(r.issueId), key: r.issueKey, adopted: false };
     },
 
@@ -313,6 +350,8 @@ export function jiraPortFromClient(client: JiraClient, opts: ClientPortOptions =
         issue = await client.getIssue(idOrKey, {
           fields: [...STATE_FIELDS, ...customFieldIds],
           expand: ['changelog'],
+          // The creation token (no extra call): an issue of ours is never a Jira user's new issue.
+          properties: [TOKEN_PROPERTY],
         });
       } catch (err) {
         if (err instanceof AppError && err.code === 'JIRA_NOT_FOUND') return null;
@@ -382,6 +421,7 @@ export function jiraPortFromClient(client: JiraClient, opts: ClientPortOptions =
         custom,
         fieldTimes,
         fieldAuthors,
+        ...(propertyToken(issue) !== undefined ? { creationToken: propertyToken(issue) } : {}),
         ...(lastStatus ? { lastStatusChange: { from: lastStatus.from, to: lastStatus.to } } : {}),
         comments: rawComments.map((c) => {
           const x = c as Record<string, unknown>;

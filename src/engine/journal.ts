@@ -50,7 +50,7 @@ export async function journalOutcome(
 export async function openJournal(db: Kysely<Database>, recordId: string): Promise<JournalEntry[]> {
   const rows = await db
     .selectFrom('sync_journal')
-    .select(['id', 'target', 'intent', 'outcome'])
+    .select(['id', 'target', 'intent', 'outcome', 'created_at'])
     .where('record_id', '=', recordId)
     .orderBy('created_at')
     .orderBy('id')
@@ -60,6 +60,7 @@ export async function openJournal(db: Kysely<Database>, recordId: string): Promi
     target: r.target,
     intent: fromJson<JournalIntent>(r.intent)!,
     outcome: r.outcome === 'done' || r.outcome === 'failed' ? r.outcome : null,
+    at: Number(r.created_at),
   }));
 }
 

@@ -49,6 +49,7 @@ import { failpoint } from './failpoint.js';
 import { journalIntent, journalOutcome, openJournal, pruneJournal } from './journal.js';
 import {
   adoptionBases,
+  createWindowStart,
   hasOpenHops,
   journaledValues,
   ourBase,
@@ -790,6 +791,11 @@ export function createOutboundHandler(deps: OutboundDeps): {
     }
     // A job whose lease was lost (another worker owns the record now) must not create.
     if (signal?.aborted) throw new AppError('JOB_LEASE_EXPIRED', 'The job lost its lease before creating the issue');
+    // An earlier attempt may have created the issue since its journaled create intent (else since
+    // the token was made): the window of the search for it (project, creator, creation time).
+    const since = searchFirst
+      ? (createWindowStart(await openJournal(store.db, record.id)) ?? link.created_at)
+      : undefined;
     // Stamp this attempt: a later retry knows when search may first see what it created.
     await store.db.updateTable('links').set({ updated_at: now() }).where('record_id', '=', record.id).execute();
     // Journal what the issue is created with: adopted after a crash, these are its bases.
@@ -816,6 +822,8 @@ export function createOutboundHandler(deps: OutboundDeps): {
         token,
         projectKey: mapping.projectKey,
         searchFirst,
+        since,
+        properties: [{ key: 'jira-bridge', value: { record: { scope: record.scope, host_id: record.host_id } } }],
       });
       const assignee = desired.get('assignee');
       if (assignee && assignee.value !== null) {
@@ -828,7 +836,11 @@ export function createOutboundHandler(deps: OutboundDeps): {
       }
     } else {
       const body = await createBody(jira, record, data, mapping, desired, ctx, token);
-      ref = await jira.createOnce(body, token, searchFirst ? { searchFirst, previousAttemptAt: link.updated_at } : {});
+      ref = await jira.createOnce(
+        body,
+        token,
+        searchFirst ? { searchFirst, previousAttemptAt: link.updated_at, ...(since !== undefined ? { since } : {}) } : {},
+      );
     }
     failpoint('after-jira-create');
     await deps.hooks?.afterCreate?.(record.id, ref);

@@ -220,10 +220,19 @@ export interface JiraPort {
   createOnce(
     body: CreateBody,
     token: string,
-    opts?: { searchFirst?: boolean; previousAttemptAt?: number },
+    opts?: {
+      searchFirst?: boolean;
+      /** When the last attempt was made (a retry waits out the search lag after it). */
+      previousAttemptAt?: number;
+      /** The earliest time an earlier attempt can have created the issue (the search window). */
+      since?: number;
+    },
   ): Promise<IssueRef & { adopted: boolean }>;
-  /** Finds the issues carrying these creation tokens (for backfill adoption). */
-  findByTokens(projectKey: string, tokens: string[]): Promise<Map<string, IssueRef>>;
+  /**
+   * Finds the issues carrying these creation tokens (for backfill adoption): created by this
+   * connection's account in the project since `since` (epoch ms), confirmed by their property.
+   */
+  findByTokens(projectKey: string, tokens: string[], since?: number): Promise<Map<string, IssueRef>>;
   /** Up to 50 issues in one call; results in input order (null where that element failed). */
   bulkCreate(bodies: CreateBody[]): Promise<Array<{ ref: IssueRef | null; error: string | null }>>;
   createRequest(input: {
@@ -233,6 +242,10 @@ export interface JiraPort {
     token: string;
     projectKey: string;
     searchFirst?: boolean;
+    /** The earliest time an earlier attempt can have created the request (the search window). */
+    since?: number | undefined;
+    /** More of the `jira-bridge` property's value (the token is added). */
+    properties?: Array<{ key: string; value: unknown }> | undefined;
   }): Promise<IssueRef & { adopted: boolean }>;
   getIssue(idOrKey: string): Promise<IssueSnapshot>;
   editIssue(idOrKey: string, body: EditBody): Promise<void>;
@@ -339,6 +352,8 @@ export interface JiraIssueState extends IssueStamp {
   assignee: JiraPerson | null;
   /** Raw values of the requested custom fields. */
   custom: Record<string, unknown>;
+  /** The creation token of an issue jira-bridge created (its `jira-bridge` entity property). */
+  creationToken?: string | undefined;
   comments: JiraCommentState[];
   /** The issue's attachments; null when the read did not carry the field (attachments off in Jira). */
   attachments: JiraAttachmentState[] | null;

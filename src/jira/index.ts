@@ -22,10 +22,14 @@ export {
   findByToken,
   withToken,
   tokenLabel,
+  tokenProperty,
+  propertyToken,
+  tokenSearchJql,
   TOKEN_PROPERTY,
   TOKEN_LABEL_PREFIX,
   type CreateOnceInput,
   type CreateOnceResult,
+  type TokenMarker,
 } from './idempotent-create.js';
 export { fetchCatalog, type JiraCatalog } from './catalog.js';
 export { checkConnection, classifyCheckError } from './check.js';

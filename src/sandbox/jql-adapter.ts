@@ -50,6 +50,7 @@ export function toJqlIssue(state: SandboxState, issue: SandboxIssue): JqlIssue {
     labels: [...issue.labels],
     assignee: user(issue.assigneeId),
     reporter: user(issue.reporterId),
+    creator: user(issue.creatorId),
     summary: issue.summary,
     descriptionText: issue.description ? adfToPlain(issue.description) : '',
     created: issue.created,

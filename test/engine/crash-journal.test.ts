@@ -179,6 +179,10 @@ describeEachEngine('SIGKILL at a precise point, then restart: the journal keeps 
     const created = sb.state.allIssues().filter((i) => i.summary === 'Title as created');
     expect(created).toHaveLength(1);
     const key = created[0]!.key;
+    // No visible marker: the creation token is the issue's entity property (issue 18 item 7).
+    expect(created[0]!.labels.filter((l) => l.startsWith('jb-'))).toEqual([]);
+    const token = (created[0]!.properties.get('jira-bridge') as { token?: string } | undefined)?.token;
+    expect(token).toEqual(expect.any(String));
     // What the dead process left: the create's intent, with no outcome.
     expect(await journal('v-adopt')).toEqual([
       expect.objectContaining({ op: 'create', outcome: null, intent: expect.stringContaining('Title as created') }),
@@ -219,6 +223,11 @@ describeEachEngine('SIGKILL at a precise point, then restart: the journal keeps 
     expect((await record('v-adopt')).title).toBe('Title the host changed meanwhile');
     expect(issueOf(key).summary).toBe('Title the host changed meanwhile');
     expect(sb.state.allIssues().filter((i) => i.summary.startsWith('Title '))).toHaveLength(1);
+    expect(
+      sb.state
+        .allIssues()
+        .filter((i) => (i.properties.get('jira-bridge') as { token?: string } | undefined)?.token === token),
+    ).toHaveLength(1);
     const log = await api<unknown>(`/api/v1/records/${SCOPE}/v-adopt/log`);
     expect(JSON.stringify(log)).toContain('"adopted"');
     expect(JSON.stringify(log)).not.toContain('"winner":"jira"');

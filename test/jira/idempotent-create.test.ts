@@ -1,14 +1,19 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOnce, findByToken, tokenLabel, TOKEN_PROPERTY, withToken } from '../../src/jira/idempotent-create.js';
 import { SEED } from '../../src/sandbox/index.js';
-import { env, FLAVOURS, type Env } from './helpers.js';
+import { createJiraClient, type JiraClient } from '../../src/jira/client.js';
+import { Pacer } from '../../src/jira/pacer.js';
+import { connectionFor, env, FLAVOURS, type Env } from './helpers.js';
 
 describe.each(FLAVOURS)('createOnce on %s', (flavour) => {
   let e: Env;
+  let alice: JiraClient;
   beforeAll(async () => {
     e = await env(flavour);
+    alice = createJiraClient(connectionFor(e.sb, 'alice'), { pacer: new Pacer(), backoffMs: 1 });
   });
   afterAll(async () => {
+    await alice.close();
     await e.close();
   });
 
@@ -24,10 +29,32 @@ describe.each(FLAVOURS)('createOnce on %s', (flavour) => {
     return n;
   };
 
-  it('the same token twice makes one issue: the second call adopts it (label token)', async () => {
-    const token = `tok-${flavour}-label-1`;
+  it('the same token twice makes one issue, with no visible marker: the second call finds it by its property', async () => {
+    const token = `tok-${flavour}-prop-1`;
+    // Decoys in the search window: ours with another token, and a Jira user's issue (not ours).
+    await e.jira.createIssue(withToken({ token: `${token}-other`, fields: fields('decoy') }));
+    await alice.createIssue({ fields: fields('once') });
     const a = await createOnce(e.jira, { projectKey: 'SEC', token, fields: fields('once') });
-    const b = await createOnce(e.jira, { projectKey: 'SEC', token, fields: fields('once') });
+    const calls0 = e.sb.calls.count({ method: 'POST', route: `${e.jira.apiPath}/issue` });
+    const b = await createOnce(e.jira, {
+      projectKey: 'SEC',
+      token,
+      fields: fields('once'),
+      since: Date.now() - 60_000,
+    });
+    expect(a.adopted).toBe(false);
+    expect(b).toEqual({ issue: expect.objectContaining({ id: a.issue.id, key: a.issue.key }), adopted: true });
+    expect(e.sb.calls.count({ method: 'POST', route: `${e.jira.apiPath}/issue` })).toBe(calls0);
+    const issue = await e.jira.getIssue(a.issue.id, { fields: ['labels'] });
+    expect(issue.fields.labels).toEqual(['scanner']);
+    expect(await e.jira.getIssueProperty(a.issue.id, TOKEN_PROPERTY)).toEqual({ token });
+    expect(await findByToken(e.jira, 'SEC', `${token}-missing`, { since: Date.now() - 60_000 })).toBeNull();
+  });
+
+  it('the label marker (opt-in): the same token twice makes one issue, found by its label', async () => {
+    const token = `tok-${flavour}-label-1`;
+    const a = await createOnce(e.jira, { projectKey: 'SEC', token, fields: fields('once'), marker: 'label' });
+    const b = await createOnce(e.jira, { projectKey: 'SEC', token, fields: fields('once'), marker: 'label' });
     expect(a.adopted).toBe(false);
     expect(b).toEqual({ issue: expect.objectContaining({ id: a.issue.id, key: a.issue.key }), adopted: true });
     expect(await count(`project = SEC AND labels = "${tokenLabel(token)}"`)).toBe(1);

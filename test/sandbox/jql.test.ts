@@ -34,6 +34,7 @@ function issue(n: number, over: Partial<JqlIssue>): JqlIssue {
     labels: [],
     assignee: null,
     reporter: alice,
+    creator: alice,
     summary: '',
     descriptionText: '',
     created: NOW - n * DAY,
@@ -81,7 +82,7 @@ const ISSUES: JqlIssue[] = [
     projectId: '10200',
     projectName: 'Operations',
   }),
-  issue(4, { summary: 'Unassigned login crash', priority: null, reporter: bob }),
+  issue(4, { summary: 'Unassigned login crash', priority: null, reporter: bob, creator: bob }),
 ];
 
 const ctx: JqlContext = {
@@ -132,6 +133,8 @@ describe('JQL evaluation', () => {
     ['assignee in (EMPTY, bob)', ['SEC-2', 'OPS-3', 'SEC-4']],
     ['assignee != currentUser()', ['SEC-2']],
     ['reporter = JIRAUSER10001', ['SEC-4']],
+    ['creator = JIRAUSER10001', ['SEC-4']],
+    ['creator = currentUser() AND created >= -1500m', ['SEC-1']],
     ['resolution = Unresolved', ['SEC-1', 'SEC-2', 'SEC-4']],
     ['resolution != Unresolved', ['OPS-3']],
     ['resolution in (Unresolved, Fixed)', ['SEC-1', 'SEC-2', 'OPS-3', 'SEC-4']],

@@ -133,6 +133,13 @@ function builtinField(name: string): FieldDef | undefined {
       return { kind: 'user', label: 'assignee', user: (i) => i.assignee, sort: (i) => i.assignee?.displayName ?? null };
     case 'reporter':
       return { kind: 'user', label: 'reporter', user: (i) => i.reporter, sort: (i) => i.reporter?.displayName ?? null };
+    case 'creator':
+      return {
+        kind: 'user',
+        label: 'creator',
+        user: (i) => i.creator ?? null,
+        sort: (i) => i.creator?.displayName ?? null,
+      };
     case 'resolution':
       return {
         kind: 'name',
@@ -488,7 +495,7 @@ class Compiler {
     if (!exists) return;
     const field: JqlValueField | undefined =
       f.kind === 'user'
-        ? f.label === 'assignee' || f.label === 'reporter'
+        ? f.label === 'assignee' || f.label === 'reporter' || f.label === 'creator'
           ? 'user'
           : undefined
         : f.kind === 'name' && ['project', 'issuetype', 'status', 'priority', 'resolution'].includes(f.label)

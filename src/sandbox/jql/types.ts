@@ -37,6 +37,8 @@ export interface JqlIssue {
   labels: string[];
   assignee: JqlUser | null;
   reporter: JqlUser | null;
+  /** Who created the issue (never changes; JQL `creator`). Absent: no one. */
+  creator?: JqlUser | null;
   summary: string;
   descriptionText: string;
   /** Epoch milliseconds. */
@@ -63,7 +65,7 @@ export interface JqlContext {
   customFieldType?: (id: string) => string | undefined;
   /**
    * Optional: whether the site has this value of a built-in field — a project (key, id or name),
-   * an issue type, status, priority or resolution (name or id), a user (assignee, reporter: any of
+   * an issue type, status, priority or resolution (name or id), a user (assignee, reporter, creator: any of
    * their identities). When given, a clause naming one it has not is refused as Jira refuses it:
    * "The value 'Reopened' does not exist for the field 'status'."
    */
