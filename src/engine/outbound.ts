@@ -839,7 +839,9 @@ export function createOutboundHandler(deps: OutboundDeps): {
       ref = await jira.createOnce(
         body,
         token,
-        searchFirst ? { searchFirst, previousAttemptAt: link.updated_at, ...(since !== undefined ? { since } : {}) } : {},
+        searchFirst
+          ? { searchFirst, previousAttemptAt: link.updated_at, ...(since !== undefined ? { since } : {}) }
+          : {},
       );
     }
     failpoint('after-jira-create');
