@@ -67,6 +67,30 @@ export interface SweepResult {
   links?: LinkCheckResult;
 }
 
+/** FNV-1a, 32 bits: a stable number from a connection id. */
+function hash32(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h;
+}
+
+/**
+ * How long until a connection's next sweep (pure). Each connection sweeps at its own phase of the
+ * interval — the times t with t ≡ hash(id) (mod interval), on the wall clock — so many
+ * connections' sweeps (and the link checks and searches they carry) are spread over the interval
+ * instead of all firing together, a restart or another replica keeps the same phase, and nothing
+ * sweeps at start-up unless its slot happens to come then. Never 0: a slot just passed waits for
+ * the next one.
+ */
+export function sweepDelay(connectionId: string, intervalMs: number, now: number): number {
+  const phase = hash32(connectionId) % intervalMs;
+  const at = (((phase - now) % intervalMs) + intervalMs) % intervalMs;
+  return at === 0 ? intervalMs : at;
+}
+
 export function createSweeper(deps: SweepDeps) {
   const now = deps.now ?? Date.now;
   const overlap = deps.overlapMs ?? 120_000;
@@ -243,7 +267,7 @@ export function createSweeper(deps: SweepDeps) {
       .execute();
   }
 
-  /** Runs every connection's sweep on its interval until stopped (0 or less disables one). */
+  /** Runs every connection's sweep on its interval, at its own phase (sweepDelay), until stopped (0 or less disables one). */
   function start(intervals: Record<string, number>): { stop(): Promise<void> } {
     const timers: NodeJS.Timeout[] = [];
     const running = new Set<Promise<unknown>>();
@@ -261,11 +285,14 @@ export function createSweeper(deps: SweepDeps) {
           )
           .finally(() => {
             running.delete(p);
-            if (!stopped) timers.push(setTimeout(tick, ms).unref());
+            if (stopped) return;
+            // The next slot, at least half an interval after this sweep (a clock step never doubles one).
+            const next = sweepDelay(connectionId, ms, Date.now());
+            timers.push(setTimeout(tick, next < ms / 2 ? next + ms : next).unref());
           });
         running.add(p);
       };
-      timers.push(setTimeout(tick, ms).unref());
+      timers.push(setTimeout(tick, sweepDelay(connectionId, ms, Date.now())).unref());
     }
     return {
       async stop() {
