@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { ConfigError, type ConfigIssue } from '../config/errors.js';
 import type { Config, ConnectionConfig } from '../config/schema.js';
 import { jqlFilterProblem } from '../jira/jql-check.js';
+import { checkCloseAgainstCatalog, closeCatalogNeeds, closesOwnWay } from '../core/config-check.js';
 import { toConnectionInfo, toOutboundMapping } from '../config/to-engine.js';
 import { mergeNeeds } from '../core/catalog.js';
 import { resolutionCatalogNeeds } from '../core/config-check.js';
@@ -122,6 +123,21 @@ export async function wireEngine(deps: {
       logger.warn(
         { connectionId: m.connection, mappingId: m.id, err: (err as Error).message },
         'could not check the mapping filter against Jira at start-up; it is used as written',
+      );
+    }
+  }
+  // How records close (issue 18 item 2: resolutions by host status, a Jira status per closed host
+  // status) is checked against the site as `check` does, for the mappings that use those options
+  // (only the parts it reads are fetched; a site that cannot be reached postpones the check).
+  for (const [index, m] of config.mappings.entries()) {
+    const cache = catalogs.get(m.connection);
+    if (!cache || !closesOwnWay(m)) continue;
+    try {
+      refused.push(...checkCloseAgainstCatalog(m, await cache.ensure(closeCatalogNeeds(m)), index));
+    } catch (err) {
+      logger.warn(
+        { connectionId: m.connection, mappingId: m.id, err: (err as Error).message },
+        'could not check how the mapping closes issues against Jira at start-up; it is used as written',
       );
     }
   }

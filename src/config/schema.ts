@@ -218,7 +218,21 @@ export const mappingSchema = z.strictObject({
   close: z
     .union([z.strictObject({ status: nonEmpty }), z.strictObject({ never: z.literal(true) })])
     .default({ never: true }),
-  resolution: z.string().optional(),
+  /**
+   * The Jira resolution a closing transition sets: one for every closed host status, or a table by
+   * host status with an optional `default` (e.g. { risk_accepted: "Won't Fix", default: Fixed }).
+   */
+  resolution: z
+    .union([
+      nonEmpty,
+      z
+        .record(z.string(), nonEmpty)
+        .refine(
+          (t) => Object.keys(t).length > 0,
+          'must name at least one host status (or default), e.g. { risk_accepted: "Won\'t Fix", default: Fixed }',
+        ),
+    ])
+    .optional(),
   reopen: z
     .strictObject({
       mode: z.enum(['reopen', 'never', 'rework']).default('reopen'),

@@ -13,6 +13,11 @@ export interface JiraCatalog {
       id: string;
       name: string;
       subtask: boolean;
+      /**
+       * The statuses of this issue type's workflow in the project (names), where the site lists
+       * them (`/project/{key}/statuses`); absent: unknown, nothing is checked against it.
+       */
+      statuses?: string[];
       fields: Array<{
         id: string;
         name: string;
@@ -109,6 +114,8 @@ export interface CatalogNeeds {
   createFields: Array<{ project: string; issueType: string }>;
   /** Service desks (id or project key) whose request types are needed. */
   serviceDesks: string[];
+  /** Projects (key or id) whose issue types' workflow statuses are needed (`/project/{key}/statuses`). */
+  workflows?: string[];
 }
 
 export const NO_NEEDS: CatalogNeeds = {
@@ -120,6 +127,7 @@ export const NO_NEEDS: CatalogNeeds = {
   projects: [],
   createFields: [],
   serviceDesks: [],
+  workflows: [],
 };
 
 /** The union of several needs. */
@@ -142,6 +150,10 @@ export function mergeNeeds(...all: CatalogNeeds[]): CatalogNeeds {
     serviceDesks: uniq(
       all.flatMap((n) => n.serviceDesks),
       (d) => d.toLowerCase(),
+    ),
+    workflows: uniq(
+      all.flatMap((n) => n.workflows ?? []),
+      (p) => p.toLowerCase(),
     ),
   };
 }

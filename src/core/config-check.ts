@@ -39,7 +39,8 @@ export interface MappingLike {
   labels?: string[] | undefined;
   host_link?: { url: string; title?: string | undefined } | undefined;
   close: { status: string } | { never: true };
-  resolution?: string | undefined;
+  /** One resolution, or a table by closed host status with an optional `default`. */
+  resolution?: string | Record<string, string> | undefined;
   reopen: { mode: string; rework_issue_type?: string | undefined; rework_link_type?: string | undefined };
 }
 
@@ -201,6 +202,19 @@ export function checkMappingStructure(m: MappingLike, index: number): CheckIssue
   if (m.filter !== undefined) {
     const bad = filterProblem(m.filter);
     if (bad) issues.push({ path: `${at}.filter`, message: bad });
+  }
+  if (m.resolution !== undefined && typeof m.resolution !== 'string') {
+    // A resolution table is by closed host status: any other key would never be used.
+    const closed = m.status.closed;
+    for (const key of Object.keys(m.resolution)) {
+      if (key === 'default' || closed.includes(key)) continue;
+      issues.push({
+        path: `${at}.resolution.${key}`,
+        message: closed.length
+          ? `"${key}" is not a closed host status (status.closed); known: ${knownList([...closed, 'default'])}`
+          : `"${key}" is not a closed host status: status.closed is empty, so only default applies; list the host statuses that close an issue in status.closed`,
+      });
+    }
   }
   if (m.reopen.mode === 'rework' && !m.reopen.rework_issue_type) {
     issues.push({
@@ -402,15 +416,7 @@ export function checkMappingAgainstCatalog(m: MappingLike, catalog: JiraCatalog,
   });
   if (m.direction !== 'from_jira') issues.push(...checkRequiredCreateFields(m, project, catalog, at));
 
-  if (
-    m.resolution !== undefined &&
-    !catalog.resolutions.some((r) => eq(r.name, m.resolution!) || r.id === m.resolution)
-  ) {
-    issues.push({
-      path: `${at}.resolution`,
-      message: `"${m.resolution}" is not a Jira resolution; known: ${knownList(catalog.resolutions.map((r) => r.name))}`,
-    });
-  }
+  issues.push(...checkCloseAgainstCatalog(m, catalog, index));
   // The rework task is joined by this link type; an unknown one would quietly become a remote link.
   const linkType = m.reopen.rework_link_type ?? 'Relates';
   if (m.reopen.mode === 'rework' && catalog.linkTypes?.length && !catalog.linkTypes.some((t) => eq(t.name, linkType))) {
@@ -424,6 +430,82 @@ export function checkMappingAgainstCatalog(m: MappingLike, catalog: JiraCatalog,
       path: `${at}.reopen.rework_issue_type`,
       message: `"${m.reopen.rework_issue_type}" is not an issue type of ${project.key}; known: ${knownList(types.map((x) => x.name))}`,
     });
+  }
+  return issues;
+}
+
+/**
+ * How records close, against the site (`index`: the mapping's position): every resolution named
+ * (one, or each of the table's) is one of the site's, and each closed host status's Jira status —
+ * the one `status.out` names for it, else `close.status` — is in the done category and in the
+ * workflow of at least one issue type the mapping creates (where the site lists its workflows'
+ * statuses).
+ * Start-up runs it on its own, `check` and the admin API as part of checkMappingAgainstCatalog.
+ */
+export function checkCloseAgainstCatalog(m: MappingLike, catalog: JiraCatalog, index: number): CheckIssue[] {
+  const at = `mappings[${index}]`;
+  const issues: CheckIssue[] = [];
+  const resolutionNames = catalog.resolutions.map((r) => r.name);
+  const resolutionKnown = (v: string): boolean => catalog.resolutions.some((r) => eq(r.name, v) || r.id === v);
+  const named: Array<[string, string]> =
+    m.resolution === undefined
+      ? []
+      : typeof m.resolution === 'string'
+        ? [[`${at}.resolution`, m.resolution]]
+        : Object.entries(m.resolution).map(([k, v]) => [`${at}.resolution.${k}`, v]);
+  for (const [path, name] of named) {
+    if (!resolutionKnown(name)) {
+      issues.push({ path, message: `"${name}" is not a Jira resolution; known: ${knownList(resolutionNames)}` });
+    }
+  }
+
+  const project = catalog.projects.find((p) => eq(p.key, m.project) || p.id === m.project);
+  if (!project) return issues;
+  // The issue types the mapping creates, with the statuses of their workflows where known.
+  const workflows: Array<{ name: string; statuses: string[] }> = [];
+  for (const t of Object.values(m.kinds)) {
+    let it: JiraCatalog['projects'][number]['issueTypes'][number] | undefined;
+    if (t.issue_type !== undefined) {
+      it = project.issueTypes.find((x) => eq(x.name, t.issue_type!) || x.id === t.issue_type);
+    } else if (t.service_desk !== undefined) {
+      const desk = catalog.serviceDesks.find((d) => d.id === t.service_desk || eq(d.projectKey, t.service_desk!));
+      const rt = desk?.requestTypes.find((r) => r.id === t.request_type || eq(r.name, t.request_type ?? ''));
+      it = rt?.issueTypeId ? project.issueTypes.find((x) => x.id === rt.issueTypeId) : undefined;
+    }
+    if (it?.statuses && !workflows.some((w) => w.name === it.name))
+      workflows.push({ name: it.name, statuses: it.statuses });
+  }
+  const reported = new Set<string>();
+  for (const host of m.status.closed) {
+    const own = Object.hasOwn(m.status.out, host) ? m.status.out[host] : undefined;
+    const target = own ?? ('status' in m.close ? m.close.status : undefined);
+    if (target === undefined) continue; // close: never, and no status of its own: not pushed
+    const path = own !== undefined ? `${at}.status.out.${host}` : `${at}.close.status`;
+    if (reported.has(path)) continue;
+    const status = catalog.statuses.find((s) => eq(s.name, target) || s.id === target);
+    if (!status) continue; // reported as an unknown status already
+    const why =
+      own !== undefined
+        ? `"${host}" is a closed host status (status.closed)`
+        : `the closed host status "${host}" falls back to close.status`;
+    if (status.category !== 'done') {
+      reported.add(path);
+      issues.push({
+        path,
+        message: `"${status.name}" is not a done status (its category is ${status.category}), and ${why}: a closing transition must reach the done category; done statuses: ${knownList(catalog.statuses.filter((s) => s.category === 'done').map((s) => s.name))}`,
+      });
+      continue;
+    }
+    // In no workflow of the mapping's issue types: no record could ever reach it. (A kind whose
+    // workflow lacks it while another's has it fails when one of its records closes, naming the
+    // transitions available, as any unreachable status does.)
+    if (workflows.length && !workflows.some((w) => w.statuses.some((x) => eq(x, status.name)))) {
+      reported.add(path);
+      issues.push({
+        path,
+        message: `"${status.name}" is in no workflow of the mapping's issue types in ${project.key} (${workflows.map((w) => w.name).join(', ')}), and ${why}: its records could never reach it; statuses of those workflows: ${knownList(workflows.flatMap((w) => w.statuses))}`,
+      });
+    }
   }
   return issues;
 }
@@ -522,6 +604,31 @@ export function mappingCatalogNeeds(m: MappingLike): CatalogNeeds {
     linkTypes: m.reopen.mode === 'rework',
     projects: [m.project],
     createFields: creates ? typed.map((issueType) => ({ project: m.project, issueType })) : [],
+    serviceDesks: Object.values(m.kinds).flatMap((t) => (t.service_desk !== undefined ? [t.service_desk] : [])),
+    // The workflows' statuses only for a mapping that closes its own way (a call per project).
+    workflows: closesOwnWay(m) ? [m.project] : [],
+  };
+}
+
+/**
+ * A mapping that gives a closed host status a Jira status of its own (`status.out`) or has a
+ * resolution table: its closing is checked against the site's workflows at start-up too.
+ */
+export function closesOwnWay(m: MappingLike): boolean {
+  return (
+    (m.resolution !== undefined && typeof m.resolution !== 'string') ||
+    m.status.closed.some((h) => Object.hasOwn(m.status.out, h))
+  );
+}
+
+/** What checkCloseAgainstCatalog reads of the site. */
+export function closeCatalogNeeds(m: MappingLike): CatalogNeeds {
+  return {
+    ...NO_NEEDS,
+    statuses: true,
+    resolutions: m.resolution !== undefined,
+    projects: [m.project],
+    workflows: [m.project],
     serviceDesks: Object.values(m.kinds).flatMap((t) => (t.service_desk !== undefined ? [t.service_desk] : [])),
   };
 }

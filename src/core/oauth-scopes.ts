@@ -47,6 +47,7 @@ const PLATFORM_OPERATIONS = [
   'GET /rest/api/3/status',
   'GET /rest/api/3/resolution',
   'GET /rest/api/3/project',
+  'GET /rest/api/3/project/{}/statuses',
   'GET /rest/api/3/issue/{}',
   'POST /rest/api/3/issue',
   'PUT /rest/api/3/issue/{}',

@@ -71,14 +71,29 @@ export function desiredStatus(
 ): { status: string; closing: boolean } | { status: null; reason: string } {
   if (!allows(mapping.builtinDirections?.status)) return { status: null, reason: 'status is synced from Jira only' };
   const closing = mapping.closedStatuses.includes(data.status);
+  const s = Object.hasOwn(mapping.statusOut, data.status) ? mapping.statusOut[data.status] : undefined;
   if (closing) {
+    // Each closed host status reaches the Jira status status.out names for it; close is the fallback.
+    if (s) return { status: s, closing: true };
     if (mapping.closeStatus === null)
       return { status: null, reason: 'never auto-close: the mapping leaves closing to Jira' };
     return { status: mapping.closeStatus, closing: true };
   }
-  const s = mapping.statusOut[data.status];
   if (!s) return { status: null, reason: `host status "${data.status}" has no Jira status in the mapping` };
   return { status: s, closing: false };
+}
+
+/**
+ * The resolution a transition of this record sets: the mapping's one resolution, or its table's
+ * entry for the record's host status, else the table's `default`; undefined leaves it to Jira
+ * (a required resolution then takes Done or Fixed where allowed).
+ */
+export function resolutionFor(mapping: Pick<OutboundMapping, 'resolution'>, hostStatus: string): string | undefined {
+  const r = mapping.resolution;
+  if (r === undefined || typeof r === 'string') return r;
+  return (
+    (Object.hasOwn(r, hostStatus) ? r[hostStatus] : undefined) ?? (Object.hasOwn(r, 'default') ? r.default : undefined)
+  );
 }
 
 /** The priority for a severity: the table, else the default, else none. */

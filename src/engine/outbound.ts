@@ -33,6 +33,7 @@ import type { AttachmentStore } from './attachment-store.js';
 import {
   desiredFields,
   desiredStatus,
+  resolutionFor,
   encodeField,
   fitText,
   lookupUser,
@@ -663,7 +664,7 @@ export function createOutboundHandler(deps: OutboundDeps): {
     if (!graph) workflows.set(workflowKey, (graph = new Map()));
     let hopIntent: string | undefined;
     const result = await walkToStatus(jira, issueKey, issue.status, want.status, {
-      resolution: mapping.resolution,
+      resolution: resolutionFor(mapping, data.status),
       targetCategory: want.closing ? 'done' : undefined,
       graph,
       carry: opts.carry,

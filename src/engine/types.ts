@@ -71,12 +71,18 @@ export interface OutboundMapping {
   kinds: Record<string, KindTarget>;
   /** Host status → Jira status name. Several host statuses may share one. */
   statusOut: Record<string, string>;
-  /** Host statuses that mean "resolved/closed" (close policy applies to them). */
+  /**
+   * Host statuses that mean "resolved/closed": each goes to the Jira status `statusOut` names for
+   * it, else to `closeStatus`.
+   */
   closedStatuses: string[];
-  /** Jira status to close into, or null to never auto-close. */
+  /** Jira status a closed host status without its own `statusOut` entry closes into; null: never. */
   closeStatus: string | null;
-  /** Resolution to fill when a transition requires one (default: first allowed value). */
-  resolution?: string | undefined;
+  /**
+   * Resolution a transition sets (when its screen has the field): one name, or a table by host
+   * status with an optional `default` (see resolutionFor in ./desired.ts). Absent: Jira's choice.
+   */
+  resolution?: string | Record<string, string> | undefined;
   reopen: ReopenPolicy;
   severityToPriority: Record<string, string>;
   defaultPriority?: string | undefined;

@@ -43,6 +43,7 @@ type CatalogClient = Pick<
   | 'createmeta'
   | 'serviceDesks'
   | 'requestTypes'
+  | 'workflowStatuses'
 >;
 
 function categoryKey(k: string | undefined): CategoryKey {
@@ -123,6 +124,15 @@ export function createCatalogCache(client: CatalogClient, now: () => number = Da
     part<JiraIssueTypeRef[]>(`types:${key}`, r, () => client.issueTypesForProject(key));
   const createPart = (key: string, typeId: string, r: number) =>
     part<JiraFieldMeta[]>(`create:${key}/${typeId}`, r, () => client.createmeta(key, typeId));
+  type Workflows = Awaited<ReturnType<JiraClient['workflowStatuses']>>;
+  const workflowsPart = (key: string, r: number) =>
+    part<Workflows>(`workflows:${key}`, r, () =>
+      // Which statuses each issue type's workflow has (closing targets are checked against them).
+      client.workflowStatuses(key).catch((err: unknown) => {
+        if (isAppError(err) && (err.code === 'JIRA_NOT_FOUND' || err.code === 'JIRA_FORBIDDEN')) return null;
+        throw err;
+      }),
+    );
   const requestTypesPart = (deskId: string, r: number) =>
     part<RequestType[]>(`requestTypes:${deskId}`, r, () => client.requestTypes(deskId));
 
@@ -132,7 +142,8 @@ export function createCatalogCache(client: CatalogClient, now: () => number = Da
   ): Promise<JiraCatalog> {
     const rc = opts.refreshBefore ?? -Infinity;
     const r = opts.only === 'createFields' ? -Infinity : rc;
-    const wantProjects = needs.projects.length > 0 || needs.createFields.length > 0;
+    const workflowRefs = needs.workflows ?? [];
+    const wantProjects = needs.projects.length > 0 || needs.createFields.length > 0 || workflowRefs.length > 0;
     const wantDesks = needs.serviceDesks.length > 0;
     const [projects, , , , , , desks] = await Promise.all([
       wantProjects ? projectsPart(r) : undefined,
@@ -149,6 +160,7 @@ export function createCatalogCache(client: CatalogClient, now: () => number = Da
       ...new Set([...needs.projects, ...needs.createFields.map((c) => c.project)].flatMap((p) => keyOf(p) ?? [])),
     ];
     const types = new Map(await Promise.all(typeKeys.map(async (k) => [k, await issueTypesPart(k, r)] as const)));
+    await Promise.all([...new Set(workflowRefs.flatMap((p) => keyOf(p) ?? []))].map(async (k) => workflowsPart(k, r)));
     await Promise.all(
       needs.createFields.map(async (c) => {
         const key = keyOf(c.project);
@@ -177,7 +189,7 @@ export function createCatalogCache(client: CatalogClient, now: () => number = Da
       desksPart(r),
     ]);
     for (const p of projects) {
-      const types = await issueTypesPart(p.key, r);
+      const [types] = await Promise.all([issueTypesPart(p.key, r), workflowsPart(p.key, r)]);
       for (const t of types) await createPart(p.key, String(t.id), r);
     }
     await Promise.all(desks.desks.map((d) => requestTypesPart(d.id, r)));
@@ -191,26 +203,30 @@ export function createCatalogCache(client: CatalogClient, now: () => number = Da
       id: String(p.id),
       key: p.key,
       name: p.name,
-      issueTypes: (got<JiraIssueTypeRef[]>(`types:${p.key}`) ?? []).map((t) => ({
-        id: String(t.id),
-        name: t.name,
-        subtask: Boolean(t.subtask),
-        fields: (got<JiraFieldMeta[]>(`create:${p.key}/${String(t.id)}`) ?? []).map((f) => {
-          const options = optionsOf(f);
-          if (options) {
-            const m = fieldOptions.get(f.fieldId) ?? new Map<string, { id: string; value: string }>();
-            for (const o of options) m.set(o.id, o);
-            fieldOptions.set(f.fieldId, m);
-          }
-          return {
-            id: f.fieldId,
-            name: f.name,
-            required: f.required,
-            ...(f.hasDefaultValue === true ? { hasDefault: true } : {}),
-            ...(options ? { options } : {}),
-          };
-        }),
-      })),
+      issueTypes: (got<JiraIssueTypeRef[]>(`types:${p.key}`) ?? []).map((t) => {
+        const workflow = got<Workflows>(`workflows:${p.key}`)?.find((w) => w.id === String(t.id));
+        return {
+          id: String(t.id),
+          name: t.name,
+          subtask: Boolean(t.subtask),
+          ...(workflow ? { statuses: workflow.statuses.map((s) => s.name) } : {}),
+          fields: (got<JiraFieldMeta[]>(`create:${p.key}/${String(t.id)}`) ?? []).map((f) => {
+            const options = optionsOf(f);
+            if (options) {
+              const m = fieldOptions.get(f.fieldId) ?? new Map<string, { id: string; value: string }>();
+              for (const o of options) m.set(o.id, o);
+              fieldOptions.set(f.fieldId, m);
+            }
+            return {
+              id: f.fieldId,
+              name: f.name,
+              required: f.required,
+              ...(f.hasDefaultValue === true ? { hasDefault: true } : {}),
+              ...(options ? { options } : {}),
+            };
+          }),
+        };
+      }),
     }));
     const desks = got<{ desks: ServiceDesk[]; unreadable?: string }>('desks');
     const linkTypes = got<LinkType[] | undefined>('linkTypes');

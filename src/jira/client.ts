@@ -85,6 +85,11 @@ export interface JiraClient {
   /** Every status of the site (with its category); with a project, only the statuses its issue types use where Jira tells. */
   statuses(projectIdOrKey?: string): Promise<JiraStatus[]>;
   resolutions(): Promise<JiraResolution[]>;
+  /**
+   * The statuses of each issue type's workflow in a project (`/project/{p}/statuses`), or null
+   * where the site does not serve it (404).
+   */
+  workflowStatuses(projectIdOrKey: string): Promise<Array<{ id: string; name: string; statuses: JiraStatus[] }> | null>;
   fields(): Promise<JiraField[]>;
   searchUsers(query: string, maxResults?: number): Promise<JiraUser[]>;
   /** The user whose email matches exactly, or null (also when Jira hides emails). */
@@ -259,6 +264,16 @@ export function createJiraClient(conn: JiraConnection, opts: JiraClientOptions =
       return call({ method: 'GET', route: `${A}/status` });
     },
     resolutions: () => call({ method: 'GET', route: `${A}/resolution` }),
+    async workflowStatuses(p) {
+      const r = await t.request<Array<{ id: string; name: string; statuses?: JiraStatus[] }>>({
+        method: 'GET',
+        route: `${A}/project/{p}/statuses`,
+        params: { p },
+        allowStatus: [404],
+      });
+      if (r.status !== 200 || !Array.isArray(r.body)) return null;
+      return r.body.map((it) => ({ id: String(it.id), name: it.name, statuses: it.statuses ?? [] }));
+    },
     fields: () => call({ method: 'GET', route: `${A}/field` }),
 
     searchUsers: (query, maxResults = 50) =>

@@ -70,6 +70,40 @@ describe('mappings through the admin API: validated against Jira on save, persis
     expect(((await conn.json()) as { error: { message: string } }).error.message).toContain('body.connection');
   });
 
+  it('refuses a resolution table naming a resolution the site has not, and a closed status the workflow lacks, with the path and the valid choices', async () => {
+    const bad = await put('api-close', {
+      ...ops,
+      scope: 'api-close',
+      project: 'SEC',
+      direction: 'to_jira', // (the file's mapping takes SEC's vulnerabilities from Jira)
+      kinds: { vulnerability: { issue_type: 'Vulnerability' } },
+      status: { out: { open: 'Open', risk_accepted: 'Done' }, closed: ['fixed', 'risk_accepted'] },
+      priority: { out: {}, out_default: 'Medium' },
+      close: { status: 'Resolved' },
+      resolution: { risk_accepted: "Won't Fix", default: 'Fixed' },
+    });
+    expect(bad.status).toBe(400);
+    const err = (await bad.json()) as {
+      error: { message: string; details: { issues: Array<{ path: string; message: string }> } };
+    };
+    expect(err.error.details.issues.map((i) => i.path)).toEqual([
+      'body.resolution.risk_accepted',
+      'body.status.out.risk_accepted',
+    ]);
+    expect(err.error.details.issues[0]!.message).toBe(
+      `"Won't Fix" is not a Jira resolution; known: Done, Won't Do, Duplicate, Cannot Reproduce, Fixed, False Positive, Risk Accepted`,
+    );
+    expect(err.error.details.issues[1]!.message).toMatch(
+      /^"Done" is in no workflow of the mapping's issue types in SEC/,
+    );
+    // A key that is not a closed host status is refused before Jira is asked.
+    const key = await put('api-close', { ...ops, scope: 'api-close', resolution: { resolvd: 'Done' } });
+    expect(key.status).toBe(400);
+    expect(((await key.json()) as { error: { message: string } }).error.message).toBe(
+      'body.resolution.resolvd: "resolvd" is not a closed host status (status.closed); known: resolved, default',
+    );
+  });
+
   it('a saved mapping serves records at once, survives a restart, and deleting it stops new work', async () => {
     const saved = await put('api-ops', ops);
     expect(saved.status).toBe(201);

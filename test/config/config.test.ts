@@ -309,6 +309,70 @@ describe('mappings against the catalogue of a real (sandbox) Jira', () => {
       }),
     ]);
   });
+  describe('how records close (issue 18 item 2): resolutions by host status, a Jira status per closed host status', () => {
+    const closing = (extra: string) =>
+      check(
+        '    status: { out: { open: Open, risk_accepted: Closed }, closed: [fixed, risk_accepted, false_positive] }\n' +
+          '    close: { status: Resolved }\n' +
+          extra,
+      );
+    it('a resolution table by closed host status with a default is valid', () => {
+      expect(
+        closing(`    resolution: { risk_accepted: "Won't Do", false_positive: False Positive, default: Fixed }\n`),
+      ).toEqual([]);
+    });
+    it('a resolution the site has not is reported at its host status, with the valid choices', () => {
+      expect(closing(`    resolution: { risk_accepted: "Won't Fix", default: Fixed }\n`)).toEqual([
+        {
+          path: 'mappings[1].resolution.risk_accepted',
+          message: `"Won't Fix" is not a Jira resolution; known: Done, Won't Do, Duplicate, Cannot Reproduce, Fixed, False Positive, Risk Accepted`,
+        },
+      ]);
+    });
+    it('a table key that is not a closed host status is reported with the closed ones', () => {
+      const c = parseConfigText(
+        CONN +
+          MAPPING(
+            '    status: { closed: [fixed, risk_accepted] }\n    resolution: { risk_acepted: Risk Accepted, default: Fixed }\n',
+          ),
+        {},
+      );
+      expect(checkConfigStructure(c)).toEqual([
+        {
+          path: 'mappings[0].resolution.risk_acepted',
+          message: '"risk_acepted" is not a closed host status (status.closed); known: fixed, risk_accepted, default',
+        },
+      ]);
+    });
+    it('a closed host status whose Jira status is not a done status is reported at status.out', () => {
+      expect(
+        check(
+          '    status: { out: { risk_accepted: In Review }, closed: [risk_accepted] }\n    close: { status: Resolved }\n',
+        ),
+      ).toEqual([
+        {
+          path: 'mappings[1].status.out.risk_accepted',
+          message: expect.stringMatching(
+            /^"In Review" is not a done status \(its category is indeterminate\), and "risk_accepted" is a closed host status \(status.closed\).*done statuses: Resolved, Closed, Done/,
+          ),
+        },
+      ]);
+    });
+    it("a close status outside every workflow of the mapping's issue types is reported with the workflow's statuses", () => {
+      expect(check('    status: { closed: [resolved] }\n    close: { status: Done }\n')).toEqual([
+        {
+          path: 'mappings[1].close.status',
+          message: expect.stringMatching(
+            /^"Done" is in no workflow of the mapping's issue types in SEC \(Vulnerability\), and the closed host status "resolved" falls back to close.status: its records could never reach it; statuses of those workflows: Open, Triaged, In Progress, In Review, Resolved, Closed$/,
+          ),
+        },
+      ]);
+    });
+    it('a resolution that is not a string or a table is refused by the schema', async () => {
+      const issues = await issuesOf(CONN + MAPPING('    resolution: []\n'));
+      expect(issues.some((i) => i.startsWith('mappings[0].resolution'))).toBe(true);
+    });
+  });
   it('the demo configuration and the example file are valid against the sandbox', async () => {
     const demo = demoConfig(sb.baseUrl, sb.credentials);
     expect(checkConfigStructure(demo)).toEqual([]);

@@ -124,6 +124,20 @@ describe('sandbox (Cloud) honours the Jira Cloud REST contract', () => {
     expect((await jira('GET', '/rest/api/3/project')).status).toBe(200);
     expect((await jira('GET', '/rest/api/3/project/search?maxResults=2')).status).toBe(200);
     expect((await jira('GET', '/rest/api/3/project/SEC')).status).toBe(200);
+    // The statuses of each issue type's workflow (the catalogue checks close targets against them).
+    const wf = await jira('GET', '/rest/api/3/project/SEC/statuses');
+    expect(wf.status).toBe(200);
+    const vuln = (wf.json as Array<{ name: string; statuses: Array<{ name: string }> }>).find(
+      (t) => t.name === 'Vulnerability',
+    );
+    expect(vuln?.statuses.map((s) => s.name)).toEqual([
+      'Open',
+      'Triaged',
+      'In Progress',
+      'In Review',
+      'Resolved',
+      'Closed',
+    ]);
     expect((await jira('GET', '/rest/api/3/issuetype')).status).toBe(200);
     expect((await jira('GET', `/rest/api/3/issuetype/${SEED.issueType.vulnerability}`)).status).toBe(200);
     expect((await jira('GET', '/rest/api/3/priority')).status).toBe(200);

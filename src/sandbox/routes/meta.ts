@@ -85,6 +85,28 @@ export function registerMetaRoutes(app: FastifyInstance, deps: SandboxDeps): voi
     renderProject(renderCtx(deps, req), projectById(params(req).projectIdOrKey ?? ''), { full: true }),
   );
 
+  // The statuses of each issue type's workflow in the project (Jira: IssueTypeWithStatus[]).
+  api(app, deps, 'GET', '/project/:projectIdOrKey/statuses', (req) => {
+    const p = projectById(params(req).projectIdOrKey ?? '');
+    const ctx = renderCtx(deps, req);
+    return p.issueTypeIds
+      .map((id) => state.issueTypes.get(id))
+      .filter((t) => t !== undefined)
+      .map((t) => {
+        const wf = state.workflowFor({ projectId: p.id, issueTypeId: t.id });
+        return {
+          self: `${ctx.baseUrl}/rest/api/${ctx.version}/issuetype/${t.id}`,
+          id: t.id,
+          name: t.name,
+          subtask: t.subtask,
+          statuses: wf.statusIds
+            .map((sid) => state.statuses.get(sid))
+            .filter((s) => s !== undefined)
+            .map((s) => renderStatus(ctx, s)),
+        };
+      });
+  });
+
   api(app, deps, 'GET', '/issuetype', (req) =>
     [...state.issueTypes.values()].map((t) => renderIssueType(renderCtx(deps, req), t)),
   );
