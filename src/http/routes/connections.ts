@@ -6,6 +6,7 @@ import type { ConnectionView } from '../../app/connections-admin.js';
 import type { JiraCatalog } from '../../core/catalog.js';
 import type { CheckResult } from '../../jira/types.js';
 import { actorOf } from '../auth.js';
+import { BoolQuery, contains, PageQuery, pageOf } from '../paging.js';
 import { errorResponses } from '../schemas.js';
 import { ADMIN, OPERATE, READ } from '../auth.js';
 
@@ -136,11 +137,41 @@ export function connectionsRoutes(opts: { connections: ConnectionsApi }): Fastif
         config: READ,
         schema: {
           tags: ['connections'],
-          summary: 'Jira connections and their health (a 401 pauses a connection: the reason says what to fix)',
-          response: { 200: z.object({ connections: z.array(Connection) }) },
+          summary:
+            'Jira connections and their health (a 401 pauses a connection: the reason says what to fix); filtered, paged',
+          querystring: z.strictObject({
+            name: z.string().min(1).max(200).optional().describe('Part of the id or name (any case)'),
+            enabled: BoolQuery.optional().describe('The configuration’s switch'),
+            flavour: z.enum(['cloud', 'datacenter']).optional(),
+            ...PageQuery,
+          }),
+          response: {
+            200: z.object({
+              connections: z.array(Connection),
+              next_cursor: z
+                .string()
+                .nullable()
+                .optional()
+                .describe('Present when paged (limit or cursor): the next page’s cursor, null on the last'),
+            }),
+            ...errorResponses(400),
+          },
         },
       },
-      async () => ({ connections: api.list().map(view) }),
+      async (req) => {
+        const q = req.query;
+        const all = api
+          .list()
+          .filter(
+            (c) =>
+              (contains(c.id, q.name) || contains(c.name, q.name)) &&
+              (q.enabled === undefined || c.enabled === q.enabled) &&
+              (q.flavour === undefined || c.flavour === q.flavour),
+          );
+        const page = pageOf(all, q);
+        const paged = q.limit !== undefined || q.cursor !== undefined;
+        return { connections: page.items.map(view), ...(paged ? { next_cursor: page.next_cursor } : {}) };
+      },
     );
     app.post(
       '/api/v1/connections',

@@ -3,6 +3,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { AppError } from '../../core/errors.js';
 import { actorOf } from '../auth.js';
+import { BoolQuery, contains, PageQuery, pageOf } from '../paging.js';
 import { errorResponses } from '../schemas.js';
 import { ADMIN, READ } from '../auth.js';
 
@@ -45,11 +46,44 @@ export function mappingsRoutes(opts: { mappings: MappingsApi }): FastifyPluginAs
         config: READ,
         schema: {
           tags: ['mappings'],
-          summary: 'Every mapping in force (file and API)',
-          response: { 200: z.object({ mappings: z.array(EntrySchema) }) },
+          summary: 'Every mapping in force (file and API); filtered, paged',
+          querystring: z.strictObject({
+            name: z.string().min(1).max(200).optional().describe('Part of the id (any case)'),
+            connection: z.string().min(1).max(200).optional().describe('Its connection’s id'),
+            project: z.string().min(1).max(200).optional().describe('Its Jira project key (any case)'),
+            scope: z.string().min(1).max(200).optional(),
+            enabled: BoolQuery.optional().describe('The configuration’s switch'),
+            ...PageQuery,
+          }),
+          response: {
+            200: z.object({
+              mappings: z.array(EntrySchema),
+              next_cursor: z
+                .string()
+                .nullable()
+                .optional()
+                .describe('Present when paged (limit or cursor): the next page’s cursor, null on the last'),
+            }),
+            ...errorResponses(400),
+          },
         },
       },
-      async () => ({ mappings: opts.mappings.list().map(view) }),
+      async (req) => {
+        const q = req.query;
+        const all = opts.mappings.list().filter((e) => {
+          const m = e.mapping as { connection?: string; project?: string; scope?: string; enabled?: boolean };
+          return (
+            contains(e.id, q.name) &&
+            (q.connection === undefined || m.connection === q.connection) &&
+            (q.project === undefined || (m.project ?? '').toLowerCase() === q.project.toLowerCase()) &&
+            (q.scope === undefined || m.scope === q.scope) &&
+            (q.enabled === undefined || (m.enabled ?? true) === q.enabled)
+          );
+        });
+        const page = pageOf(all, q);
+        const paged = q.limit !== undefined || q.cursor !== undefined;
+        return { mappings: page.items.map(view), ...(paged ? { next_cursor: page.next_cursor } : {}) };
+      },
     );
     app.get(
       '/api/v1/mappings/:id',
