@@ -58,11 +58,16 @@ interface RecordRowLike {
 }
 
 const settingKey = (id: string): string => `backfill:${id}`;
+/** The ids of the records a backfill covers (unlinked when it started), written once at its start. */
+const recordsKey = (id: string): string => `backfill:${id}:records`;
 
 /**
  * Backfill: every unlinked record of a mapping is created in Jira with bulk create, 50 per call,
  * each carrying its creation token (a retry adopts what an interrupted call created). Progress
- * is kept in the settings table and readable through the API; the status, comments and
+ * is kept in the settings table and readable through the API: `total` is the records of the scope
+ * unlinked when the backfill started (their ids are kept), `done` those of them linked now —
+ * whoever linked them: the bulk call, an adoption after a crash, or the record's own outbound job
+ * running meanwhile — and `failed` those not linked whose sync failed. The status, comments and
  * attachments of each created record follow through its own outbound job, and so does the full
  * text of a description cut to fit Jira (the job attaches it once the cut text is agreed).
  */
@@ -80,13 +85,46 @@ export function createBackfill(deps: BackfillDeps) {
       .execute();
   }
 
-  async function get(id: string): Promise<BackfillProgress | undefined> {
+  async function stored(id: string): Promise<BackfillProgress | undefined> {
     const row = await store.db
       .selectFrom('settings')
       .select('value')
       .where('key', '=', settingKey(id))
       .executeTakeFirst();
     return row ? (fromJson<BackfillProgress>(row.value) ?? undefined) : undefined;
+  }
+
+  /** The records the backfill covers, or undefined for one started before their ids were kept. */
+  async function coveredIds(db: Kysely<Database>, id: string): Promise<string[] | undefined> {
+    const row = await db.selectFrom('settings').select('value').where('key', '=', recordsKey(id)).executeTakeFirst();
+    return row ? (fromJson<string[]>(row.value) ?? undefined) : undefined;
+  }
+
+  /** Of `ids`: how many are linked now, and how many are not and failed. */
+  async function tally(db: Kysely<Database>, ids: string[]): Promise<{ done: number; failed: number }> {
+    let done = 0;
+    let failed = 0;
+    for (let i = 0; i < ids.length; i += 500) {
+      const rows = await db
+        .selectFrom('records')
+        .leftJoin('links', 'links.record_id', 'records.id')
+        .select(['records.sync_state', 'links.state as link_state'])
+        .where('records.id', 'in', ids.slice(i, i + 500))
+        .execute();
+      for (const r of rows) {
+        if (r.link_state === 'linked') done++;
+        else if (r.sync_state === 'failed') failed++;
+      }
+    }
+    return { done, failed };
+  }
+
+  /** Progress as stored, its counts taken from the records now (see above). */
+  async function get(id: string): Promise<BackfillProgress | undefined> {
+    const p = await stored(id);
+    if (!p) return undefined;
+    const ids = await coveredIds(store.db, id);
+    return ids ? { ...p, ...(await tally(store.db, ids)) } : p;
   }
 
   /** Unlinked records of the scope: parents (no parent_host_id) first so sub-tasks find them. */
@@ -287,7 +325,6 @@ export function createBackfill(deps: BackfillDeps) {
             });
             // Status, comments and attachments follow through the record's own job.
             await enqueueOutbound(queue, trx, r.record.id);
-            p.done++;
           } else {
             const error = { code: 'JIRA_BAD_REQUEST', message: r.error ?? 'Jira rejected this issue' };
             await trx
@@ -309,11 +346,11 @@ export function createBackfill(deps: BackfillDeps) {
                 at: t2,
               })
               .execute();
-            p.failed++;
             if (p.errors.length < 100) p.errors.push({ host_id: r.record.host_id, message: error.message });
           }
         }
         p.jira_calls = counter.calls;
+        await recount(trx, p, results);
         await save(trx, p);
       });
     } finally {
@@ -321,8 +358,26 @@ export function createBackfill(deps: BackfillDeps) {
     }
   }
 
+  /**
+   * The counts of `p` from the records it covers; for a backfill started before their ids were
+   * kept, what this batch did is added.
+   */
+  async function recount(
+    db: Kysely<Database>,
+    p: BackfillProgress,
+    results: ReadonlyArray<{ ref: IssueRef | null }> = [],
+  ): Promise<void> {
+    const ids = await coveredIds(db, p.id);
+    if (ids) Object.assign(p, await tally(db, ids));
+    else
+      for (const r of results) {
+        if (r.ref) p.done++;
+        else p.failed++;
+      }
+  }
+
   async function run(id: string): Promise<void> {
-    const p = await get(id);
+    const p = await stored(id);
     if (!p || p.state === 'done') return;
     const mapping = mappings.byId(p.mapping_id) ?? mappings.forScope(p.scope);
     if (!mapping) throw new AppError('MAPPING_NOT_FOUND', `No mapping ${p.mapping_id} for scope "${p.scope}"`);
@@ -341,7 +396,10 @@ export function createBackfill(deps: BackfillDeps) {
     p.state = 'running';
     await save(store.db, p);
     try {
-      const rows = await unlinked(p.scope);
+      // The records it covers that are still unlinked (a retry after a crash: those left).
+      const ids = await coveredIds(store.db, id);
+      const covered = ids ? new Set(ids) : undefined;
+      const rows = (await unlinked(p.scope)).filter((r) => !covered || covered.has(r.id));
       const parentsFirst = [
         ...rows.filter((r) => !mapping.kinds[r.kind]?.subtask),
         ...rows.filter((r) => mapping.kinds[r.kind]?.subtask),
@@ -350,6 +408,7 @@ export function createBackfill(deps: BackfillDeps) {
         await runBatch(p, mapping, jira, parentsFirst.slice(i, i + BULK_SIZE), counter);
       }
       p.state = 'done';
+      await recount(store.db, p);
       await save(store.db, p);
     } catch (err) {
       if (isAppError(err) && err.retryable) throw err; // the job retries; progress is kept
@@ -385,7 +444,8 @@ export function createBackfill(deps: BackfillDeps) {
       // A paused mapping or connection sends nothing: not a backfill either.
       const off = await disabledBy(store.db, mappings, mapping.connectionId, [mapping.id]);
       if (off) throw new AppError('CONFLICT', `The ${off.replace(':', ' ')} is paused; resume it before a backfill`);
-      const total = (await unlinked(input.scope)).length;
+      const covered = (await unlinked(input.scope)).map((r) => r.id);
+      const total = covered.length;
       const t = new Date(now()).toISOString();
       const p: BackfillProgress = {
         id: newId(),
@@ -403,6 +463,10 @@ export function createBackfill(deps: BackfillDeps) {
       };
       await store.transaction(async (trx) => {
         await save(trx, p);
+        await trx
+          .insertInto('settings')
+          .values({ key: recordsKey(p.id), value: toJson(covered), updated_at: now() })
+          .execute();
         await queue.enqueue(trx, {
           kind: BACKFILL_JOB,
           key: `backfill:${p.id}`,

@@ -1,6 +1,7 @@
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { runBackfill } from '../../src/cli/backfill.js';
+import { AppError } from '../../src/core/errors.js';
 import { SEED } from '../../src/sandbox/seed.js';
 import { describeEachEngine, type TestDb } from '../helpers/db.js';
 import { issuesOf, startHarness, type Harness } from './harness.js';
@@ -91,6 +92,54 @@ describeEachEngine('backfill with bulk create', ({ fresh }) => {
     const issues = issuesOf(h.sandbox, 'OPS').filter((i) => i.summary.startsWith('Interrupted backfill '));
     expect(issues).toHaveLength(5);
   });
+
+  it('counts every record it covers that ends linked: linked by its own job meanwhile, adopted after a crash', async () => {
+    for (let n = 0; n < 6; n++) {
+      await h.engine.records.upsertRecord({
+        scope: 'stackflow-incidents',
+        hostId: `bfl-${n}`,
+        kind: 'incident',
+        title: `Linked elsewhere ${n}`,
+        status: 'new',
+      });
+    }
+    const started = await h.engine.backfill.start({ scope: 'stackflow-incidents' });
+    expect(started.total).toBe(6);
+    // Two of them link through their own outbound jobs before the backfill job runs.
+    for (const n of [0, 1]) {
+      const r = await h.engine.records.getRecord('stackflow-incidents', `bfl-${n}`);
+      await h.engine.syncRecord(r.id);
+    }
+    // The first run dies after Jira's bulk create (the links not saved); the retry adopts them.
+    const port = h.port;
+    const realBulk = port.bulkCreate.bind(port);
+    (port as { bulkCreate: typeof port.bulkCreate }).bulkCreate = async (bodies) => {
+      await realBulk(bodies);
+      throw new AppError('JIRA_UNAVAILABLE', 'simulated crash after bulk create');
+    };
+    try {
+      await expect(h.engine.backfill.run(started.id)).rejects.toThrow('simulated crash');
+    } finally {
+      (port as { bulkCreate: typeof port.bulkCreate }).bulkCreate = realBulk;
+    }
+    expect(await h.engine.backfill.get(started.id)).toMatchObject({ total: 6, done: 2 });
+    h.sandbox.calls.reset();
+    await h.engine.backfill.run(started.id);
+    expect(h.sandbox.calls.count({ method: 'POST', route: BULK })).toBe(0); // all four adopted
+    expect(await h.engine.backfill.get(started.id)).toMatchObject({ state: 'done', total: 6, done: 6, failed: 0 });
+    // A record made after the backfill started is not one of its records.
+    await h.engine.records.upsertRecord({
+      scope: 'stackflow-incidents',
+      hostId: 'bfl-late',
+      kind: 'incident',
+      title: 'Linked elsewhere late',
+      status: 'new',
+    });
+    await h.drain({ timeoutMs: 60_000 });
+    expect(await h.engine.backfill.get(started.id)).toMatchObject({ total: 6, done: 6 });
+    const issues = issuesOf(h.sandbox, 'OPS').filter((i) => i.summary.startsWith('Linked elsewhere '));
+    expect(issues).toHaveLength(7);
+  }, 120_000);
 
   it('runBackfill shows progress and returns the final state', async () => {
     await h.engine.records.upsertRecord({
