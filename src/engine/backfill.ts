@@ -16,6 +16,11 @@ import { disabledBy } from './pause.js';
 import { enqueueOutbound } from './records.js';
 import type { CreateBody, IssueRef, JiraPort, MappingSource, OutboundMapping, RecordData } from './types.js';
 
+/** Rejected credentials (401) pause a connection's work until they are fixed: not the backfill's end. */
+const PAUSING = new Set(['JIRA_UNAUTHORIZED']);
+/** How long a backfill that met rejected credentials waits before trying again (as outbound jobs). */
+const PAUSE_RETRY_MS = 30_000;
+
 /** Jira's bulk create takes at most 50 issues per call. */
 export const BULK_SIZE = 50;
 
@@ -412,6 +417,10 @@ export function createBackfill(deps: BackfillDeps) {
       await save(store.db, p);
     } catch (err) {
       if (isAppError(err) && err.retryable) throw err; // the job retries; progress is kept
+      // Rejected credentials pause a connection's work rather than end it (as outbound jobs do):
+      // the backfill waits for them to be fixed, its progress kept.
+      if (isAppError(err) && PAUSING.has(err.code))
+        throw new AppError(err.code, err.message, { retryable: true, retryAfterMs: PAUSE_RETRY_MS, cause: err });
       p.state = 'failed';
       p.errors.push({ host_id: '*', message: err instanceof Error ? err.message : String(err) });
       await save(store.db, p);

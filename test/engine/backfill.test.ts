@@ -141,6 +141,30 @@ describeEachEngine('backfill with bulk create', ({ fresh }) => {
     expect(issues).toHaveLength(7);
   }, 120_000);
 
+  it('rejected credentials (401) make a backfill wait for them, not fail: it finishes once they work', async () => {
+    for (let n = 0; n < 3; n++) {
+      await h.engine.records.upsertRecord({
+        scope: 'stackflow-incidents',
+        hostId: `bfa-${n}`,
+        kind: 'incident',
+        title: `Outage backfill ${n}`,
+        status: 'new',
+      });
+    }
+    const started = await h.engine.backfill.start({ scope: 'stackflow-incidents' });
+    h.sandbox.knobs.set({ expiredAuth: true });
+    try {
+      const err = await h.engine.backfill.run(started.id).catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: 'JIRA_UNAUTHORIZED', retryable: true });
+      expect(await h.engine.backfill.get(started.id)).toMatchObject({ state: 'running', done: 0, failed: 0 });
+    } finally {
+      h.sandbox.knobs.set({ expiredAuth: false });
+    }
+    await h.engine.backfill.run(started.id);
+    expect(await h.engine.backfill.get(started.id)).toMatchObject({ state: 'done', total: 3, done: 3, failed: 0 });
+    expect(issuesOf(h.sandbox, 'OPS').filter((i) => i.summary.startsWith('Outage backfill '))).toHaveLength(3);
+  });
+
   it('runBackfill shows progress and returns the final state', async () => {
     await h.engine.records.upsertRecord({
       scope: 'stackflow-incidents',
