@@ -29,11 +29,14 @@ export interface Principal {
  *  - `admin`: admin only (configuration, secrets, tokens, audit).
  * `host: true` lets host tokens in too, within their scopes: the request must name a scope (path
  * parameter `scope`, else `?scope=`) the token holds, unless the token holds all scopes.
+ * `host: 'handler'` lets host tokens in where the scope is known only once the body is read or
+ * the record found (`POST /api/v1/sync` by Jira issue key): the handler must ask `scopeDecision`
+ * for the record's scope before it reads, queues or changes anything.
  */
 export type AccessLevel = 'public' | 'any' | 'read' | 'operate' | 'admin';
 export interface Access {
   allow: AccessLevel;
-  host?: boolean;
+  host?: boolean | 'handler';
 }
 
 export const ACCESS_LEVELS: readonly AccessLevel[] = ['public', 'any', 'read', 'operate', 'admin'];
@@ -54,13 +57,25 @@ const WHY: Record<Exclude<AccessLevel, 'public' | 'any'>, string> = {
 
 export type Decision = { ok: true } | { ok: false; reason: string };
 
+/**
+ * May this caller touch records of `scope`? Host tokens only within their scopes (none listed:
+ * all); every other role that got past the route's declaration may.
+ */
+export function scopeDecision(p: Principal | null, scope: unknown): Decision {
+  if (!p || p.role !== 'host' || !p.scopes.length) return { ok: true };
+  if (typeof scope !== 'string')
+    return { ok: false, reason: `this token is limited to scopes ${p.scopes.join(', ')}: name one` };
+  if (!p.scopes.includes(scope)) return { ok: false, reason: `this token may not use scope "${scope}"` };
+  return { ok: true };
+}
+
 /** Is `value` a well-formed declaration (used at start-up to refuse a route that declares nonsense)? */
 export function isAccess(value: unknown): value is Access {
   if (typeof value !== 'object' || value === null) return false;
   const v = value as Record<string, unknown>;
   return (
     ACCESS_LEVELS.includes(v.allow as AccessLevel) &&
-    (v.host === undefined || typeof v.host === 'boolean') &&
+    (v.host === undefined || typeof v.host === 'boolean' || v.host === 'handler') &&
     Object.keys(v).every((k) => k === 'allow' || k === 'host')
   );
 }
@@ -77,12 +92,9 @@ export function authorize(p: Principal, access: Access | undefined, scope?: unkn
   if (p.role === 'host') {
     if (access.allow === 'any') return { ok: true };
     if (!access.host) return { ok: false, reason: 'host tokens may use the record API and the change feed only' };
-    if (p.scopes.length) {
-      if (typeof scope !== 'string')
-        return { ok: false, reason: `this token is limited to scopes ${p.scopes.join(', ')}: name one` };
-      if (!p.scopes.includes(scope)) return { ok: false, reason: `this token may not use scope "${scope}"` };
-    }
-    return { ok: true };
+    // The handler decides the scope once it knows it (scopeDecision).
+    if (access.host === 'handler') return { ok: true };
+    return scopeDecision(p, scope);
   }
   if (LEVEL_ROLES[access.allow].includes(p.role)) return { ok: true };
   return { ok: false, reason: WHY[access.allow as keyof typeof WHY] };

@@ -14,6 +14,7 @@ import { BACKFILL_JOB, OUTBOUND_JOB } from './record-data.js';
 import { createRecordService, type RecordService } from './records.js';
 import { createPauses, disabledBy, RESUME_JOB, type Pauses } from './pause.js';
 import { createUnlinker, type Unlinker } from './unlink.js';
+import { createManualSync, type ManualSync } from './manual-sync.js';
 import type { JiraPort, MappingSource } from './types.js';
 
 /** Unreferenced attachment files younger than this are left alone (an upload may be about to name them). */
@@ -52,8 +53,10 @@ export interface Engine {
   /** Removing links, the Jira issues left as they are (./unlink.ts). */
   unlinker: Unlinker;
   backfill: Backfill;
+  /** Manual sync both ways, and the import of an unlinked issue a mapping takes (./manual-sync.ts). */
+  manualSync: ManualSync;
   /** Runs one record's outbound sync now, outside the queue (tests, CLI). */
-  syncRecord(recordId: string, opts?: { resync?: boolean }): Promise<void>;
+  syncRecord(recordId: string, opts?: { resync?: boolean; twoWay?: boolean }): Promise<void>;
   /** Runs one issue's inbound sync now, outside the queue (tests). */
   syncIssue(p: InboundPayload): Promise<string>;
   /** Queues the work a stored Jira delivery implies (pass to the webhook routes). */
@@ -122,6 +125,8 @@ export function createEngine(deps: EngineDeps): Engine {
     },
     onConnectionHealth: reportHealth,
     hold: pauses.holdOutbound,
+    // Manual two-way sync: the inbound half (created below; called only from jobs).
+    reconcileInbound: (recordId, jobId) => inbound.reconcileLinked(recordId, jobId),
   });
   function reportHealth(connectionId: string, problem: string | null): void {
     const prev = health.get(connectionId);
@@ -196,6 +201,16 @@ export function createEngine(deps: EngineDeps): Engine {
     pauses,
     unlinker: createUnlinker({ store: deps.store, mappings: deps.mappings, logger: deps.logger, now }),
     backfill,
+    manualSync: createManualSync({
+      store: deps.store,
+      queue: deps.queue,
+      mappings: deps.mappings,
+      records,
+      jira: deps.jira,
+      syncIssue: inbound.syncIssue,
+      disabledBy: pauses.disabledBy,
+      gate,
+    }),
     syncRecord: (id, opts) => outbound.syncRecord(id, opts),
     syncIssue: (p) => inbound.syncIssue(p),
     webhookRoute: inboundRoute(deps.queue, (db, c, ms) => disabledBy(db, deps.mappings, c, ms)),

@@ -30,11 +30,11 @@ import { newId } from '../store/ids.js';
 import { fromJson, toJson } from '../store/json.js';
 import type { Database, LinksTable, RecordsTable } from '../store/schema.js';
 import type { Store } from '../store/store.js';
-import { TOKEN_LABEL_PREFIX } from '../jira/idempotent-create.js';
 import type { AttachmentStore } from './attachment-store.js';
 import { ensureConfigRows } from './config-rows.js';
 import { desiredFields, desiredStatus, normalizeText } from './desired.js';
 import { planAttachments, tooLargeNote, type AttachmentPlan } from './inbound-attachments.js';
+import { importDecision } from './import-scope.js';
 import {
   applyToHost,
   flowsIn,
@@ -118,6 +118,18 @@ export interface InboundDeps {
 }
 
 type LinkRow = Selectable<LinksTable>;
+
+/** Options of one run of syncIssue beyond its payload (the manual two-way sync and import use them). */
+export interface SyncIssueRun {
+  /** The issue as already read (an unlinked issue's run then spends no read of its own). */
+  preread?: JiraIssueState | null;
+  /** Why the run did not apply (the delivery verdict's detail), filled in by the run. */
+  note?: { detail?: string };
+  /** The state the run read of a linked issue, and the custom field ids it asked for. */
+  seen?: { state?: JiraIssueState | null; fields?: readonly string[] };
+  /** The record's outbound sync runs right after in the same job: nothing is queued for it. */
+  outboundFollows?: boolean;
+}
 type RecordRow = Selectable<RecordsTable>;
 
 interface PendingDelivery {
@@ -193,17 +205,7 @@ function fieldChanges(state: JiraIssueState, keys: readonly string[], mapping: O
 /** `{ jira_user }` for an event's data when the user is known, else nothing. */
 const byUser = (u: JiraUserView | null): { jira_user?: JiraUserView } => (u ? { jira_user: u } : {});
 
-/** The host kind an issue of this type becomes under a mapping, if any. */
-export function kindForIssueType(m: OutboundMapping, issueType: string): string | undefined {
-  const given = inboundSettings(m).createKind;
-  if (given) return given;
-  const kinds = Object.entries(m.kinds);
-  const t = issueType.toLowerCase();
-  return (
-    kinds.find(([, k]) => !k.serviceDesk && k.issueType.toLowerCase() === t)?.[0] ??
-    kinds.find(([, k]) => k.serviceDesk !== undefined)?.[0]
-  );
-}
+export { kindForIssueType } from './import-scope.js';
 
 export { samePerson };
 
@@ -228,7 +230,14 @@ function deliveryActor(body: string): JiraPerson | null {
 
 export function createInboundHandler(deps: InboundDeps): {
   handler: JobHandler;
-  syncIssue: (p: InboundPayload, jobId?: number | null, jobKey?: string) => Promise<InboundOutcome['verdict']>;
+  syncIssue: (
+    p: InboundPayload,
+    jobId?: number | null,
+    jobKey?: string,
+    tally?: { calls: number },
+    run?: SyncIssueRun,
+  ) => Promise<InboundOutcome['verdict']>;
+  reconcileLinked: (recordId: string, jobId: number | null) => Promise<LinkedReconcile | null>;
 } {
   const { store, mappings, queue } = deps;
   const now = deps.now ?? Date.now;
@@ -677,6 +686,8 @@ export function createInboundHandler(deps: InboundDeps): {
     countCall: () => void,
     /** The users of the run's deliveries other than our own, oldest first (who changed it). */
     deliveryUsers: ReadonlyArray<JiraPerson | null> = [],
+    /** The record's outbound sync runs right after, in the same job: no need to queue it. */
+    outboundFollows = false,
   ): Promise<InboundOutcome> {
     const outcome: InboundOutcome = {
       verdict: 'no_change',
@@ -861,7 +872,7 @@ export function createInboundHandler(deps: InboundDeps): {
         await logInbound(trx, record.id, 'noop', calls(), jobId, { fields: { warnings: outcome.warnings } });
       }
       // The host changed too and won (or changed alone): make sure its outbound job runs.
-      if (push1 || push2) await enqueueOutbound(queue, trx, record.id);
+      if ((push1 || push2) && !outboundFollows) await enqueueOutbound(queue, trx, record.id);
     });
     return outcome;
   }
@@ -879,32 +890,22 @@ export function createInboundHandler(deps: InboundDeps): {
     deliveryUsers: ReadonlyArray<JiraPerson | null> = [],
   ): Promise<InboundOutcome['verdict']> {
     const flavour = jira.flavour;
-    if (!state) return 'ignored:unlinked';
-    const creating = mappings
-      .all()
-      .filter(
-        (m) =>
-          m.connectionId === connectionId &&
-          m.projectKey === state.projectKey &&
-          m.direction !== 'to_jira' &&
-          inboundSettings(m).onJiraCreate === 'create_record',
-      );
-    if (!creating.length) return 'ignored:unlinked';
+    if (!state) {
+      note.detail = 'the issue does not exist in Jira (or this connection cannot see it)';
+      return 'ignored:unlinked';
+    }
     // Which mapping and kind: the one whose kind maps this issue type (an epic or a sub-task in a
     // project whose mapping knows only incidents is not a record), or the mapping's explicit
     // create kind, or a service-desk kind (requests come in whatever type the request type has).
     // Mappings without a JQL filter first (at most one can cover the issue type: overlapping
-    // coverage is refused at save, unless filters separate the mappings).
-    const candidates = creating
-      .map((m) => ({ m, kind: kindForIssueType(m, state.issueType) }))
-      .filter((c) => c.kind !== undefined)
-      .sort((a, b) => Number(Boolean(a.m.filter)) - Number(Boolean(b.m.filter)));
-    if (!candidates.length) return 'ignored:out_of_scope';
-    // Issues we created carry our creation token (the `jira-bridge` property; a `jb-` label on
-    // those created with the label marker, or before it was opt-in): the outbound job links
-    // them, never this one.
-    if (state.creationToken !== undefined || state.labels.some((l) => l.startsWith(TOKEN_LABEL_PREFIX)))
-      return 'ignored:unlinked';
+    // coverage is refused at save, unless filters separate the mappings). Not an issue we created
+    // (its creation token: the outbound job links it), not while it is done (./import-scope.ts).
+    const decision = importDecision(mappings.all(), connectionId, state);
+    if (!decision.ok) {
+      note.detail = decision.why;
+      return decision.verdict;
+    }
+    const candidates = decision.candidates.map((c) => ({ m: c.mapping, kind: c.kind }));
     // A Service Management request gets its property by a second call right after its create:
     // a new issue of a project where a create of ours is in flight waits for it.
     if (state.created >= now() - CREATE_IN_FLIGHT_MS) {
@@ -922,8 +923,6 @@ export function createInboundHandler(deps: InboundDeps): {
           retryAfterMs: 1000,
         });
     }
-    // An alert opens when the issue is created or becomes active (not while it is done).
-    if (state.status.category === 'done') return 'ignored:out_of_scope';
     // A mapping's JQL filter decides whether the issue is its own: a search for this issue under
     // it (exact, one call per filtered candidate), spent only here where a record would be created.
     let chosen: (typeof candidates)[number] | undefined;
@@ -1038,6 +1037,7 @@ export function createInboundHandler(deps: InboundDeps): {
     jobKey?: string,
     /** Counts the Jira calls the run made (the handler reports health only after one). */
     tally?: { calls: number },
+    run: SyncIssueRun = {},
   ): Promise<InboundOutcome['verdict']> {
     const deliveries = await pendingDeliveries(p);
     const link = await store.db
@@ -1078,6 +1078,7 @@ export function createInboundHandler(deps: InboundDeps): {
       throw new AppError('JIRA_UNAUTHORIZED', 'The Jira connection is paused: its credentials were rejected', {
         retryable: true,
         retryAfterMs: waitMs,
+        details: { connection: p.connectionId, gated: true },
       });
     }
     const port = deps.jira(p.connectionId);
@@ -1111,7 +1112,7 @@ export function createInboundHandler(deps: InboundDeps): {
         await setVerdicts(store.db, ids, 'ignored:unlinked', 'no record is linked to this issue');
         return 'ignored:unlinked';
       }
-      const state = await counted(() => port.readIssue(p.issueId, []));
+      const state = run.preread !== undefined ? run.preread : await counted(() => port.readIssue(p.issueId, []));
       // Only disabled mappings would create a record from it: not while they are paused.
       const covering = mappings
         .all()
@@ -1128,7 +1129,7 @@ export function createInboundHandler(deps: InboundDeps): {
           return 'ignored:disabled';
         }
       }
-      const note: { detail?: string } = {};
+      const note: { detail?: string } = run.note ?? {};
       const verdict = await applyUnlinked(
         port,
         p.connectionId,
@@ -1155,6 +1156,10 @@ export function createInboundHandler(deps: InboundDeps): {
     const mapping = mappingOf(link);
     const customIds = mapping?.fields.map((f) => f.jira) ?? [];
     const state = await counted(() => port.readIssue(p.issueId, customIds));
+    if (run.seen) {
+      run.seen.state = state;
+      run.seen.fields = customIds;
+    }
     // An issue outside its mapping's JQL filter (it left it) is not the mapping's: Jira's changes
     // to it stay in Jira (one search, only for a filtered mapping Jira's changes flow back from; a
     // deleted issue still unlinks).
@@ -1179,7 +1184,17 @@ export function createInboundHandler(deps: InboundDeps): {
       log?.debug({ issueId: p.issueId, mappingId: mapping!.id, calls }, 'linked issue outside its mapping filter');
       return 'ignored:out_of_scope';
     }
-    const outcome = await applyLinked(port, link, state, meCached, jobId, () => calls, countCall, deliveryUsers);
+    const outcome = await applyLinked(
+      port,
+      link,
+      state,
+      meCached,
+      jobId,
+      () => calls,
+      countCall,
+      deliveryUsers,
+      run.outboundFollows,
+    );
     await settle(
       outcome.verdict,
       [
@@ -1244,5 +1259,53 @@ export function createInboundHandler(deps: InboundDeps): {
       throw e;
     }
   };
-  return { handler, syncIssue };
+  /**
+   * The first half of a manual two-way sync of a record (run inside its outbound job): the
+   * inbound run of its linked issue, exactly as a delivery's, reporting what it read so the
+   * outbound half needs no read of its own. Null when the record has no linked issue.
+   */
+  async function reconcileLinked(recordId: string, jobId: number | null): Promise<LinkedReconcile | null> {
+    const link = await store.db
+      .selectFrom('links')
+      .select(['connection_id', 'issue_id', 'state'])
+      .where('record_id', '=', recordId)
+      .executeTakeFirst();
+    if (!link || link.state !== 'linked' || !link.issue_id) return null;
+    const tally = { calls: 0 };
+    const seen: NonNullable<SyncIssueRun['seen']> = {};
+    const verdict = await syncIssue(
+      { connectionId: link.connection_id, issueId: link.issue_id, source: 'manual' },
+      jobId,
+      recordJobKey(recordId),
+      tally,
+      { seen, outboundFollows: true },
+    );
+    const after = await store.db
+      .selectFrom('links')
+      .select('state')
+      .where('record_id', '=', recordId)
+      .executeTakeFirst();
+    return {
+      verdict,
+      state: seen.state,
+      fields: seen.fields ?? [],
+      calls: tally.calls,
+      connectionId: link.connection_id,
+      unlinked: after?.state === 'unlinked',
+    };
+  }
+
+  return { handler, syncIssue, reconcileLinked };
+}
+
+/** What the inbound half of a manual two-way sync did and read. */
+export interface LinkedReconcile {
+  verdict: string;
+  /** The issue as read (null: deleted in Jira; undefined: not read, e.g. paused). */
+  state: JiraIssueState | null | undefined;
+  fields: readonly string[];
+  calls: number;
+  connectionId: string;
+  /** The run unlinked the record (the issue was deleted in Jira). */
+  unlinked: boolean;
 }

@@ -61,7 +61,7 @@ import { markdownToJiraBody, textKey } from './markup.js';
 import { canonicalJson, type OutboundPayload } from './record-data.js';
 import { walkToStatus, type CarriedEdit } from './status-path.js';
 import { applyToHost, jiraSide, sameText } from './inbound-mapping.js';
-import { enqueueInbound, jiraChangeTime } from './inbound.js';
+import { enqueueInbound, jiraChangeTime, type LinkedReconcile } from './inbound.js';
 import { decideField } from '../core/merge.js';
 import type { WorkflowGraph } from '../core/workflow.js';
 import type { Queue } from '../queue/queue.js';
@@ -126,6 +126,12 @@ export interface OutboundDeps {
   /** How long a paused connection's jobs wait before probing again (default PAUSE_RETRY_MS). */
   pauseRetryMs?: number | undefined;
   /**
+   * A manual two-way sync's first half: the inbound reconcile of the record's linked issue (the
+   * inbound job's path). What it read comes back so this job does not read the issue again; null
+   * when the record has no linked issue (then only the outbound half runs).
+   */
+  reconcileInbound?: ((recordId: string, jobId: number | null) => Promise<LinkedReconcile | null>) | undefined;
+  /**
    * Null when the connection may be called; else how long to wait (ms) before trying again
    * (a paused connection lets one job probe per interval).
    */
@@ -149,6 +155,12 @@ export interface OutboundDeps {
 
 type RecordRow = Selectable<RecordsTable>;
 type LinkRow = Selectable<LinksTable>;
+
+/** The issue as the inbound half of a manual two-way sync read it, and the custom fields it asked for. */
+interface Preread {
+  state: JiraIssueState | null;
+  fields: readonly string[];
+}
 
 /** Counts every Jira call made through the port (the currency of this engine). */
 function counting(port: JiraPort): { port: JiraPort; calls: () => number } {
@@ -913,6 +925,8 @@ export function createOutboundHandler(deps: OutboundDeps): {
     hostWins: boolean,
     /** Journal rows of earlier attempts: values they sent that Jira holds are ours (see ourBase). */
     journal: readonly JournalEntry[] = [],
+    /** The issue as this job already read it (a manual two-way sync's inbound half): no second read. */
+    preread?: Preread,
   ): Promise<{
     state: JiraIssueState | null;
     jiraWon: boolean;
@@ -940,10 +954,11 @@ export function createOutboundHandler(deps: OutboundDeps): {
       return true;
     });
     if (!changed.length && !statusWork) return { state: null, jiraWon: false, edit: null };
-    const state = await jira.readIssue(
-      issueKey,
-      mapping.fields.map((f) => f.jira),
-    );
+    const wanted = mapping.fields.map((f) => f.jira);
+    const state =
+      preread && wanted.every((id) => preread.fields.includes(id))
+        ? preread.state
+        : await jira.readIssue(issueKey, wanted);
     if (!state) {
       throw new AppError('JIRA_NOT_FOUND', `Issue ${issueKey} no longer exists in Jira; the inbound job unlinks it`, {
         retryable: false,
@@ -1096,9 +1111,36 @@ export function createOutboundHandler(deps: OutboundDeps): {
 
   async function syncRecord(
     recordId: string,
-    opts: { resync?: boolean; jobId?: number | null; signal?: AbortSignal } = {},
+    opts: { resync?: boolean; twoWay?: boolean; jobId?: number | null; signal?: AbortSignal } = {},
   ): Promise<void> {
     const jobId = opts.jobId ?? null;
+    // A manual two-way sync: Jira's side first (the inbound job's own path, reading the issue
+    // once), then this record's side with what that read saw.
+    let preread: Preread | undefined;
+    if (opts.twoWay && deps.reconcileInbound) {
+      let unlinked = false;
+      const before = await store.db.selectFrom('records').selectAll().where('id', '=', recordId).executeTakeFirst();
+      if (!before || before.deleted_at !== null) return;
+      let inboundCalls = 0;
+      try {
+        const r = await deps.reconcileInbound(recordId, jobId);
+        inboundCalls = r?.calls ?? 0;
+        if (r?.state) preread = { state: r.state, fields: r.fields };
+        if (r && r.calls > 0) deps.onConnectionHealth?.(r.connectionId, null);
+        unlinked = r?.unlinked === true;
+      } catch (err) {
+        const link = await store.db
+          .selectFrom('links')
+          .select('connection_id')
+          .where('record_id', '=', recordId)
+          .executeTakeFirst();
+        await onError(before, err, inboundCalls, jobId, link?.connection_id);
+        return;
+      }
+      // The issue was deleted in Jira and the mapping's on_jira_delete unlinked the record: no
+      // new issue is created behind the operator's back (a re-sync of the unlinked record does).
+      if (unlinked) opts = { ...opts, resync: false };
+    }
     const record = await store.db.selectFrom('records').selectAll().where('id', '=', recordId).executeTakeFirst();
     if (!record || record.deleted_at !== null) return;
     const data = fromJson<RecordData>(record.data)!;
@@ -1231,6 +1273,7 @@ export function createOutboundHandler(deps: OutboundDeps): {
             statusWork,
             opts.resync === true,
             journal,
+            preread,
           );
           state = u.state;
           jiraWon = u.jiraWon;
@@ -1374,7 +1417,12 @@ export function createOutboundHandler(deps: OutboundDeps): {
 
   const handler: JobHandler = async (job: Job, ctx) => {
     const p = job.payload as OutboundPayload;
-    await syncRecord(p.recordId, { resync: p.resync === true, jobId: job.id, signal: ctx.signal });
+    await syncRecord(p.recordId, {
+      resync: p.resync === true,
+      twoWay: p.twoWay === true,
+      jobId: job.id,
+      signal: ctx.signal,
+    });
   };
   return { handler, syncRecord };
 }

@@ -12,6 +12,11 @@ export interface OutboundPayload {
   recordId: string;
   /** Manual re-sync: adopt the current mapping and re-check the issue's status. */
   resync?: boolean;
+  /**
+   * Manual sync both ways (`POST /api/v1/sync`): the linked issue's inbound reconcile runs first
+   * in this job (one read of the issue, shared with the outbound half).
+   */
+  twoWay?: boolean;
 }
 
 /** Canonical host data: defaults filled, labels deduplicated and sorted, keys in a fixed order. */

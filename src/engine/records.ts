@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream';
 import type { Kysely } from 'kysely';
 import { AppError } from '../core/errors.js';
 import type { Queue } from '../queue/queue.js';
+import type { EnqueueResult } from '../queue/types.js';
 import { newId } from '../store/ids.js';
 import { fromJson, toJson } from '../store/json.js';
 import type { Database, SyncState } from '../store/schema.js';
@@ -92,19 +93,26 @@ export interface SyncLogEntry {
 /** Attempts an outbound job may use: a paused connection keeps its jobs waiting, not dead. */
 export const OUTBOUND_MAX_ATTEMPTS = 200;
 
-/** Enqueues the outbound sync of a record inside the caller's transaction (coalesced). */
+/**
+ * Enqueues the outbound sync of a record inside the caller's transaction (coalesced). `twoWay`
+ * (a manual sync of a linked record): the job reconciles Jira's side first (see OutboundPayload).
+ */
 export async function enqueueOutbound(
   queue: Queue,
   trx: Kysely<Database>,
   recordId: string,
-  opts: { resync?: boolean } = {},
-): Promise<void> {
-  const payload: OutboundPayload = { recordId, ...(opts.resync ? { resync: true } : {}) };
-  await queue.enqueue(trx, {
+  opts: { resync?: boolean; twoWay?: boolean } = {},
+): Promise<EnqueueResult> {
+  const payload: OutboundPayload = {
+    recordId,
+    ...(opts.resync ? { resync: true } : {}),
+    ...(opts.twoWay ? { twoWay: true } : {}),
+  };
+  return queue.enqueue(trx, {
     kind: OUTBOUND_JOB,
     key: recordJobKey(recordId),
     payload,
-    coalesceKey: opts.resync ? 'resync' : 'sync',
+    coalesceKey: opts.twoWay ? 'manual' : opts.resync ? 'resync' : 'sync',
     maxAttempts: OUTBOUND_MAX_ATTEMPTS,
   });
 }
@@ -531,19 +539,42 @@ export function createRecordService(deps: RecordServiceDeps) {
       return readAttachmentContent(store.db, deps.attachments, recordId, attachmentId);
     },
 
-    /** Manual sync: re-syncs the record now, adopting the current mapping. */
-    async requestSync(ref: RecordRef): Promise<RecordView> {
-      const id = await store.transaction(async (trx) => {
-        const recordId = await findRecordId(trx, ref);
+    /**
+     * Manual sync: re-syncs the record now, adopting the current mapping. A linked record is
+     * synced both ways in one job (Jira's side first, then the record's); one without an issue
+     * (not linked yet, or unlinked) gets its outbound sync, which creates the issue. `check` sees
+     * the record's scope before anything is queued (a host token's scopes).
+     */
+    async requestSync(
+      ref: RecordRef | { recordId: string },
+      check?: (scope: string) => void,
+    ): Promise<{ record: RecordView; jobId: number; twoWay: boolean }> {
+      const out = await store.transaction(async (trx) => {
+        const recordId = 'recordId' in ref ? ref.recordId : await findRecordId(trx, ref);
+        const row = await trx
+          .selectFrom('records as r')
+          .leftJoin('links as l', 'l.record_id', 'r.id')
+          .select(['r.scope', 'l.state', 'l.issue_id'])
+          .where('r.id', '=', recordId)
+          .executeTakeFirstOrThrow();
+        check?.(row.scope);
         await trx
           .updateTable('records')
           .set({ sync_state: 'pending', updated_at: now() })
           .where('id', '=', recordId)
           .execute();
-        await enqueueOutbound(queue, trx, recordId, { resync: true });
-        return recordId;
+        const twoWay = row.state === 'linked' && row.issue_id !== null;
+        const job = await enqueueOutbound(queue, trx, recordId, { resync: true, twoWay });
+        return { recordId, jobId: job.id, twoWay };
       });
-      return view(store.db, id);
+      return { record: await view(store.db, out.recordId), jobId: out.jobId, twoWay: out.twoWay };
+    },
+
+    /** The record linked to a Jira issue key (of one connection when given), if any. */
+    async recordIdForIssueKey(key: string, connectionId?: string): Promise<string | undefined> {
+      let q = store.db.selectFrom('links').select('record_id').where('issue_key', '=', key);
+      if (connectionId !== undefined) q = q.where('connection_id', '=', connectionId);
+      return (await q.executeTakeFirst())?.record_id;
     },
 
     /** The record's timeline: every sync action, oldest first. */

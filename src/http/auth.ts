@@ -35,6 +35,8 @@ export const ANY_TOKEN: { access: Access } = { access: { allow: 'any' } };
 export const READ: { access: Access } = { access: { allow: 'read' } };
 export const READ_OR_HOST: { access: Access } = { access: { allow: 'read', host: true } };
 export const OPERATE: { access: Access } = { access: { allow: 'operate' } };
+/** Operators, and host tokens within their scopes where the handler finds the scope (see scopeDecision). */
+export const OPERATE_OR_HOST_IN_HANDLER: { access: Access } = { access: { allow: 'operate', host: 'handler' } };
 export const ADMIN: { access: Access } = { access: { allow: 'admin' } };
 export const ADMIN_OR_HOST: { access: Access } = { access: { allow: 'admin', host: true } };
 

@@ -174,7 +174,8 @@ describe('host API /api/v1 (records, sync, backfill) through fastify inject', ()
     await h.drain();
     const rec = (await app.inject({ method: 'GET', url: '/api/v1/records/stackflow-incidents/api-s' })).json();
     const issue = h.sandbox.state.issue(rec.link.issue_key)!;
-    // Someone started it in Jira; a manual sync puts it back where the host says.
+    // Someone started it in Jira (no webhook reached us); a manual sync is two-way: the record
+    // takes Jira's newer status, and Jira keeps it.
     h.sandbox.ops.transitionIssue(issue, { transition: { id: SEED.opsTransition.start } }, SEED.users.alice, 'wiki');
     expect(issue.statusId).toBe(SEED.status.inProgress);
     const byKey = await app.inject({
@@ -184,8 +185,11 @@ describe('host API /api/v1 (records, sync, backfill) through fastify inject', ()
     });
     expect(byKey.statusCode).toBe(202);
     expect(byKey.json().sync.state).toBe('pending');
+    expect(byKey.json().manual_sync).toMatchObject({ mode: 'two_way', job_id: expect.any(Number), jira_calls: 0 });
     await h.drain();
-    expect(issue.statusId).toBe(SEED.status.toDo);
+    expect(issue.statusId).toBe(SEED.status.inProgress);
+    const took = (await app.inject({ method: 'GET', url: '/api/v1/records/stackflow-incidents/api-s' })).json();
+    expect(took.status).toBe('in_progress');
     const byRef = await app.inject({
       method: 'POST',
       url: '/api/v1/sync',

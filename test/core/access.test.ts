@@ -4,6 +4,7 @@ import {
   ACCESS_LEVELS,
   authorize,
   isAccess,
+  scopeDecision,
   ROLES,
   type Access,
   type AccessLevel,
@@ -90,9 +91,39 @@ describe('authorize: a route declaration against each role', () => {
       ),
     );
   });
+  it("host: 'handler' lets host tokens past the door whatever the URL names; the handler's scopeDecision keeps them to their scopes", () => {
+    const sync: Access = { allow: 'operate', host: 'handler' };
+    for (const scope of ['web', 'payroll', undefined]) {
+      expect(authorize(who('host', ['web']), sync, scope).ok).toBe(true);
+      expect(authorize(who('viewer'), sync, scope).ok).toBe(false);
+      expect(authorize(who('operator'), sync, scope).ok).toBe(true);
+    }
+    const h = who('host', ['web']);
+    expect(scopeDecision(h, 'web').ok).toBe(true);
+    const refused = scopeDecision(h, 'payroll');
+    expect(!refused.ok && refused.reason).toBe('this token may not use scope "payroll"');
+    expect(scopeDecision(h, undefined).ok).toBe(false);
+    // Unscoped host tokens and the other roles are not limited by scope.
+    expect(scopeDecision(who('host'), 'payroll').ok).toBe(true);
+    expect(scopeDecision(who('operator'), 'payroll').ok).toBe(true);
+    expect(scopeDecision(null, 'payroll').ok).toBe(true);
+  });
+  it('property: scopeDecision admits a scoped host token exactly within its scopes', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...ROLES),
+        fc.array(fc.constantFrom('web', 'api', 'payroll'), { maxLength: 2 }),
+        fc.constantFrom('web', 'api', 'payroll'),
+        (role, scopes, scope) =>
+          scopeDecision(who(role, scopes), scope).ok === (role !== 'host' || !scopes.length || scopes.includes(scope)),
+      ),
+    );
+  });
   it('isAccess accepts exactly the declared shapes', () => {
     expect(isAccess({ allow: 'read' })).toBe(true);
     expect(isAccess({ allow: 'read', host: true })).toBe(true);
+    expect(isAccess({ allow: 'operate', host: 'handler' })).toBe(true);
+    expect(isAccess({ allow: 'operate', host: 'body' })).toBe(false);
     expect(isAccess({ allow: 'root' })).toBe(false);
     expect(isAccess({})).toBe(false);
   });
