@@ -87,7 +87,7 @@ export async function wireEngine(deps: {
   const connect = (c: ConnectionConfig): JiraClient => {
     const client = createJiraClient(jiraConnectionOf(c, deps.oauth), {
       logger: logger.child({ connectionId: c.id }),
-      onCall: jiraCallRecorder(deps.metrics),
+      onCall: jiraCallRecorder(deps.metrics, c.id),
     });
     clients.set(c.id, client);
     ports.set(c.id, jiraPortFromClient(client));

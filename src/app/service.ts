@@ -18,6 +18,7 @@ import { apiRoutes } from '../http/routes/index.js';
 import { wireEngine } from './engine-wiring.js';
 import { buildServer, parseTrustProxy } from '../http/server.js';
 import type { Engine } from '../engine/index.js';
+import { connectionOfPartition } from '../engine/fairness.js';
 import type { Logger } from '../log/logger.js';
 import { createMetrics, type Metrics } from '../metrics/metrics.js';
 import { createStatsRecorder } from './stats.js';
@@ -430,7 +431,34 @@ export async function startService(opts: StartServiceOptions): Promise<RunningSe
             };
           },
         },
-        stats: { snapshot: (o) => dashboard.snapshot(o), sample: () => queueSampler.sample() },
+        stats: {
+          snapshot: (o) => dashboard.snapshot(o),
+          sample: () => queueSampler.sample(),
+          connections: async (limit) => {
+            const calls = new Map(metrics.connectionCalls().map((c) => [c.connection, c]));
+            const depth = new Map<string, { queued: number; ready: number; age: number }>();
+            for (const d of await queue.partitionDepths(Number.MAX_SAFE_INTEGER)) {
+              const id = connectionOfPartition(d.partition);
+              if (id === null) continue;
+              const x = depth.get(id) ?? { queued: 0, ready: 0, age: 0 };
+              depth.set(id, {
+                queued: x.queued + d.queued,
+                ready: x.ready + d.ready,
+                age: Math.max(x.age, d.oldestQueuedAgeMs / 1000),
+              });
+            }
+            const all = config.connections.map((c) => ({
+              id: c.id,
+              queued: depth.get(c.id)?.queued ?? 0,
+              ready: depth.get(c.id)?.ready ?? 0,
+              oldest_queued_age_seconds: depth.get(c.id)?.age ?? 0,
+              jira_calls: calls.get(c.id)?.calls ?? 0,
+              jira_429: calls.get(c.id)?.r429 ?? 0,
+            }));
+            all.sort((a, b) => b.queued - a.queued || b.jira_calls - a.jira_calls || (a.id < b.id ? -1 : 1));
+            return { total: all.length, connections: all.slice(0, limit) };
+          },
+        },
         preview: {
           client: (id) => wired.clients.get(id),
           catalog: (id, needs) => wired.catalogs.get(id)?.ensure(needs),

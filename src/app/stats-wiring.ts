@@ -18,6 +18,7 @@ export function tapMetrics(metrics: Metrics, rec: StatsRecorder): Metrics {
     setQueueStatsSource: (fn) => metrics.setQueueStatsSource(fn),
     recordHttp: (method, route, status, ms) => metrics.recordHttp(method, route, status, ms),
     render: () => metrics.render(),
+    connectionCalls: () => metrics.connectionCalls(),
     recordJobOutcome(kind, outcome, durationMs) {
       metrics.recordJobOutcome(kind, outcome, durationMs);
       rec.job(kind, outcome, durationMs);

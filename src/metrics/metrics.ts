@@ -11,6 +11,36 @@ export interface JiraCallSample {
   /** HTTP status, or `network` / `timeout` when no response came. */
   status: number | string;
   durationMs?: number;
+  /** The connection that made the call (per-connection calls and 429s). */
+  connection?: string;
+}
+
+/** Jira calls and 429s of one connection since this process started. */
+export interface ConnectionCalls {
+  connection: string;
+  calls: number;
+  r429: number;
+}
+
+/** How many connections /metrics names; the rest are summed as `*other*`. */
+export const TOP_CONNECTIONS = 20;
+
+/**
+ * The busiest `limit` connections by calls (ties by id) and, when there are more, one `*other*`
+ * row summing the rest: a label set bounded however many customers there are (pure).
+ */
+export function topConnections(all: readonly ConnectionCalls[], limit = TOP_CONNECTIONS): ConnectionCalls[] {
+  const sorted = [...all].sort((a, b) => b.calls - a.calls || (a.connection < b.connection ? -1 : 1));
+  if (sorted.length <= limit) return sorted;
+  const rest = sorted.slice(limit);
+  return [
+    ...sorted.slice(0, limit),
+    {
+      connection: '*other*',
+      calls: rest.reduce((n, r) => n + r.calls, 0),
+      r429: rest.reduce((n, r) => n + r.r429, 0),
+    },
+  ];
 }
 
 /**
@@ -34,6 +64,8 @@ export interface Metrics {
   recordHttp(method: string, route: string, status: number, durationMs: number): void;
   recordJobOutcome(kind: string, outcome: JobOutcome, durationMs?: number): void;
   recordJiraCall(sample: JiraCallSample): void;
+  /** Every connection's Jira calls and 429s since start (GET /api/v1/stats). */
+  connectionCalls(): ConnectionCalls[];
   /** Prometheus text exposition. */
   render(): Promise<string>;
 }
@@ -158,6 +190,29 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     registers: [registry],
   });
 
+  // Per connection: calls and 429s since start, the 20 busiest and '*other*' (bounded labels).
+  const perConnection = new Map<string, ConnectionCalls>();
+  new Gauge({
+    name: `${p}connection_jira_requests`,
+    help: 'Calls to Jira per connection since start (the 20 busiest connections, the rest as *other*)',
+    labelNames: ['connection'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const c of topConnections([...perConnection.values()])) this.set({ connection: c.connection }, c.calls);
+    },
+  });
+  new Gauge({
+    name: `${p}connection_jira_rate_limited`,
+    help: 'Calls to Jira answered 429 per connection since start (the same 20 connections as connection_jira_requests, the rest as *other*)',
+    labelNames: ['connection'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const c of topConnections([...perConnection.values()])) this.set({ connection: c.connection }, c.r429);
+    },
+  });
+
   return {
     registry,
     contentType: registry.contentType,
@@ -185,7 +240,14 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
       const method = s.method.toUpperCase();
       jiraCalls.inc({ endpoint: s.endpoint, method, status: String(s.status) });
       if (s.durationMs !== undefined) jiraDuration.observe({ endpoint: s.endpoint, method }, s.durationMs / 1000);
+      if (s.connection !== undefined) {
+        const c = perConnection.get(s.connection) ?? { connection: s.connection, calls: 0, r429: 0 };
+        c.calls += 1;
+        if (s.status === 429) c.r429 += 1;
+        perConnection.set(s.connection, c);
+      }
     },
+    connectionCalls: () => [...perConnection.values()].map((c) => ({ ...c })),
     render() {
       return registry.metrics();
     },
@@ -230,6 +292,7 @@ export function jiraEndpointLabel(pathOrUrl: string): string {
  */
 export function jiraCallRecorder(
   metrics: Pick<Metrics, 'recordJiraCall'>,
+  connection?: string,
 ): (e: { method: string; route: string; status: number; durationMs: number }) => void {
   return (e) =>
     metrics.recordJiraCall({
@@ -237,5 +300,6 @@ export function jiraCallRecorder(
       method: e.method,
       status: e.status > 0 ? e.status : 'network',
       durationMs: e.durationMs,
+      ...(connection !== undefined ? { connection } : {}),
     });
 }

@@ -8,10 +8,30 @@ import { READ } from '../auth.js';
 export interface StatsApi {
   snapshot(opts: { windowMinutes: number; stepSeconds: number }): StatsSnapshot;
   sample?(): Promise<void>;
+  /** Per connection: queue depth and oldest age now, Jira calls and 429s since start; busiest first, at most `limit`. */
+  connections?(limit: number): Promise<{ total: number; connections: ConnectionFigures[] }>;
+}
+
+export interface ConnectionFigures {
+  id: string;
+  queued: number;
+  ready: number;
+  oldest_queued_age_seconds: number;
+  jira_calls: number;
+  jira_429: number;
 }
 
 const count = z.number().int();
 const ms = z.number().nullable();
+
+const ConnectionFiguresSchema = z.object({
+  id: z.string(),
+  queued: count.describe('Jobs queued for it now'),
+  ready: count.describe('Of them, due now'),
+  oldest_queued_age_seconds: z.number().describe('Age of its oldest queued job (0 when none)'),
+  jira_calls: count.describe('Calls to its Jira since this process started'),
+  jira_429: count.describe('Of them, answered 429'),
+});
 
 const PointSchema = z.object({
   t: z.string().describe('Start of the step (ISO 8601)'),
@@ -45,6 +65,11 @@ const SnapshotSchema = z
       latency_p99_ms: ms,
     }),
     since: z.string().describe('When this process started counting (the series are per process, in memory)'),
+    connections: z
+      .array(ConnectionFiguresSchema)
+      .optional()
+      .describe('Per connection, busiest first (queued, then Jira calls): at most `connections` of them'),
+    connections_total: count.optional().describe('How many connections there are'),
   })
   .meta({ id: 'Stats' });
 
@@ -72,13 +97,23 @@ export function statsRoutes(opts: { stats: StatsApi }): FastifyPluginAsync {
               .max(600)
               .refine((v) => v % 10 === 0, 'must be a multiple of 10 seconds')
               .default(60),
+            connections: z.coerce
+              .number()
+              .int()
+              .min(0)
+              .max(1000)
+              .default(20)
+              .describe('How many connections’ figures to include, busiest first (0: none)'),
           }),
           response: { 200: SnapshotSchema },
         },
       },
       async (req) => {
         await opts.stats.sample?.();
-        return opts.stats.snapshot({ windowMinutes: req.query.minutes, stepSeconds: req.query.step });
+        const snap = opts.stats.snapshot({ windowMinutes: req.query.minutes, stepSeconds: req.query.step });
+        if (!opts.stats.connections || req.query.connections === 0) return snap;
+        const per = await opts.stats.connections(req.query.connections);
+        return { ...snap, connections: per.connections, connections_total: per.total };
       },
     );
   };

@@ -1,0 +1,104 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunningService } from '../../src/app/service.js';
+import { topConnections } from '../../src/metrics/metrics.js';
+import { startSandbox, type RunningSandbox } from '../../src/sandbox/index.js';
+import { sandboxConnectionEntry, startTestService, writeConfig } from '../helpers/service.js';
+import { until } from '../helpers/wait.js';
+
+describe('topConnections (pure): a bounded label set', () => {
+  it('names the 20 busiest and sums the rest as *other*, losing no call', () => {
+    const all = Array.from({ length: 25 }, (_, i) => ({ connection: `c${i}`, calls: i * 10, r429: i % 3 }));
+    const top = topConnections(all);
+    expect(top).toHaveLength(21);
+    expect(top[0]!.connection).toBe('c24');
+    expect(top[20]).toEqual({ connection: '*other*', calls: 0 + 10 + 20 + 30 + 40, r429: 0 + 1 + 2 + 0 + 1 });
+    expect(top.reduce((n, c) => n + c.calls, 0)).toBe(all.reduce((n, c) => n + c.calls, 0));
+    expect(topConnections(all.slice(0, 3))).toHaveLength(3);
+  });
+});
+
+describe('per-connection figures: GET /api/v1/stats and /metrics (issue 17)', () => {
+  let storm: RunningSandbox;
+  let calm: RunningSandbox;
+  let svc: RunningService;
+  const dir = mkdtempSync(join(tmpdir(), 'jb-connstats-'));
+  const send = (method: string, path: string, body?: unknown) =>
+    fetch(`${svc.url}${path}`, {
+      method,
+      ...(body !== undefined ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) } : {}),
+    });
+  interface Figures {
+    id: string;
+    queued: number;
+    jira_calls: number;
+    jira_429: number;
+  }
+  const figures = async (): Promise<{ connections: Figures[]; connections_total: number }> =>
+    (await (await send('GET', '/api/v1/stats?connections=10')).json()) as {
+      connections: Figures[];
+      connections_total: number;
+    };
+
+  beforeAll(async () => {
+    // Two customers' sites: one answers almost everything with 429.
+    storm = await startSandbox({
+      flavour: 'cloud',
+      port: 0,
+      knobs: { rateLimit: { capacity: 2, refillPerSecond: 0 } },
+    });
+    calm = await startSandbox({ flavour: 'cloud', port: 0 });
+    writeConfig(dir, [
+      'connections:',
+      ...sandboxConnectionEntry(storm, { id: 'storm' }),
+      ...sandboxConnectionEntry(calm, { id: 'calm' }),
+      'mappings:',
+      '  - { id: s, connection: storm, scope: s, project: OPS, kinds: { incident: { issue_type: Incident } } }',
+      '  - { id: c, connection: calm, scope: c, project: OPS, kinds: { incident: { issue_type: Incident } } }',
+    ]);
+    svc = await startTestService(dir);
+  });
+  afterAll(async () => {
+    await svc.stop();
+    await storm.close();
+    await calm.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('counts each connection’s Jira calls and 429s apart', async () => {
+    for (let i = 0; i < 6; i++) {
+      for (const scope of ['s', 'c']) {
+        const r = await send('PUT', `/api/v1/records/${scope}/r-${i}`, {
+          kind: 'incident',
+          title: `Record ${i}`,
+          status: 'new',
+          severity: 'P2',
+        });
+        expect(r.status).toBeLessThan(300);
+      }
+    }
+    const seen = await until(
+      'calls of both connections and 429s of the storm',
+      async () => {
+        const f = await figures();
+        const s = f.connections.find((c) => c.id === 'storm');
+        const c = f.connections.find((x) => x.id === 'calm');
+        return s && c && s.jira_429 > 0 && c.jira_calls >= 6 ? f : undefined;
+      },
+      60_000,
+    );
+    expect(seen.connections_total).toBe(2);
+    const calm429 = seen.connections.find((c) => c.id === 'calm')!;
+    expect(calm429.jira_429).toBe(0);
+    expect(calm.calls.count({ status: 429 })).toBe(0);
+    // What the service counted is what each site answered.
+    const stormFig = seen.connections.find((c) => c.id === 'storm')!;
+    expect(stormFig.jira_429).toBeLessThanOrEqual(storm.calls.count({ status: 429 }));
+    const metrics = await (await send('GET', '/metrics')).text();
+    expect(metrics).toMatch(/jira_bridge_connection_jira_requests\{connection="calm"\} \d+/);
+    expect(metrics).toMatch(/jira_bridge_connection_jira_rate_limited\{connection="storm"\} [1-9]\d*/);
+    expect(metrics).toMatch(/jira_bridge_connection_jira_rate_limited\{connection="calm"\} 0/);
+  });
+});
