@@ -244,6 +244,13 @@ export const mappingSchema = z.strictObject({
   comments: z
     .strictObject({ enabled: z.boolean().default(true), direction: direction.default('both') })
     .default({ enabled: true, direction: 'both' }),
+  /**
+   * Jira's assignee has no email the record can match (hidden by privacy, or none): `unassign`
+   * the record (default) or `keep` its assignee; the record carries a warning either way.
+   */
+  assignee: z
+    .strictObject({ unmatched: z.enum(['unassign', 'keep']).default('unassign') })
+    .default({ unmatched: 'unassign' }),
   on_jira_delete: z.enum(['unlink', 'resolve']).default('unlink'),
   on_jira_create: z.enum(['ignore', 'create_record']).default('ignore'),
   /** Jira → host attachments: downloaded to the record up to max_bytes; larger ones are noted, not downloaded. */

@@ -75,6 +75,7 @@ export function toOutboundMapping(m: MappingConfig, catalog?: JiraCatalog): Outb
       comments: m.comments.enabled && m.comments.direction !== 'to_jira',
       onJiraDelete: m.on_jira_delete,
       onJiraCreate: m.on_jira_create,
+      assigneeUnmatched: m.assignee.unmatched,
       ...(m.attachments
         ? { attachments: { fromJira: m.attachments.from_jira, maxBytes: m.attachments.max_bytes } }
         : {}),

@@ -96,6 +96,17 @@ export function resolutionFor(mapping: Pick<OutboundMapping, 'resolution'>, host
   );
 }
 
+/**
+ * The mapping's labels an issue lacks (issue 18 item 5: every linked issue carries them, also one
+ * created in Jira and adopted). None when the mapping never writes labels to Jira (direction
+ * `from_jira`, or `sync.labels: from_jira`).
+ */
+export function missingMappingLabels(mapping: OutboundMapping, issueLabels: readonly string[]): string[] {
+  if (mapping.direction === 'from_jira' || !allows(mapping.builtinDirections?.labels)) return [];
+  const have = new Set(issueLabels);
+  return [...new Set(mapping.labels.map(toJiraLabel))].filter((l) => l !== '' && !have.has(l));
+}
+
 /** The priority for a severity: the table, else the default, else none. */
 export function desiredPriority(data: RecordData, mapping: OutboundMapping): string | null {
   if (data.severity !== null) {

@@ -41,6 +41,7 @@ export function inboundSettings(m: OutboundMapping): InboundSettings {
     comments: given?.comments ?? m.comments,
     onJiraDelete: given?.onJiraDelete ?? 'unlink',
     onJiraCreate: given?.onJiraCreate ?? 'ignore',
+    assigneeUnmatched: given?.assigneeUnmatched ?? 'unassign',
     ...(given?.createKind ? { createKind: given.createKind } : {}),
     attachments: given?.attachments ?? { fromJira: true, maxBytes: DEFAULT_MAX_ATTACHMENT_BYTES },
   };
@@ -59,6 +60,31 @@ export function samePerson(a: JiraPerson | null, b: JiraPerson | null): boolean 
   if (a.key && b.key) return a.key === b.key;
   if (a.name && b.name) return a.name === b.name;
   return false;
+}
+
+/** The field_bases row holding a record's standing warning about an unmatched Jira assignee. */
+export const ASSIGNEE_WARNING_BASE = 'warning:assignee';
+
+/** Is this Jira person value (personValue) one whose email Jira does not reveal? */
+export function isHiddenPerson(v: unknown): v is { hidden: string } {
+  return v !== null && typeof v === 'object' && 'hidden' in v;
+}
+
+/**
+ * The warning a record carries while Jira's assignee has no email it can match, saying what the
+ * mapping's rule (`assignee.unmatched`) did.
+ */
+export function unmatchedAssigneeWarning(
+  who: JiraPerson | null,
+  rule: 'unassign' | 'keep',
+  kept: string | null,
+): string {
+  const name = who?.displayName || who?.accountId || who?.name || 'the assignee';
+  const did =
+    rule === 'unassign'
+      ? 'the record is unassigned (assignee.unmatched: unassign)'
+      : `the record keeps ${kept ?? 'no assignee'} (assignee.unmatched: keep)`;
+  return `assignee: Jira's assignee "${name}" has no email jira-bridge can match (hidden by the user's privacy settings, or none); ${did}`;
 }
 
 /** The email Jira reveals for a user, else a marker that never equals an email. */

@@ -32,13 +32,16 @@ import type { Database, LinksTable, RecordsTable } from '../store/schema.js';
 import type { Store } from '../store/store.js';
 import type { AttachmentStore } from './attachment-store.js';
 import { ensureConfigRows } from './config-rows.js';
-import { desiredFields, desiredStatus, normalizeText } from './desired.js';
+import { desiredFields, desiredStatus, missingMappingLabels, normalizeText } from './desired.js';
 import { planAttachments, tooLargeNote, type AttachmentPlan } from './inbound-attachments.js';
 import { importDecision } from './import-scope.js';
 import {
   applyToHost,
+  ASSIGNEE_WARNING_BASE,
   flowsIn,
   inboundSettings,
+  isHiddenPerson,
+  unmatchedAssigneeWarning,
   jiraSide,
   recordDataFromIssue,
   samePerson,
@@ -157,6 +160,12 @@ interface InboundOutcome {
   commentAuthors: AuthoredChange[];
   attachments: AttachmentChange;
   extra: Record<string, unknown>;
+  /**
+   * The record's standing warning about Jira's assignee (assignee.unmatched): a message while it
+   * has no email the record can match, null once it has one (the warning clears), undefined when
+   * this run did not look.
+   */
+  assigneeWarning?: string | null;
 }
 
 /** What Jira's attachment list changed on the record (attachment link ids, for the feed and the log). */
@@ -326,6 +335,8 @@ export function createInboundHandler(deps: InboundDeps): {
     let toJira = false;
     for (const f of jiraSide(state, mapping, flavour)) {
       if (!flowsIn(f.direction, mapping) && f.lock !== 'jira') continue;
+      // Jira's assignee is one the record can match again: a standing warning about it clears.
+      if (f.key === 'assignee' && !isHiddenPerson(f.value)) outcome.assigneeWarning = null;
       // A value an interrupted outbound job of ours sent (journaled) is ours, whatever its time:
       // the base, never a Jira user's change.
       const base = ourBase(bases.get(f.key), f.value, journaledValues(journal, f.key), (a, b) =>
@@ -371,6 +382,22 @@ export function createInboundHandler(deps: InboundDeps): {
         // older base, a label added in Jira would survive the host's newer set).
         if (d.conflict) newBases.set(f.key, jiraVal);
         toJira = true;
+        continue;
+      }
+      if (f.key === 'assignee' && isHiddenPerson(d.value)) {
+        // Jira's assignee has no email the record can match: the mapping's rule decides, and the
+        // record says so until it can match again. Unassigned, the agreed value is "nobody" (so
+        // the host's null is no change to push back over Jira's assignee).
+        const rule = inboundSettings(mapping).assigneeUnmatched ?? 'unassign';
+        if (rule === 'unassign') {
+          if (data.assignee_email !== null) {
+            data.assignee_email = null;
+            outcome.fields.push('assignee');
+          }
+          newBases.set('assignee', null);
+        }
+        outcome.assigneeWarning = unmatchedAssigneeWarning(state.assignee, rule, data.assignee_email);
+        outcome.warnings.push(outcome.assigneeWarning);
         continue;
       }
       const applied = applyToHost(data, f.key, d.value, mapping);
@@ -762,6 +789,11 @@ export function createInboundHandler(deps: InboundDeps): {
     const journal = await openJournal(store.db, record.id);
     const push1 = mergeFields(state, record, data, mapping, bases, newBases, flavour, outcome, journal);
     const push2 = mergeStatus(state, record, data, mapping, bases, newBases, outcome, journal);
+    // The standing warning about an unmatched assignee: raised (new or changed), or cleared.
+    const standing = bases.get(ASSIGNEE_WARNING_BASE) as string | null | undefined;
+    const raised = typeof outcome.assigneeWarning === 'string' && outcome.assigneeWarning !== standing;
+    if (raised || (outcome.assigneeWarning === null && typeof standing === 'string'))
+      newBases.set(ASSIGNEE_WARNING_BASE, outcome.assigneeWarning ?? null);
     const moved = state.key !== link.issue_key;
     const changed = toJson(data) !== before;
     const attachmentWork = await fetchAttachments(jira, record.id, mapping, state, me, countCall);
@@ -852,6 +884,7 @@ export function createInboundHandler(deps: InboundDeps): {
           await feed(trx, record.id, 'record.updated', {
             fields: outcome.fields,
             issue_key: state.key,
+            ...(raised ? { warnings: [outcome.assigneeWarning] } : {}),
             ...byUser(who.fields),
           });
         if (commentsChanged)
@@ -871,6 +904,14 @@ export function createInboundHandler(deps: InboundDeps): {
       } else if (outcome.warnings.length) {
         await logInbound(trx, record.id, 'noop', calls(), jobId, { fields: { warnings: outcome.warnings } });
       }
+      // A warning raised with nothing else changed still reaches the host (the record's sync.warnings too).
+      if (raised && !changed)
+        await feed(trx, record.id, 'record.updated', {
+          fields: [],
+          issue_key: state.key,
+          warnings: [outcome.assigneeWarning],
+          ...byUser(whoChanged(fieldChanges(state, ['assignee'], mapping), deliveryUsers, me)),
+        });
       // The host changed too and won (or changed alone): make sure its outbound job runs.
       if ((push1 || push2) && !outboundFollows) await enqueueOutbound(queue, trx, record.id);
     });
@@ -946,6 +987,14 @@ export function createInboundHandler(deps: InboundDeps): {
       'open';
     const data = recordDataFromIssue(state, mapping, flavour, hostStatus);
     const kind = chosen.kind!;
+    // The adopted issue carries the mapping's labels like those jira-bridge creates: one edit, only
+    // when some are missing, before the record exists (a crash in between edits nothing twice: the
+    // retry reads them there). The edit's delivery is an echo: the labels base below holds them.
+    const missing = missingMappingLabels(mapping, state.labels);
+    if (missing.length) {
+      countCall();
+      await jira.editIssue(state.id, { update: { labels: missing.map((l) => ({ add: l })) } });
+    }
     const t = now();
     const hostId = `jira-${connectionId}-${state.id}`;
     let createdId: string | null = null;
@@ -996,6 +1045,14 @@ export function createInboundHandler(deps: InboundDeps): {
       await writeBase(trx, id, HOST_STATUS_BASE, data.status);
       const target = desiredStatus(data, mapping);
       if (target.status !== null) await writeBase(trx, id, TARGET_STATUS_BASE, target.status);
+      // Assigned in Jira to someone whose email the record cannot have: it says so (assignee.unmatched).
+      if (state.assignee && !state.assignee.email && flowsIn(mapping.builtinDirections?.assignee, mapping))
+        await writeBase(
+          trx,
+          id,
+          ASSIGNEE_WARNING_BASE,
+          unmatchedAssigneeWarning(state.assignee, inbound.assigneeUnmatched ?? 'unassign', null),
+        );
       // Who created the issue: the delivery's user (the sweep has none: the changelog holds no create).
       const by = byUser(whoChanged([], deliveryUsers, me));
       await logInbound(trx, id, 'created', calls(), jobId, {

@@ -206,7 +206,29 @@ export function createRecordService(deps: RecordServiceDeps) {
       .limit(1)
       .executeTakeFirst();
     const warnings = fromJson<{ warnings?: string[] }>(last?.fields)?.warnings ?? [];
-    return recordView(r, link, mappings, Array.isArray(warnings) ? warnings : []);
+    const standing = (await standingWarnings(db, [recordId])).get(recordId) ?? [];
+    return recordView(r, link, mappings, [...(Array.isArray(warnings) ? warnings : []), ...standing]);
+  }
+
+  /**
+   * Warnings a record carries until their cause is gone (field_bases rows `warning:<what>`, e.g.
+   * an unmatched Jira assignee), beside those of its last outbound sync.
+   */
+  async function standingWarnings(db: Kysely<Database>, recordIds: string[]): Promise<Map<string, string[]>> {
+    const out = new Map<string, string[]>();
+    if (!recordIds.length) return out;
+    const rows = await db
+      .selectFrom('field_bases')
+      .select(['record_id', 'value'])
+      .where('record_id', 'in', recordIds)
+      .where('field', 'like', 'warning:%')
+      .orderBy('field')
+      .execute();
+    for (const r of rows) {
+      const w = fromJson<unknown>(r.value);
+      if (typeof w === 'string') out.set(r.record_id, [...(out.get(r.record_id) ?? []), w]);
+    }
+    return out;
   }
 
   function validate(input: RecordInput): void {
@@ -360,9 +382,16 @@ export function createRecordService(deps: RecordServiceDeps) {
             .execute()
         : [];
       const linkOf = new Map(links.map((l) => [l.record_id, l]));
+      const standing = await standingWarnings(
+        store.db,
+        rows.map((r) => r.id),
+      );
       const records = rows.map(({ last_fields, ...r }) => {
         const w = fromJson<{ warnings?: unknown }>(last_fields ?? null)?.warnings;
-        return recordView(r, linkOf.get(r.id), mappings, Array.isArray(w) ? (w as string[]) : []);
+        return recordView(r, linkOf.get(r.id), mappings, [
+          ...(Array.isArray(w) ? (w as string[]) : []),
+          ...(standing.get(r.id) ?? []),
+        ]);
       });
       return { records, next_cursor: rows.length === limit ? rows[rows.length - 1]!.id : null };
     },

@@ -121,6 +121,12 @@ export interface InboundSettings {
   onJiraDelete: 'unlink' | 'resolve';
   /** Issues created in Jira: ignored unless linked, or they create host records. */
   onJiraCreate: 'ignore' | 'create_record';
+  /**
+   * Jira's assignee has no email the record can match (hidden by the user's privacy, or none):
+   * `unassign` the record (default) or `keep` its assignee; either way the record carries a
+   * warning until Jira's assignee is one it can match again.
+   */
+  assigneeUnmatched?: 'unassign' | 'keep' | undefined;
   /** Kind of the records created from Jira issues (default: the first mapped kind). */
   createKind?: string | undefined;
   /**
