@@ -253,7 +253,7 @@ const screens = {
       <section class="card"><h2>Comments</h2><ul class="comments" id="comments">${comments
         .map(
           (c) =>
-            `<li><div class="tl-head">${badge(c.origin === 'jira' ? 'from_jira' : 'to_jira', c.origin === 'jira' ? 'Jira' : 'host')} <b>${esc(c.author ?? '')}</b> <span class="muted small">${esc(when(c.created_at))}</span>${c.internal ? ' <span class="badge">internal</span>' : ''}${c.deleted ? ' <span class="badge failed">deleted in Jira</span>' : ''}</div><div class="comment-body">${esc(c.body)}</div></li>`,
+            `<li><div class="tl-head">${badge(c.origin === 'jira' ? 'from_jira' : 'to_jira', c.origin === 'jira' ? 'Jira' : 'host')} <b>${esc(c.author ?? '')}</b> <span class="muted small">${esc(when(c.created_at))}</span>${c.rework_task ? ` <span class="badge rework-task" title="written on the rework task ${esc(c.rework_task)}">rework task ${esc(c.rework_task)}</span>` : ''}${c.internal ? ' <span class="badge">internal</span>' : ''}${c.deleted ? ' <span class="badge failed">deleted in Jira</span>' : ''}</div><div class="comment-body">${esc(c.body)}</div></li>`,
         )
         .join('')}</ul>${comments.length ? '' : '<p class="muted">No comments.</p>'}</section></div>`;
     wireRetry(main);

@@ -16,7 +16,9 @@ import { sameValue } from './merge.js';
 export type JournalIntent =
   | { op: 'create'; values: Record<string, unknown> }
   | { op: 'edit'; values: Record<string, unknown> }
-  | { op: 'transition'; from: string; to: string; transition: string };
+  | { op: 'transition'; from: string; to: string; transition: string }
+  /** A rework task created with `token` for the issue `of` (issue 19): a crash before its row is adopted, not made twice. */
+  | { op: 'rework'; token: string; of: string; at: number };
 
 export interface JournalEntry {
   id: string;
@@ -50,7 +52,7 @@ export function mayHaveWritten(entries: readonly JournalEntry[]): JournalEntry[]
 export function journaledValues(entries: readonly JournalEntry[], key: string): unknown[] {
   const out: unknown[] = [];
   for (const e of mayHaveWritten(entries)) {
-    if (e.intent.op === 'transition') continue;
+    if (e.intent.op !== 'create' && e.intent.op !== 'edit') continue;
     if (Object.hasOwn(e.intent.values, key)) out.push(e.intent.values[key]);
   }
   return out;
@@ -104,4 +106,19 @@ export function ourStatusChange(last: StatusChange | undefined, entries: readonl
 /** Whether the journal holds a hop that may have moved the issue (the status work must look). */
 export function hasOpenHops(entries: readonly JournalEntry[]): boolean {
   return mayHaveWritten(entries).some((e) => e.intent.op === 'transition');
+}
+
+/**
+ * A rework task an earlier attempt set out to create and whose row was never written (no outcome):
+ * the next attempt uses its token and searches first, so a crash after Jira's create adopts that
+ * task instead of making a second one. Null when there is none.
+ */
+export function pendingRework(
+  entries: readonly JournalEntry[],
+): { id: string; token: string; of: string; at: number } | null {
+  for (const e of entries) {
+    if (e.outcome === null && e.intent.op === 'rework')
+      return { id: e.id, token: e.intent.token, of: e.intent.of, at: e.intent.at };
+  }
+  return null;
 }

@@ -6,6 +6,7 @@
  * (test/engine/crash-journal.test.ts) start real `jira-bridge serve` processes with it.
  *
  * Points: `after-jira-create` (Jira answered the create, the link is not saved yet),
+ * `after-jira-rework-create` (Jira created a rework task, its row is not saved yet),
  * `after-jira-transition` (Jira answered one hop of a status walk, the next hop not sent yet).
  * Never set it in production.
  */

@@ -28,7 +28,7 @@ import type { Queue } from '../queue/queue.js';
 import type { Job, JobHandler } from '../queue/types.js';
 import { newId } from '../store/ids.js';
 import { fromJson, toJson } from '../store/json.js';
-import type { Database, LinksTable, RecordsTable } from '../store/schema.js';
+import type { Database, LinksTable, RecordsTable, ReworkLinksTable } from '../store/schema.js';
 import type { Store } from '../store/store.js';
 import type { AttachmentStore } from './attachment-store.js';
 import { ensureConfigRows } from './config-rows.js';
@@ -82,12 +82,20 @@ export async function enqueueInbound(
   trx: Kysely<Database>,
   payload: InboundPayload,
 ): Promise<{ key: string; jobId: number }> {
-  const link = await trx
-    .selectFrom('links')
-    .select('record_id')
-    .where('connection_id', '=', payload.connectionId)
-    .where('issue_id', '=', payload.issueId)
-    .executeTakeFirst();
+  const link =
+    (await trx
+      .selectFrom('links')
+      .select('record_id')
+      .where('connection_id', '=', payload.connectionId)
+      .where('issue_id', '=', payload.issueId)
+      .executeTakeFirst()) ??
+    // A rework task runs under its record's key too (never beside the record's outbound job).
+    (await trx
+      .selectFrom('rework_links')
+      .select('record_id')
+      .where('connection_id', '=', payload.connectionId)
+      .where('issue_id', '=', payload.issueId)
+      .executeTakeFirst());
   const key = link ? recordJobKey(link.record_id) : issueJobKey(payload.connectionId, payload.issueId);
   const r = await queue.enqueue(trx, {
     kind: INBOUND_JOB,
@@ -481,11 +489,14 @@ export function createInboundHandler(deps: InboundDeps): {
     me: JiraPerson,
     flavour: 'cloud' | 'datacenter',
     outcome: InboundOutcome,
+    /** A rework task's comments (null: the record's primary issue): each issue's comments apart. */
+    sourceIssueId: string | null = null,
   ): Promise<void> {
     const links = await trx
       .selectFrom('comment_links')
       .select(['id', 'jira_comment_id', 'origin', 'base_body', 'deleted'])
       .where('record_id', '=', recordId)
+      .where('jira_issue_id', sourceIssueId === null ? 'is' : '=', sourceIssueId)
       .execute();
     const byJiraId = new Map(links.filter((l) => l.jira_comment_id).map((l) => [l.jira_comment_id!, l]));
     const inJira = new Set(state.comments.map((c) => c.id));
@@ -510,6 +521,7 @@ export function createInboundHandler(deps: InboundDeps): {
             record_id: recordId,
             host_comment_id: null,
             jira_comment_id: c.id,
+            jira_issue_id: sourceIssueId,
             origin: 'jira',
             base_body: md,
             deleted: 0,
@@ -1088,6 +1100,151 @@ export function createInboundHandler(deps: InboundDeps): {
     return 'applied';
   }
 
+  /**
+   * A rework task of a record (issue 19): a secondary linked issue. Its comments come to the
+   * record, marked as from the task (the comment's `rework_task`, the feed's and log's
+   * `rework_task`); whether it is open or done in Jira is kept (the record's next fix closes only
+   * open ones). Nothing else of it reaches the record: its fields are not the record's.
+   */
+  async function syncRework(
+    p: InboundPayload,
+    rework: Selectable<ReworkLinksTable>,
+    deliveries: PendingDelivery[],
+    jobId: number | null,
+    jobKey: string | undefined,
+    tally?: { calls: number },
+  ): Promise<InboundOutcome['verdict']> {
+    const ids = deliveries.map((d) => d.id);
+    if (jobKey !== undefined && jobKey !== recordJobKey(rework.record_id)) {
+      await store.transaction((trx) => enqueueInbound(queue, trx, p));
+      return 'no_change';
+    }
+    const link = await store.db
+      .selectFrom('links')
+      .selectAll()
+      .where('record_id', '=', rework.record_id)
+      .executeTakeFirst();
+    if (!link || link.state !== 'linked') {
+      await setVerdicts(
+        store.db,
+        ids,
+        'ignored:unlinked',
+        `the record of rework task ${rework.issue_key} is not linked`,
+      );
+      return 'ignored:unlinked';
+    }
+    const record = await store.db
+      .selectFrom('records')
+      .select(['id', 'scope'])
+      .where('id', '=', rework.record_id)
+      .executeTakeFirst();
+    if (deps.disabled) {
+      const off = await deps.disabled(p.connectionId, [
+        link.mapping_id,
+        record ? mappings.forScope(record.scope)?.id : undefined,
+      ]);
+      if (off) {
+        await setVerdicts(
+          store.db,
+          ids,
+          'ignored:disabled',
+          `the ${off.replace(':', ' ')} is paused; resuming it reconciles this issue`,
+        );
+        return 'ignored:disabled';
+      }
+    }
+    const waitMs = deps.connectionGate?.(p.connectionId);
+    if (waitMs !== undefined && waitMs !== null) {
+      throw new AppError('JIRA_UNAUTHORIZED', 'The Jira connection is paused: its credentials were rejected', {
+        retryable: true,
+        retryAfterMs: waitMs,
+      });
+    }
+    const port = deps.jira(p.connectionId);
+    let calls = 0;
+    const me = await port.whoami();
+    const echoes = deliveries.filter((d) => samePerson(d.actor, me));
+    const settle = async (verdict: string, detail: string | null): Promise<void> => {
+      await setVerdicts(
+        store.db,
+        echoes.map((e) => e.id),
+        'echo',
+        'caused by jira-bridge’s own write',
+      );
+      await setVerdicts(
+        store.db,
+        ids.filter((id) => !echoes.some((e) => e.id === id)),
+        verdict,
+        detail,
+      );
+    };
+    // Our own writes to the task (its creation, its link, its close) never come back.
+    if (p.source === 'webhook' && deliveries.length > 0 && echoes.length === deliveries.length) {
+      await settle('echo', null);
+      return 'echo';
+    }
+    const mapping = mappingOf(link);
+    if (!mapping || mapping.direction === 'to_jira' || !inboundSettings(mapping).comments) {
+      await settle(
+        'ignored:out_of_scope',
+        `rework task of ${link.issue_key ?? '?'}: the mapping brings no comments back`,
+      );
+      return 'ignored:out_of_scope';
+    }
+    calls++;
+    if (tally) tally.calls++;
+    const state = await port.readIssue(p.issueId, []);
+    if (!state) {
+      await store.db
+        .updateTable('rework_links')
+        .set({ state: 'deleted', updated_at: now() })
+        .where('token', '=', rework.token)
+        .execute();
+      await settle('no_change', `rework task ${rework.issue_key} was deleted in Jira`);
+      return 'no_change';
+    }
+    const outcome: InboundOutcome = {
+      verdict: 'no_change',
+      action: 'noop',
+      fields: [],
+      conflicts: [],
+      warnings: [],
+      comments: { created: 0, updated: 0, deleted: 0 },
+      commentAuthors: [],
+      attachments: noAttachmentChange(),
+      extra: {},
+    };
+    const deliveryUsers = deliveries.filter((d) => !echoes.includes(d)).map((d) => d.actor);
+    const taskState = state.status.category === 'done' ? 'closed' : 'open';
+    await store.transaction(async (trx) => {
+      await mergeComments(trx, state, rework.record_id, me, port.flavour, outcome, state.id);
+      if (taskState !== rework.state || state.key !== rework.issue_key) {
+        await trx
+          .updateTable('rework_links')
+          .set({ state: taskState, issue_key: state.key, updated_at: now() })
+          .where('token', '=', rework.token)
+          .execute();
+      }
+      const n = outcome.comments.created + outcome.comments.updated + outcome.comments.deleted;
+      if (!n) return;
+      outcome.verdict = 'applied';
+      const by = byUser(whoChanged(outcome.commentAuthors, deliveryUsers, me));
+      const from = { issue_key: state.key, rework_task: state.key, rework_of: link.issue_key };
+      await logInbound(trx, rework.record_id, 'comments', calls, jobId, {
+        fields: { comments: outcome.comments, ...from, ...by },
+      });
+      await feed(trx, rework.record_id, 'record.comments', { ...outcome.comments, ...from, ...by });
+    });
+    const c = outcome.comments;
+    await settle(
+      outcome.verdict,
+      outcome.verdict === 'applied'
+        ? `rework task of ${link.issue_key ?? '?'}: comments +${c.created} ~${c.updated} -${c.deleted}`
+        : `rework task of ${link.issue_key ?? '?'}: nothing for the record`,
+    );
+    return outcome.verdict;
+  }
+
   async function syncIssue(
     p: InboundPayload,
     jobId: number | null = null,
@@ -1103,6 +1260,15 @@ export function createInboundHandler(deps: InboundDeps): {
       .where('connection_id', '=', p.connectionId)
       .where('issue_id', '=', p.issueId)
       .executeTakeFirst();
+    if (!link) {
+      const rework = await store.db
+        .selectFrom('rework_links')
+        .selectAll()
+        .where('connection_id', '=', p.connectionId)
+        .where('issue_id', '=', p.issueId)
+        .executeTakeFirst();
+      if (rework) return syncRework(p, rework, deliveries, jobId, jobKey, tally);
+    }
     // Linked since this job was queued under the issue's key: continue under the record's key,
     // so it never runs beside that record's outbound job.
     if (link && jobKey !== undefined && jobKey !== recordJobKey(link.record_id)) {

@@ -55,11 +55,13 @@ import {
   journaledValues,
   ourBase,
   ourStatusChange,
+  pendingRework,
   type JournalEntry,
 } from '../core/journal.js';
+import { reworkDecision } from '../core/rework.js';
 import { markdownToJiraBody, textKey } from './markup.js';
 import { canonicalJson, type OutboundPayload } from './record-data.js';
-import { walkToStatus, type CarriedEdit } from './status-path.js';
+import { closingStep, transitionFields, walkToStatus, type CarriedEdit } from './status-path.js';
 import { applyToHost, jiraSide, sameText } from './inbound-mapping.js';
 import { enqueueInbound, jiraChangeTime, type LinkedReconcile } from './inbound.js';
 import { decideField } from '../core/merge.js';
@@ -81,8 +83,6 @@ const PAUSING = new Set(['JIRA_UNAUTHORIZED', 'JIRA_FORBIDDEN']);
 /** How long a paused connection's jobs wait before probing again. */
 export const PAUSE_RETRY_MS = 30_000;
 
-/** Base field name for the rework tasks created for a record (value: keys created so far). */
-const REWORK_BASE = 'rework';
 /** Jira's status as both sides last agreed (a Jira status name). */
 const STATUS_BASE = 'status';
 /** comment_links.base_body while a comment is being posted (a retry then looks before posting). */
@@ -119,6 +119,8 @@ export interface OutboundDeps {
   hooks?:
     | {
         afterCreate?: (recordId: string, ref: IssueRef) => void | Promise<void>;
+        /** After Jira created a rework task, before its row is written. */
+        afterReworkCreate?: (recordId: string, ref: IssueRef) => void | Promise<void>;
         afterComment?: (recordId: string, jiraCommentId: string) => void | Promise<void>;
         afterAttachment?: (recordId: string, jiraAttachmentId: string) => void | Promise<void>;
       }
@@ -560,6 +562,173 @@ export function createOutboundHandler(deps: OutboundDeps): {
     };
   }
 
+  /**
+   * Creates a rework task of the record's issue, exactly once: the intent is journaled with its
+   * token before Jira is called, the row written with the journal's outcome; after a crash in
+   * between, the next attempt (`pending`) searches by the token first and adopts the task.
+   */
+  async function createRework(
+    jira: JiraPort,
+    issueKey: string,
+    data: RecordData,
+    mapping: OutboundMapping,
+    recordId: string,
+    jobId: number | null,
+    token: string,
+    pending: { id: string; at: number } | null,
+  ): Promise<IssueRef> {
+    const intentId =
+      pending?.id ??
+      (await journalIntent(store.db, {
+        recordId,
+        jobId,
+        target: issueKey,
+        intent: { op: 'rework', token, of: issueKey, at: now() },
+        at: now(),
+      }));
+    const ref = await jira.createOnce(
+      {
+        fields: {
+          project: { key: mapping.projectKey },
+          issuetype: { name: mapping.reopen.reworkIssueType ?? 'Task' },
+          summary: `Rework: ${data.title}`.slice(0, 255),
+          description: jira.toBody(
+            `The fix for ${issueKey} failed re-test (host status "${data.status}").\n\n${data.description}`,
+          ),
+          labels: [...new Set([...mapping.labels.map(toJiraLabel), 'rework'])],
+        },
+        properties: [{ key: 'jira-bridge', value: { token, rework_of: issueKey } }],
+      },
+      token,
+      pending ? { searchFirst: true, previousAttemptAt: pending.at } : {},
+    );
+    failpoint('after-jira-rework-create');
+    await deps.hooks?.afterReworkCreate?.(recordId, ref);
+    await store.transaction(async (trx) => {
+      const t = now();
+      await trx
+        .insertInto('rework_links')
+        .values({
+          token,
+          record_id: recordId,
+          connection_id: mapping.connectionId,
+          issue_id: ref.id,
+          issue_key: ref.key,
+          rework_of: issueKey,
+          state: 'open',
+          linked: 0,
+          created_at: t,
+          updated_at: t,
+        })
+        .onConflict((oc) => oc.column('token').doNothing())
+        .execute();
+      await journalOutcome(trx, intentId, 'done', t, ref.id);
+    });
+    return ref;
+  }
+
+  async function settlePendingRework(
+    jira: JiraPort,
+    recordId: string,
+    issueKey: string,
+    mapping: OutboundMapping,
+    pending: { id: string; token: string },
+  ): Promise<void> {
+    const ref = (await jira.findByTokens(mapping.projectKey, [pending.token])).get(pending.token);
+    await store.transaction(async (trx) => {
+      const t = now();
+      if (ref) {
+        await trx
+          .insertInto('rework_links')
+          .values({
+            token: pending.token,
+            record_id: recordId,
+            connection_id: mapping.connectionId,
+            issue_id: ref.id,
+            issue_key: ref.key,
+            rework_of: issueKey,
+            state: 'open',
+            linked: 0,
+            created_at: t,
+            updated_at: t,
+          })
+          .onConflict((oc) => oc.column('token').doNothing())
+          .execute();
+      }
+      await journalOutcome(trx, pending.id, ref ? 'done' : 'failed', t, ref?.id);
+    });
+    if (ref) await linkReworkTasks(jira, recordId, issueKey, mapping);
+  }
+
+  /** The Jira issue link of each rework task to the record's issue, once (made after the task's row). */
+  async function linkReworkTasks(jira: JiraPort, recordId: string, issueKey: string, mapping: OutboundMapping) {
+    const unlinked = await store.db
+      .selectFrom('rework_links')
+      .select(['token', 'issue_key'])
+      .where('record_id', '=', recordId)
+      .where('linked', '=', 0)
+      .execute();
+    for (const r of unlinked) {
+      await jira.linkIssues(mapping.reopen.reworkLinkType ?? 'Relates', r.issue_key, issueKey);
+      await store.db
+        .updateTable('rework_links')
+        .set({ linked: 1, updated_at: now() })
+        .where('token', '=', r.token)
+        .execute();
+    }
+  }
+
+  /**
+   * The record is fixed again: each of its open rework tasks moves to the mapping's close status
+   * (with the mapping's resolution where the transition takes one), or, where the task's workflow
+   * has no such status, into a done one. A task already done (closed in Jira) is only marked.
+   */
+  async function closeReworkTasks(
+    jira: JiraPort,
+    recordId: string,
+    mapping: OutboundMapping,
+    closeStatus: string,
+    outcome: SyncOutcome,
+  ): Promise<void> {
+    const open = await store.db
+      .selectFrom('rework_links')
+      .select(['token', 'issue_key'])
+      .where('record_id', '=', recordId)
+      .where('state', '=', 'open')
+      .execute();
+    const closed: string[] = [];
+    for (const task of open) {
+      let here = (await jira.getIssue(task.issue_key)).status;
+      const visited = new Set([here.name.toLowerCase()]);
+      for (let hop = 0; hop < 6 && here.category !== 'done'; hop++) {
+        const step = closingStep(await jira.getTransitions(task.issue_key), closeStatus, visited);
+        if (!step) break;
+        const { fields, missing } = transitionFields(step, { resolution: mapping.resolution });
+        if (missing.length) break;
+        await jira.transition(task.issue_key, step.id, fields);
+        here = step.to;
+        visited.add(here.name.toLowerCase());
+        if (here.name.toLowerCase() === closeStatus.toLowerCase()) break;
+      }
+      if (here.category !== 'done' && here.name.toLowerCase() !== closeStatus.toLowerCase()) {
+        outcome.warnings.push(
+          `rework task ${task.issue_key} stays "${here.name}": its workflow offers no way to "${closeStatus}" or a done status from there`,
+        );
+        continue;
+      }
+      await store.db
+        .updateTable('rework_links')
+        .set({ state: 'closed', updated_at: now() })
+        .where('token', '=', task.token)
+        .execute();
+      closed.push(task.issue_key);
+    }
+    if (closed.length) {
+      outcome.extra = { ...outcome.extra, rework_closed: closed };
+      outcome.fields.push('rework');
+    }
+  }
+
   async function applyStatus(
     jira: JiraPort,
     issueKey: string,
@@ -630,6 +799,13 @@ export function createOutboundHandler(deps: OutboundDeps): {
     newBases.set(TARGET_STATUS_BASE, want.status);
     if (issue.key !== opts.knownKey)
       outcome.extra = { ...outcome.extra, issue_key: issue.key, moved_from: opts.knownKey };
+    // A rework task an interrupted attempt set out to make, while the record is no longer
+    // reopening: adopted when Jira has it (found by its token), else known never made.
+    const pending = pendingRework(journal);
+    const reworking = issue.status.category === 'done' && !want.closing && mapping.reopen.mode === 'rework';
+    if (pending && !reworking) await settlePendingRework(jira, opts.recordId, issueKey, mapping, pending);
+    // The record fixed again: its open rework tasks move to the close status with it (issue 19).
+    if (want.closing) await closeReworkTasks(jira, opts.recordId, mapping, want.status, outcome);
     if (issue.status.name.toLowerCase() === want.status.toLowerCase()) {
       newBases.set(STATUS_BASE, issue.status.name);
       return false;
@@ -641,34 +817,40 @@ export function createOutboundHandler(deps: OutboundDeps): {
       newBases.set(STATUS_BASE, issue.status.name);
       return false;
     }
-    if (reopening && mapping.reopen.mode === 'rework') {
-      const done = (bases.get(REWORK_BASE) as Array<{ key: string; version: number }> | undefined) ?? [];
-      if (done.some((r) => r.version === opts.recordVersion)) {
-        newBases.set(STATUS_BASE, issue.status.name);
-        return false;
+    // Rework (issue 19): a reopened record gets a new linked rework task; the issue stays done.
+    if (reworking) {
+      const tasks = await store.db
+        .selectFrom('rework_links')
+        .select(['token', 'state'])
+        .where('record_id', '=', opts.recordId)
+        .execute();
+      const token = pending?.token ?? `rework-${opts.recordId}-${opts.recordVersion}`;
+      const decision = pending
+        ? 'create'
+        : reworkDecision({
+            mode: mapping.reopen.mode,
+            issueDone: true,
+            closing: false,
+            wasClosing: typeof hostBase === 'string' ? mapping.closedStatuses.includes(hostBase) : undefined,
+            openTasks: tasks.filter((t) => t.state === 'open').length,
+            madeForVersion: tasks.some((t) => t.token === token),
+          });
+      if (decision === 'create') {
+        const ref = await createRework(
+          jira,
+          issueKey,
+          data,
+          mapping,
+          opts.recordId,
+          opts.jobId ?? null,
+          token,
+          pending,
+        );
+        outcome.extra = { ...outcome.extra, rework: ref.key };
+        outcome.fields.push('rework');
       }
-      const type = mapping.reopen.reworkIssueType ?? 'Task';
-      const token = `rework-${opts.recordId}-${opts.recordVersion}`;
-      const ref = await jira.createOnce(
-        {
-          fields: {
-            project: { key: mapping.projectKey },
-            issuetype: { name: type },
-            summary: `Rework: ${data.title}`.slice(0, 255),
-            description: jira.toBody(
-              `The fix for ${issueKey} failed re-test (host status "${data.status}").\n\n${data.description}`,
-            ),
-            labels: [...new Set([...mapping.labels.map(toJiraLabel), 'rework'])],
-          },
-          properties: [{ key: 'jira-bridge', value: { token, rework_of: issueKey } }],
-        },
-        token,
-      );
-      await jira.linkIssues(mapping.reopen.reworkLinkType ?? 'Relates', ref.key, issueKey);
-      newBases.set(REWORK_BASE, [...done, { key: ref.key, id: ref.id, version: opts.recordVersion }]);
+      await linkReworkTasks(jira, opts.recordId, issueKey, mapping);
       newBases.set(STATUS_BASE, issue.status.name);
-      outcome.extra = { ...outcome.extra, rework: ref.key };
-      outcome.fields.push('rework');
       return false;
     }
     const workflowKey = `${mapping.connectionId}/${issue.projectKey ?? mapping.projectKey}/${issue.issueType ?? '?'}`;

@@ -64,6 +64,8 @@ export interface CommentView {
   deleted: boolean;
   host_comment_id: string | null;
   jira_comment_id: string | null;
+  /** A comment made on one of the record's rework tasks (issue 19): that task's key; null otherwise. */
+  rework_task: string | null;
   created_at: string;
   updated_at: string;
 }
@@ -481,7 +483,11 @@ export function createRecordService(deps: RecordServiceDeps) {
       const rows = await store.db
         .selectFrom('record_comments as rc')
         .leftJoin('comment_links as cl', 'cl.id', 'rc.id')
+        .leftJoin('rework_links as rw', (j) =>
+          j.onRef('rw.issue_id', '=', 'cl.jira_issue_id').onRef('rw.record_id', '=', 'rc.record_id'),
+        )
         .select([
+          'rw.issue_key as rework_task',
           'rc.id',
           'rc.author',
           'rc.body',
@@ -506,6 +512,7 @@ export function createRecordService(deps: RecordServiceDeps) {
         deleted: r.deleted === 1,
         host_comment_id: r.host_comment_id ?? null,
         jira_comment_id: r.jira_comment_id ?? null,
+        rework_task: r.rework_task ?? null,
         created_at: new Date(r.created_at).toISOString(),
         updated_at: new Date(r.updated_at).toISOString(),
       }));

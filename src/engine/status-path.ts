@@ -326,3 +326,23 @@ export async function walkToStatus(
     );
   }
 }
+
+/**
+ * The next move of a rework task towards closed (issue 19, pure): a transition to the mapping's
+ * close status when the task's workflow has one from here, else one into a done status, else a
+ * step forward into an unvisited in-progress status; null when none is left (the task stays, with
+ * a warning). A task's workflow is often not its vulnerability's (Task: To Do → Done).
+ */
+export function closingStep(
+  available: readonly TransitionInfo[],
+  closeStatus: string,
+  visited: ReadonlySet<string>,
+): TransitionInfo | null {
+  const eq = (a: string, b: string): boolean => a.toLowerCase() === b.toLowerCase();
+  return (
+    available.find((t) => eq(t.to.name, closeStatus)) ??
+    available.find((t) => t.to.category === 'done') ??
+    available.find((t) => t.to.category === 'indeterminate' && !visited.has(t.to.name.toLowerCase())) ??
+    null
+  );
+}

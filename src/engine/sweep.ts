@@ -155,7 +155,18 @@ export function createSweeper(deps: SweepDeps) {
             const bases = new Map(rows.map((r) => [r.field, fromJson<unknown>(r.value)]));
             if (!driftedFromBases(stamp.seen ?? {}, bases).length) continue;
           }
-        } else if (!wanted(stamp)) continue;
+        } else if (
+          !wanted(stamp) &&
+          // A record's rework task: its comments come back (issue 19).
+          !(await deps.store.db
+            .selectFrom('rework_links')
+            .select('token')
+            .where('connection_id', '=', connectionId)
+            .where('issue_id', '=', stamp.id)
+            .where('state', '!=', 'deleted')
+            .executeTakeFirst())
+        )
+          continue;
         await deps.store.transaction((trx) =>
           enqueueInbound(deps.queue, trx, { connectionId, issueId: stamp.id, source: 'sweep' }),
         );

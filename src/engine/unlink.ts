@@ -74,6 +74,8 @@ export function createUnlinker(deps: {
       .where('record_id', '=', recordId)
       .execute();
     await trx.deleteFrom('field_bases').where('record_id', '=', recordId).execute();
+    // Its rework tasks stay in Jira as they are too, no longer followed.
+    await trx.deleteFrom('rework_links').where('record_id', '=', recordId).execute();
     const keys = [recordJobKey(recordId), ...(link.issue_id ? [issueJobKey(link.connection_id, link.issue_id)] : [])];
     await trx.deleteFrom('jobs').where('key', 'in', keys).where('state', '=', 'queued').execute();
     await trx

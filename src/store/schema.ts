@@ -108,11 +108,31 @@ export interface SyncJournalTable {
   updated_at: Millis;
 }
 
+/** A rework task of a record (migration 009): a secondary linked issue, comments only. */
+export interface ReworkLinksTable {
+  /** The creation token (`rework-<record id>-<record version>`). */
+  token: string;
+  record_id: string;
+  connection_id: string;
+  issue_id: string;
+  issue_key: string;
+  /** The primary issue's key when the task was made. */
+  rework_of: string | null;
+  /** 'open' | 'closed' | 'deleted' (in Jira). */
+  state: string;
+  /** 1 once the Jira issue link to the primary issue exists. */
+  linked: number;
+  created_at: Millis;
+  updated_at: Millis;
+}
+
 export interface CommentLinksTable {
   id: string;
   record_id: string;
   host_comment_id: string | null;
   jira_comment_id: string | null;
+  /** The Jira issue a Jira comment is on when not the record's primary issue (a rework task). */
+  jira_issue_id?: string | null;
   /** 'host' | 'jira' */
   origin: string;
   /** The normalised body both sides last agreed on (or its hash). */
@@ -336,6 +356,7 @@ export interface Database {
   field_bases: FieldBasesTable;
   sync_journal: SyncJournalTable;
   comment_links: CommentLinksTable;
+  rework_links: ReworkLinksTable;
   attachment_links: AttachmentLinksTable;
   record_comments: RecordCommentsTable;
   jobs: JobsTable;

@@ -19,6 +19,7 @@ describe('outbound policies and failure handling (SQLite, sandbox)', () => {
   let crashOnce = new Set<string>();
   const commentCrashOnce = new Set<string>();
   const attachmentCrashOnce = new Set<string>();
+  const reworkCrashOnce = new Set<string>();
 
   beforeAll(async () => {
     db = await freshSqlite();
@@ -32,6 +33,10 @@ describe('outbound policies and failure handling (SQLite, sandbox)', () => {
         // The process "dies" right after Jira's create answered, before the link is written.
         afterCreate(recordId) {
           if (crashOnce.delete(recordId)) throw new Error('simulated crash between Jira create and link write');
+        },
+        // The process "dies" right after Jira created a rework task, before its row is written.
+        afterReworkCreate(recordId) {
+          if (reworkCrashOnce.delete(recordId)) throw new Error('simulated crash between rework create and its row');
         },
         afterAttachment(recordId) {
           if (attachmentCrashOnce.delete(recordId))
@@ -127,6 +132,29 @@ describe('outbound policies and failure handling (SQLite, sandbox)', () => {
     );
     const log = await h.engine.records.getLog('astra-web', 'v-rework');
     expect(log.some((e) => (e.fields as { rework?: string } | null)?.rework === rework[0]!.key)).toBe(true);
+  });
+
+  it('a crash between the rework task create and its row makes no second task (journaled like the create)', async () => {
+    await vuln('v-rework-crash', { status: 'resolved' });
+    await h.drain();
+    const { record } = await issue('astra-web', 'v-rework-crash');
+    reworkCrashOnce.add(record.id);
+    await vuln('v-rework-crash', { status: 'open' });
+    await h.drain();
+    expect(reworkCrashOnce.size).toBe(0); // the crash happened
+    const rework = issuesOf(h.sandbox, 'SEC').filter((i) =>
+      i.summary.startsWith('Rework: XSS in search (v-rework-crash)'),
+    );
+    expect(rework).toHaveLength(1);
+    const rows = await db.store.db.selectFrom('rework_links').selectAll().where('record_id', '=', record.id).execute();
+    expect(rows).toMatchObject([{ issue_id: rework[0]!.id, state: 'open', linked: 1 }]);
+    // Linked once to the vulnerability; the journal is settled.
+    const vulnIssue = (await issue('astra-web', 'v-rework-crash')).issue;
+    expect(h.sandbox.state.linksOf(vulnIssue.id)).toHaveLength(1);
+    expect(
+      await db.store.db.selectFrom('sync_journal').selectAll().where('record_id', '=', record.id).execute(),
+    ).toEqual([]);
+    expect((await h.engine.records.getRecord('astra-web', 'v-rework-crash')).sync.state).toBe('synced');
   });
 
   it('Service Management request: an incident opens a request; resolving it closes the request', async () => {

@@ -410,6 +410,10 @@ export const recordsPlugin: FastifyPluginAsync<RecordsRouteOptions> = async (fas
                 deleted: z.boolean(),
                 host_comment_id: z.string().nullable(),
                 jira_comment_id: z.string().nullable(),
+                rework_task: z
+                  .string()
+                  .nullable()
+                  .describe('made on one of the record’s rework tasks (reopen.mode rework): that task’s issue key'),
                 created_at: z.string(),
                 updated_at: z.string(),
               }),

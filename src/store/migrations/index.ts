@@ -8,6 +8,7 @@ import * as m005 from './005_security.js';
 import * as m006 from './006_host_delivery_index.js';
 import * as m007 from './007_sync_journal.js';
 import * as m008 from './008_fair_queue.js';
+import * as m009 from './009_rework_links.js';
 
 interface DialectMigration {
   up(db: Kysely<unknown>, dialect: Dialect): Promise<void>;
@@ -24,6 +25,7 @@ const MIGRATIONS: Record<string, DialectMigration> = {
   '006_host_delivery_index': m006,
   '007_sync_journal': m007,
   '008_fair_queue': m008,
+  '009_rework_links': m009,
 };
 
 /** In-code provider for kysely's Migrator (no directory scanning, works from any cwd). */
