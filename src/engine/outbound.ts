@@ -600,7 +600,7 @@ export function createOutboundHandler(deps: OutboundDeps): {
         properties: [{ key: 'jira-bridge', value: { token, rework_of: issueKey } }],
       },
       token,
-      pending ? { searchFirst: true, previousAttemptAt: pending.at } : {},
+      pending ? { searchFirst: true, previousAttemptAt: pending.at, since: pending.at } : {},
     );
     failpoint('after-jira-rework-create');
     await deps.hooks?.afterReworkCreate?.(recordId, ref);
@@ -632,9 +632,9 @@ export function createOutboundHandler(deps: OutboundDeps): {
     recordId: string,
     issueKey: string,
     mapping: OutboundMapping,
-    pending: { id: string; token: string },
+    pending: { id: string; token: string; at: number },
   ): Promise<void> {
-    const ref = (await jira.findByTokens(mapping.projectKey, [pending.token])).get(pending.token);
+    const ref = (await jira.findByTokens(mapping.projectKey, [pending.token], pending.at)).get(pending.token);
     await store.transaction(async (trx) => {
       const t = now();
       if (ref) {
