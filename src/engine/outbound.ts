@@ -688,6 +688,8 @@ export function createOutboundHandler(deps: OutboundDeps): {
     recordId: string,
     mapping: OutboundMapping,
     closeStatus: string,
+    /** The record's host status (a resolution table may name the resolution by it). */
+    hostStatus: string,
     outcome: SyncOutcome,
   ): Promise<void> {
     const open = await store.db
@@ -703,7 +705,7 @@ export function createOutboundHandler(deps: OutboundDeps): {
       for (let hop = 0; hop < 6 && here.category !== 'done'; hop++) {
         const step = closingStep(await jira.getTransitions(task.issue_key), closeStatus, visited);
         if (!step) break;
-        const { fields, missing } = transitionFields(step, { resolution: mapping.resolution });
+        const { fields, missing } = transitionFields(step, { resolution: resolutionFor(mapping, hostStatus) });
         if (missing.length) break;
         await jira.transition(task.issue_key, step.id, fields);
         here = step.to;
@@ -805,7 +807,7 @@ export function createOutboundHandler(deps: OutboundDeps): {
     const reworking = issue.status.category === 'done' && !want.closing && mapping.reopen.mode === 'rework';
     if (pending && !reworking) await settlePendingRework(jira, opts.recordId, issueKey, mapping, pending);
     // The record fixed again: its open rework tasks move to the close status with it (issue 19).
-    if (want.closing) await closeReworkTasks(jira, opts.recordId, mapping, want.status, outcome);
+    if (want.closing) await closeReworkTasks(jira, opts.recordId, mapping, want.status, data.status, outcome);
     if (issue.status.name.toLowerCase() === want.status.toLowerCase()) {
       newBases.set(STATUS_BASE, issue.status.name);
       return false;
