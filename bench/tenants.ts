@@ -1,0 +1,355 @@
+/**
+ * One service, many customers (issue 17).
+ *
+ *   npx tsx bench/tenants.ts [--tenants 50] [--burst 10000] [--quiet 20] [--latency 50]
+ *                            [--startup 1000] [--concurrency 8]
+ *
+ * 1. `tenants` customers sign up through the admin API, each with its own connection and mapping
+ *    (check the connection, create it, save the mapping): Jira calls and time per tenant.
+ * 2. Noisy neighbour: `quiet` tenants each change one (already synced) record while idle, then
+ *    again while tenant 0 has a backlog of `burst` new records: the quiet changes' latency
+ *    (change accepted → record synced) p50/p99 in both, and the ratio, in the same run.
+ * 3. 429 storm: one more tenant on its own site that answers almost everything with 429 has a
+ *    backlog; the quiet tenants change again: latency vs idle, and the storm's 429s.
+ * 4. Thousands of connections: `startup` tenants (connection + mapping through the API) in a fresh
+ *    store, then a real `jira-bridge serve` process started on it: time to /readyz, its RSS, and the
+ *    Jira calls start-up made; the same with no tenant for the slope, and 10,000 estimated from it.
+ *
+ * Jira is the sandbox with `latency` ms per call. The machine is printed first; JSON at the end.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { startService, type RunningService } from '../src/app/service.js';
+import { createLogger } from '../src/log/logger.js';
+import { startSandbox, type RunningSandbox } from '../src/sandbox/index.js';
+import { printMachine } from './machine.js';
+
+const { values } = parseArgs({
+  options: {
+    tenants: { type: 'string', default: '50' },
+    burst: { type: 'string', default: '10000' },
+    quiet: { type: 'string', default: '20' },
+    latency: { type: 'string', default: '50' },
+    startup: { type: 'string', default: '1000' },
+    concurrency: { type: 'string', default: '8' },
+  },
+});
+const TENANTS = Number(values.tenants);
+const BURST = Number(values.burst);
+const QUIET = Math.min(Number(values.quiet), TENANTS - 1);
+const LATENCY = Number(values.latency);
+const STARTUP = Number(values.startup);
+const machine = await printMachine();
+const log = (s: string): void => void process.stderr.write(`${s}\n`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const pct = (xs: number[], p: number): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
+};
+async function pool<T>(items: T[], par: number, fn: (x: T) => Promise<void>): Promise<void> {
+  let i = 0;
+  await Promise.all(
+    Array.from({ length: par }, async () => {
+      while (i < items.length) await fn(items[i++]!);
+    }),
+  );
+}
+
+async function call(base: string, method: string, path: string, body?: unknown): Promise<Record<string, unknown>> {
+  const res = await fetch(`${base}${path}`, {
+    method,
+    ...(body !== undefined ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) } : {}),
+  });
+  const json = (await res.json()) as Record<string, unknown>;
+  if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
+  return json;
+}
+
+const connectionBody = (id: string, sb: RunningSandbox) => ({
+  id,
+  name: `Customer ${id}`,
+  site_url: sb.baseUrl,
+  flavour: 'cloud',
+  auth: { type: 'basic', email: sb.credentials.email, api_token: sb.credentials.apiToken },
+  sweep: { interval_seconds: 300 },
+});
+const mappingBody = (id: string) => ({
+  connection: id,
+  scope: id,
+  project: 'OPS',
+  kinds: { incident: { issue_type: 'Incident' } },
+  status: { out: { new: 'To Do', in_progress: 'In Progress' }, closed: ['resolved'] },
+  priority: { out: { P1: 'Highest', P2: 'High', P3: 'Medium' } },
+  close: { status: 'Done' },
+});
+/** A platform's sign-up: check the customer's credentials, save the connection, save the mapping. */
+async function signUp(base: string, id: string, sb: RunningSandbox): Promise<void> {
+  const check = await call(base, 'POST', '/api/v1/connections/check', connectionBody(id, sb));
+  if (check.ok !== true) throw new Error(`check of ${id} failed: ${JSON.stringify(check)}`);
+  await call(base, 'POST', '/api/v1/connections', connectionBody(id, sb));
+  await call(base, 'PUT', `/api/v1/mappings/${id}`, mappingBody(id));
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1–3: one in-process service, the sandbox at LATENCY ms per call.
+const sb = await startSandbox({
+  flavour: 'cloud',
+  port: 0,
+  knobs: { latencyMs: LATENCY, jitterMs: Math.round(LATENCY / 5) },
+});
+// The storm tenant's own site: 2 calls a second, then 429 with Retry-After.
+const stormSite = await startSandbox({
+  flavour: 'cloud',
+  port: 0,
+  knobs: { latencyMs: LATENCY, rateLimit: { capacity: 2, refillPerSecond: 2 } },
+});
+const dir = mkdtempSync(join(tmpdir(), 'jb-tenants-'));
+writeFileSync(join(dir, 'jira-bridge.yaml'), 'connections: []\n');
+const svc: RunningService = await startService({
+  configPath: join(dir, 'jira-bridge.yaml'),
+  env: { PORT: '0', HOST: '127.0.0.1', DATA_DIR: join(dir, 'data'), WORKER_CONCURRENCY: values.concurrency! },
+  logger: createLogger({ level: 'silent' }),
+});
+
+const ids = Array.from({ length: TENANTS }, (_, i) => `t${String(i).padStart(4, '0')}`);
+sb.calls.reset();
+const tCreate = Date.now();
+const perTenantMs: number[] = [];
+for (const id of ids) {
+  const t = Date.now();
+  await signUp(svc.url, id, sb);
+  perTenantMs.push(Date.now() - t);
+}
+const createMs = Date.now() - tCreate;
+const signUpCalls = sb.calls.count();
+const creation = {
+  tenants: TENANTS,
+  jira_calls_per_tenant: +(signUpCalls / TENANTS).toFixed(2),
+  jira_calls_first_tenant_breakdown: 'check: myself + serverInfo; connection: 0; mapping: 5 catalogue parts',
+  ms_per_tenant_p50: pct(perTenantMs, 50),
+  ms_per_tenant_p99: pct(perTenantMs, 99),
+  total_s: +(createMs / 1000).toFixed(2),
+};
+log(`creation: ${JSON.stringify(creation)}`);
+
+const quiet = ids.slice(1, 1 + QUIET);
+const noisy = ids[0]!;
+let version = 0;
+async function upsert(scope: string, hostId: string, title: string, severity = 'P2'): Promise<number> {
+  const out = await svc.engine.records.upsertRecord({
+    scope,
+    hostId,
+    kind: 'incident',
+    title,
+    status: 'new',
+    severity,
+  });
+  return out.record.version;
+}
+async function syncedLatency(changes: Array<{ scope: string; hostId: string; at: number; version: number }>) {
+  const done = new Map<string, number>();
+  for (;;) {
+    for (const c of changes) {
+      const key = `${c.scope}/${c.hostId}`;
+      if (done.has(key)) continue;
+      const r = await svc.engine.records.getRecord(c.scope, c.hostId);
+      if (r.sync.state === 'synced' && r.version >= c.version) done.set(key, Date.now() - c.at);
+    }
+    if (done.size === changes.length) return [...done.values()];
+    await sleep(10);
+  }
+}
+/** Each quiet tenant changes its one record; resolves with the latencies (change → synced). */
+async function quietRound(): Promise<number[]> {
+  version++;
+  const changes = await Promise.all(
+    quiet.map(async (scope) => {
+      const at = Date.now();
+      const v = await upsert(scope, 'q-1', `Quiet change ${version}`, version % 2 ? 'P1' : 'P3');
+      return { scope, hostId: 'q-1', at, version: v };
+    }),
+  );
+  return syncedLatency(changes);
+}
+const drained = async (): Promise<void> => {
+  for (;;) {
+    const s = await svc.queue.stats();
+    if (s.byState.queued === 0 && s.byState.running === 0) return;
+    await sleep(50);
+  }
+};
+
+// Each quiet tenant's record exists and is synced; then idle latency (three rounds).
+await Promise.all(quiet.map((scope) => upsert(scope, 'q-1', 'Quiet record')));
+await drained();
+const idle: number[] = [];
+for (let r = 0; r < 3; r++) idle.push(...(await quietRound()));
+log(`idle quiet latency p50 ${pct(idle, 50)} ms, p99 ${pct(idle, 99)} ms`);
+
+// The noisy tenant's burst: BURST new records queued (through the record service, 16 at a time).
+sb.calls.reset();
+const tBurst = Date.now();
+await pool(
+  Array.from({ length: BURST }, (_, i) => i),
+  16,
+  async (i) => void (await upsert(noisy, `burst-${i}`, `Imported finding ${i}`)),
+);
+const enqueueMs = Date.now() - tBurst;
+const backlogAtStart = (await svc.queue.stats()).byState.queued;
+const busy: number[] = [];
+for (let r = 0; r < 3; r++) {
+  busy.push(...(await quietRound()));
+}
+const backlogAfter = (await svc.queue.stats()).byState.queued;
+log(
+  `burst: ${BURST} queued in ${enqueueMs} ms; quiet p50 ${pct(busy, 50)} ms p99 ${pct(busy, 99)} ms; backlog ${backlogAtStart} → ${backlogAfter}`,
+);
+const burst = {
+  burst_records: BURST,
+  quiet_tenants: QUIET,
+  enqueue_s: +(enqueueMs / 1000).toFixed(2),
+  backlog_when_quiet_changed: backlogAtStart,
+  backlog_after_quiet_rounds: backlogAfter,
+  idle_p50_ms: pct(idle, 50),
+  idle_p99_ms: pct(idle, 99),
+  during_burst_p50_ms: pct(busy, 50),
+  during_burst_p99_ms: pct(busy, 99),
+  ratio_p50: +(pct(busy, 50) / pct(idle, 50)).toFixed(2),
+  ratio_p99: +(pct(busy, 99) / pct(idle, 99)).toFixed(2),
+};
+log(`burst: ${JSON.stringify(burst)}`);
+await drained();
+const burstDrainS = +((Date.now() - tBurst) / 1000).toFixed(1);
+
+// 429 storm: a tenant on a rate-limited site with a backlog of 200 changes.
+await signUp(svc.url, 'storm', stormSite);
+const idle2: number[] = [];
+for (let r = 0; r < 2; r++) idle2.push(...(await quietRound()));
+stormSite.calls.reset();
+await pool(
+  Array.from({ length: 200 }, (_, i) => i),
+  16,
+  async (i) => void (await upsert('storm', `s-${i}`, `Storm record ${i}`)),
+);
+const stormed: number[] = [];
+for (let r = 0; r < 3; r++) stormed.push(...(await quietRound()));
+const storm = {
+  storm_records: 200,
+  storm_site_429s_while_measured: stormSite.calls.count({ status: 429 }),
+  storm_site_calls_while_measured: stormSite.calls.count(),
+  idle_p50_ms: pct(idle2, 50),
+  idle_p99_ms: pct(idle2, 99),
+  during_storm_p50_ms: pct(stormed, 50),
+  during_storm_p99_ms: pct(stormed, 99),
+  ratio_p50: +(pct(stormed, 50) / pct(idle2, 50)).toFixed(2),
+  ratio_p99: +(pct(stormed, 99) / pct(idle2, 99)).toFixed(2),
+};
+log(`storm: ${JSON.stringify(storm)}`);
+await svc.stop();
+await stormSite.close();
+rmSync(dir, { recursive: true, force: true });
+
+// ---------------------------------------------------------------------------------------------
+// 4: start-up of a real `jira-bridge serve` process with STARTUP tenants in its store.
+sb.knobs.set({ latencyMs: 0, jitterMs: 0 });
+const root = new URL('..', import.meta.url).pathname;
+async function serveProcess(
+  dataDir: string,
+  config: string,
+): Promise<{ url: string; readyMs: number; rssMiB: number; stop(): Promise<void> }> {
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  const t0 = Date.now();
+  const child = spawn(process.execPath, [join(root, 'bin/jira-bridge.js'), 'serve', '--config', config], {
+    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`serve exited with ${child.exitCode}`);
+    const ok = await fetch(`${url}/readyz`).then(
+      (r) => r.status === 200,
+      () => false,
+    );
+    if (ok) break;
+    await sleep(20);
+  }
+  const readyMs = Date.now() - t0;
+  await sleep(2000); // settle (GC, the first queue sample)
+  const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+  const rssMiB = Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024;
+  return {
+    url,
+    readyMs,
+    rssMiB: +rssMiB.toFixed(1),
+    stop: () =>
+      new Promise<void>((r) => {
+        child.once('exit', () => r());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+const startupDir = mkdtempSync(join(tmpdir(), 'jb-startup-'));
+const config = join(startupDir, 'jira-bridge.yaml');
+writeFileSync(config, 'connections: []\n');
+const emptyDir = join(startupDir, 'empty');
+const empty = await serveProcess(emptyDir, config);
+await empty.stop();
+const emptyAgain = await serveProcess(emptyDir, config);
+await emptyAgain.stop();
+log(`start-up with 0 tenants: ${emptyAgain.readyMs} ms, RSS ${emptyAgain.rssMiB} MiB`);
+const fullDir = join(startupDir, 'full');
+const seeding = await serveProcess(fullDir, config);
+const tSeed = Date.now();
+await pool(
+  Array.from({ length: STARTUP }, (_, i) => `c${String(i).padStart(5, '0')}`),
+  8,
+  (id) => signUp(seeding.url, id, sb),
+);
+log(`seeded ${STARTUP} tenants through the API in ${((Date.now() - tSeed) / 1000).toFixed(1)} s`);
+await seeding.stop();
+sb.calls.reset();
+const full = await serveProcess(fullDir, config);
+const startupCalls = sb.calls.count();
+const listed = (await call(full.url, 'GET', '/api/v1/connections?limit=1')) as { next_cursor: string | null };
+await full.stop();
+const slopeKiB = ((full.rssMiB - emptyAgain.rssMiB) * 1024) / STARTUP;
+const slopeReadyMs = (full.readyMs - emptyAgain.readyMs) / STARTUP;
+const startup = {
+  connections: STARTUP,
+  ready_ms_empty: emptyAgain.readyMs,
+  ready_ms: full.readyMs,
+  rss_mib_empty: emptyAgain.rssMiB,
+  rss_mib: full.rssMiB,
+  rss_kib_per_connection: +slopeKiB.toFixed(1),
+  budget_mib: +(200 + (50 * STARTUP) / 1024).toFixed(1),
+  jira_calls_during_startup: startupCalls,
+  paged_listing_works: listed.next_cursor !== null,
+  estimate_10000: {
+    ready_ms: Math.round(emptyAgain.readyMs + slopeReadyMs * 10_000),
+    rss_mib: +(emptyAgain.rssMiB + (slopeKiB * 10_000) / 1024).toFixed(0),
+    budget_mib: +(200 + (50 * 10_000) / 1024).toFixed(0),
+  },
+};
+log(`startup: ${JSON.stringify(startup)}`);
+rmSync(startupDir, { recursive: true, force: true });
+await sb.close();
+
+console.log(
+  JSON.stringify(
+    {
+      machine,
+      command: `npx tsx bench/tenants.ts ${process.argv.slice(2).join(' ')}`.trim(),
+      latency_ms: LATENCY,
+      concurrency: Number(values.concurrency),
+      creation,
+      burst: { ...burst, burst_drained_s: burstDrainS },
+      storm,
+      startup,
+    },
+    null,
+    2,
+  ),
+);
