@@ -1,3 +1,4 @@
+import { checkTemplates } from '../core/templates.js';
 import { z } from 'zod';
 import { unknownChangeEvent } from '../core/changes.js';
 
@@ -203,6 +204,22 @@ export const mappingSchema = z.strictObject({
     })
     .default({}),
   labels: z.array(z.string().regex(/^\S+$/, 'must not contain spaces (Jira labels cannot)')).default([]),
+  /**
+   * Issue content from the record (Liquid: `{{ title }}`, `{{ custom.device }}`, `{% if … %}`,
+   * `{% for l in labels %}`): the summary (plain text), the description and a prefix of the
+   * comments the host posts (Markdown; values escaped unless `| raw`). Checked at save: an
+   * unknown variable or filter is an error naming it and the valid ones.
+   */
+  templates: z
+    .strictObject({
+      summary: z.string().min(1, 'must not be empty (leave it out to use the record title)').optional(),
+      description: z.string().optional(),
+      comment_prefix: z.string().optional(),
+    })
+    .superRefine((t, ctx) => {
+      for (const p of checkTemplates(t)) ctx.addIssue({ code: 'custom', path: [p.template], message: p.message });
+    })
+    .optional(),
   /** A link on each issue back to its record on the platform: {scope}, {host_id} and {kind} are filled in. */
   host_link: z
     .strictObject({

@@ -64,6 +64,15 @@ export function toOutboundMapping(m: MappingConfig, catalog?: JiraCatalog): Outb
     fields,
     labels: m.labels,
     ...(m.host_link ? { hostLink: { url: m.host_link.url, title: m.host_link.title } } : {}),
+    ...(m.templates && Object.values(m.templates).some((v) => v !== undefined)
+      ? {
+          templates: {
+            ...(m.templates.summary !== undefined ? { summary: m.templates.summary } : {}),
+            ...(m.templates.description !== undefined ? { description: m.templates.description } : {}),
+            ...(m.templates.comment_prefix !== undefined ? { comment_prefix: m.templates.comment_prefix } : {}),
+          },
+        }
+      : {}),
     comments: m.comments.enabled && m.comments.direction !== 'from_jira',
     builtinDirections: m.sync,
     inbound: {

@@ -231,7 +231,7 @@ export function createBackfill(deps: BackfillDeps) {
       for (const r of todo) {
         const token = linkOf.get(r.id)!.create_token!;
         const data = fromJson<RecordData>(r.data)!;
-        const desired = desiredFields(data, mapping);
+        const desired = desiredFields(data, mapping, r);
         const values = new Map<string, unknown>([...desired].map(([k, f]) => [k, f.value]));
         const hit = adopted.get(token);
         if (hit) {

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { renderTemplate, type TemplateRecord } from '../core/templates.js';
 import type { FieldMappingSnapshot, JiraPort, OutboundMapping, RecordData } from './types.js';
 
 /** Jira rejects text fields (and comments) over this many characters. */
@@ -120,12 +121,25 @@ export function desiredPriority(data: RecordData, mapping: OutboundMapping): str
  * Every field the mapping pushes to Jira, keyed by a stable field name (`summary`, `custom:cvss`)
  * with its normalised value (what bases store and compare).
  */
-export function desiredFields(data: RecordData, mapping: OutboundMapping): Map<string, DesiredField> {
+export function desiredFields(
+  data: RecordData,
+  mapping: OutboundMapping,
+  who: RecordIdentity = NO_IDENTITY,
+): Map<string, DesiredField> {
   const out = new Map<string, DesiredField>();
   const b = mapping.builtinDirections ?? {};
-  if (allows(b.summary)) out.set('summary', { value: data.title.trim(), jiraField: 'summary', type: 'summary' });
+  const t = mapping.templates;
+  if (allows(b.summary)) {
+    const title =
+      t?.summary !== undefined ? renderTemplate('summary', t.summary, templateRecord(data, who)) : data.title;
+    out.set('summary', { value: title.trim(), jiraField: 'summary', type: 'summary' });
+  }
   if (allows(b.description)) {
-    const fit = fitText(normalizeText(data.description), 'description.md');
+    const text =
+      t?.description !== undefined
+        ? renderTemplate('description', t.description, templateRecord(data, who))
+        : data.description;
+    const fit = fitText(normalizeText(text), 'description.md');
     out.set('description', {
       value: fit.text,
       jiraField: 'description',
@@ -158,6 +172,36 @@ export function desiredFields(data: RecordData, mapping: OutboundMapping): Map<s
     } else out.set(`custom:${f.host}`, { value, jiraField: f.jira, type: f.type });
   }
   return out;
+}
+
+/** Which record a mapping's templates render (its data alone does not say). */
+export interface RecordIdentity {
+  scope: string;
+  host_id: string;
+  kind: string;
+}
+const NO_IDENTITY: RecordIdentity = { scope: '', host_id: '', kind: '' };
+
+/** What a template sees of a record. */
+export function templateRecord(data: RecordData, who: RecordIdentity): TemplateRecord {
+  return {
+    scope: who.scope,
+    host_id: who.host_id,
+    kind: who.kind,
+    title: data.title,
+    description: data.description,
+    status: data.status,
+    severity: data.severity,
+    assignee_email: data.assignee_email,
+    labels: data.labels,
+    custom: data.custom,
+    parent_host_id: data.parent_host_id,
+  };
+}
+
+/** Is this built-in field rendered from a template (so Jira's edits of it never go into the record)? */
+export function templated(key: string, mapping: OutboundMapping): boolean {
+  return (key === 'summary' || key === 'description') && mapping.templates?.[key] !== undefined;
 }
 
 /** A host value through the field's value table (select / multi-select): the Jira option it names. */

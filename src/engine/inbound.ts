@@ -32,7 +32,7 @@ import type { Database, LinksTable, RecordsTable, ReworkLinksTable } from '../st
 import type { Store } from '../store/store.js';
 import type { AttachmentStore } from './attachment-store.js';
 import { ensureConfigRows } from './config-rows.js';
-import { desiredFields, desiredStatus, missingMappingLabels, normalizeText } from './desired.js';
+import { desiredFields, desiredStatus, missingMappingLabels, normalizeText, templated } from './desired.js';
 import { planAttachments, tooLargeNote, type AttachmentPlan } from './inbound-attachments.js';
 import { importDecision } from './import-scope.js';
 import {
@@ -338,7 +338,7 @@ export function createInboundHandler(deps: InboundDeps): {
     outcome: InboundOutcome,
     journal: readonly JournalEntry[] = [],
   ): boolean {
-    const desired = desiredFields(data, mapping);
+    const desired = desiredFields(data, mapping, record);
     const hostTimes = fromJson<Record<string, number>>(record.field_times) ?? {};
     let toJira = false;
     for (const f of jiraSide(state, mapping, flavour)) {
@@ -390,6 +390,15 @@ export function createInboundHandler(deps: InboundDeps): {
         // older base, a label added in Jira would survive the host's newer set).
         if (d.conflict) newBases.set(f.key, jiraVal);
         toJira = true;
+        continue;
+      }
+      if (templated(f.key, mapping)) {
+        // Rendered from the mapping's template: the record's fields are its inputs, and Jira's text
+        // cannot go back into them. The base stays the rendered text, so Jira's edit stays in Jira
+        // until a change of the record renders a different text (then the newer change wins).
+        outcome.warnings.push(
+          `${f.key} was changed in Jira; it is rendered from the mapping's template (templates.${f.key}), so the record keeps its fields`,
+        );
         continue;
       }
       if (f.key === 'assignee' && isHiddenPerson(d.value)) {
@@ -1051,7 +1060,8 @@ export function createInboundHandler(deps: InboundDeps): {
         })
         .execute();
       // Everything agreed from the start: what the record holds is what Jira holds.
-      for (const [k, f] of desiredFields(data, mapping)) await writeBase(trx, id, k, f.value);
+      for (const [k, f] of desiredFields(data, mapping, { scope: mapping.scope, host_id: hostId, kind }))
+        await writeBase(trx, id, k, f.value);
       if (state.priority) await writeBase(trx, id, 'priority', state.priority);
       await writeBase(trx, id, STATUS_BASE, state.status.name);
       await writeBase(trx, id, HOST_STATUS_BASE, data.status);

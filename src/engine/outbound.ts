@@ -22,6 +22,7 @@
 import { createHash } from 'node:crypto';
 import type { Kysely, Selectable } from 'kysely';
 import { AppError, isAppError } from '../core/errors.js';
+import { renderTemplate } from '../core/templates.js';
 import { appendChange } from '../host/feed.js';
 import type { Logger } from '../log/logger.js';
 import type { Job, JobHandler } from '../queue/types.js';
@@ -38,6 +39,7 @@ import {
   fitText,
   lookupUser,
   overflowFilename,
+  templateRecord,
   toJiraLabel,
   truncationWarning,
   type DesiredField,
@@ -364,14 +366,23 @@ export function createOutboundHandler(deps: OutboundDeps): {
    * A host comment as posted to Jira (author line, body), cut to fit with a notice when over
    * Jira's limit; the full text then goes in as `comment-<host comment id>.md`.
    */
-  function commentText(c: { id: string; host_comment_id: string | null; author: string | null; body: string }): {
+  function commentText(
+    c: { id: string; host_comment_id: string | null; author: string | null; body: string },
+    prefix: (author: string | null) => string,
+  ): {
     text: string;
     overflow?: Overflow;
   } {
-    return fitText(
-      c.author ? `**${c.author}** wrote:\n\n${c.body}` : c.body,
-      overflowFilename(`comment-${c.host_comment_id ?? c.id}`),
-    );
+    const head = prefix(c.author);
+    return fitText(head ? `${head}\n\n${c.body}` : c.body, overflowFilename(`comment-${c.host_comment_id ?? c.id}`));
+  }
+
+  /** The line put before a host comment: the mapping's `templates.comment_prefix`, else "**author** wrote:". */
+  function commentPrefix(record: RecordRow, mapping: OutboundMapping): (author: string | null) => string {
+    const template = mapping.templates?.comment_prefix;
+    if (template === undefined) return (author) => (author ? `**${author}** wrote:` : '');
+    const rec = templateRecord(fromJson<RecordData>(record.data)!, record);
+    return (author) => renderTemplate('comment_prefix', template, rec, { comment: { author } }).trim();
   }
 
   async function pushComments(
@@ -382,6 +393,7 @@ export function createOutboundHandler(deps: OutboundDeps): {
     warnings: string[],
   ): Promise<number> {
     if (!mapping.comments) return 0;
+    const prefix = commentPrefix(record, mapping);
     /** Jira has this (possibly cut) text of the comment now: its full text is attached once. */
     const commentInJira = async (
       c: { host_comment_id: string | null },
@@ -415,7 +427,7 @@ export function createOutboundHandler(deps: OutboundDeps): {
       .execute();
     for (const c of edited) {
       if (c.base_body === c.body || c.base_body === POSTING) continue;
-      const fit = commentText(c);
+      const fit = commentText(c, prefix);
       await jira.updateComment(issueKey, c.jira_comment_id!, jira.toBody(fit.text));
       await commentInJira(c, fit);
       await store.db
@@ -427,7 +439,7 @@ export function createOutboundHandler(deps: OutboundDeps): {
     }
     let existing: Array<{ id: string; text: string }> | undefined;
     for (const c of pending) {
-      const fit = commentText(c);
+      const fit = commentText(c, prefix);
       if (c.base_body === POSTING) {
         // An earlier attempt may have posted it before dying: recognise it by its text.
         existing ??= await jira.listComments(issueKey);
@@ -978,7 +990,7 @@ export function createOutboundHandler(deps: OutboundDeps): {
         link: fresh,
       };
     }
-    const desired = desiredFields(data, mapping);
+    const desired = desiredFields(data, mapping, record);
     const ctx: EncodeContext = { jira, users: new Map(), warnings: [] };
     // The token existed before this attempt: an earlier one may have created the issue.
     const searchFirst = retried;
@@ -1117,7 +1129,7 @@ export function createOutboundHandler(deps: OutboundDeps): {
     /** The edit to send, and the values (by base key) Jira has once it is in. */
     edit: { body: EditBody; values: Map<string, unknown> } | null;
   }> {
-    const desired = desiredFields(data, mapping);
+    const desired = desiredFields(data, mapping, record);
     const ctx: EncodeContext = { jira, users: new Map(), warnings: outcome.warnings };
     const fields: Record<string, unknown> = {};
     const update: Record<string, Array<Record<string, unknown>>> = {};
@@ -1524,7 +1536,7 @@ export function createOutboundHandler(deps: OutboundDeps): {
         const agreed = new Map([...bases, ...newBases]);
         await recordOverflow(
           recordId,
-          [...desiredFields(data, mapping)]
+          [...desiredFields(data, mapping, record)]
             .filter(([k, f]) => f.overflow && agreed.has(k) && canonicalJson(agreed.get(k)) === canonicalJson(f.value))
             .map(([, f]) => f.overflow!),
         );

@@ -4,6 +4,8 @@
  * host sent it, and the narrow Jira port it drives.
  */
 
+import type { MappingTemplates } from '../core/templates.js';
+
 export type SyncDirection = 'both' | 'to_jira' | 'from_jira';
 export type FieldDirection = 'both' | 'to_jira' | 'from_jira';
 
@@ -94,6 +96,11 @@ export interface OutboundMapping {
    * template with {scope}, {host_id} and {kind}.
    */
   hostLink?: { url: string; title?: string | undefined } | undefined;
+  /**
+   * Issue content rendered from the record (Liquid, checked at save; see src/core/templates.ts):
+   * a templated summary or description is what the three-way compare sees on the host's side.
+   */
+  templates?: MappingTemplates | undefined;
   comments: boolean;
   /** Direction of the built-in fields (summary, description, priority, labels, assignee). */
   builtinDirections?: Partial<

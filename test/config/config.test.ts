@@ -524,6 +524,29 @@ describe('field mappings, required create fields and host_link against the catal
     );
   });
 
+  it('templates: an unknown placeholder or filter is an error at its path, naming it and the valid ones', async () => {
+    const messages = await issuesOf(
+      CONN +
+        MAPPING(
+          "    templates:\n      summary: '{{ title | shout }}'\n      description: '**Device:** {{ custom.device }} at {{ locaton }}'\n      comment_prefix: '{{ comment.author }}:'\n",
+        ),
+    );
+    expect(messages).toEqual([
+      expect.stringMatching(/^mappings\[0\]\.templates\.summary: unknown filter "shout"/),
+      expect.stringMatching(
+        /^mappings\[0\]\.templates\.description: unknown variable "locaton"; valid: title, description, status, severity, assignee_email, labels, custom, kind, scope, host_id, parent_host_id/,
+      ),
+    ]);
+    const good = parseConfigText(
+      CONN +
+        MAPPING(
+          "    templates:\n      description: '{% if custom.device %}Device {{ custom.device }}{% endif %}{% for l in labels %} {{ l }}{% endfor %}'\n",
+        ),
+      {},
+    );
+    expect(good.mappings[0]!.templates?.description).toContain('custom.device');
+  });
+
   it('host_link: an unknown placeholder is an error listing the known ones', () => {
     const bad = parseConfigText(
       CONN + MAPPING("    host_link: { url: 'https://p.example/{scope}/{id}', title: '{kind} {name}' }\n"),
