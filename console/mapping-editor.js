@@ -19,6 +19,7 @@ function stateOf(m) {
     connection: m.connection ?? '',
     scope: m.scope ?? '',
     project: m.project ?? '',
+    filter: m.filter ?? '',
     direction: m.direction ?? 'both',
     kinds: Object.entries(m.kinds ?? {}).map(([kind, t]) => ({
       kind,
@@ -52,7 +53,13 @@ function stateOf(m) {
     hostLinkTitle: m.host_link?.title ?? '',
     closeMode: m.close?.status ? 'status' : 'never',
     closeStatus: m.close?.status ?? '',
-    resolution: m.resolution ?? '',
+    // One resolution (or the table's default) and the table's rows by closed host status.
+    resolution: (typeof m.resolution === 'string' ? m.resolution : m.resolution?.default) ?? '',
+    resolutionBy:
+      m.resolution && typeof m.resolution === 'object'
+        ? pairs(Object.fromEntries(Object.entries(m.resolution).filter(([k]) => k !== 'default')))
+        : [],
+    assigneeUnmatched: m.assignee?.unmatched ?? 'unassign',
     reopenMode: m.reopen?.mode ?? 'reopen',
     reworkIssueType: m.reopen?.rework_issue_type ?? '',
     reworkLinkType: m.reopen?.rework_link_type ?? '',
@@ -98,6 +105,7 @@ function bodyOf(s) {
     connection: s.connection,
     scope: s.scope.trim(),
     project: s.project,
+    ...(s.filter.trim() ? { filter: s.filter.trim() } : {}),
     direction: s.direction,
     kinds: Object.fromEntries(
       s.kinds
@@ -142,7 +150,8 @@ function bodyOf(s) {
         }
       : {}),
     close: s.closeMode === 'status' ? { status: s.closeStatus } : { never: true },
-    ...(s.resolution ? { resolution: s.resolution } : {}),
+    ...(resolutionOf(s) !== undefined ? { resolution: resolutionOf(s) } : {}),
+    assignee: { unmatched: s.assigneeUnmatched },
     reopen: {
       mode: s.reopenMode,
       ...(s.reopenMode === 'rework' && s.reworkIssueType ? { rework_issue_type: s.reworkIssueType } : {}),
@@ -156,6 +165,16 @@ function bodyOf(s) {
       from_jira: s.attachmentsFromJira,
       max_bytes: Math.round(Number(s.attachmentsMaxMb) * 1048576),
     },
+  };
+}
+
+/** One resolution, or a table by closed host status (rows) with the single one as its default. */
+function resolutionOf(s) {
+  const rows = s.resolutionBy.filter((r) => r.a.trim() !== '' || r.b !== '');
+  if (!rows.length) return s.resolution || undefined;
+  return {
+    ...Object.fromEntries(rows.map((r) => [r.a.trim(), r.b])),
+    ...(s.resolution ? { default: s.resolution } : {}),
   };
 }
 
@@ -335,6 +354,8 @@ export async function mappingEditor(main, mappingId) {
       <div class="field" data-path="connection"><label for="m-conn">Jira connection</label>${select({ bind: 'connection', id: 'm-conn', list: connections.map((c) => [c.id, c.name]), value: s.connection })}</div>
       <div class="field" data-path="scope"><label for="m-scope">Host scope</label>${text({ bind: 'scope', value: s.scope, id: 'm-scope', placeholder: 'e.g. a tenant, team or product' })}<p class="hint">Records pushed with this scope use this mapping.</p></div>
       <div class="field" data-path="project"><label for="m-project">Jira project</label>${select({ bind: 'project', id: 'm-project', list: L.projects, value: s.project, placeholder: 'Choose a project…' })}</div>
+      <div class="field wide" data-path="filter"><label for="m-filter">JQL filter (optional)</label>${text({ bind: 'filter', value: s.filter, id: 'm-filter', placeholder: 'labels = stackflow-sync' })}
+        <p class="hint">Narrows the project to the issues this mapping owns; no ORDER BY. <button type="button" class="link" id="filter-preview">Preview the filter</button></p></div>
       <div class="field" data-path="direction"><label for="m-direction">Sync direction</label>${select({ bind: 'direction', id: 'm-direction', list: DIRECTIONS, value: s.direction })}</div>
     </div></section>
 
@@ -401,7 +422,22 @@ export async function mappingEditor(main, mappingId) {
           <label class="check-label"><input type="radio" name="close" data-bind="closeMode" value="status" ${s.closeMode === 'status' ? 'checked' : ''}/> Move it to a status</label>
         </div></div>
       <div class="field" data-path="close.status"><label for="m-close-status">Closing status</label>${select({ bind: 'closeStatus', id: 'm-close-status', list: L.statuses, value: s.closeStatus, placeholder: 'Jira status…' })}</div>
-      <div class="field" data-path="resolution"><label for="m-resolution">Resolution</label>${select({ bind: 'resolution', id: 'm-resolution', list: L.resolutions, value: s.resolution, placeholder: '(none)' })}</div>
+      <div class="field" data-path="resolution"><label for="m-resolution">Resolution${s.resolutionBy.length ? ' (default)' : ''}</label>${select({ bind: 'resolution', id: 'm-resolution', list: L.resolutions, value: s.resolution, placeholder: '(none)' })}</div>
+      <div class="field wide" data-path="resolution.by"><span class="label">Resolution by closed host status</span>
+        <p class="hint">A closed host status may close with a resolution of its own (e.g. risk_accepted → Won't Fix); the others take the one above. Each goes to the Jira status the status table names for it, else to the closing status.</p>
+        <div class="table-wrap"><table class="edit" id="resolution-table"><thead><tr><th>Closed host status</th><th></th><th>Resolution</th><th></th></tr></thead><tbody>
+        ${pairRows('resolutionBy', 'a', hostText('resolutionBy', 'Closed host status'), jiraSelB('resolutionBy', L.resolutions, 'Resolution'), 'resolution')}</tbody></table></div>${addBtn('resolutionBy', 'resolution')}</div>
+      <div class="field" data-path="assignee.unmatched"><label for="m-assignee-unmatched">When Jira’s assignee has no email the record can match</label>${select(
+        {
+          bind: 'assigneeUnmatched',
+          id: 'm-assignee-unmatched',
+          list: [
+            ['unassign', 'Unassign the record'],
+            ['keep', 'Keep the record’s assignee'],
+          ],
+          value: s.assigneeUnmatched,
+        },
+      )}<p class="hint">Hidden by the user’s privacy settings, or none. The record shows a warning until it can match again.</p></div>
       <div class="field" data-path="reopen.mode"><label for="m-reopen">When a closed record comes back</label>${select({
         bind: 'reopenMode',
         id: 'm-reopen',
@@ -561,7 +597,7 @@ export async function mappingEditor(main, mappingId) {
       await loadCatalog(true);
       render();
       root.querySelector('#catalog-info')?.classList.add('flash');
-    } else if (t.id === 'preview-btn') await preview();
+    } else if (t.id === 'preview-btn' || t.id === 'filter-preview') await preview();
     else if (t.id === 'delete-mapping') {
       if (!window.confirm(`Delete the mapping "${savedId}"? Records already linked keep their issues.`)) return;
       try {

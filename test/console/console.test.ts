@@ -282,6 +282,26 @@ describe.skipIf(noBrowser)('web console in Chromium: a new user’s path', () =>
     );
     expect(Number(await text('#preview-total'))).toBeGreaterThanOrEqual(0);
 
+    // Issue 18: a JQL filter previewed through Jira (a query Jira refuses shows its words), a
+    // resolution by closed host status beside the default one, and the unmatched-assignee rule.
+    await page.fill('#m-filter', 'labels = = from-stackflow');
+    await page.click('#filter-preview');
+    await page.waitForSelector('#preview-out .error');
+    expect(await text('#preview-out .error')).toMatch(/JQL/);
+    await page.fill('#m-filter', 'labels = from-stackflow');
+    await page.click('#filter-preview');
+    await until(`document.querySelector('#preview-out code.jql')?.textContent.includes('(labels = from-stackflow)')`);
+    expect(await text('#preview-out code.jql')).toBe(
+      'project = "OPS" AND issuetype in ("Incident") AND (labels = from-stackflow) ORDER BY updated DESC',
+    );
+    await page.selectOption('#m-resolution', 'Done');
+    await page.click('button.add-row[data-list="resolutionBy"]');
+    await page.fill('input[data-bind="resolutionBy.0.a"]', 'resolved');
+    expect(await opts('select[data-bind="resolutionBy.0.b"]')).toEqual(expect.arrayContaining(["Won't Do", 'Done']));
+    await page.selectOption('select[data-bind="resolutionBy.0.b"]', "Won't Do");
+    expect(await opts('#m-assignee-unmatched')).toEqual(['unassign', 'keep']);
+    await page.selectOption('#m-assignee-unmatched', 'keep');
+
     await page.click('#save-btn');
     await page.waitForSelector('#save-msg .ok');
     expect(await page.isHidden('#form-errors')).toBe(true);
@@ -299,6 +319,9 @@ describe.skipIf(noBrowser)('web console in Chromium: a new user’s path', () =>
       close: { status: 'Done' },
       labels: ['from-stackflow'],
       attachments: { from_jira: true, max_bytes: 5 * 1048576 },
+      filter: 'labels = from-stackflow',
+      resolution: { resolved: "Won't Do", default: 'Done' },
+      assignee: { unmatched: 'keep' },
     });
     await shot('08-mapping-editor');
     expect(await unlabelled()).toEqual([]);
