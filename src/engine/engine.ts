@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { join } from 'node:path';
 import type { Logger } from '../log/logger.js';
 import type { Queue } from '../queue/queue.js';
@@ -83,6 +84,32 @@ export interface Engine {
   resumeConnection(connectionId: string): Promise<void>;
 }
 
+/**
+ * A connection's health after a job's report (pure). A rejected credential pauses it; an
+ * authenticated answer resumes it — unless the job began before the pause did: its answers may
+ * predate the outage (a call answered just before, the job ending after another job's 401), and
+ * counting them flapped the connection paused → healthy → paused within one outage.
+ */
+export function healthAfter(
+  prev: ConnectionHealth | undefined,
+  problem: string | null,
+  jobBegan: number | undefined,
+  at: number,
+): { next: ConnectionHealth; transition: 'paused' | 'healthy' | null } {
+  if (problem === null) {
+    if (prev && !prev.healthy && jobBegan !== undefined && jobBegan < prev.since)
+      return { next: prev, transition: null };
+    return {
+      next: { healthy: true, problem: null, since: prev?.healthy ? prev.since : at },
+      transition: prev && !prev.healthy ? 'healthy' : null,
+    };
+  }
+  return {
+    next: { healthy: false, problem, since: prev && !prev.healthy ? prev.since : at },
+    transition: !prev || prev.healthy ? 'paused' : null,
+  };
+}
+
 /** The outbound engine: record service, outbound job handler, backfill. */
 export function createEngine(deps: EngineDeps): Engine {
   const attachments = deps.attachments ?? fileAttachmentStore(join(deps.dataDir ?? './data', 'attachments'));
@@ -105,6 +132,12 @@ export function createEngine(deps: EngineDeps): Engine {
     now,
   });
   const nextProbe = new Map<string, number>();
+  /** When the running job began (its health reports are judged against the pause's start). */
+  const jobBegan = new AsyncLocalStorage<number>();
+  const timed =
+    (h: JobHandler): JobHandler =>
+    (job, ctx) =>
+      jobBegan.run(now(), () => h(job, ctx));
   const outbound = createOutboundHandler({
     store: deps.store,
     queue: deps.queue,
@@ -130,16 +163,14 @@ export function createEngine(deps: EngineDeps): Engine {
   });
   function reportHealth(connectionId: string, problem: string | null): void {
     const prev = health.get(connectionId);
-    if (problem === null) {
-      if (prev && !prev.healthy) deps.logger?.info({ connectionId }, 'Jira connection healthy again; resuming');
-      health.set(connectionId, { healthy: true, problem: null, since: prev?.healthy ? prev.since : now() });
-      nextProbe.delete(connectionId);
-    } else {
-      if (!prev || prev.healthy)
-        deps.logger?.error({ connectionId, problem }, 'Jira connection paused: credentials rejected');
-      health.set(connectionId, { healthy: false, problem, since: prev && !prev.healthy ? prev.since : now() });
-      nextProbe.set(connectionId, now() + pauseMs);
-    }
+    const { next, transition } = healthAfter(prev, problem, jobBegan.getStore(), now());
+    if (transition === 'healthy') deps.logger?.info({ connectionId }, 'Jira connection healthy again; resuming');
+    if (transition === 'paused')
+      deps.logger?.error({ connectionId, problem }, 'Jira connection paused: credentials rejected');
+    health.set(connectionId, next);
+    if (next === prev) return;
+    if (next.healthy) nextProbe.delete(connectionId);
+    else nextProbe.set(connectionId, now() + pauseMs);
   }
   const gate = (connectionId: string): number | null => {
     const h = health.get(connectionId);
@@ -236,9 +267,9 @@ export function createEngine(deps: EngineDeps): Engine {
       };
     },
     handlers: {
-      [OUTBOUND_JOB]: outbound.handler,
+      [OUTBOUND_JOB]: timed(outbound.handler),
       [BACKFILL_JOB]: backfill.handler,
-      [INBOUND_JOB]: inbound.handler,
+      [INBOUND_JOB]: timed(inbound.handler),
       [RESUME_JOB]: pauses.resumeHandler,
     },
     connectionHealth: () => Object.fromEntries(health),
