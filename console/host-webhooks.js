@@ -13,7 +13,8 @@ const EVENT_HELP = {
   'record.attachments': 'attachments added or deleted in Jira',
   'record.moved': 'the issue moved to another project (new key)',
   'record.unlinked': 'the issue was deleted in Jira',
-  'record.sync_failed': 'Jira refused a change of the record',
+  'record.sync_failed': 'the record cannot sync (once per failure episode): paused, credentials, retries, refused',
+  'record.sync_recovered': 'the record synced again after a reported failure',
 };
 
 const isAdmin = (me) => !me || me.role === 'admin';

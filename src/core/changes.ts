@@ -2,6 +2,10 @@
  * The change types a host may see (change feed and host webhooks). `record.attachments`:
  * attachments added in Jira (downloaded, or recorded with a note when over the mapping's cap) or
  * deleted there; data `{added, not_downloaded, deleted}` with the record's attachment ids.
+ * `record.sync_failed`: once per failure episode of a record's sync (and again only when its cause
+ * changes), data `{code, message, details?, state, retrying, since, attempts, action}`;
+ * `record.sync_recovered`: the record synced again after a reported episode, data
+ * `{failed_since, failed_attempts, last_error}` (see src/core/sync-failure.ts).
  */
 export const CHANGE_EVENTS = [
   'record.created',
@@ -12,6 +16,7 @@ export const CHANGE_EVENTS = [
   'record.moved',
   'record.unlinked',
   'record.sync_failed',
+  'record.sync_recovered',
 ] as const;
 
 export type ChangeEvent = (typeof CHANGE_EVENTS)[number];

@@ -17,7 +17,8 @@
  *  - comment_links: host comments (origin 'host'); jira_comment_id set right after the post;
  *    base_body = the body Jira has ('jira-bridge:posting' while a post is in flight).
  *  - sync_log (direction 'outbound', action, fields, jira_calls) and change_feed events
- *    record.linked / record.created / record.updated / record.sync_failed.
+ *    record.linked / record.created / record.updated / record.sync_failed (once per failure episode)
+ *    / record.sync_recovered (a reported episode ended).
  */
 import { createHash } from 'node:crypto';
 import type { Kysely, Selectable } from 'kysely';
@@ -49,6 +50,7 @@ import {
 import { acquireCreateLock, releaseCreateLock } from './create-lock.js';
 import { ensureConfigRows } from './config-rows.js';
 import { failpoint } from './failpoint.js';
+import { recordSyncFailure, recordSyncSuccess } from './failure-episode.js';
 import { journalIntent, journalOutcome, openJournal, pruneJournal } from './journal.js';
 import {
   adoptionBases,
@@ -307,12 +309,8 @@ export function createOutboundHandler(deps: OutboundDeps): {
       if (linkUpdate) await trx.updateTable('links').set(linkUpdate).where('record_id', '=', record.id).execute();
       await writeBases(trx, record.id, bases);
       if (settled) await pruneJournal(trx, record.id);
-      await trx
-        .updateTable('records')
-        .set({ sync_state: 'synced', last_error: null })
-        .where('id', '=', record.id)
-        .where('version', '=', record.version)
-        .execute();
+      // Synced (at the version synced); ends a failure episode the host heard of (record.sync_recovered).
+      await recordSyncSuccess(trx, store.dialect, record.id, record.version, now());
       await logAction(trx, record.id, outcome.action, calls, jobId, {
         fields: {
           changed: outcome.fields,
@@ -1575,11 +1573,7 @@ export function createOutboundHandler(deps: OutboundDeps): {
       const gated = (e.details as { gated?: boolean } | undefined)?.gated === true;
       if (connectionId && !gated) deps.onConnectionHealth?.(connectionId, e.message);
       await store.transaction(async (trx) => {
-        await trx
-          .updateTable('records')
-          .set({ last_error: toJson(errorJson) })
-          .where('id', '=', record.id)
-          .execute();
+        await recordSyncFailure(trx, store.dialect, record.id, errorJson, 'paused', now());
         await logAction(trx, record.id, 'paused', calls, jobId, { error: errorJson });
       });
       throw new AppError(e.code, e.message, {
@@ -1590,24 +1584,16 @@ export function createOutboundHandler(deps: OutboundDeps): {
     }
     if (e.retryable) {
       await store.transaction(async (trx) => {
-        await trx
-          .updateTable('records')
-          .set({ last_error: toJson(errorJson) })
-          .where('id', '=', record.id)
-          .execute();
+        await recordSyncFailure(trx, store.dialect, record.id, errorJson, 'retry', now());
         await logAction(trx, record.id, 'retry', calls, jobId, { error: errorJson });
       });
       throw e;
     }
     log?.warn({ recordId: record.id, code: e.code, message: e.message }, 'outbound sync failed');
     await store.transaction(async (trx) => {
-      await trx
-        .updateTable('records')
-        .set({ sync_state: 'failed', last_error: toJson(errorJson) })
-        .where('id', '=', record.id)
-        .execute();
+      // record.sync_failed once per failure episode and cause (./failure-episode.ts).
+      await recordSyncFailure(trx, store.dialect, record.id, errorJson, 'failed', now(), 'failed');
       await logAction(trx, record.id, 'failed', calls, jobId, { error: errorJson });
-      await feed(trx, record.id, 'record.sync_failed', errorJson);
     });
   }
 

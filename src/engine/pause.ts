@@ -28,6 +28,7 @@ import { newId } from '../store/ids.js';
 import { fromJson, toJson } from '../store/json.js';
 import type { Database } from '../store/schema.js';
 import type { Store } from '../store/store.js';
+import { recordSyncFailure } from './failure-episode.js';
 import { enqueueInbound } from './inbound.js';
 import { inboundSettings } from './inbound-mapping.js';
 import { enqueueOutbound } from './records.js';
@@ -280,11 +281,8 @@ export function createPauses(deps: PauseDeps) {
       // A re-sync asked for during the pause is remembered until the resume.
       const had = fromJson<{ code?: string; details?: { resync?: boolean } }>(prev?.last_error ?? null);
       if (had?.code === DISABLED_CODE && had.details?.resync) error.details = { ...error.details, resync: true };
-      await trx
-        .updateTable('records')
-        .set({ sync_state: 'pending', last_error: toJson(error) })
-        .where('id', '=', recordId)
-        .execute();
+      // Held: the host hears record.sync_failed once for the pause (./failure-episode.ts).
+      await recordSyncFailure(trx, store.dialect, recordId, error, 'held', now(), 'pending');
       await trx
         .insertInto('sync_log')
         .values({

@@ -841,6 +841,7 @@ describe.skipIf(noBrowser)('web console in Chromium: a new user’s path', () =>
         'record.moved',
         'record.unlinked',
         'record.sync_failed',
+        'record.sync_recovered',
       ]);
       await page.check('input.ev[value="record.linked"]');
       await page.check('input.ev[value="record.updated"]');

@@ -20,7 +20,7 @@ const ChangeSchema = z.object({
   event: z
     .string()
     .describe(
-      'record.created | record.linked | record.updated | record.comments | record.moved | record.unlinked | record.sync_failed …',
+      'record.created | record.linked | record.updated | record.comments | record.moved | record.unlinked | record.sync_failed | record.sync_recovered …',
     ),
   data: ChangeDataSchema,
   at: z.string(),
