@@ -4,6 +4,9 @@ import { z } from 'zod';
 import { NO_NEEDS, type CatalogNeeds, type JiraCatalog } from '../../core/catalog.js';
 import { mappingSchema } from '../../config/schema.js';
 import { AppError } from '../../core/errors.js';
+import { renderTemplate, type MappingTemplates, type TemplateRecord } from '../../core/templates.js';
+import { normalizeText } from '../../engine/desired.js';
+import { markdownToJiraBody } from '../../engine/markup.js';
 import type { JiraClient } from '../../jira/client.js';
 import { jqlRefusal } from '../../jira/jql-check.js';
 import { errorResponses } from '../schemas.js';
@@ -95,7 +98,59 @@ const BodySchema = mappingSchema.partial().extend({
   connection: z.string().min(1, 'choose the Jira connection'),
   project: z.string().min(1, 'choose the Jira project'),
   kinds: z.record(z.string(), mappingSchema.shape.kinds.valueType).optional(),
+  /** One record to render the mapping's `templates` for (the editor's live preview). */
+  sample_record: z
+    .strictObject({
+      scope: z.string().optional(),
+      host_id: z.string().default('sample-1'),
+      kind: z.string().optional(),
+      title: z.string().default(''),
+      description: z.string().default(''),
+      status: z.string().default('open'),
+      severity: z.string().nullable().default(null),
+      assignee_email: z.string().nullable().default(null),
+      labels: z.array(z.string()).default([]),
+      custom: z.record(z.string(), z.unknown()).default({}),
+      parent_host_id: z.string().nullable().default(null),
+      comment_author: z.string().nullable().default(null),
+    })
+    .optional(),
 });
+
+/** One record rendered as the mapping's templates would render it for its issue (pure). */
+function renderSample(
+  templates: MappingTemplates,
+  sample: NonNullable<z.output<typeof BodySchema>['sample_record']>,
+  scope: string,
+  kinds: Record<string, unknown> | undefined,
+  flavour: 'cloud' | 'datacenter',
+): { summary: string; description: string; description_body: unknown; comment_prefix: string | null } {
+  const record: TemplateRecord = {
+    ...sample,
+    scope: sample.scope ?? scope,
+    kind: sample.kind ?? Object.keys(kinds ?? {})[0] ?? '',
+  };
+  const summary = (
+    templates.summary !== undefined ? renderTemplate('summary', templates.summary, record) : record.title
+  ).trim();
+  const description = normalizeText(
+    templates.description !== undefined
+      ? renderTemplate('description', templates.description, record)
+      : record.description,
+  );
+  const author = sample.comment_author;
+  return {
+    summary,
+    description,
+    description_body: description === '' ? null : markdownToJiraBody(description, flavour),
+    comment_prefix:
+      templates.comment_prefix !== undefined
+        ? renderTemplate('comment_prefix', templates.comment_prefix, record, { comment: { author } }).trim()
+        : author
+          ? `**${author}** wrote:`
+          : null,
+  };
+}
 
 const statusName = (fields: Record<string, unknown>): string => {
   const s = fields.status as { name?: unknown } | undefined;
@@ -124,13 +179,24 @@ export function previewRoutes(opts: { preview: PreviewApi }): FastifyPluginAsync
               total: z.number().int().nullable().describe('Matching issues (Cloud: approximate count)'),
               issues: z.array(z.object({ key: z.string(), summary: z.string(), status: z.string() })),
               browse_url: z.string().describe('The search in Jira’s issue navigator'),
+              rendered: z
+                .object({
+                  summary: z.string().describe('As the issue’s summary would be (the record title without a template)'),
+                  description: z.string().describe('Markdown, as rendered from the template (or the record’s)'),
+                  description_body: z
+                    .unknown()
+                    .describe('What Jira is sent: ADF on Cloud, a wiki markup string on Data Center'),
+                  comment_prefix: z.string().nullable(),
+                })
+                .optional()
+                .describe('sample_record rendered by the mapping’s templates'),
             }),
             ...errorResponses(400, 502, 503),
           },
         },
       },
       async (req) => {
-        const { connection, project, kinds, filter } = req.body;
+        const { connection, project, kinds, filter, templates, sample_record: sample } = req.body;
         const client = opts.preview.client(connection);
         if (!client) {
           throw new AppError('VALIDATION_FAILED', `body.connection: "${connection}" is not a configured connection`, {
@@ -189,6 +255,9 @@ export function previewRoutes(opts: { preview: PreviewApi }): FastifyPluginAsync
             status: statusName(i.fields),
           })),
           browse_url: `${client.browseUrl('X-1').replace(/\/browse\/X-1$/, '')}/issues/?jql=${encodeURIComponent(jql)}`,
+          ...(sample
+            ? { rendered: renderSample(templates ?? {}, sample, req.body.scope ?? '', kinds, client.flavour) }
+            : {}),
         };
       },
     );
