@@ -18,6 +18,7 @@
  * 'inbound', with conflicts and warnings), the change feed (origin 'jira') and each delivery's
  * verdict in webhook_deliveries.
  */
+import { jiraChangeTime } from './plan-input.js';
 import { createHash } from 'node:crypto';
 import type { Kysely, Selectable } from 'kysely';
 import { AppError, isAppError } from '../core/errors.js';
@@ -200,13 +201,10 @@ const HOST_STATUS_BASE = 'host:status';
 const TARGET_STATUS_BASE = 'target:status';
 
 /** When Jira last changed the field behind a base name (changelog), else the issue's `updated`. */
+export { jiraChangeTime };
+
 /** How long a create of ours may take before a new issue of its project is no longer assumed to be it. */
 const CREATE_IN_FLIGHT_MS = 2 * 60_000;
-
-export function jiraChangeTime(state: JiraIssueState, key: string, mapping: OutboundMapping): number {
-  const id = key.startsWith('custom:') ? (mapping.fields.find((f) => `custom:${f.host}` === key)?.jira ?? key) : key;
-  return state.fieldTimes[id.toLowerCase()] ?? state.updated;
-}
 
 /** Who made Jira's last change of the field behind a base name (the changelog entry's author). */
 export function jiraChangeAuthor(state: JiraIssueState, key: string, mapping: OutboundMapping): JiraPerson | null {

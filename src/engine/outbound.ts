@@ -56,8 +56,6 @@ import {
   adoptionBases,
   createWindowStart,
   hasOpenHops,
-  journaledValues,
-  ourBase,
   ourStatusChange,
   pendingRework,
   type JournalEntry,
@@ -66,9 +64,16 @@ import { reworkDecision } from '../core/rework.js';
 import { markdownToJiraBody, textKey } from './markup.js';
 import { canonicalJson, type OutboundPayload } from './record-data.js';
 import { closingStep, transitionFields, walkToStatus, type CarriedEdit } from './status-path.js';
-import { applyToHost, jiraSide, sameText } from './inbound-mapping.js';
 import { enqueueInbound, jiraChangeTime, type LinkedReconcile } from './inbound.js';
-import { decideField } from '../core/merge.js';
+import {
+  decideOutboundField,
+  fieldCandidate,
+  HOST_STATUS_BASE,
+  statusWorkNeeded,
+  TARGET_STATUS_BASE,
+  type OutboundPlanField,
+} from '../core/plan-outbound.js';
+import { outboundFieldInputs } from './plan-input.js';
 import type { WorkflowGraph } from '../core/workflow.js';
 import type { Queue } from '../queue/queue.js';
 import type {
@@ -93,9 +98,6 @@ const STATUS_BASE = 'status';
 const POSTING = 'jira-bridge:posting';
 /** attachment_links.jira_attachment_id while an upload is in flight. */
 const UPLOADING = 'jira-bridge:uploading';
-/** The host status last pushed, and the Jira status it was meant to reach. */
-const HOST_STATUS_BASE = 'host:status';
-const TARGET_STATUS_BASE = 'target:status';
 /** field_bases: the platform URL last linked from the issue. */
 const HOST_LINK_BASE = 'host_link';
 
@@ -1131,22 +1133,23 @@ export function createOutboundHandler(deps: OutboundDeps): {
     const ctx: EncodeContext = { jira, users: new Map(), warnings: outcome.warnings };
     const fields: Record<string, unknown> = {};
     const update: Record<string, Array<Record<string, unknown>>> = {};
-    /** Fields an earlier attempt may have written (journaled, not in the bases): checked against Jira. */
-    const unsettled = (key: string): boolean =>
-      journaledValues(journal, key).some((v) => canonicalJson(v) !== canonicalJson(bases.get(key)));
-    const changed = [...desired].filter(([key, f]) => {
-      const base = bases.get(key);
-      if (unsettled(key)) return true;
-      if (base !== undefined && canonicalJson(base) === canonicalJson(f.value)) return false;
-      // A priority set in Jira that maps back to the record's severity is not a host change
-      // (several priorities may share one severity): leave it. Not on a re-sync: there the
-      // host's mapped value wins (a changed severity → priority table is applied, issue 19).
-      if (key === 'priority' && typeof base === 'string' && !hostWins) {
-        const probe: RecordData = { ...data };
-        if (applyToHost(probe, 'priority', base, mapping).ok && probe.severity === data.severity) return false;
-      }
-      return true;
-    });
+    const inputs = (state?: JiraIssueState): OutboundPlanField[] =>
+      outboundFieldInputs({
+        data,
+        mapping,
+        bases,
+        journal,
+        record: {
+          field_times: fromJson<Record<string, number>>(record.field_times) ?? {},
+          updated_at: record.updated_at,
+        },
+        hostWins,
+        state,
+        flavour: jira.flavour,
+        desired,
+      });
+    // Fields that differ from what was agreed (or that an earlier attempt journaled): decided on a read.
+    const changed = inputs().filter((f) => fieldCandidate(f).candidate);
     if (!changed.length && !statusWork) return { state: null, jiraWon: false, edit: null };
     const wanted = mapping.fields.map((f) => f.jira);
     const state =
@@ -1158,65 +1161,24 @@ export function createOutboundHandler(deps: OutboundDeps): {
         retryable: false,
       });
     }
-    const side = new Map(jiraSide(state, mapping, jira.flavour).map((f) => [f.key, f]));
-    const hostTimes = fromJson<Record<string, number>>(record.field_times) ?? {};
     let jiraWon = false;
     const values = new Map<string, unknown>();
-    for (const [key, f] of changed) {
-      let base = bases.get(key);
-      const js = side.get(key);
-      if (js && unsettled(key)) {
-        // Jira holds a value an earlier attempt of ours sent (its bookkeeping cut off by a crash):
-        // that write is ours, whatever its time, and its value is the agreed base.
-        const ours = ourBase(
-          base,
-          js.value,
-          journaledValues(journal, key),
-          (a, b) => canonicalJson(a) === canonicalJson(b) || (js.text === true && sameText(a, b, jira.flavour)),
-        );
-        if (ours !== base) {
-          base = ours;
-          newBases.set(key, ours);
-        }
-        if (base !== undefined && canonicalJson(base) === canonicalJson(f.value)) continue;
+    // The planner's rule per field (src/core/plan-outbound.ts): push, leave, or Jira's newer value wins.
+    for (const input of inputs(state)) {
+      const d = decideOutboundField(input);
+      const key = input.key;
+      if (d.base) newBases.set(key, d.base.value);
+      if (d.action === 'none') continue;
+      if (d.action === 'jira_wins') {
+        jiraWon = true;
+        outcome.extra = {
+          ...outcome.extra,
+          conflicts: [...((outcome.extra?.conflicts as unknown[] | undefined) ?? []), d.conflict],
+        };
+        continue;
       }
-      if (js && base !== undefined && !hostWins) {
-        let jiraVal = js.value;
-        if (js.text && sameText(js.value, base, jira.flavour)) jiraVal = base;
-        else if (js.text && sameText(js.value, f.value, jira.flavour)) jiraVal = f.value;
-        if (canonicalJson(jiraVal) !== canonicalJson(base)) {
-          // Jira changed this field too since the last agreement.
-          const d = decideField({
-            base,
-            host: f.value,
-            jira: jiraVal,
-            direction: 'both',
-            lock: mapping.fields.find((m) => `custom:${m.host}` === key)?.lock,
-            hostChangedAt: hostTimes[key] ?? record.updated_at,
-            jiraChangedAt: jiraChangeTime(state, key, mapping),
-          });
-          if (d.action === 'agree') {
-            newBases.set(key, f.value);
-            continue;
-          }
-          if (d.action === 'to_host' || d.action === 'blocked') {
-            jiraWon = true;
-            outcome.extra = {
-              ...outcome.extra,
-              conflicts: [
-                ...((outcome.extra?.conflicts as unknown[] | undefined) ?? []),
-                {
-                  field: key,
-                  winner: 'jira',
-                  rule: d.action === 'to_host' ? (d.conflict?.rule ?? 'newest') : 'lock',
-                  lost: f.value,
-                },
-              ],
-            };
-            continue;
-          }
-        }
-      }
+      const f = desired.get(key)!;
+      const base = d.base ? d.base.value : input.base;
       if (f.type === 'labels' && f.jiraField === 'labels') {
         // Add/remove against the base: labels people add in Jira (and our token) are kept.
         const before = new Set((base as string[] | undefined) ?? []);
@@ -1448,13 +1410,11 @@ export function createOutboundHandler(deps: OutboundDeps): {
         // What an earlier attempt journaled and may have written before it died (store read only).
         const journal = await openJournal(store.db, recordId);
         if (verify || outcome.action === 'updated') {
-          const want = desiredStatus(data, mapping);
           const statusWork =
             verify ||
             opts.resync === true ||
             hasOpenHops(journal) ||
-            (want.status !== null &&
-              (bases.get(HOST_STATUS_BASE) !== data.status || bases.get(TARGET_STATUS_BASE) !== want.status));
+            statusWorkNeeded(desiredStatus(data, mapping), data.status, bases, false, false);
           const u = await update(
             jira,
             issueKey,

@@ -1,4 +1,5 @@
 import { AppError, isAppError } from '../core/errors.js';
+import { hopFields } from '../core/plan-outbound.js';
 import { learnTransitions, screenTakes, shortestPath, type WorkflowGraph } from '../core/workflow.js';
 import type { JiraPort, TransitionInfo } from './types.js';
 
@@ -62,33 +63,20 @@ function describe(ts: TransitionInfo[]): string {
   return ts.length ? ts.map((t) => `"${t.name}" → ${t.to.name}`).join(', ') : '(none)';
 }
 
-/** Fills the transition's required screen fields; resolution from the mapping or a sensible default. */
+/** Fills the transition's required screen fields; resolution from the mapping or a sensible default (see hopFields). */
 export function transitionFields(
   t: TransitionInfo,
   opts: WalkOptions,
 ): { fields: Record<string, unknown> | undefined; missing: string[] } {
-  const fields: Record<string, unknown> = {};
-  const missing: string[] = [];
-  for (const [id, f] of Object.entries(t.fields ?? {})) {
-    if (id === 'resolution') {
-      const allowed = f.allowedValues ?? [];
-      if (!f.required && !opts.resolution) continue;
-      let name = opts.resolution;
-      if (name && allowed.length && !allowed.includes(name)) {
-        if (!f.required) continue;
-        throw new AppError(
-          'JIRA_TRANSITION_UNAVAILABLE',
-          `Transition "${t.name}" needs a resolution; the mapping's resolution "${name}" is not allowed there (allowed: ${allowed.join(', ')})`,
-          { details: { transition: t.name, allowed } },
-        );
-      }
-      name ??= allowed.find((a) => /^(done|fixed)$/i.test(a)) ?? allowed[0] ?? 'Done';
-      fields.resolution = { name };
-      continue;
-    }
-    if (f.required) missing.push(id);
+  const r = hopFields(t, opts.resolution);
+  if (r.unfit) {
+    throw new AppError(
+      'JIRA_TRANSITION_UNAVAILABLE',
+      `Transition "${t.name}" needs a resolution; the mapping's resolution "${opts.resolution}" is not allowed there (allowed: ${r.unfit.allowed.join(', ')})`,
+      { details: { transition: t.name, allowed: r.unfit.allowed } },
+    );
   }
-  return { fields: Object.keys(fields).length ? fields : undefined, missing };
+  return { fields: r.fields, missing: r.missing };
 }
 
 /**
