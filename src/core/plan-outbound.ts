@@ -544,7 +544,8 @@ export function planOutbound(p: OutboundPlanInput): OutboundPlan {
   if (p.link.state === 'unlinked' && !p.resync)
     return idle('the Jira issue was deleted and the record unlinked; request a re-sync to create a new issue');
   if (p.direction === 'from_jira') return idle('mapping direction is from_jira: nothing is pushed');
-  if (p.paused) return idle('the mapping or connection is paused: the record waits, pending');
+  // Paused: the plan is what the sync will do once resumed.
+  if (p.paused) warnings.push('the mapping or connection is paused: this runs when it is resumed');
   const creating = p.link.state !== 'linked';
   let exact = true;
   let fieldDecisions: OutboundFieldDecision[];

@@ -16,6 +16,8 @@ import { createRecordService, type RecordService } from './records.js';
 import { createPauses, disabledBy, RESUME_JOB, type Pauses } from './pause.js';
 import { createUnlinker, type Unlinker } from './unlink.js';
 import { createManualSync, type ManualSync } from './manual-sync.js';
+import { createPlanner, type Planner } from './plan.js';
+import type { WorkflowGraph } from '../core/workflow.js';
 import type { JiraPort, MappingSource } from './types.js';
 
 /** Unreferenced attachment files younger than this are left alone (an upload may be about to name them). */
@@ -56,6 +58,8 @@ export interface Engine {
   backfill: Backfill;
   /** Manual sync both ways, and the import of an unlinked issue a mapping takes (./manual-sync.ts). */
   manualSync: ManualSync;
+  /** What the next outbound sync of a record would do and why (./plan.ts; writes nothing). */
+  planner: Planner;
   /** Runs one record's outbound sync now, outside the queue (tests, CLI). */
   syncRecord(recordId: string, opts?: { resync?: boolean; twoWay?: boolean }): Promise<void>;
   /** Runs one issue's inbound sync now, outside the queue (tests). */
@@ -138,7 +142,10 @@ export function createEngine(deps: EngineDeps): Engine {
     (h: JobHandler): JobHandler =>
     (job, ctx) =>
       jobBegan.run(now(), () => h(job, ctx));
+  /** What outbound learnt of each workflow; the plan preview reads it. */
+  const workflows = new Map<string, WorkflowGraph>();
   const outbound = createOutboundHandler({
+    workflows,
     store: deps.store,
     queue: deps.queue,
     mappings: deps.mappings,
@@ -230,6 +237,7 @@ export function createEngine(deps: EngineDeps): Engine {
   return {
     records,
     pauses,
+    planner: createPlanner({ store: deps.store, mappings: deps.mappings, jira: deps.jira, workflows }),
     unlinker: createUnlinker({ store: deps.store, mappings: deps.mappings, logger: deps.logger, now }),
     backfill,
     manualSync: createManualSync({

@@ -95,11 +95,11 @@ export const PAUSE_RETRY_MS = 30_000;
 /** Jira's status as both sides last agreed (a Jira status name). */
 const STATUS_BASE = 'status';
 /** comment_links.base_body while a comment is being posted (a retry then looks before posting). */
-const POSTING = 'jira-bridge:posting';
+export const POSTING = 'jira-bridge:posting';
 /** attachment_links.jira_attachment_id while an upload is in flight. */
-const UPLOADING = 'jira-bridge:uploading';
+export const UPLOADING = 'jira-bridge:uploading';
 /** field_bases: the platform URL last linked from the issue. */
-const HOST_LINK_BASE = 'host_link';
+export const HOST_LINK_BASE = 'host_link';
 
 /** A host-link template with the record's {scope}, {host_id} and {kind} (URL-encoded in URLs). */
 export function fillHostLink(
@@ -113,6 +113,8 @@ export function fillHostLink(
 
 export interface OutboundDeps {
   store: Store;
+  /** What is learnt of each workflow (shared with the plan preview; a fresh map when not given). */
+  workflows?: Map<string, WorkflowGraph> | undefined;
   /** To queue the inbound job of an issue whose newer Jira change won a conflict. */
   queue: Queue;
   mappings: MappingSource;
@@ -206,7 +208,7 @@ export function createOutboundHandler(deps: OutboundDeps): {
   const { store, mappings } = deps;
   const now = deps.now ?? Date.now;
   /** What has been learnt of each workflow (connection/project/issue type): shortest paths, fewer calls. */
-  const workflows = new Map<string, WorkflowGraph>();
+  const workflows = deps.workflows ?? new Map<string, WorkflowGraph>();
   const log = deps.logger;
 
   async function logAction(

@@ -49,7 +49,8 @@ function readme(method: string, route: string, who: Who, scope: unknown): boolea
   if (/^\/api\/v1\/(tokens|audit)(\/|$)/.test(route)) return false;
   if (who === 'viewer') return read;
   if (who === 'operator') return read || OPERATOR_WRITES.includes(`${method} ${route}`);
-  // host: the record API and the change feed; host-web only within scope "web"
+  // host: the record API (records, comments, attachments, log, plan, counts) and the change feed;
+  // host-web only within scope "web"
   // Manual sync: the scope is the record's (found from the body), so the handler decides it.
   if (method === 'POST' && route === '/api/v1/sync') return true;
   if (!/^\/api\/v1\/(records(\/|$)|changes$)/.test(route)) return false;

@@ -10,6 +10,7 @@ import type { Store } from '../../store/index.js';
 import { jobsRoutes, type JobsApi } from './jobs.js';
 import { oauthRoutes, type OAuthRouteOptions } from './oauth.js';
 import { recordsRoutes } from './records.js';
+import { planRoutes } from './plan.js';
 import { syncRoutes } from './sync.js';
 import { lifecycleRoutes } from './lifecycle.js';
 import { statsRoutes, type StatsApi } from './stats.js';
@@ -65,6 +66,7 @@ export function apiRoutes(deps: ApiDeps): FastifyPluginAsync[] {
     ...(deps.engine
       ? [
           recordsRoutes({ engine: deps.engine }),
+          planRoutes({ engine: deps.engine }),
           syncRoutes({ engine: deps.engine }),
           backfillRoutes({ engine: deps.engine }),
           lifecycleRoutes({ engine: deps.engine }),
