@@ -10,7 +10,7 @@ import { planOutbound, ruleText, type OutboundPlan } from '../core/plan-outbound
 import type { WorkflowGraph } from '../core/workflow.js';
 import { fromJson } from '../store/json.js';
 import type { Store } from '../store/store.js';
-import { desiredStatus } from './desired.js';
+import { desiredStatus, resolutionFor } from './desired.js';
 import { openJournal } from './journal.js';
 import { disabledBy } from './pause.js';
 import { jiraChangeTime, outboundFieldInputs } from './plan-input.js';
@@ -165,7 +165,7 @@ export function createPlanner(deps: {
           reopen: mapping.reopen.mode,
           recordVersion: record.version,
           graph,
-          resolution: mapping.resolution,
+          resolution: resolutionFor(mapping, data.status),
         },
         create: { retried: link?.state === 'creating', serviceDesk: kind?.serviceDesk !== undefined },
         comments: {
