@@ -135,6 +135,15 @@ export function instancesOf(w: World, op: Operation, missingIds = false): Instan
     }
     return { path, values };
   };
+  if (op.label === 'POST /api/v1/sync') {
+    // The scope is the record's, named in the body: once in the scoped host token's scope, once outside.
+    return [HOST_SCOPE, OTHER_SCOPE].map((scope) => ({
+      note: `body scope ${scope}`,
+      scope,
+      path: op.template,
+      values: { scope, hostId: seededValue(w, op.template, 'hostId', scope) },
+    }));
+  }
   if (hasPathScope) {
     return [HOST_SCOPE, OTHER_SCOPE].map((scope) => ({ note: `scope ${scope}`, scope, ...fill(scope) }));
   }
@@ -227,7 +236,7 @@ export function exampleBody(w: World, op: Operation, values: Record<string, stri
       required: declared,
     }),
     'POST /api/v1/sync': () => ({
-      body: { scope: HOST_SCOPE, host_id: w.seeded.webRecord },
+      body: { scope: values.scope ?? HOST_SCOPE, host_id: values.hostId ?? w.seeded.webRecord },
       required: ['scope', 'host_id'],
     }),
     'POST /api/v1/backfill': () => ({ body: { scope: HOST_SCOPE }, required: declared }),

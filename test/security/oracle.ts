@@ -11,8 +11,9 @@
  *  - tokens and the audit log: admin only;
  *  - operator: read, plus retry jobs, re-sync, backfill, connection check;
  *  - viewer: read only;
- *  - host: the record API (the record operations the README lists) and the change feed only,
- *    limited to its scopes when it has any.
+ *  - host: the record API (the record operations the README lists, the plan preview included), the
+ *    change feed and `POST /api/v1/sync` only, limited to its scopes when it has any (the sync's
+ *    scope is the record's, named in its body).
  */
 
 export const CALLERS = [
@@ -56,8 +57,8 @@ const OPERATOR_WRITES = new Set([
 
 /**
  * "The record API and the change feed" — the operations the README's API and host sections list
- * (and its Access table: GET records, comments, attachments, log, counts; PUT records, POST
- * comments and attachments, DELETE a record's link; GET /api/v1/changes).
+ * (and its Access table: GET records, comments, attachments, log, plan, counts; PUT records, POST
+ * comments and attachments, DELETE a record's link; GET /api/v1/changes; POST /sync within its scopes).
  */
 const HOST_OPERATIONS = new Set([
   'PUT /api/v1/records/{scope}/{hostId}',
@@ -70,6 +71,8 @@ const HOST_OPERATIONS = new Set([
   'GET /api/v1/records/{scope}/{hostId}/attachments',
   'GET /api/v1/records/{scope}/{hostId}/attachments/{attachmentId}/content',
   'GET /api/v1/records/{scope}/{hostId}/log',
+  'GET /api/v1/records/{scope}/{hostId}/plan',
+  'POST /api/v1/sync',
   'DELETE /api/v1/records/{scope}/{hostId}/link',
   'GET /api/v1/changes',
 ]);
