@@ -7,7 +7,10 @@
  *  - a field whose Jira value is one a journaled create or edit sent is ours: the agreed base is
  *    that value (so the host's newer value is pushed, and Jira's older one never comes back);
  *  - a status whose last change in Jira's changelog is a hop a journaled walk made is ours: the
- *    agreed status is where the walk got to (the walk goes on, nobody in Jira moved the issue).
+ *    agreed status is where the walk got to (the walk goes on, nobody in Jira moved the issue);
+ *  - a status with no change in Jira's changelog at all, on an issue a journaled create of ours
+ *    made, is the initial status our create produced: no Jira user's change (a crash between the
+ *    link and the status walk; the record's status stands and the walk goes on).
  *
  * Intents whose outcome is 'failed' (Jira refused the write) changed nothing and are not ours.
  */
@@ -101,6 +104,23 @@ export function ourStatusChange(last: StatusChange | undefined, entries: readonl
     (e) =>
       e.intent.op === 'transition' && eq(last.to, e.intent.to) && (last.from === null || eq(last.from, e.intent.from)),
   );
+}
+
+/**
+ * Whether the issue's status is the initial one our own journaled create produced: a create of
+ * ours that may have reached Jira made this issue (its target, once Jira answered, is the issue;
+ * unknown while in flight) and Jira's changelog holds no status change since (`last` absent: no
+ * hop of ours, no move by a Jira user). A job killed after the link was saved and before the status
+ * walk leaves exactly this; the issue's status (Jira's initial Open) is then ours, not a Jira user's
+ * change to pull back onto the record.
+ */
+export function initialStatusOfOurCreate(
+  issueId: string,
+  last: StatusChange | undefined,
+  entries: readonly JournalEntry[],
+): boolean {
+  if (last !== undefined) return false;
+  return mayHaveWritten(entries).some((e) => e.intent.op === 'create' && (e.target === null || e.target === issueId));
 }
 
 /** Whether the journal holds a hop that may have moved the issue (the status work must look). */

@@ -51,7 +51,13 @@ import {
 import { jiraTextToMarkdown } from './markup-in.js';
 import { enqueueOutbound } from './records.js';
 import { openJournal } from './journal.js';
-import { journaledValues, ourBase, ourStatusChange, type JournalEntry } from '../core/journal.js';
+import {
+  initialStatusOfOurCreate,
+  journaledValues,
+  ourBase,
+  ourStatusChange,
+  type JournalEntry,
+} from '../core/journal.js';
 import { recordJobKey } from './record-data.js';
 import { whoChanged, type AuthoredChange, type JiraUserView } from './jira-user.js';
 import type {
@@ -444,6 +450,10 @@ export function createInboundHandler(deps: InboundDeps): {
     // The last move is a hop of our own interrupted walk (journaled): no Jira user's change; the
     // outbound job (queued again after the crash) finishes the walk.
     if (ourStatusChange(state.lastStatusChange, journal)) return false;
+    // Jira's initial status, set by our own journaled create, with no status change since: the
+    // status walk of that create was cut off (a crash after the link was saved). No Jira user's
+    // change either: the record's status stands and the outbound job walks the issue to it.
+    if (initialStatusOfOurCreate(state.id, state.lastStatusChange, journal)) return false;
     const inbound = inboundSettings(mapping);
     const next = hostStatusFor(state.status, inbound.statusIn, inbound.statusInDefault);
     newBases.set(STATUS_BASE, state.status.name);

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   adoptionBases,
   hasOpenHops,
+  initialStatusOfOurCreate,
   journaledValues,
   ourBase,
   ourStatusChange,
@@ -54,6 +55,23 @@ describe('journal rules', () => {
     expect(ourStatusChange({ from: 'Open', to: 'In Progress' }, j)).toBe(false);
     expect(ourStatusChange(undefined, j)).toBe(false);
     expect(hasOpenHops(j)).toBe(true);
+  });
+
+  it('the initial status of an issue our journaled create made is ours until the changelog holds a status change', () => {
+    const created = { ...entry({ op: 'create', values: { summary: 'A' } }, 'done'), target: '10001' };
+    // Killed after the link was saved, before the walk: no status change in the changelog.
+    expect(initialStatusOfOurCreate('10001', undefined, [created])).toBe(true);
+    // The create still in flight (no outcome, no target yet) made the issue as far as anyone knows.
+    expect(initialStatusOfOurCreate('10001', undefined, [entry({ op: 'create', values: {} })])).toBe(true);
+    // A Jira user (or a hop of ours: ourStatusChange's case) moved it: not the initial status.
+    expect(initialStatusOfOurCreate('10001', { from: 'Open', to: 'Triaged' }, [created])).toBe(false);
+    expect(initialStatusOfOurCreate('10001', { from: 'Triaged', to: 'Open' }, [created])).toBe(false);
+    // No create of ours journaled (a finished job pruned it; an issue made in Jira): not ours.
+    expect(initialStatusOfOurCreate('10001', undefined, [])).toBe(false);
+    expect(initialStatusOfOurCreate('10001', undefined, [hop('Open', 'Triaged')])).toBe(false);
+    // A create Jira refused made nothing; a create of another issue is not this one's.
+    expect(initialStatusOfOurCreate('10001', undefined, [entry({ op: 'create', values: {} }, 'failed')])).toBe(false);
+    expect(initialStatusOfOurCreate('10002', undefined, [created])).toBe(false);
   });
 
   // A field synced by attempts that may die at any step: each attempt journals the host's value,

@@ -72,6 +72,8 @@ export async function startHarness(
     mappings?: OutboundMapping[];
     flavour?: 'cloud' | 'datacenter';
     hooks?: EngineDeps['hooks'];
+    /** What the engine calls Jira through, around the harness's port (a test's interruptions). */
+    wrapPort?: (port: JiraPort) => JiraPort;
     pauseRetryMs?: number;
     sandbox?: Omit<SandboxOptions, 'flavour' | 'port'>;
   } = {},
@@ -129,11 +131,12 @@ export async function startHarness(
     // The sandbox's search sees writes at once (real Cloud may lag a few seconds).
     { searchLagMs: 0 },
   );
+  const enginePort = opts.wrapPort ? opts.wrapPort(port) : port;
   const engine = createEngine({
     store: db.store,
     queue,
     mappings,
-    jira: () => port,
+    jira: () => enginePort,
     dataDir,
     pauseRetryMs: opts.pauseRetryMs ?? 50,
     ...(opts.hooks ? { hooks: opts.hooks } : {}),
