@@ -25,6 +25,7 @@ export default tseslint.config(
         fetch: 'readonly',
         URLSearchParams: 'readonly',
         setTimeout: 'readonly',
+        clearTimeout: 'readonly',
       },
     },
   },

@@ -1,7 +1,10 @@
 // Mapping editor: every list filled from the connection's Jira catalogue (GET
 // /api/v1/connections/:id/catalog, Reload fetches it again), saved through PUT
 // /api/v1/mappings/:id (checked against Jira; each error of details.issues is shown next to its
-// field), with a JQL preview of what the mapping covers (POST /api/v1/mappings/preview).
+// field), with a JQL preview of what the mapping covers (POST /api/v1/mappings/preview) and a
+// live preview of the issue content templates for one record of the mapping's scope (the same
+// endpoint with a sample_record and search: false — rendered by the service, no Jira call).
+import { adfToHtml } from './adf.js';
 import { ApiError, api, badge, esc, options, pageHead, post, put } from './lib.js';
 
 const DIRECTIONS = [
@@ -60,6 +63,12 @@ function stateOf(m) {
         ? pairs(Object.fromEntries(Object.entries(m.resolution).filter(([k]) => k !== 'default')))
         : [],
     assigneeUnmatched: m.assignee?.unmatched ?? 'unassign',
+    tplSummary: m.templates?.summary ?? '',
+    tplDescription: m.templates?.description ?? '',
+    tplComment: m.templates?.comment_prefix ?? '',
+    // The live preview's record: a host id of the scope ('' = the sample as edited) and its JSON.
+    sampleRecord: '',
+    sampleJson: '',
     reopenMode: m.reopen?.mode ?? 'reopen',
     reworkIssueType: m.reopen?.rework_issue_type ?? '',
     reworkLinkType: m.reopen?.rework_link_type ?? '',
@@ -151,6 +160,7 @@ function bodyOf(s) {
       : {}),
     close: s.closeMode === 'status' ? { status: s.closeStatus } : { never: true },
     ...(resolutionOf(s) !== undefined ? { resolution: resolutionOf(s) } : {}),
+    ...(templatesOf(s) ? { templates: templatesOf(s) } : {}),
     assignee: { unmatched: s.assigneeUnmatched },
     reopen: {
       mode: s.reopenMode,
@@ -166,6 +176,61 @@ function bodyOf(s) {
       max_bytes: Math.round(Number(s.attachmentsMaxMb) * 1048576),
     },
   };
+}
+
+/** The templates typed (an empty one is left out: the record's own title / description is sent). */
+function templatesOf(s) {
+  const t = {
+    ...(s.tplSummary.trim() ? { summary: s.tplSummary } : {}),
+    ...(s.tplDescription.trim() ? { description: s.tplDescription } : {}),
+    ...(s.tplComment.trim() ? { comment_prefix: s.tplComment } : {}),
+  };
+  return Object.keys(t).length ? t : undefined;
+}
+
+/** A record of the records API as the preview's sample_record. */
+const sampleOf = (r) => ({
+  host_id: r.host_id,
+  kind: r.kind,
+  title: r.title,
+  description: r.description,
+  status: r.status,
+  severity: r.severity,
+  assignee_email: r.assignee_email,
+  labels: r.labels,
+  custom: r.custom,
+  parent_host_id: r.parent_host_id,
+  comment_author: 'A host user',
+});
+
+/** A sample when the scope has no record yet: the mapping's kind, first status and severity, its fields. */
+const genericSample = (s) => ({
+  host_id: 'sample-1',
+  kind: s.kinds.find((k) => k.kind.trim())?.kind.trim() ?? '',
+  title: 'Example record',
+  description: 'What the host says about it.',
+  status: s.statusOut.find((r) => r.a.trim())?.a.trim() ?? 'open',
+  severity: s.prioOut.find((r) => r.a.trim())?.a.trim() ?? null,
+  assignee_email: null,
+  labels: [],
+  custom: Object.fromEntries(s.fields.filter((f) => f.host.trim()).map((f) => [f.host.trim(), ''])),
+  parent_host_id: null,
+  comment_author: 'A host user',
+});
+
+/** The preview's answer: the summary, the description drawn readably, and what Jira is sent. */
+function renderedHtml(r) {
+  const wiki = typeof r.description_body === 'string';
+  const sent =
+    r.description_body === null
+      ? '<p class="small muted" id="tpl-jira-body">No description is sent (empty).</p>'
+      : `<p class="small" id="tpl-jira-body">${wiki ? 'Jira Data Center is sent <b>wiki markup</b>' : 'Jira Cloud is sent <b>ADF</b> (Atlassian Document Format)'}:</p>
+        <details class="tpl-sent"><summary>Show the body</summary><pre class="code">${esc(wiki ? r.description_body : JSON.stringify(r.description_body, null, 2))}</pre></details>`;
+  return `<dl class="tpl-out">
+    <dt>Summary</dt><dd id="tpl-summary">${r.summary ? esc(r.summary) : '<span class="muted">(empty)</span>'}</dd>
+    <dt>Description</dt><dd><div id="tpl-description" class="md">${r.description_doc ? adfToHtml(r.description_doc) : '<span class="muted">(empty)</span>'}</div></dd>
+    <dt>Comment prefix</dt><dd id="tpl-comment" class="mono">${r.comment_prefix ? esc(r.comment_prefix) : '<span class="muted">(none)</span>'}</dd>
+  </dl>${sent}`;
 }
 
 /** One resolution, or a table by closed host status (rows) with the single one as its default. */
@@ -213,6 +278,10 @@ export async function mappingEditor(main, mappingId) {
   let issues = [];
   let savedId = editing ? mappingId : null;
   let lastPreview = '';
+  let lastTplPreview = '';
+  /** The records of the mapping's scope (the first 50) to preview the templates with. */
+  let scopeRecords = [];
+  let recordsError = null;
   let source = entry?.source ?? null;
 
   async function loadCatalog(reload = false) {
@@ -224,6 +293,28 @@ export async function mappingEditor(main, mappingId) {
     } catch (err) {
       catalog = null;
       catalogError = err;
+    }
+  }
+
+  async function loadRecords() {
+    recordsError = null;
+    scopeRecords = [];
+    const scope = s.scope.trim();
+    if (scope) {
+      try {
+        scopeRecords = (await api(`/api/v1/records?scope=${encodeURIComponent(scope)}&limit=50`)).records;
+      } catch (err) {
+        recordsError = err;
+      }
+    }
+    // The preview starts with a real record of the scope when there is one.
+    const chosen = scopeRecords.find((r) => r.host_id === s.sampleRecord) ?? (s.sampleJson ? null : scopeRecords[0]);
+    if (chosen) {
+      s.sampleRecord = chosen.host_id;
+      s.sampleJson = JSON.stringify(sampleOf(chosen), null, 2);
+    } else if (!s.sampleJson) {
+      s.sampleRecord = '';
+      s.sampleJson = JSON.stringify(genericSample(s), null, 2);
     }
   }
 
@@ -415,6 +506,38 @@ export async function mappingEditor(main, mappingId) {
       <div class="field wide" data-path="host_link.title"><label for="m-host-link-title">Link title</label>${text({ bind: 'hostLinkTitle', value: s.hostLinkTitle, id: 'm-host-link-title', placeholder: '{scope} {host_id}' })}</div>
     </div></section>
 
+    <section class="card" id="templates"><h2>Issue content</h2>
+      <p class="hint">Templates (Liquid) write the issue from the record: <code>{{ title }}</code>, <code>{{ custom.device }}</code>, <code>{% if custom.site %}…{% endif %}</code>, <code>{% for l in labels %}…{% endfor %}</code>, filters such as <code>default</code> or <code>upcase</code>. Values are escaped; <code>{{ description | raw }}</code> keeps the host’s Markdown. Leave one empty to send the record’s own title or description.</p>
+      <div class="tpl-grid">
+        <div class="tpl-edit">
+          <div class="field" data-path="templates.summary"><label for="m-tpl-summary">Summary</label>${text({ bind: 'tplSummary', value: s.tplSummary, id: 'm-tpl-summary', placeholder: '[{{ severity }}] {{ title }}' })}</div>
+          <div class="field" data-path="templates.description"><label for="m-tpl-description">Description (Markdown)</label><textarea data-bind="tplDescription" id="m-tpl-description" rows="9" spellcheck="false" placeholder="**Device:** {{ custom.device }}">${esc(s.tplDescription)}</textarea></div>
+          <div class="field" data-path="templates.comment_prefix"><label for="m-tpl-comment">Before each host comment</label>${text({ bind: 'tplComment', value: s.tplComment, id: 'm-tpl-comment', placeholder: '**{{ comment.author }}** wrote:' })}</div>
+          <p class="hint">Placeholders: title, description, status, severity, assignee_email, labels, custom.<i>name</i>, kind, scope, host_id, parent_host_id; comment.author before a comment.</p>
+        </div>
+        <div class="tpl-side">
+          <div class="field"><label for="tpl-record">Preview with the record</label>${select({
+            bind: 'sampleRecord',
+            id: 'tpl-record',
+            list: [
+              ['', scopeRecords.length ? 'The sample below, as edited' : 'A sample record (edit it below)'],
+              ...scopeRecords.map((r) => [r.host_id, `${r.host_id} — ${r.title}`.slice(0, 80)]),
+            ],
+            value: s.sampleRecord,
+          })}<p class="hint">${
+            recordsError
+              ? `Could not list the scope’s records: ${esc(recordsError.message)}`
+              : s.scope.trim()
+                ? scopeRecords.length
+                  ? `Records of the scope ${esc(s.scope.trim())}; edit the JSON to try other values.`
+                  : `No record of the scope ${esc(s.scope.trim())} yet: edit the sample.`
+                : 'Set the host scope to pick one of its records.'
+          }</p></div>
+          <div class="field"><label for="tpl-sample">Record (JSON)</label><textarea data-bind="sampleJson" id="tpl-sample" rows="9" spellcheck="false">${esc(s.sampleJson)}</textarea></div>
+          <div id="tpl-preview" class="tpl-preview" aria-live="polite">${lastTplPreview}</div>
+        </div>
+      </div></section>
+
     <section class="card"><h2>Lifecycle</h2><div class="form-grid">
       <div class="field" data-path="close"><span class="label" id="close-label">When the host closes a record</span>
         <div class="stack" role="radiogroup" aria-labelledby="close-label">
@@ -531,6 +654,57 @@ export async function mappingEditor(main, mappingId) {
     }
   }
 
+  let tplSeq = 0;
+  let tplTimer = null;
+  /** As the admin types: one render after a pause, and only the newest answer is shown. */
+  function scheduleTemplatePreview() {
+    clearTimeout(tplTimer);
+    tplTimer = setTimeout(() => void templatePreview(), 300);
+  }
+
+  async function templatePreview() {
+    clearTimeout(tplTimer);
+    read();
+    const out = root.querySelector('#tpl-preview');
+    if (!out) return;
+    const seq = ++tplSeq;
+    const show = (html) => {
+      if (seq !== tplSeq) return;
+      out.classList.remove('busy');
+      out.innerHTML = lastTplPreview = html;
+    };
+    let sample;
+    try {
+      sample = JSON.parse(s.sampleJson || '{}');
+      if (!sample || typeof sample !== 'object' || Array.isArray(sample)) throw new Error('it must be a JSON object');
+    } catch (err) {
+      show(`<p class="error" role="alert">The record is not valid JSON: ${esc(err.message)}</p>`);
+      return;
+    }
+    out.classList.add('busy');
+    const templates = templatesOf(s);
+    try {
+      const r = await post('/api/v1/mappings/preview', {
+        connection: s.connection,
+        ...(s.project ? { project: s.project } : {}),
+        ...(s.scope.trim() ? { scope: s.scope.trim() } : {}),
+        ...(templates ? { templates } : {}),
+        sample_record: sample,
+        search: false,
+      });
+      show(renderedHtml(r.rendered));
+    } catch (err) {
+      const list = err instanceof ApiError ? err.issues : [];
+      show(
+        `<div class="error" role="alert" id="tpl-error">${
+          list.length
+            ? `<ul>${list.map((i) => `<li>${i.path ? `<span class="mono">${esc(i.path)}</span>: ` : ''}${esc(i.message)}</li>`).join('')}</ul>`
+            : esc(err.message)
+        }</div>`,
+      );
+    }
+  }
+
   async function save() {
     read();
     const id = savedId ?? s.id.trim();
@@ -556,10 +730,29 @@ export async function mappingEditor(main, mappingId) {
   }
 
   // Structural edits re-render; value edits are read on save/preview.
+  root.addEventListener('input', (e) => {
+    if (['tplSummary', 'tplDescription', 'tplComment', 'sampleJson'].includes(e.target.dataset?.bind))
+      scheduleTemplatePreview();
+  });
   root.addEventListener('change', async (e) => {
     if (!e.target.dataset?.bind) return;
     const b = e.target.dataset.bind;
-    if (b === 'connection') {
+    if (b === 'sampleRecord') {
+      read();
+      const r = scopeRecords.find((x) => x.host_id === s.sampleRecord);
+      if (r) {
+        s.sampleJson = JSON.stringify(sampleOf(r), null, 2);
+        root.querySelector('#tpl-sample').value = s.sampleJson;
+      }
+      await templatePreview();
+    } else if (b === 'scope') {
+      read();
+      s.sampleRecord = '';
+      s.sampleJson = '';
+      await loadRecords();
+      render();
+      await templatePreview();
+    } else if (b === 'connection') {
       read();
       s.project = '';
       await loadCatalog();
@@ -614,7 +807,8 @@ export async function mappingEditor(main, mappingId) {
     void save();
   });
 
-  await loadCatalog();
+  await Promise.all([loadCatalog(), loadRecords()]);
   render();
+  await templatePreview();
   if (savedId) await preview();
 }

@@ -90,4 +90,37 @@ describe.each(['cloud', 'datacenter'] as const)('mapping templates, admin API (%
       expect(JSON.stringify(p.rendered.description_body)).toContain('"text":"Location:","marks":[{"type":"strong"}]');
     else expect(p.rendered.description_body).toBe('*Location:* HQ \\[floor 4\\]');
   });
+
+  it('search: false renders the sample record without a Jira call (the live preview), the project not needed', async () => {
+    sb.calls.reset();
+    const { project: _project, ...noProject } = xyte;
+    const r = await send('POST', '/api/v1/mappings/preview', {
+      ...noProject,
+      search: false,
+      templates: {
+        summary: '{{ severity | upcase }}: {{ title }}',
+        description: '- {{ custom.device }}\n- *{{ scope }}*',
+      },
+      sample_record: { title: 'Projector offline', severity: 'p1', custom: { device: 'EPSON-4471' } },
+    });
+    expect(r.status).toBe(200);
+    const p = (await r.json()) as {
+      total: number | null;
+      issues: unknown[];
+      rendered: { summary: string; description: string; description_body: unknown; description_doc: unknown };
+    };
+    expect(p.total).toBeNull();
+    expect(p.issues).toEqual([]);
+    expect(p.rendered.summary).toBe('P1: Projector offline');
+    expect(p.rendered.description).toBe('- EPSON-4471\n- *xyte-api*');
+    // The document tree to show, whatever the flavour: a bullet list with an emphasised item.
+    expect(JSON.stringify(p.rendered.description_doc)).toMatch(/"type":"bulletList".*"marks":\[\{"type":"em"\}\]/);
+    if (flavour === 'datacenter') expect(p.rendered.description_body).toBe('- EPSON-4471\n- _xyte-api_');
+    else expect(p.rendered.description_body).toEqual(p.rendered.description_doc);
+    expect(sb.calls.count({})).toBe(0);
+    // A search needs the project.
+    const bad = await send('POST', '/api/v1/mappings/preview', { ...noProject, sample_record: { title: 'x' } });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as ErrorBody).error.details.issues.map((i) => i.path)).toContain('body.project');
+  });
 });

@@ -414,6 +414,61 @@ describe.skipIf(noBrowser)('web console in Chromium: a new user’s path', () =>
     expect(await page.$$eval('tbody tr', (r) => r.length)).toBe(1);
   });
 
+  it('edits the issue templates with a live preview of one of the mapping’s records; an unknown placeholder is named; saves them', async () => {
+    await page.goto(`${svc.url}/console/#/mapping/stackflow-ops`);
+    await page.waitForSelector('#tpl-record option[value="inc-100"]', { state: 'attached' });
+    await page.selectOption('#tpl-record', 'inc-100');
+    // The sample is the real record (editable JSON) of the mapping's scope.
+    expect(JSON.parse(await page.inputValue('#tpl-sample'))).toMatchObject({
+      host_id: 'inc-100',
+      title: 'Checkout latency over 2 s',
+      severity: 'P2',
+      custom: { runbook: 'Restart the checkout pods.' },
+    });
+    // Typed, not filled: the preview follows the keystrokes (debounced), with the record's values.
+    const previews: string[] = [];
+    page.on('request', (r) => {
+      if (r.url().endsWith('/api/v1/mappings/preview')) previews.push(r.postData() ?? '');
+    });
+    await page.click('#m-tpl-summary');
+    await page.keyboard.type('[{{ severity }}] {{ title }}');
+    await until(`document.querySelector('#tpl-summary')?.textContent === '[P2] Checkout latency over 2 s'`);
+    expect(previews.length).toBeGreaterThan(0);
+    expect(previews.length).toBeLessThan('[{{ severity }}] {{ title }}'.length);
+    expect(previews.every((b) => (JSON.parse(b) as { search: boolean }).search === false)).toBe(true);
+    await page.click('#m-tpl-description');
+    await page.keyboard.type('**Runbook:** {{ custom.runbook }}');
+    await until(`document.querySelector('#tpl-description strong')?.textContent === 'Runbook:'`);
+    expect(await text('#tpl-description')).toBe('Runbook: Restart the checkout pods.');
+    expect(await text('#tpl-jira-body')).toMatch(/Jira Cloud is sent ADF/);
+    // An unknown placeholder: the service's 400, naming it and the valid ones.
+    await page.keyboard.type(' ({{ runbok }})');
+    await until(`document.querySelector('#tpl-error')?.textContent.includes('runbok')`);
+    expect(await text('#tpl-error')).toMatch(
+      /templates\.description: unknown variable "runbok"; valid: title, description, status, severity/,
+    );
+    await shot('13b-mapping-template-error');
+    for (let i = 0; i < ' ({{ runbok }})'.length; i++) await page.keyboard.press('Backspace');
+    await until(`document.querySelector('#tpl-description')?.textContent === 'Runbook: Restart the checkout pods.'`);
+    // Another record's values, picked from the list.
+    await page.selectOption('#tpl-record', 'inc-101');
+    await until(`document.querySelector('#tpl-summary')?.textContent === '[P1] Payment webhook retries piling up'`);
+    await shot('13c-mapping-templates');
+    expect(await unlabelled()).toEqual([]);
+
+    await page.click('#save-btn');
+    await page.waitForSelector('#save-msg .ok');
+    const saved = await json<{ mapping: { templates?: Record<string, string> } }>('/api/v1/mappings/stackflow-ops');
+    expect(saved.mapping.templates).toEqual({
+      summary: '[{{ severity }}] {{ title }}',
+      description: '**Runbook:** {{ custom.runbook }}',
+    });
+    // The editor opens on the saved templates.
+    await page.reload();
+    await page.waitForSelector('#tpl-preview #tpl-summary');
+    expect(await page.inputValue('#m-tpl-summary')).toBe('[{{ severity }}] {{ title }}');
+  });
+
   it('the dashboard draws sync volume, latency, Jira calls, failures and queue depth', async () => {
     await page.click('nav a[data-nav=dashboard]');
     await page.waitForSelector('.charts svg');
@@ -672,7 +727,8 @@ describe.skipIf(noBrowser)('web console in Chromium: a new user’s path', () =>
         },
       })
     ).json()) as { fields: { summary: string } };
-    expect(issue.fields.summary).toBe('Unlink me');
+    // Left as it is (its summary by the mapping's template saved in the editor above).
+    expect(issue.fields.summary).toBe('[P3] Unlink me');
     await shot('19c-record-unlinked');
   });
 

@@ -93,29 +93,42 @@ export function catalogProblems(
  * unknown fields and wrong types are refused. Only the connection and project are required, so
  * a mapping half written can be previewed; kinds may be empty (the whole project).
  */
-const BodySchema = mappingSchema.partial().extend({
-  id: mappingSchema.shape.id.optional(),
-  connection: z.string().min(1, 'choose the Jira connection'),
-  project: z.string().min(1, 'choose the Jira project'),
-  kinds: z.record(z.string(), mappingSchema.shape.kinds.valueType).optional(),
-  /** One record to render the mapping's `templates` for (the editor's live preview). */
-  sample_record: z
-    .strictObject({
-      scope: z.string().optional(),
-      host_id: z.string().default('sample-1'),
-      kind: z.string().optional(),
-      title: z.string().default(''),
-      description: z.string().default(''),
-      status: z.string().default('open'),
-      severity: z.string().nullable().default(null),
-      assignee_email: z.string().nullable().default(null),
-      labels: z.array(z.string()).default([]),
-      custom: z.record(z.string(), z.unknown()).default({}),
-      parent_host_id: z.string().nullable().default(null),
-      comment_author: z.string().nullable().default(null),
-    })
-    .optional(),
-});
+const BodySchema = mappingSchema
+  .partial()
+  .extend({
+    id: mappingSchema.shape.id.optional(),
+    connection: z.string().min(1, 'choose the Jira connection'),
+    project: z.string().min(1, 'choose the Jira project').optional(),
+    /**
+     * false: only render sample_record (the editor's live preview as the admin types) — no Jira
+     * call, so neither the project nor the issues are checked; `total` is null and `issues` empty.
+     */
+    search: z
+      .boolean()
+      .default(true)
+      .describe('false: render sample_record only, without searching Jira (no Jira call; total null, issues empty)'),
+    kinds: z.record(z.string(), mappingSchema.shape.kinds.valueType).optional(),
+    /** One record to render the mapping's `templates` for (the editor's live preview). */
+    sample_record: z
+      .strictObject({
+        scope: z.string().optional(),
+        host_id: z.string().default('sample-1'),
+        kind: z.string().optional(),
+        title: z.string().default(''),
+        description: z.string().default(''),
+        status: z.string().default('open'),
+        severity: z.string().nullable().default(null),
+        assignee_email: z.string().nullable().default(null),
+        labels: z.array(z.string()).default([]),
+        custom: z.record(z.string(), z.unknown()).default({}),
+        parent_host_id: z.string().nullable().default(null),
+        comment_author: z.string().nullable().default(null),
+      })
+      .optional(),
+  })
+  .superRefine((b, ctx) => {
+    if (b.search && !b.project) ctx.addIssue({ code: 'custom', path: ['project'], message: 'choose the Jira project' });
+  });
 
 /** One record rendered as the mapping's templates would render it for its issue (pure). */
 function renderSample(
@@ -124,7 +137,13 @@ function renderSample(
   scope: string,
   kinds: Record<string, unknown> | undefined,
   flavour: 'cloud' | 'datacenter',
-): { summary: string; description: string; description_body: unknown; comment_prefix: string | null } {
+): {
+  summary: string;
+  description: string;
+  description_body: unknown;
+  description_doc: unknown;
+  comment_prefix: string | null;
+} {
   const record: TemplateRecord = {
     ...sample,
     scope: sample.scope ?? scope,
@@ -143,6 +162,8 @@ function renderSample(
     summary,
     description,
     description_body: description === '' ? null : markdownToJiraBody(description, flavour),
+    // The same Markdown as a document tree whatever the flavour: what the console shows, readable.
+    description_doc: description === '' ? null : markdownToJiraBody(description, 'cloud'),
     comment_prefix:
       templates.comment_prefix !== undefined
         ? renderTemplate('comment_prefix', templates.comment_prefix, record, { comment: { author } }).trim()
@@ -186,6 +207,9 @@ export function previewRoutes(opts: { preview: PreviewApi }): FastifyPluginAsync
                   description_body: z
                     .unknown()
                     .describe('What Jira is sent: ADF on Cloud, a wiki markup string on Data Center'),
+                  description_doc: z
+                    .unknown()
+                    .describe('The description as a document tree (ADF) on either flavour, for display'),
                   comment_prefix: z.string().nullable(),
                 })
                 .optional()
@@ -196,12 +220,23 @@ export function previewRoutes(opts: { preview: PreviewApi }): FastifyPluginAsync
         },
       },
       async (req) => {
-        const { connection, project, kinds, filter, templates, sample_record: sample } = req.body;
+        const { connection, kinds, filter, templates, sample_record: sample, search } = req.body;
         const client = opts.preview.client(connection);
         if (!client) {
           throw new AppError('VALIDATION_FAILED', `body.connection: "${connection}" is not a configured connection`, {
             details: { issues: [{ path: 'body.connection', message: 'unknown connection' }] },
           });
+        }
+        const rendered = sample
+          ? { rendered: renderSample(templates ?? {}, sample, req.body.scope ?? '', kinds, client.flavour) }
+          : {};
+        const project = req.body.project ?? '';
+        const browseUrl = (jql: string): string =>
+          `${client.browseUrl('X-1').replace(/\/browse\/X-1$/, '')}/issues/?jql=${encodeURIComponent(jql)}`;
+        if (!search) {
+          // The live preview of the templates: rendered here, nothing asked of Jira.
+          const jql = project ? mappingJql({ project, kinds, filter }) : '';
+          return { jql, total: null, issues: [], browse_url: jql ? browseUrl(jql) : '', ...rendered };
         }
         // Only the project's issue types (and its service desk's request types) are read.
         const desks = Object.values(kinds ?? {}).flatMap((k) => ('service_desk' in k ? [k.service_desk] : []));
@@ -254,10 +289,8 @@ export function previewRoutes(opts: { preview: PreviewApi }): FastifyPluginAsync
             summary: typeof i.fields.summary === 'string' ? i.fields.summary : '',
             status: statusName(i.fields),
           })),
-          browse_url: `${client.browseUrl('X-1').replace(/\/browse\/X-1$/, '')}/issues/?jql=${encodeURIComponent(jql)}`,
-          ...(sample
-            ? { rendered: renderSample(templates ?? {}, sample, req.body.scope ?? '', kinds, client.flavour) }
-            : {}),
+          browse_url: browseUrl(jql),
+          ...rendered,
         };
       },
     );
