@@ -9,7 +9,7 @@
  * and that no other mapping of the connection takes the same project's issue types from Jira
  * (unless filters separate them), naming each wrong value and the valid ones. A saved mapping
  * applies to new work at once; records already linked keep the snapshot they were linked with
- * until re-synced. Every save and delete is in the audit log.
+ * until re-synced (one by one, or all at once by applying the mapping: ../engine/apply.ts). Every save and delete is in the audit log.
  */
 import type { Kysely } from 'kysely';
 import type { z } from 'zod';

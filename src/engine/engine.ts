@@ -5,6 +5,7 @@ import type { Queue } from '../queue/queue.js';
 import type { JobHandler } from '../queue/types.js';
 import type { Store } from '../store/store.js';
 import { fileAttachmentStore, type AttachmentStore } from './attachment-store.js';
+import { APPLY_JOB, createApply, type Apply } from './apply.js';
 import { createBackfill, type Backfill } from './backfill.js';
 import { installFairness } from './fairness.js';
 import { createInboundHandler, INBOUND_JOB, type InboundPayload } from './inbound.js';
@@ -56,6 +57,8 @@ export interface Engine {
   /** Removing links, the Jira issues left as they are (./unlink.ts). */
   unlinker: Unlinker;
   backfill: Backfill;
+  /** "Apply to linked records": a mapping's linked records re-synced in bulk (./apply.ts). */
+  apply: Apply;
   /** Manual sync both ways, and the import of an unlinked issue a mapping takes (./manual-sync.ts). */
   manualSync: ManualSync;
   /** What the next outbound sync of a record would do and why (./plan.ts; writes nothing). */
@@ -220,6 +223,13 @@ export function createEngine(deps: EngineDeps): Engine {
     logger: deps.logger,
     now,
   });
+  const apply = createApply({
+    store: deps.store,
+    queue: deps.queue,
+    mappings: deps.mappings,
+    logger: deps.logger,
+    now,
+  });
   function collectAttachmentGarbage(opts: { minAgeMs?: number } = {}): Promise<number> {
     return attachments.collectGarbage(
       async (shas) => {
@@ -240,6 +250,7 @@ export function createEngine(deps: EngineDeps): Engine {
     planner: createPlanner({ store: deps.store, mappings: deps.mappings, jira: deps.jira, workflows }),
     unlinker: createUnlinker({ store: deps.store, mappings: deps.mappings, logger: deps.logger, now }),
     backfill,
+    apply,
     manualSync: createManualSync({
       store: deps.store,
       queue: deps.queue,
@@ -277,6 +288,7 @@ export function createEngine(deps: EngineDeps): Engine {
     handlers: {
       [OUTBOUND_JOB]: timed(outbound.handler),
       [BACKFILL_JOB]: backfill.handler,
+      [APPLY_JOB]: apply.handler,
       [INBOUND_JOB]: timed(inbound.handler),
       [RESUME_JOB]: pauses.resumeHandler,
     },

@@ -348,6 +348,40 @@ export interface OAuthStatesTable {
   created_at: Millis;
 }
 
+/** A run of "apply to linked records" (src/engine/apply.ts). */
+export interface ApplyRunsTable {
+  id: string;
+  mapping_id: string;
+  /** 'running' | 'done' | 'cancelled' | 'failed' */
+  state: string;
+  total: number;
+  enqueued: number;
+  done: number;
+  changed: number;
+  unchanged: number;
+  failed: number;
+  jira_calls: number;
+  /** The last record id queued (records are listed in id order, a page at a time). */
+  listed_after: string | null;
+  /** 1 once every record has been queued. */
+  listed: number;
+  error: string | null;
+  requested_by: string;
+  started_at: Millis;
+  finished_at: Millis | null;
+  updated_at: Millis;
+}
+
+/** One record an apply run queued: its re-sync job and, once over, what it did. */
+export interface ApplyRunRecordsTable {
+  run_id: string;
+  record_id: string;
+  job_id: number;
+  /** null while its job runs; then 'changed' | 'unchanged' | 'failed' */
+  outcome: string | null;
+  jira_calls: number;
+}
+
 export interface Database {
   connections: ConnectionsTable;
   mappings: MappingsTable;
@@ -372,4 +406,6 @@ export interface Database {
   sweeps: SweepsTable;
   oauth_tokens: OAuthTokensTable;
   oauth_states: OAuthStatesTable;
+  apply_runs: ApplyRunsTable;
+  apply_run_records: ApplyRunRecordsTable;
 }

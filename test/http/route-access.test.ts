@@ -38,6 +38,8 @@ const OPERATOR_WRITES = [
   'POST /api/v1/jobs/retry-dead',
   'POST /api/v1/sync',
   'POST /api/v1/backfill',
+  'POST /api/v1/mappings/:id/apply',
+  'POST /api/v1/mappings/:id/apply/:runId/cancel',
   'POST /api/v1/connections/:id/check',
 ];
 function readme(method: string, route: string, who: Who, scope: unknown): boolean {

@@ -9,7 +9,8 @@
  *  - admin: everything;
  *  - `GET /api/v1/me`: any valid token;
  *  - tokens and the audit log: admin only;
- *  - operator: read, plus retry jobs, re-sync, backfill, connection check;
+ *  - operator: read, plus retry jobs, re-sync, backfill, apply a mapping to its linked records
+ *    (and cancel that), connection check;
  *  - viewer: read only;
  *  - host: the record API (the record operations the README lists, the plan preview included), the
  *    change feed and `POST /api/v1/sync` only, limited to its scopes when it has any (the sync's
@@ -52,6 +53,8 @@ const OPERATOR_WRITES = new Set([
   'POST /api/v1/jobs/retry-dead',
   'POST /api/v1/sync',
   'POST /api/v1/backfill',
+  'POST /api/v1/mappings/{id}/apply',
+  'POST /api/v1/mappings/{id}/apply/{runId}/cancel',
   'POST /api/v1/connections/{id}/check',
 ]);
 

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { Engine } from '../../engine/index.js';
+import { applyRoutes } from './apply.js';
 import { backfillRoutes } from './backfill.js';
 import { changesRoutes, type ChangesRouteOptions } from './changes.js';
 import { mappingsRoutes, type MappingsApi } from './mappings.js';
@@ -69,6 +70,7 @@ export function apiRoutes(deps: ApiDeps): FastifyPluginAsync[] {
           planRoutes({ engine: deps.engine }),
           syncRoutes({ engine: deps.engine }),
           backfillRoutes({ engine: deps.engine }),
+          applyRoutes({ engine: deps.engine }),
           lifecycleRoutes({ engine: deps.engine }),
         ]
       : []),

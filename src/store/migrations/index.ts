@@ -9,6 +9,7 @@ import * as m006 from './006_host_delivery_index.js';
 import * as m007 from './007_sync_journal.js';
 import * as m008 from './008_fair_queue.js';
 import * as m009 from './009_rework_links.js';
+import * as m010 from './010_apply_runs.js';
 
 interface DialectMigration {
   up(db: Kysely<unknown>, dialect: Dialect): Promise<void>;
@@ -26,6 +27,7 @@ const MIGRATIONS: Record<string, DialectMigration> = {
   '007_sync_journal': m007,
   '008_fair_queue': m008,
   '009_rework_links': m009,
+  '010_apply_runs': m010,
 };
 
 /** In-code provider for kysely's Migrator (no directory scanning, works from any cwd). */
