@@ -18,7 +18,11 @@
  * sync writes nothing; after convergence it is empty), the newest change of each field kept
  * (a host lock and a one-way field respected), never a second issue, and an interrupted walk
  * resumes forward. Every value a person types is new (the three-way rule compares values: a user
- * typing back the agreed value is no change, by design).
+ * typing back the agreed value is no change, by design). Two ambiguities the rules have are not
+ * generated (each is marked where it is skipped): a Jira user making a hop an unfinished job's
+ * journal holds (taken as ours: the journal compares from → to, not the changelog's author), and
+ * a host status changed and back (A → B → A) before a sync. `PLAN_RUNS` sets the first property's
+ * cases (3,000 by default).
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -313,6 +317,8 @@ function outboundJob(m: Model, crashAt: number | null): JobResult {
         };
         m.jira.push(issue);
         m.trail.push('Open');
+        // Both sides hold the created values now (linked or not yet): the oracle's agreement.
+        for (const k of KEYS) m.oracle[k] = { agreed: values[k] };
         step();
       }
       const earlier = adopted ? adoptionBases(m.store.journal.filter((e) => e.id !== intentId)) : null;
@@ -484,6 +490,10 @@ function apply(m: Model, e: Ev): void {
   } else if (e.k === 'hostStatus') {
     const s = HOST_STATUSES[e.s]!;
     if (s === m.host.status) return;
+    // Changed and changed back before a sync (A → B → A): whether that is a host change then
+    // depends on an open walk in the journal (time) or not (value). Not generated.
+    const o = m.oracle.status!;
+    if (o.host && sameValue(STATUS_OUT[s], o.agreed)) return;
     const t = ++m.t;
     m.host.status = s;
     m.host.statusAt = t;
@@ -503,11 +513,12 @@ function apply(m: Model, e: Ev): void {
     m.interrupted = undefined; // a person moved it: the walk's rest is decided anew
     const es = EDGES[i.status]!;
     const edge = es[e.pick % es.length]!;
-    // The very hop a crashed job announced and may have sent: its changelog entry is taken as ours
-    // (the journal compares from → to; who made the change is not compared). Not generated.
+    // A person making a hop the journal of an unfinished job holds (announced or done): its changelog
+    // entry is taken as ours (the journal compares from → to, not who moved it nor when). A known
+    // limit of the journal's rule, not generated here (see docs/architecture.md, the journal).
     const announced = m.store.journal.some(
       (j) =>
-        j.outcome === null &&
+        j.outcome !== 'failed' &&
         j.intent.op === 'transition' &&
         j.intent.from === i.status &&
         j.intent.to === edge.to.name,
@@ -585,9 +596,9 @@ describe('outbound planner against a model of one record and its issue', () => {
   it('edits on both sides, crashes anywhere: converges, keeps the newest change, no echo, one issue', () => {
     fc.assert(
       fc.property(cfg, fc.array(event, { minLength: 1, maxLength: 40 }), (c, events) => runHistory(c, events)),
-      { numRuns: 3000 },
+      { numRuns: Number(process.env.PLAN_RUNS ?? 3000) },
     );
-  });
+  }, 300_000);
 
   it('a status walk cut off by crashes resumes forward to the same target, never back', () => {
     fc.assert(
