@@ -7,14 +7,14 @@
  * of an issue no record is linked to yet), '' for the rest (system jobs). The queue claims fairly
  * across partitions (start-time fair queuing, see src/queue/queue.ts).
  *
- * Admission: a job whose connection Jira paused (a 429 or a 503 with Retry-After pauses the
- * connection's pacer) is put back until the connection may be called again, so no worker sits on
- * that connection's pacer while others have work; no attempt is spent.
+ * Admission: a job whose connection has no budget now (its pacer paused by a 429 or a 503 with
+ * Retry-After, out of tokens, or its call slots all held) is not claimed — put back until the
+ * budget returns when that time is known, no attempt spent — so no worker sits on that
+ * connection's pacer while other connections have due work.
  */
 import type { Kysely } from 'kysely';
-import { pausedForMs } from '../jira/pacer.js';
+import { admitWaitMs } from '../jira/pacer.js';
 import type { Gate, Partitioner, Queue } from '../queue/queue.js';
-import type { Job } from '../queue/types.js';
 import { fromJson } from '../store/json.js';
 import type { Database } from '../store/schema.js';
 import { INBOUND_JOB } from './inbound.js';
@@ -74,21 +74,16 @@ export function jobPartitioner(mappings: MappingSource): Partitioner {
   };
 }
 
-/** Pauses shorter than this are waited out on the pacer: cheaper than putting the job back. */
-export const MIN_DEFER_MS = 2000;
-
 /**
- * ms until a job's connection may be called, when its pacer is paused (Jira's 429 / Retry-After)
- * for at least MIN_DEFER_MS. A connection paused for rejected credentials is not gated here: its
- * handlers fail fast without calling Jira and mark the record (`paused`), holding no worker.
+ * ms until one more job of a connection may start (the queue's gate, by group = connection):
+ * when its pacers in this process have no budget for it — paused by Jira's 429 / Retry-After,
+ * out of the tokens Jira's rate-limit headers allow, or every call slot held by the connection's
+ * jobs this worker runs (Pacer.admitWaitMs). A connection paused for rejected credentials is not
+ * gated here: its handlers fail fast without calling Jira and mark the record (`paused`),
+ * holding no worker.
  */
 export function connectionGate(): Gate {
-  return (job: Job) => {
-    const connectionId = connectionOfPartition(job.partition);
-    if (!connectionId) return 0;
-    const ms = pausedForMs(connectionId);
-    return ms >= MIN_DEFER_MS ? ms : 0;
-  };
+  return (connectionId: string, running: number) => admitWaitMs(connectionId, running);
 }
 
 /** Wires both into the queue the engine's jobs go through. */

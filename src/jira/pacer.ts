@@ -241,6 +241,28 @@ export class Pacer {
     this.notify();
   }
 
+  /**
+   * ms until one more job of this connection may start without waiting on this pacer, when
+   * `running` of its jobs already run in this process (0: now; Infinity: when one of them ends).
+   * No budget: paused (429 / Retry-After), every call slot held by a running job, or (on a site
+   * that sends rate-limit headers) no token left for it once the running jobs not calling right
+   * now have theirs. Workers ask before claiming, so they never sit on the pacer (issue 17).
+   */
+  admitWaitMs(running: number): number {
+    const now = this.clock();
+    if (this.pausedUntil > now) return this.pausedUntil - now;
+    if (running >= this.concurrency) return Number.POSITIVE_INFINITY;
+    const tokens = this.estimatedTokens(now);
+    if (tokens === null) return 0;
+    // Running jobs between calls will spend a token each on their next call.
+    const owed = Math.max(0, running - this.inFlight) + this.queue.length;
+    const left = tokens - owed;
+    if (left >= 1) return 0;
+    if (this.refillPerSecond) return Math.max(1, Math.ceil(((1 - left) / this.refillPerSecond) * 1000));
+    // No refill estimate: let one probe through when nothing of ours is running or calling.
+    return running > 0 || this.inFlight > 0 ? Number.POSITIVE_INFINITY : 0;
+  }
+
   /** ms until the connection may call again (0 when not paused). */
   pausedForMs(): number {
     return Math.max(0, this.pausedUntil - this.clock());
@@ -263,12 +285,22 @@ export class Pacer {
  * uses `${connectionId}@${apiBase}` as the key; options apply only when the pacer is first made.
  */
 const registry = new Map<string, Pacer>();
+/** The same pacers by connection id (the key before '@'): a connection's look-up stays O(1) among thousands. */
+const byConnection = new Map<string, Map<string, Pacer>>();
+const connectionOfKey = (key: string): string => {
+  const at = key.indexOf('@');
+  return at < 0 ? key : key.slice(0, at);
+};
 
 export function pacerFor(key: string, opts?: PacerOptions): Pacer {
   let p = registry.get(key);
   if (!p) {
     p = new Pacer(opts);
     registry.set(key, p);
+    const id = connectionOfKey(key);
+    let m = byConnection.get(id);
+    if (!m) byConnection.set(id, (m = new Map()));
+    m.set(key, p);
   }
   return p;
 }
@@ -280,11 +312,35 @@ export function pacerFor(key: string, opts?: PacerOptions): Pacer {
  */
 export function pausedForMs(key: string): number {
   let ms = 0;
-  for (const [k, p] of registry) if (k === key || k.startsWith(`${key}@`)) ms = Math.max(ms, p.pausedForMs());
+  for (const p of pacersOf(key)) ms = Math.max(ms, p.pausedForMs());
   return ms;
+}
+
+/**
+ * ms until one more job of connection `key` may start without waiting on its pacers in this
+ * process (key `key` or `key@…`), `running` of its jobs running here: the longest of their
+ * Pacer.admitWaitMs (0 when none has been made yet: nothing has limited it).
+ */
+export function admitWaitMs(key: string, running: number): number {
+  let ms = 0;
+  for (const p of pacersOf(key)) ms = Math.max(ms, p.admitWaitMs(running));
+  return ms;
+}
+
+function pacersOf(key: string): Pacer[] {
+  const at = key.indexOf('@');
+  const id = at < 0 ? key : key.slice(0, at);
+  const out: Pacer[] = [];
+  for (const [k, p] of byConnection.get(id) ?? []) if (at < 0 || k === key) out.push(p);
+  return out;
 }
 
 /** Forgets pacers whose key is `key` or starts with `key@` (connection deleted or changed). */
 export function dropPacer(key: string): void {
-  for (const k of [...registry.keys()]) if (k === key || k.startsWith(`${key}@`)) registry.delete(k);
+  for (const k of [...registry.keys()])
+    if (k === key || k.startsWith(`${key}@`)) {
+      registry.delete(k);
+      byConnection.get(connectionOfKey(k))?.delete(k);
+      if (byConnection.get(connectionOfKey(k))?.size === 0) byConnection.delete(connectionOfKey(k));
+    }
 }

@@ -27,11 +27,36 @@ export type Partitioner = (
 ) => string | null | undefined | Promise<string | null | undefined>;
 
 /**
- * Admission of a claimed job: ms until its partition may do work (0: now). A worker defers a job
- * whose partition must wait (a connection paused by a 429 storm or rejected credentials) instead
- * of holding a slot on it, without counting an attempt.
+ * Admission: ms until one more job of `group` may start (0: now; Infinity: when one of its
+ * running jobs ends), `running` of its jobs already running in the claiming worker. A group is
+ * what a partition's jobs share a budget with — the part of the partition before its first '/'
+ * (the engine's connection, see src/engine/fairness.ts); system jobs ('') are never gated.
+ * Claims apply it: a job whose group has no budget is not claimed (so no worker sits on it) and,
+ * when the wait is known, put back until then without counting an attempt.
  */
-export type Gate = (job: Job) => number;
+export type Gate = (group: string, running: number) => number;
+
+/** The budget group of a partition: its part before the first '/' ('' for system jobs). */
+export function groupOf(partition: string): string {
+  const slash = partition.indexOf('/');
+  return slash < 0 ? partition : partition.slice(0, slash);
+}
+
+export interface ClaimOptions {
+  /** Jobs of each group the claiming worker runs now (the gate's `running`). */
+  running?: ReadonlyMap<string, number>;
+  /** Told of each due job put back because its group has no budget now (not claimed, no attempt). */
+  onDefer?: (job: Job, waitMs: number) => void;
+}
+
+/**
+ * How many due jobs a gated claim looks at per job it may take: enough to pass the due jobs of
+ * groups without budget (SFQ interleaves partitions, so another group's job is within about as
+ * many positions as there are groups with due work), bounded so a claim stays one short scan.
+ */
+const GATED_SCAN_PER_JOB = 8;
+const GATED_SCAN_MIN = 64;
+const GATED_SCAN_MAX = 512;
 
 export interface QueueOptions {
   logger?: Logger;
@@ -123,14 +148,18 @@ export class Queue {
     this.#gate = fn;
   }
 
-  /** ms until `job` may run (0: now), by the gate; a failing gate admits the job. */
-  admissionDelayMs(job: Job): number {
-    if (!this.#gate) return 0;
+  /**
+   * ms until one more job of `group` may start (0: now, Infinity: when one of its running jobs
+   * ends), `running` of its jobs running in the asking worker; a failing gate admits the job.
+   */
+  admissionDelayMs(group: string, running = 0): number {
+    if (!this.#gate || !group) return 0;
     try {
-      const ms = this.#gate(job);
+      const ms = this.#gate(group, running);
+      if (ms === Number.POSITIVE_INFINITY) return ms;
       return Number.isFinite(ms) && ms > 0 ? Math.ceil(ms) : 0;
     } catch (err) {
-      this.#log?.warn({ jobId: job.id, err }, 'job admission check failed; running the job');
+      this.#log?.warn({ group, err }, 'job admission check failed; running the job');
       return 0;
     }
   }
@@ -264,33 +293,13 @@ export class Queue {
    * because the head test sees any claimed-but-uncommitted head as still queued, never two jobs
    * of one key.
    */
-  async claim(workerId: string, limit: number, leaseMs: number): Promise<Job[]> {
+  async claim(workerId: string, limit: number, leaseMs: number, opts: ClaimOptions = {}): Promise<Job[]> {
     if (limit <= 0) return [];
+    if (this.#gate) return this.#claimGated(workerId, limit, leaseMs, opts);
     const now = this.#now();
     const rows = await this.#store.transaction(async (trx) => {
       await this.#reapExpired(trx, now);
-      // The literal (not a bound parameter) lets SQLite prove the partial index jobs_fair_idx
-      // applies: one ordered index scan instead of sorting every queued row on each claim.
-      let candidates = trx
-        .selectFrom('jobs as j')
-        .select('j.id')
-        .where('j.state', '=', sql.lit('queued'))
-        .where('j.run_at', '<=', now)
-        .where((eb) =>
-          eb.not(
-            eb.exists(
-              eb
-                .selectFrom('jobs as j2')
-                .select(sql.lit(1).as('one'))
-                .whereRef('j2.key', '=', 'j.key')
-                .where('j2.state', 'in', ACTIVE)
-                .where((eb2) => eb2.or([eb2('j2.id', '<', eb2.ref('j.id')), eb2('j2.state', '=', 'running')])),
-            ),
-          ),
-        )
-        .orderBy('j.fair_seq')
-        .orderBy('j.id')
-        .limit(limit);
+      let candidates = this.#due(trx, now).select('j.id').limit(limit);
       if (this.#store.dialect === 'postgres') candidates = candidates.forUpdate().skipLocked();
       return trx
         .updateTable('jobs')
@@ -307,6 +316,103 @@ export class Queue {
         .execute();
     });
     return rows.map(toJob).sort((a, b) => a.id - b.id);
+  }
+
+  /**
+   * The claim with a gate (issue 17, isolation): the due heads are read in fair order (locked
+   * FOR UPDATE SKIP LOCKED on PostgreSQL, a bounded number), and a job is taken only when its
+   * group has budget for one more (its connection is not paced by a 429 / Retry-After, has a
+   * token and a call slot for it); the jobs of a group without budget are left queued — when the
+   * wait is known, with a not-before time then (run_at), no attempt counted, their tag, key order
+   * and coalescing untouched — so the worker takes another group's due job instead of waiting.
+   */
+  async #claimGated(workerId: string, limit: number, leaseMs: number, opts: ClaimOptions): Promise<Job[]> {
+    const now = this.#now();
+    const scan = Math.min(GATED_SCAN_MAX, Math.max(GATED_SCAN_MIN, limit * GATED_SCAN_PER_JOB));
+    const deferred: Array<{ job: Job; waitMs: number }> = [];
+    const rows = await this.#store.transaction(async (trx) => {
+      await this.#reapExpired(trx, now);
+      let q = this.#due(trx, now).selectAll('j').limit(scan);
+      if (this.#store.dialect === 'postgres') q = q.forUpdate().skipLocked();
+      const due = await q.execute();
+      const taken = new Map<string, number>();
+      const blocked = new Map<string, number>();
+      const pick: number[] = [];
+      const later = new Map<number, number[]>();
+      for (const r of due) {
+        if (pick.length >= limit) break;
+        const group = groupOf(r.partition);
+        if (group) {
+          let wait = blocked.get(group);
+          if (wait === undefined) {
+            const n = taken.get(group) ?? 0;
+            wait = this.admissionDelayMs(group, (opts.running?.get(group) ?? 0) + n);
+            if (wait > 0) blocked.set(group, wait);
+          }
+          if (wait > 0) {
+            if (Number.isFinite(wait)) {
+              const at = now + wait;
+              later.set(at, [...(later.get(at) ?? []), r.id]);
+              deferred.push({ job: toJob(r), waitMs: wait });
+            }
+            continue;
+          }
+          taken.set(group, (taken.get(group) ?? 0) + 1);
+        }
+        pick.push(r.id);
+      }
+      // Not before the group's budget returns: the claims in between pass over them for free.
+      for (const [at, ids] of later) {
+        await trx
+          .updateTable('jobs')
+          .set({ run_at: at, updated_at: now })
+          .where('id', 'in', ids)
+          .where('state', '=', 'queued')
+          .where('run_at', '<', at)
+          .execute();
+      }
+      if (!pick.length) return [];
+      return trx
+        .updateTable('jobs')
+        .set((eb) => ({
+          state: 'running',
+          lease_owner: workerId,
+          lease_expires_at: now + leaseMs,
+          attempts: eb('attempts', '+', 1),
+          started_at: now,
+          updated_at: now,
+        }))
+        .where('id', 'in', pick)
+        .where('state', '=', 'queued')
+        .returningAll()
+        .execute();
+    });
+    for (const d of deferred) opts.onDefer?.(d.job, d.waitMs);
+    return rows.map(toJob).sort((a, b) => a.id - b.id);
+  }
+
+  /** Queued jobs that are due and the head of their key, in start-tag order (claim candidates). */
+  #due(trx: Kysely<Database>, now: number) {
+    // The literal (not a bound parameter) lets SQLite prove the partial index jobs_fair_idx
+    // applies: one ordered index scan instead of sorting every queued row on each claim.
+    return trx
+      .selectFrom('jobs as j')
+      .where('j.state', '=', sql.lit('queued'))
+      .where('j.run_at', '<=', now)
+      .where((eb) =>
+        eb.not(
+          eb.exists(
+            eb
+              .selectFrom('jobs as j2')
+              .select(sql.lit(1).as('one'))
+              .whereRef('j2.key', '=', 'j.key')
+              .where('j2.state', 'in', ACTIVE)
+              .where((eb2) => eb2.or([eb2('j2.id', '<', eb2.ref('j.id')), eb2('j2.state', '=', 'running')])),
+          ),
+        ),
+      )
+      .orderBy('j.fair_seq')
+      .orderBy('j.id');
   }
 
   /** Returns expired leases to the queue, dead-lettering jobs that used their last attempt. */

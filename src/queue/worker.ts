@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { AppError } from '../core/errors.js';
 import type { Logger } from '../log/logger.js';
 import type { Store } from '../store/store.js';
-import { JOBS_TOPIC, type Queue } from './queue.js';
+import { groupOf, JOBS_TOPIC, type Queue } from './queue.js';
 import type { Job, JobHandler } from './types.js';
 
 export interface WorkerOptions {
@@ -19,7 +19,7 @@ export interface WorkerOptions {
   pollMs?: number;
   logger?: Logger;
   workerId?: string;
-  /** Called when a claimed job is put back because its partition must wait (see Queue.setGate). */
+  /** Called when a due job is put back because its connection has no budget now (see Queue.setGate). */
   onDefer?: (job: Job, waitMs: number) => void;
   /** Called after each attempt, for metrics. */
   onOutcome?: (job: Job, outcome: 'done' | 'retry' | 'dead' | 'lost', durationMs: number) => void;
@@ -144,29 +144,38 @@ export function startWorker(opts: WorkerOptions): Worker {
     })();
   };
 
+  let nextDueMs = Number.POSITIVE_INFINITY;
+  const runningByGroup = (): Map<string, number> => {
+    const m = new Map<string, number>();
+    for (const r of running.values()) {
+      const g = groupOf(r.job.partition);
+      if (g) m.set(g, (m.get(g) ?? 0) + 1);
+    }
+    return m;
+  };
+
   const loop = (async () => {
     while (!stopping) {
       const free = concurrency - running.size;
       let claimed = 0;
       if (free > 0) {
         try {
-          const jobs = await queue.claim(workerId, free, leaseMs);
+          // A group (connection) without budget for one more job — paced after 429s, out of
+          // tokens, or its call slots held by the jobs it runs here — is passed over by the
+          // claim: its jobs wait in the queue, not in this worker's slots, and other
+          // connections' due work is taken instead (Queue.setGate).
+          const jobs = await queue.claim(workerId, free, leaseMs, {
+            running: runningByGroup(),
+            onDefer: (job, waitMs) => {
+              nextDueMs = Math.min(nextDueMs, waitMs);
+              opts.onDefer?.(job, waitMs);
+            },
+          });
           claimed = jobs.length;
           for (const job of jobs) {
             if (stopping) {
               // Claimed as stop began: hand it straight back.
               await queue.release(job, workerId).catch(() => undefined);
-              continue;
-            }
-            // Its connection may not be called yet (429 pause, rejected credentials): the job
-            // waits in the queue, not in this worker's slot, and other partitions' work goes on.
-            const waitMs = queue.admissionDelayMs(job);
-            if (waitMs > 0) {
-              await queue.defer(job, workerId, waitMs).catch((err: unknown) => {
-                logger?.warn({ jobId: job.id, err }, 'could not defer job; its lease will expire');
-              });
-              opts.onDefer?.(job, waitMs);
-              // Its slot is free again; a full claim loops at once (a deferred job is not due: no spin).
               continue;
             }
             run(job);
@@ -176,7 +185,10 @@ export function startWorker(opts: WorkerOptions): Worker {
         }
       }
       if (stopping) break;
-      if (free <= 0 || claimed < free) await waitForWake(pollMs);
+      // Jobs put back until their connection's budget returns are due again then.
+      const wait = Math.max(1, Math.min(pollMs, nextDueMs));
+      nextDueMs = Number.POSITIVE_INFINITY;
+      if (free <= 0 || claimed < free) await waitForWake(wait);
     }
   })();
 

@@ -130,6 +130,35 @@ describe('Pacer (deterministic clock)', () => {
   });
 });
 
+describe('Pacer.admitWaitMs: budget for one more job (issue 17, workers ask before claiming)', () => {
+  it('is the pause after a 429, Infinity while the running jobs hold every call slot, the refill time without a token', async () => {
+    const t = fakeTime();
+    const p = new Pacer({ clock: t.clock, sleep: t.sleep, concurrency: 2 });
+    expect(p.admitWaitMs(0)).toBe(0); // nothing learnt: no limit
+    expect(p.admitWaitMs(1)).toBe(0);
+    expect(p.admitWaitMs(2)).toBe(Number.POSITIVE_INFINITY); // its call slots are its running jobs'
+    // Jira: 0 left of 10, then 1 a second later (a refill is learnt): one token now.
+    const r0 = await p.acquire();
+    p.observe({ status: 200, headers: headers({ 'x-ratelimit-limit': '10', 'x-ratelimit-remaining': '0' }) });
+    r0();
+    t.advance(1000);
+    const r1 = await p.acquire();
+    p.observe({ status: 200, headers: headers({ 'x-ratelimit-limit': '10', 'x-ratelimit-remaining': '1' }) });
+    r1();
+    expect(p.admitWaitMs(0)).toBe(0); // a token for a first job
+    const w = p.admitWaitMs(1); // one job running between calls will spend one: none left for another
+    expect(w).toBeGreaterThan(0);
+    expect(Number.isFinite(w)).toBe(true);
+    // A 429 with Retry-After pauses the connection: no job may start before it ends.
+    const r2 = await p.acquire();
+    p.observe({ status: 429, headers: headers({ 'retry-after': '7' }) });
+    r2();
+    expect(p.admitWaitMs(0)).toBe(7000);
+    t.advance(7000);
+    expect(p.admitWaitMs(0)).toBeLessThan(7000);
+  });
+});
+
 describe.each(FLAVOURS)('429 storm against the sandbox on %s', (flavour) => {
   let e: Env;
   beforeAll(async () => {

@@ -171,7 +171,7 @@ describeEachEngine('fair claiming', ({ fresh }) => {
     const { store } = await fresh();
     const queue = createQueue(store);
     let stormUntil = Date.now() + 3_600_000;
-    queue.setGate((job) => (job.partition === 'storm' ? stormUntil - Date.now() : 0));
+    queue.setGate((group) => (group === 'storm' ? stormUntil - Date.now() : 0));
     await backlog(store, queue, 'storm', 200);
     await backlog(store, queue, 'calm', 20);
     const ran: Job[] = [];
@@ -208,6 +208,52 @@ describeEachEngine('fair claiming', ({ fresh }) => {
     } finally {
       await worker.stop();
     }
+  });
+
+  it('a group without budget for one more job is passed over: the worker takes another group’s due job instead of waiting', async () => {
+    const { store } = await fresh();
+    const queue = createQueue(store);
+    // Connection A may run one job at a time here (its call slots), B any number.
+    queue.setGate((group, running) => (group === 'A' && running >= 1 ? Number.POSITIVE_INFINITY : 0));
+    await backlog(store, queue, 'A/m1', 30);
+    await backlog(store, queue, 'A/m2', 30);
+    await backlog(store, queue, 'B/m1', 5);
+    let releaseA!: () => void;
+    const holdA = new Promise<void>((r) => (releaseA = r));
+    let runningA = 0;
+    let maxRunningA = 0;
+    const ran: Job[] = [];
+    const worker = startWorker({
+      store,
+      queue,
+      handlers: {
+        work: async (job) => {
+          if (job.partition.startsWith('A/')) {
+            runningA++;
+            maxRunningA = Math.max(maxRunningA, runningA);
+            await holdA;
+            runningA--;
+          }
+          ran.push(job);
+        },
+      },
+      concurrency: 3,
+      pollMs: 20,
+    });
+    try {
+      // A's first job holds a slot (and A's budget); B's five jobs all run meanwhile on the others.
+      await waitFor(() => ran.filter((j) => j.partition === 'B/m1').length === 5, 'B’s jobs ran');
+      expect(ran.filter((j) => j.partition.startsWith('A/'))).toHaveLength(0);
+      releaseA();
+      await waitFor(() => ran.length === 65, 'A’s jobs ran once it had budget');
+    } finally {
+      releaseA();
+      await worker.stop();
+    }
+    // Across both of A's mappings never more than its one job at a time; nothing spent an attempt twice.
+    expect(maxRunningA).toBe(1);
+    const jobs = await queue.listJobs({ limit: 1000 });
+    expect(jobs.every((j) => j.state === 'done' && j.attempts === 1)).toBe(true);
   });
 
   it('reports queue depth per partition on /metrics with a bounded label set (20 deepest and *other*)', async () => {

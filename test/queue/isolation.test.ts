@@ -95,6 +95,7 @@ describeEachEngine('isolation across connections', ({ fresh }) => {
       const isCalm = (c: { job: Job }) => c.job.partition.startsWith(ids.calm);
       // No storm job reached a handler (so none sat on the paused pacer), each was put back once.
       expect(claims.filter((c) => !isCalm(c)).every((c) => c.what === 'defer')).toBe(true);
+      expect(claims.filter((c) => !isCalm(c)).length).toBeGreaterThan(0);
       const deferredIds = claims.filter((c) => !isCalm(c)).map((c) => c.job.id);
       expect(new Set(deferredIds).size).toBe(deferredIds.length);
       // Fair claiming interleaves the two partitions: the calm jobs were among the first claims,
@@ -116,4 +117,114 @@ describeEachEngine('isolation across connections', ({ fresh }) => {
       rmSync(dataDir, { recursive: true, force: true });
     }
   });
+  it.each([1, 2])(
+    'a paced 429 storm on connection A (Retry-After) holds no worker: B’s jobs are done while A’s wait, with %i worker slot(s); A’s put-backs spend no attempt and all of A’s jobs complete after the storm',
+    async (slots) => {
+      const { store } = await fresh();
+      const a = await startSandbox({ flavour: 'cloud', port: 0 });
+      const b = await startSandbox({ flavour: 'cloud', port: 0 });
+      const dataDir = mkdtempSync(join(tmpdir(), 'jb-isolation-'));
+      const conn = (id: string, sb: typeof a) => ({
+        id,
+        siteUrl: sb.baseUrl,
+        flavour: 'cloud' as const,
+        auth: { type: 'basic' as const, email: sb.credentials.email, apiToken: sb.credentials.apiToken },
+      });
+      const tag = `${process.pid}-${Date.now()}-${slots}`;
+      const ids = { a: `a-${tag}`, b: `b-${tag}` };
+      try {
+        const ports: Record<string, JiraPort> = {
+          [ids.a]: jiraPortFromClient(createJiraClient(conn(ids.a, a)), { searchLagMs: 0 }),
+          [ids.b]: jiraPortFromClient(createJiraClient(conn(ids.b, b)), { searchLagMs: 0 }),
+        };
+        const mappings = staticMappingSource(
+          [
+            demoOpsMapping(ids.a, { id: 'm-a', scope: 'a-incidents' }),
+            demoOpsMapping(ids.b, { id: 'm-b', scope: 'b-incidents' }),
+          ],
+          [
+            { id: ids.a, name: 'a', flavour: 'cloud', siteUrl: a.baseUrl },
+            { id: ids.b, name: 'b', flavour: 'cloud', siteUrl: b.baseUrl },
+          ],
+        );
+        const queue = createQueue(store, { backoff: { baseMs: 5, capMs: 100 } });
+        const engine = createEngine({ store, queue, mappings, jira: (id) => ports[id]!, dataDir, pauseRetryMs: 50 });
+
+        // A's site is in a storm: one call every 5 s, else 429 with Retry-After (≤ 5 s). Its
+        // bucket is spent by another client of the connection, so A's pacer is paced, not idle.
+        a.knobs.set({ rateLimit: { capacity: 1, refillPerSecond: 0.2 } });
+        const probe = createJiraClient(conn(ids.a, a), { maxRetries: 0 });
+        await probe.myself();
+        await expect(probe.myself()).rejects.toMatchObject({ code: 'JIRA_RATE_LIMITED' });
+        expect(pausedForMs(ids.a)).toBeGreaterThan(0);
+
+        const incident = (scope: string, hostId: string) =>
+          engine.records.upsertRecord({
+            scope,
+            hostId,
+            kind: 'incident',
+            title: hostId,
+            status: 'new',
+            severity: 'P3',
+          });
+        for (let i = 0; i < 6; i++) await incident('a-incidents', `A-${i}`);
+        for (let i = 0; i < 2; i++) await incident('b-incidents', `B-${i}`);
+
+        const ran = new Map<number, number>(); // job id → handler runs
+        const done: Job[] = [];
+        const deferredA = new Set<number>();
+        const handlers: Record<string, JobHandler> = {};
+        for (const [kind, h] of Object.entries(engine.handlers)) {
+          handlers[kind] = (job, ctx) => {
+            ran.set(job.id, (ran.get(job.id) ?? 0) + 1);
+            return h(job, ctx);
+          };
+        }
+        const isA = (j: Job) => j.partition.startsWith(`${ids.a}/`);
+        const worker = startWorker({
+          store,
+          queue,
+          handlers,
+          concurrency: slots,
+          pollMs: 20,
+          leaseMs: 30_000,
+          onDefer: (job) => {
+            if (isA(job)) deferredA.add(job.id);
+          },
+          onOutcome: (job, outcome) => {
+            if (outcome === 'done') done.push(job);
+          },
+        });
+        try {
+          await waitFor(() => done.filter((j) => !isA(j)).length === 2, 'B’s jobs done', 60_000);
+          // B's jobs were done while A's still waited for the storm's budget.
+          expect(done.filter(isA).length).toBeLessThan(6);
+          expect(deferredA.size).toBeGreaterThan(0);
+          // The storm ends; every job of A completes, once.
+          a.knobs.set({ rateLimit: null });
+          await waitFor(() => done.filter(isA).length === 6, 'A’s jobs done after the storm', 60_000);
+        } finally {
+          await worker.stop({ graceful: false });
+        }
+        // A put-back is not an attempt: each job's attempts are the times its handler ran.
+        const all = await queue.listJobs({ limit: 100 });
+        for (const j of all) expect(j.attempts, `job ${j.id}`).toBe(ran.get(j.id) ?? 0);
+        expect(all.filter((j) => j.state !== 'done')).toEqual([]);
+        const aIssues = a.state.allIssues().map((i) => i.summary);
+        for (let i = 0; i < 6; i++)
+          expect(
+            aIssues.filter((s) => s === `A-${i}`),
+            `A-${i}`,
+          ).toHaveLength(1);
+        expect(b.state.allIssues().length).toBeGreaterThanOrEqual(2);
+      } finally {
+        dropPacer(ids.a);
+        dropPacer(ids.b);
+        await a.close();
+        await b.close();
+        rmSync(dataDir, { recursive: true, force: true });
+      }
+    },
+    120_000,
+  );
 });
