@@ -114,6 +114,19 @@ export function buildProgram(opts: RunOptions, setCode: (code: number) => void):
     });
 
   program
+    .command('apply')
+    .description(
+      'apply a mapping as it is now to the records already linked through it (each one re-synced, ' +
+        'adopting the current mapping), with progress: changed, unchanged, failed, Jira calls',
+    )
+    .requiredOption('-m, --mapping <id>', 'the mapping to apply')
+    .addHelpText('after', EXIT_CODES_HELP + '\n')
+    .action(async (o: { mapping: string }, cmd: Command) => {
+      const { applyCommand } = await import('./commands/apply.js');
+      setCode(await applyCommand({ ...globals(cmd), mapping: o.mapping, env, out }));
+    });
+
+  program
     .command('sandbox')
     .description('run the built-in Jira sandbox alone (a fake Jira for trials and tests) until stopped')
     .addOption(
