@@ -357,7 +357,9 @@ describe('hostile input: a 4xx naming the field, and nothing changed', () => {
         path: 'body.host_id',
         message: /jira_issue_key/,
       });
-      expect(missing.json().error!.message).toMatch(/send \{"jira_issue_key"\} or \{"scope","host_id"\}/);
+      expect(missing.json().error!.message).toMatch(
+        /send \{"jira_issue_key"\} \(optionally with "connection"\) or \{"scope","host_id"\}/,
+      );
       const typed = await refused(() => json('POST', '/api/v1/sync', { scope: 'stackflow', host_id: 3 }), {
         path: 'body.host_id',
         message: /host_id: expected a string/,
