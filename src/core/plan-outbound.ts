@@ -191,16 +191,18 @@ export interface StatusPlanInput {
   /** Create or re-sync: the status is checked whatever the bases say. */
   force: boolean;
   journal: readonly JournalEntry[];
-  /**
-   * The issue as read (undefined: not read yet). `conflictCheck`: it was read with its changelog
-   * before any write of this job (a Jira-side move can then win).
-   */
+  /** The issue as read (undefined: not read yet). */
   issue?:
     | {
         key: string;
         status: { name: string; category?: string | undefined };
         lastStatusChange?: { from: string | null; to: string | null } | undefined;
         statusChangedAt: number;
+        /**
+         * Whether it was read with its changelog before any write of this job, so that a Jira-side
+         * move can win (default true). False for a read of the status alone (after a create).
+         */
+        conflictCheck?: boolean | undefined;
       }
     | undefined;
   /** When the host last changed the record's status. */
@@ -256,10 +258,14 @@ export interface PlannedHop {
   name: string;
   from: string;
   to: string;
+  /** The learnt transition the hop takes (what the executor sends). */
+  edge: WorkflowEdge;
   /** Screen fields the hop fills (a resolution), or undefined. */
   fields?: Record<string, unknown> | undefined;
   /** Required screen fields the mapping cannot fill (the walk then explores instead). */
   missing: string[];
+  /** The screen requires a resolution the mapping names but does not allow there (the walk refuses it). */
+  unfit?: { allowed: string[] } | undefined;
   /** The field ids the hop's screen takes, when known (an edit of only these can ride on it). */
   screen?: string[] | undefined;
 }
@@ -305,6 +311,7 @@ export function planStatus(p: StatusPlanInput): StatusPlan {
   const agreed = p.bases.get(STATUS_BASE) as string | undefined;
   if (
     !p.force &&
+    issue.conflictCheck !== false &&
     agreed !== undefined &&
     lc(agreed) !== lc(issue.status.name) &&
     lc(issue.status.name) !== lc(want.status) &&
@@ -349,14 +356,16 @@ export function planStatus(p: StatusPlanInput): StatusPlan {
   let here = issue.status.name;
   const hops = path?.length
     ? path.map((e) => {
-        const { fields, missing } = hopFields(e, p.resolution);
+        const { fields, missing, unfit } = hopFields(e, p.resolution);
         const hop: PlannedHop = {
           transition: e.id,
           name: e.name,
           from: here,
           to: e.to.name,
+          edge: e,
           fields,
           missing,
+          ...(unfit ? { unfit } : {}),
           screen: e.fields ? Object.keys(e.fields) : undefined,
         };
         here = e.to.name;

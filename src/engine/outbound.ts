@@ -52,14 +52,7 @@ import { ensureConfigRows } from './config-rows.js';
 import { failpoint } from './failpoint.js';
 import { recordSyncFailure, recordSyncSuccess } from './failure-episode.js';
 import { journalIntent, journalOutcome, openJournal, pruneJournal } from './journal.js';
-import {
-  adoptionBases,
-  createWindowStart,
-  hasOpenHops,
-  ourStatusChange,
-  pendingRework,
-  type JournalEntry,
-} from '../core/journal.js';
+import { adoptionBases, createWindowStart, hasOpenHops, pendingRework, type JournalEntry } from '../core/journal.js';
 import { reworkDecision } from '../core/rework.js';
 import { markdownToJiraBody, textKey } from './markup.js';
 import { canonicalJson, type OutboundPayload } from './record-data.js';
@@ -69,9 +62,10 @@ import {
   decideOutboundField,
   fieldCandidate,
   HOST_STATUS_BASE,
+  planStatus,
   statusWorkNeeded,
-  TARGET_STATUS_BASE,
   type OutboundPlanField,
+  type StatusPlanInput,
 } from '../core/plan-outbound.js';
 import { outboundFieldInputs } from './plan-input.js';
 import type { WorkflowGraph } from '../core/workflow.js';
@@ -771,50 +765,55 @@ export function createOutboundHandler(deps: OutboundDeps): {
   ): Promise<boolean> {
     const journal = opts.journal ?? [];
     const want = desiredStatus(data, mapping);
-    const hostBase = bases.get(HOST_STATUS_BASE);
-    if (want.status === null) {
-      newBases.set(HOST_STATUS_BASE, data.status);
-      if (hostBase !== data.status) outcome.warnings.push(`status not pushed: ${want.reason}`);
-      return false;
+    const input: StatusPlanInput = {
+      want,
+      hostStatus: data.status,
+      bases,
+      force: opts.force,
+      journal,
+      hostStatusAt: opts.hostStatusAt ?? 0,
+      knownKey: opts.knownKey,
+      reopen: mapping.reopen.mode,
+      recordVersion: opts.recordVersion,
+      resolution: resolutionFor(mapping, data.status),
+    };
+    // The planner decides (src/core/plan-outbound.ts); this executes. First without the issue:
+    // nothing to do, or read it (the job's read with its changelog when there was one).
+    let plan = planStatus(input);
+    let issue: { status: { name: string; category?: string | undefined } } | undefined;
+    let graph: WorkflowGraph | undefined;
+    if (plan.kind === 'read') {
+      const read = opts.state ?? (await jira.getIssue(issueKey));
+      const key = `${mapping.connectionId}/${read.projectKey ?? mapping.projectKey}/${read.issueType ?? '?'}`;
+      graph = workflows.get(key);
+      if (!graph) workflows.set(key, (graph = new Map()));
+      issue = read;
+      plan = planStatus({
+        ...input,
+        graph,
+        issue: {
+          key: read.key,
+          status: read.status,
+          lastStatusChange: opts.state?.lastStatusChange,
+          statusChangedAt: opts.state ? jiraChangeTime(opts.state, 'status', mapping) : 0,
+          // A Jira-side move wins only over a read made before this job wrote anything.
+          conflictCheck: !!opts.state,
+        },
+      });
     }
-    // Status work only when the host status or its target changed (or on create / re-sync):
-    // a record whose reopen was declined does not ask again on every unrelated edit.
-    if (
-      !opts.force &&
-      !hasOpenHops(journal) &&
-      hostBase === data.status &&
-      bases.get(TARGET_STATUS_BASE) === want.status
-    ) {
-      newBases.set(HOST_STATUS_BASE, data.status);
-      return false;
-    }
-    const issue = opts.state ?? (await jira.getIssue(issueKey));
-    // Jira moved the issue since the last agreement, later than the host changed its status:
-    // Jira's status wins (the inbound job brings it to the record); nothing is pushed.
-    const agreed = bases.get(STATUS_BASE) as string | undefined;
-    if (
-      opts.state &&
-      !opts.force &&
-      agreed !== undefined &&
-      agreed.toLowerCase() !== issue.status.name.toLowerCase() &&
-      issue.status.name.toLowerCase() !== want.status.toLowerCase() &&
-      jiraChangeTime(opts.state, 'status', mapping) >= (opts.hostStatusAt ?? 0) &&
-      // A hop of our own interrupted walk is no Jira user's change, whatever its time.
-      !ourStatusChange(opts.state.lastStatusChange, journal)
-    ) {
+    if (plan.kind === 'read') throw new Error('planStatus asked for a read it was given');
+    if (plan.kind === 'jira_wins') {
+      // Jira's newer status wins (the inbound job brings it to the record); nothing is pushed.
       outcome.extra = {
         ...outcome.extra,
-        conflicts: [
-          ...((outcome.extra?.conflicts as unknown[] | undefined) ?? []),
-          { field: 'status', winner: 'jira', rule: 'newest', lost: data.status },
-        ],
+        conflicts: [...((outcome.extra?.conflicts as unknown[] | undefined) ?? []), plan.conflict],
       };
       return true;
     }
-    newBases.set(HOST_STATUS_BASE, data.status);
-    newBases.set(TARGET_STATUS_BASE, want.status);
-    if (issue.key !== opts.knownKey)
-      outcome.extra = { ...outcome.extra, issue_key: issue.key, moved_from: opts.knownKey };
+    for (const [k, v] of plan.bases) newBases.set(k, v);
+    if (plan.kind === 'none' && plan.warning) outcome.warnings.push(plan.warning);
+    if (!issue || want.status === null) return false;
+    if (plan.moved) outcome.extra = { ...outcome.extra, issue_key: plan.moved.to, moved_from: plan.moved.from };
     // A rework task an interrupted attempt set out to make, while the record is no longer
     // reopening: adopted when Jira has it (found by its token), else known never made.
     const pending = pendingRework(journal);
@@ -822,25 +821,15 @@ export function createOutboundHandler(deps: OutboundDeps): {
     if (pending && !reworking) await settlePendingRework(jira, opts.recordId, issueKey, mapping, pending);
     // The record fixed again: its open rework tasks move to the close status with it (issue 19).
     if (want.closing) await closeReworkTasks(jira, opts.recordId, mapping, want.status, data.status, outcome);
-    if (issue.status.name.toLowerCase() === want.status.toLowerCase()) {
-      newBases.set(STATUS_BASE, issue.status.name);
-      return false;
-    }
-    // A record back to an open status while its issue is done: the reopen policy decides.
-    const reopening = issue.status.category === 'done' && !want.closing;
-    if (reopening && mapping.reopen.mode === 'never') {
-      outcome.warnings.push(`issue is "${issue.status.name}"; the mapping never reopens issues from the host`);
-      newBases.set(STATUS_BASE, issue.status.name);
-      return false;
-    }
     // Rework (issue 19): a reopened record gets a new linked rework task; the issue stays done.
-    if (reworking) {
+    if (plan.rule === 'rework') {
       const tasks = await store.db
         .selectFrom('rework_links')
         .select(['token', 'state'])
         .where('record_id', '=', opts.recordId)
         .execute();
       const token = pending?.token ?? `rework-${opts.recordId}-${opts.recordVersion}`;
+      const hostBase = bases.get(HOST_STATUS_BASE);
       const decision = pending
         ? 'create'
         : reworkDecision({
@@ -866,17 +855,15 @@ export function createOutboundHandler(deps: OutboundDeps): {
         outcome.fields.push('rework');
       }
       await linkReworkTasks(jira, opts.recordId, issueKey, mapping);
-      newBases.set(STATUS_BASE, issue.status.name);
       return false;
     }
-    const workflowKey = `${mapping.connectionId}/${issue.projectKey ?? mapping.projectKey}/${issue.issueType ?? '?'}`;
-    let graph = workflows.get(workflowKey);
-    if (!graph) workflows.set(workflowKey, (graph = new Map()));
+    if (plan.kind !== 'walk') return false; // in place, or the mapping never reopens
     let hopIntent: string | undefined;
-    const result = await walkToStatus(jira, issueKey, issue.status, want.status, {
-      resolution: resolutionFor(mapping, data.status),
-      targetCategory: want.closing ? 'done' : undefined,
+    const result = await walkToStatus(jira, issueKey, issue.status, plan.to, {
+      resolution: input.resolution,
+      targetCategory: plan.closing ? 'done' : undefined,
       graph,
+      planned: plan.hops,
       carry: opts.carry,
       hops: {
         // Each hop is journaled before it is sent: after a crash the next job knows it as its own.
@@ -896,7 +883,7 @@ export function createOutboundHandler(deps: OutboundDeps): {
         },
       },
     });
-    newBases.set(STATUS_BASE, want.status);
+    newBases.set(STATUS_BASE, plan.to);
     outcome.fields.push('status');
     outcome.path = result.path;
     return false;

@@ -1,5 +1,5 @@
 import { AppError, isAppError } from '../core/errors.js';
-import { hopFields } from '../core/plan-outbound.js';
+import { hopFields, type PlannedHop } from '../core/plan-outbound.js';
 import { learnTransitions, screenTakes, shortestPath, type WorkflowGraph } from '../core/workflow.js';
 import type { JiraPort, TransitionInfo } from './types.js';
 
@@ -44,6 +44,12 @@ export interface WalkOptions {
    * transition it knew (the workflow changed).
    */
   graph?: WorkflowGraph | undefined;
+  /**
+   * The hops the planner decided (planStatus in src/core/plan-outbound.ts: the shortest known path,
+   * each hop with its screen fields), followed one call per hop before any exploring. Absent: the
+   * shortest path over `graph` is taken (null or []: nothing known, explore).
+   */
+  planned?: readonly PlannedHop[] | null | undefined;
   /** A field edit to carry on the last transition when its screen takes it (see CarriedEdit). */
   carry?: CarriedEdit | undefined;
   /**
@@ -68,11 +74,19 @@ export function transitionFields(
   t: TransitionInfo,
   opts: WalkOptions,
 ): { fields: Record<string, unknown> | undefined; missing: string[] } {
-  const r = hopFields(t, opts.resolution);
+  return hopScreen(t, hopFields(t, opts.resolution), opts.resolution);
+}
+
+/** A hop's screen fields as decided (hopFields), or the refusal of a resolution the screen does not allow. */
+function hopScreen(
+  t: Pick<TransitionInfo, 'name'>,
+  r: Pick<PlannedHop, 'fields' | 'missing' | 'unfit'>,
+  resolution: string | undefined,
+): { fields: Record<string, unknown> | undefined; missing: string[] } {
   if (r.unfit) {
     throw new AppError(
       'JIRA_TRANSITION_UNAVAILABLE',
-      `Transition "${t.name}" needs a resolution; the mapping's resolution "${opts.resolution}" is not allowed there (allowed: ${r.unfit.allowed.join(', ')})`,
+      `Transition "${t.name}" needs a resolution; the mapping's resolution "${resolution}" is not allowed there (allowed: ${r.unfit.allowed.join(', ')})`,
       { details: { transition: t.name, allowed: r.unfit.allowed } },
     );
   }
@@ -191,14 +205,20 @@ export async function walkToStatus(
     };
     const wanted = target.toLowerCase();
     if (here.name.toLowerCase() === wanted) return { path, calls };
-    // 1. The shortest path over the known workflow: one call per hop.
-    const planned = opts.graph ? shortestPath(opts.graph, here.name, target) : null;
-    if (opts.graph && planned && planned.length) {
-      const last = planned[planned.length - 1]!;
+    // 1. The planned hops (the shortest path over the known workflow): one call per hop.
+    const planned =
+      opts.planned !== undefined
+        ? opts.planned
+        : opts.graph
+          ? shortestPath(opts.graph, here.name, target)?.map((e) => ({ edge: e, ...hopFields(e, opts.resolution) }))
+          : null;
+    if (planned && planned.length) {
+      const last = planned[planned.length - 1]!.edge;
       // The edit rides on the last move only when its screen is known to take it; else it goes first.
       if (pending && !screenTakes(last, carryIds)) await sendAlone();
-      for (const e of planned) {
-        const { fields, missing } = transitionFields(e, opts);
+      for (const hop of planned) {
+        const e = hop.edge;
+        const { fields, missing } = hopScreen(e, hop, opts.resolution);
         if (missing.length) break;
         try {
           await move(e, fields, e === last, true);
@@ -208,7 +228,7 @@ export async function walkToStatus(
           if (moved) throw moved;
           if (isAppError(err) && err.code === 'JIRA_BAD_REQUEST') {
             // The workflow is not what was learnt: learn it again.
-            opts.graph.clear();
+            opts.graph?.clear();
             break;
           }
           throw err;
