@@ -1081,6 +1081,104 @@ describe.skipIf(noBrowser)('web console in Chromium: a new user’s path', () =>
     }
   });
 
+  it('pauses and resumes a connection; unlinks a mapping’s records; deletes a connection that still links records after a second confirmation, its issues left as they are', async () => {
+    const auth = { type: 'basic', email: sb.credentials.email, api_token: sb.credentials.apiToken };
+    const made = await api('/api/v1/connections', {
+      method: 'POST',
+      body: JSON.stringify({ id: 'leaving', site_url: sb.baseUrl, flavour: 'cloud', auth }),
+    });
+    expect(made.status).toBeLessThan(300);
+    const mapped = await api('/api/v1/mappings/leaving-ops', {
+      method: 'PUT',
+      body: JSON.stringify({
+        connection: 'leaving',
+        scope: 'leaving',
+        project: 'OPS',
+        kinds: { incident: { issue_type: 'Task' } },
+        status: { out: { new: 'To Do' } },
+      }),
+    });
+    expect(mapped.status).toBeLessThan(300);
+    const put = (id: string) =>
+      api(`/api/v1/records/leaving/${id}`, {
+        method: 'PUT',
+        body: JSON.stringify({ kind: 'incident', title: `Leaving ${id}`, status: 'new' }),
+      });
+    const linkOf = async (id: string) =>
+      (await json<{ link: { state: string; issue_key: string } | null }>(`/api/v1/records/leaving/${id}`)).link;
+    for (const id of ['lv-1', 'lv-2']) expect((await put(id)).status).toBeLessThan(300);
+    await waitFor(async () => (await linkOf('lv-1'))?.state === 'linked' && (await linkOf('lv-2'))?.state === 'linked');
+    const keys = [(await linkOf('lv-1'))!.issue_key, (await linkOf('lv-2'))!.issue_key];
+
+    // Pause and resume the connection from its card.
+    await page.goto(`${svc.url}/console/#/connections`);
+    const card = 'article[data-conn="leaving"]';
+    await page.waitForSelector(`${card} button.pause-toggle`);
+    expect(await text(`${card} button.pause-toggle`)).toBe('Pause');
+    await page.click(`${card} button.pause-toggle`);
+    await until(`document.querySelector('${card} button.pause-toggle')?.textContent === 'Resume'`);
+    expect(await text(`${card} .pause-state`)).toBe('paused');
+    const paused = await json<{ pauses: Array<{ kind: string; id: string; enabled: boolean }> }>('/api/v1/pauses');
+    expect(paused.pauses.find((p) => p.kind === 'connection' && p.id === 'leaving')?.enabled).toBe(false);
+    await page.click(`${card} button.pause-toggle`);
+    await until(`document.querySelector('${card} button.pause-toggle')?.textContent === 'Pause'`);
+    const resumed = await json<{ pauses: Array<{ kind: string; id: string; enabled: boolean }> }>('/api/v1/pauses');
+    expect(resumed.pauses.find((p) => p.kind === 'connection' && p.id === 'leaving')?.enabled ?? true).toBe(true);
+
+    // Unlink every record of the mapping: asked first (dismissed: nothing changes), then done.
+    await page.goto(`${svc.url}/console/#/mappings`);
+    const row = 'tr[data-id="leaving-ops"]';
+    await page.waitForSelector(`${row} button.unlink-all`);
+    page.once('dialog', (d) => void d.dismiss());
+    await page.click(`${row} button.unlink-all`);
+    expect((await linkOf('lv-1'))!.state).toBe('linked');
+    page.once('dialog', (d) => void d.accept());
+    await page.click(`${row} button.unlink-all`);
+    await page.waitForSelector('.unlink-result');
+    expect(await text('.unlink-result')).toMatch(/^2 records unlinked/);
+    expect([(await linkOf('lv-1'))!.state, (await linkOf('lv-2'))!.state]).toEqual(['unlinked', 'unlinked']);
+    await shot('19d-mapping-records-unlinked');
+
+    // A re-sync links lv-1 again (to a new issue); then the mapping goes and the connection with it.
+    expect(
+      (await api('/api/v1/sync', { method: 'POST', body: JSON.stringify({ scope: 'leaving', host_id: 'lv-1' }) }))
+        .status,
+    ).toBe(202);
+    await waitFor(async () => (await linkOf('lv-1'))?.state === 'linked');
+    const relinked = (await linkOf('lv-1'))!.issue_key;
+    expect(keys).not.toContain(relinked);
+    expect((await api('/api/v1/mappings/leaving-ops', { method: 'DELETE' })).status).toBe(204);
+    await page.goto(`${svc.url}/console/#/connections`);
+    await page.waitForSelector(`${card} button.delete`);
+    const asked: string[] = [];
+    // The first question is the deletion itself; the second names the links and offers to remove them.
+    page.on('dialog', function answer(d) {
+      asked.push(d.message());
+      void d.accept();
+      if (asked.length === 2) page.off('dialog', answer);
+    });
+    await page.click(`${card} button.delete`);
+    await waitFor(async () => (await api('/api/v1/connections/leaving')).status === 404);
+    expect(asked).toHaveLength(2);
+    expect(asked[0]).toMatch(/Delete the connection "leaving"/);
+    expect(asked[1]).toMatch(/Unlink them and delete the connection\?/);
+    await until(`!document.querySelector('${card}')`);
+    // The record stays; its link went with the connection it was through.
+    expect((await api('/api/v1/records/leaving/lv-1')).status).toBe(200);
+    expect(await linkOf('lv-1')).toBeNull();
+    // Every issue it made is still in Jira, as it was.
+    for (const key of [...keys, relinked]) {
+      const res = await fetch(`${sb.baseUrl}/rest/api/3/issue/${key}?fields=summary`, {
+        headers: {
+          authorization: `Basic ${Buffer.from(`${sb.credentials.email}:${sb.credentials.apiToken}`).toString('base64')}`,
+        },
+      });
+      expect(res.status).toBe(200);
+      expect(((await res.json()) as { fields: { summary: string } }).fields.summary).toMatch(/^Leaving lv-/);
+    }
+    await shot('19e-connection-deleted');
+  });
+
   it('looks right on a phone', async () => {
     await page.setViewportSize({ width: 390, height: 844 });
     for (const [hash, name, sel] of [
