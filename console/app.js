@@ -89,6 +89,45 @@ function wireRetry(root) {
   }
 }
 
+/**
+ * "Sync a Jira issue now" (records screen, admins and operators): POST /api/v1/sync with the key —
+ * both ways for a linked issue, an import for an issue a mapping takes (201), else Jira's/our reason.
+ */
+const syncIssueForm = () => `<div class="card"><form class="toolbar" id="sync-issue">
+    <div><label for="sync-issue-key">Sync a Jira issue now</label><input id="sync-issue-key" class="mono" placeholder="OPS-3" autocomplete="off" required pattern="[A-Za-z][A-Za-z0-9_]*-[0-9]+" /></div>
+    <div><label for="sync-issue-conn">Connection (when several map its project)</label><input id="sync-issue-conn" class="mono" placeholder="optional" autocomplete="off" /></div>
+    <button class="secondary" id="sync-issue-go">Sync both ways</button>
+  </form><div id="sync-issue-out" aria-live="polite"></div></div>`;
+
+function wireSyncIssue(root) {
+  const form = root.querySelector('#sync-issue');
+  if (!form) return;
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const out = root.querySelector('#sync-issue-out');
+    const key = root.querySelector('#sync-issue-key').value.trim().toUpperCase();
+    const connection = root.querySelector('#sync-issue-conn').value.trim();
+    const go = root.querySelector('#sync-issue-go');
+    go.disabled = true;
+    out.innerHTML = '<p class="muted">Syncing…</p>';
+    try {
+      const r = await post('/api/v1/sync', { jira_issue_key: key, ...(connection ? { connection } : {}) });
+      const rec = `<a class="mono" href="#/record/${encodeURIComponent(r.scope)}/${encodeURIComponent(r.host_id)}">${esc(r.scope)}/${esc(r.host_id)}</a>`;
+      const what =
+        r.manual_sync.mode === 'imported'
+          ? `${esc(key)} was imported as ${rec}.`
+          : r.manual_sync.mode === 'two_way'
+            ? `${esc(key)} is being synced both ways with ${rec}.`
+            : `${rec} is being sent to Jira.`;
+      out.innerHTML = `<p class="ok sync-issue-result" data-mode="${esc(r.manual_sync.mode)}" role="status">✓ ${what} <span class="muted small">${esc(r.manual_sync.runs)}</span></p>`;
+    } catch (err) {
+      out.innerHTML = `<p class="error" role="alert">${esc(err.message)}</p>`;
+    } finally {
+      go.disabled = false;
+    }
+  });
+}
+
 const screens = {
   async signin() {
     signout.hidden = true;
@@ -166,6 +205,7 @@ const screens = {
         <div class="stat ${count('failed') ? 'bad' : ''}" id="count-failed"><b>${count('failed')}</b><span>failed to sync</span></div>
         <div class="stat ${stats.by_state?.dead ? 'bad' : ''}"><b>${stats.by_state?.dead ?? 0}</b><span>failed jobs</span></div>
       </div>
+      ${me && !['admin', 'operator'].includes(me.role) ? '' : syncIssueForm()}
       <div class="card"><form class="toolbar" id="filters" role="search">
         <div><label for="q">Search</label><input id="q" type="search" value="${esc(text)}" placeholder="Title, id, issue key…" /></div>
         <div><label for="state-filter">Sync state</label>
@@ -182,6 +222,7 @@ const screens = {
         .join('')}
       </tbody></table></div>${more ? `<p class="muted small" id="records-more">The first ${records.length} ${state ? `${esc(state)} ` : ''}records are listed: narrow them with the search or the state filter.</p>` : ''}${shown.length ? '' : empty(records.length ? 'Nothing matches' : 'No records yet', records.length ? 'Change the search or the state filter.' : 'The host pushes them with <span class="mono">PUT /api/v1/records/{scope}/{id}</span>.')}</div>`;
     wireRetry(main);
+    wireSyncIssue(main);
     const go = () => {
       const p = new URLSearchParams();
       const s = document.getElementById('state-filter').value;

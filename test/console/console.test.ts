@@ -1081,7 +1081,7 @@ describe.skipIf(noBrowser)('web console in Chromium: a new user’s path', () =>
     }
   });
 
-  it('pauses and resumes a connection; unlinks a mapping’s records; deletes a connection that still links records after a second confirmation, its issues left as they are', async () => {
+  it('pauses and resumes a connection; unlinks a mapping’s records; syncs a Jira issue now (import, then both ways); deletes a connection that still links records after a second confirmation, its issues left as they are', async () => {
     const auth = { type: 'basic', email: sb.credentials.email, api_token: sb.credentials.apiToken };
     const made = await api('/api/v1/connections', {
       method: 'POST',
@@ -1147,6 +1147,59 @@ describe.skipIf(noBrowser)('web console in Chromium: a new user’s path', () =>
     await waitFor(async () => (await linkOf('lv-1'))?.state === 'linked');
     const relinked = (await linkOf('lv-1'))!.issue_key;
     expect(keys).not.toContain(relinked);
+
+    // "Sync a Jira issue now" on the records screen: an issue made in Jira that the mapping now
+    // takes (create_record, narrowed by a label) is imported; again, it syncs both ways; a key no
+    // mapping takes gets the reason. OPS is mapped through two connections: the connection is named.
+    const narrowed = await api('/api/v1/mappings/leaving-ops', {
+      method: 'PUT',
+      body: JSON.stringify({
+        connection: 'leaving',
+        scope: 'leaving',
+        project: 'OPS',
+        kinds: { incident: { issue_type: 'Task' } },
+        status: { out: { new: 'To Do' }, in: { 'To Do': 'new' } },
+        on_jira_create: 'create_record',
+        filter: 'labels = import-me',
+      }),
+    });
+    expect(narrowed.status).toBeLessThan(300);
+    const basic = `Basic ${Buffer.from(`${sb.credentials.email}:${sb.credentials.apiToken}`).toString('base64')}`;
+    const made2 = await fetch(`${sb.baseUrl}/rest/api/3/issue`, {
+      method: 'POST',
+      headers: { authorization: basic, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        fields: {
+          project: { key: 'OPS' },
+          issuetype: { name: 'Task' },
+          summary: 'Made in Jira',
+          labels: ['import-me'],
+        },
+      }),
+    });
+    expect(made2.status).toBe(201);
+    const fresh = ((await made2.json()) as { key: string }).key;
+    await page.goto(`${svc.url}/console/#/records`);
+    await page.waitForSelector('#sync-issue-key');
+    expect(await unlabelled()).toEqual([]);
+    await page.fill('#sync-issue-key', fresh);
+    await page.fill('#sync-issue-conn', 'leaving');
+    await page.click('#sync-issue-go');
+    await page.waitForSelector('.sync-issue-result[data-mode="imported"]');
+    expect(await text('.sync-issue-result')).toMatch(new RegExp(`^✓ ${fresh} was imported as leaving/`));
+    const imported = await json<{
+      records: Array<{ host_id: string; title: string; link: { issue_key: string } | null }>;
+    }>('/api/v1/records?scope=leaving');
+    expect(imported.records.find((r) => r.link?.issue_key === fresh)?.title).toBe('Made in Jira');
+    await page.click('#sync-issue-go');
+    await until(`document.querySelector('.sync-issue-result')?.dataset.mode === 'two_way'`);
+    expect(await text('.sync-issue-result')).toMatch(new RegExp(`^✓ ${fresh} is being synced both ways with leaving/`));
+    await page.fill('#sync-issue-key', 'OPS-99999');
+    await page.click('#sync-issue-go');
+    await page.waitForSelector('#sync-issue-out .error');
+    expect(await text('#sync-issue-out .error')).toMatch(/OPS-99999/);
+    await shot('19f-sync-issue-now');
+
     expect((await api('/api/v1/mappings/leaving-ops', { method: 'DELETE' })).status).toBe(204);
     await page.goto(`${svc.url}/console/#/connections`);
     await page.waitForSelector(`${card} button.delete`);
