@@ -1,5 +1,5 @@
 // jira-bridge console: a small single-page app on the service's own API (no build step, ES modules).
-// Screens: sign-in, dashboard, records (+ timeline and comments), failures with retry, webhook
+// Screens: sign-in, dashboard, records (+ timeline, comments and the next sync's plan), failures with retry, webhook
 // deliveries, connections (+ form and check), mappings (+ editor and JQL preview), webhook setup,
 // host webhooks (+ one subscription's deliveries); admins: API tokens, audit log; a banner when a
 // Jira connection is paused (401/403) saying what to do.
@@ -23,6 +23,7 @@ import {
 } from './lib.js';
 import { pauseBadge, pauseControls, pauseStates, unlinkRecordButton, wireLifecycle } from './lifecycle.js';
 import { mappingEditor } from './mapping-editor.js';
+import { planCard, wirePlan } from './plan.js';
 import { tokens } from './tokens.js';
 
 const main = document.getElementById('main');
@@ -251,7 +252,13 @@ const screens = {
 
   async record(scope, host) {
     const base = `/api/v1/records/${encodeURIComponent(scope)}/${encodeURIComponent(host)}`;
-    const [r, log, { comments }] = await Promise.all([api(base), api(`${base}/log`), api(`${base}/comments`)]);
+    const [r, log, { comments }, plan] = await Promise.all([
+      api(base),
+      api(`${base}/log`),
+      api(`${base}/comments`),
+      // What the next sync would do (from the store: no Jira call); its error is shown in its card.
+      api(`${base}/plan`).catch((err) => err),
+    ]);
     const fieldsOf = (f) => {
       if (!f) return '';
       if (Array.isArray(f)) return f.join(', ');
@@ -278,6 +285,7 @@ const screens = {
       </dl>
       ${r.sync.error ? `<div class="card err-box" role="alert"><b>Last sync failed:</b> ${esc(r.sync.error.message)}${r.sync.state === 'failed' ? `<p class="small">Fix the cause (in Jira or in the mapping), then retry.</p>${retryButton(r)}<span class="retry-out" role="status"></span>` : ''}</div>` : ''}
       ${r.sync.warnings?.length ? `<div class="card warn-box">${r.sync.warnings.map((w) => `<p>⚠ ${esc(w)}</p>`).join('')}</div>` : ''}
+      ${planCard(plan, r.link?.state === 'linked')}
       <div class="two-col">
       <section class="card"><h2>Timeline</h2><ol class="timeline" id="timeline">
       ${log.entries
@@ -298,6 +306,7 @@ const screens = {
         )
         .join('')}</ul>${comments.length ? '' : '<p class="muted">No comments.</p>'}</section></div>`;
     wireRetry(main);
+    wirePlan(main, base);
     wireLifecycle(
       main,
       () => screens.record(scope, host),

@@ -732,6 +732,49 @@ describe.skipIf(noBrowser)('web console in Chromium: a new user’s path', () =>
     await shot('19c-record-unlinked');
   });
 
+  it('the record page shows what the next sync would do and why, and checks it against Jira', async () => {
+    // A change the sync has not sent yet: the mapping paused, the record's title edited.
+    expect((await api('/api/v1/mappings/stackflow-ops/pause', { method: 'POST' })).status).toBeLessThan(300);
+    const before = await json<{ version: number }>('/api/v1/records/stackflow/inc-101');
+    const put = await api('/api/v1/records/stackflow/inc-101', {
+      method: 'PUT',
+      body: JSON.stringify({
+        kind: 'incident',
+        title: 'Payment webhook retries drained',
+        description: 'From **StackFlow**',
+        status: 'new',
+        severity: 'P1',
+        custom: { runbook: 'Restart the checkout pods.' },
+      }),
+    });
+    expect(put.status).toBeLessThan(300);
+    await waitFor(
+      async () => (await json<{ version: number }>('/api/v1/records/stackflow/inc-101')).version > before.version,
+    );
+    await page.goto(`${svc.url}/console/#/record/stackflow/inc-101`);
+    await page.waitForSelector('#plan-summary');
+    // One line, then the steps with the rule behind each (the summary as the link's mapping renders it).
+    expect(await text('#plan-summary')).toMatch(
+      /^next sync: set summary (\[P1\] )?Payment webhook retries drained — 2 Jira calls$/,
+    );
+    expect(await text('#plan-source')).toMatch(/as last agreed/);
+    expect(await page.$$eval('#plan-steps li', (l) => l.map((x) => x.getAttribute('data-op')))).toEqual([
+      'read',
+      'edit',
+    ]);
+    expect(await text('#plan-steps li[data-op="edit"] .plan-rule')).toBe('the host changed it');
+    // Checked against Jira: one read of the issue, the same plan.
+    await page.click('#plan-check');
+    await until(`document.querySelector('#plan-source')?.textContent.includes('Checked against Jira')`);
+    expect(await text('#plan-summary')).toMatch(/^next sync: set summary/);
+    await shot('19d-record-plan');
+    expect((await api('/api/v1/mappings/stackflow-ops/resume', { method: 'POST' })).status).toBeLessThan(300);
+    await waitFor(
+      async () =>
+        (await json<{ sync: { state: string } }>('/api/v1/records/stackflow/inc-101')).sync.state === 'synced',
+    );
+  });
+
   it('the audit log (admins) shows who changed what, each change as before/after, secrets masked', async () => {
     expect(await text('#whoami')).toBe('console admin · admin');
     await page.click('nav a[data-nav=audit]');
