@@ -10,6 +10,7 @@ import type { Database } from '../store/schema.js';
 import type { Store } from '../store/store.js';
 import { acquireCreateLock, releaseCreateLock } from './create-lock.js';
 import { ensureConfigRows } from './config-rows.js';
+import { recordSyncFailure } from './failure-episode.js';
 import { desiredFields, encodeField, type EncodeContext } from './desired.js';
 import { BACKFILL_JOB } from './record-data.js';
 import { disabledBy } from './pause.js';
@@ -332,11 +333,8 @@ export function createBackfill(deps: BackfillDeps) {
             await enqueueOutbound(queue, trx, r.record.id);
           } else {
             const error = { code: 'JIRA_BAD_REQUEST', message: r.error ?? 'Jira rejected this issue' };
-            await trx
-              .updateTable('records')
-              .set({ sync_state: 'failed', last_error: toJson(error) })
-              .where('id', '=', r.record.id)
-              .execute();
+            // Failed for good: the host hears record.sync_failed once for it (./failure-episode.ts).
+            await recordSyncFailure(trx, store.dialect, r.record.id, error, 'failed', t2, 'failed');
             await trx
               .insertInto('sync_log')
               .values({

@@ -56,6 +56,37 @@ describeEachEngine('backfill with bulk create', ({ fresh }) => {
     expect(h.sandbox.state.issue(first.link!.issue_key!)!.statusId).toBe(SEED.status.open);
   });
 
+  it('a record Jira refuses in the bulk create fails for good and the host hears record.sync_failed once', async () => {
+    for (let n = 0; n < 3; n++) {
+      await h.engine.records.upsertRecord({
+        scope: 'astra-web',
+        hostId: `bf-refused-${n}`,
+        kind: 'vulnerability',
+        title: `Refused backfill ${n}`,
+        status: 'open',
+        severity: 'high',
+        // Jira refuses a label over 255 characters: this one element of the bulk create fails.
+        labels: n === 1 ? ['x'.repeat(300)] : ['backfill'],
+      });
+    }
+    const started = await h.engine.backfill.start({ scope: 'astra-web' });
+    await h.engine.backfill.run(started.id);
+    const p = (await h.engine.backfill.get(started.id))!;
+    expect(p).toMatchObject({ state: 'done', total: 3, done: 2, failed: 1 });
+    const refused = await h.engine.records.getRecord('astra-web', 'bf-refused-1');
+    expect(refused.sync.state).toBe('failed');
+    const events = await db.store.db
+      .selectFrom('change_feed')
+      .select(['event', 'data'])
+      .where('record_id', '=', refused.id)
+      .where('event', '=', 'record.sync_failed')
+      .execute();
+    expect(events).toHaveLength(1);
+    const data = JSON.parse(String(events[0]!.data)) as Record<string, unknown>;
+    expect(data).toMatchObject({ code: 'JIRA_BAD_REQUEST', state: 'failed', retrying: false, attempts: 1 });
+    expect(String(data.message)).toMatch(/255/);
+  });
+
   it('a backfill interrupted after Jira created the batch adopts those issues on retry', async () => {
     for (let n = 0; n < 5; n++) {
       await h.engine.records.upsertRecord({
