@@ -258,6 +258,22 @@ const removeBtn = (list, i, what) =>
 const addBtn = (list, what) =>
   `<button type="button" class="link add-row" data-list="${list}">+ Add ${esc(what)}</button>`;
 
+/** The progress of an "apply to linked records" run (or why it could not start). */
+function applyHtml(run, error) {
+  if (error)
+    return `<div class="card err-box apply-run" role="alert"><b>Apply to linked records:</b> ${esc(error.message)}</div>`;
+  if (!run) return '';
+  const label = { running: 'running', done: 'done', cancelled: 'cancelled', failed: 'failed' }[run.state] ?? run.state;
+  const cls = run.state === 'done' ? 'synced' : run.state === 'running' ? 'pending' : 'failed';
+  return `<div class="card apply-run" data-state="${esc(run.state)}">
+    <b>Apply to linked records</b> <span class="badge ${cls}" id="apply-state">${esc(label)}</span>
+    <progress id="apply-progress" max="${Math.max(run.total, 1)}" value="${run.done}" aria-label="Records re-synced">${run.done}/${run.total}</progress>
+    <p class="small" id="apply-counts">${run.done}/${run.total} linked records re-synced — ${run.changed} changed in Jira, ${run.unchanged} already matching, ${run.failed} failed; ${run.jira_calls} Jira call${run.jira_calls === 1 ? '' : 's'}. Started ${esc(new Date(run.started_at).toLocaleString())} by ${esc(run.requested_by)}.</p>
+    ${run.error ? `<p class="error">${esc(run.error)}</p>` : ''}
+    ${run.failed ? '<p class="small">The failed records’ timelines say why (Records, filter by failed).</p>' : ''}
+  </div>`;
+}
+
 export async function mappingEditor(main, mappingId) {
   const editing = mappingId && mappingId !== 'new';
   const params = new URLSearchParams(location.hash.split('?')[1] ?? '');
@@ -283,6 +299,9 @@ export async function mappingEditor(main, mappingId) {
   let scopeRecords = [];
   let recordsError = null;
   let source = entry?.source ?? null;
+  /** The newest "apply to linked records" run of this mapping (POST/GET /api/v1/mappings/:id/apply…). */
+  let applyRun = null;
+  let applyError = null;
 
   async function loadCatalog(reload = false) {
     catalogError = null;
@@ -432,7 +451,8 @@ export async function mappingEditor(main, mappingId) {
       select({ bind: `${list}.${i}.a`, list: items, value: r.a, placeholder: `${what}…`, label: `${what} ${i + 1}` });
 
     root.innerHTML = `<p class="crumbs"><a href="#/mappings">← Mappings</a></p>
-    ${pageHead(savedId ? `Mapping <span class="mono">${esc(savedId)}</span>` : 'New mapping', 'Which host records go to which Jira project, and how their values translate. Every list comes from Jira.', `${source === 'api' ? '<button type="button" class="ghost-danger" id="delete-mapping">Delete</button>' : ''}<button type="button" class="secondary" id="reload">↻ Reload from Jira</button>`)}
+    ${pageHead(savedId ? `Mapping <span class="mono">${esc(savedId)}</span>` : 'New mapping', 'Which host records go to which Jira project, and how their values translate. Every list comes from Jira.', `${source === 'api' ? '<button type="button" class="ghost-danger" id="delete-mapping">Delete</button>' : ''}${savedId ? '<button type="button" class="secondary" id="apply-linked">Apply to linked records</button>' : ''}<button type="button" class="secondary" id="reload">↻ Reload from Jira</button>`)}
+    <div id="apply-out" aria-live="polite">${applyHtml(applyRun, applyError)}</div>
     ${source === 'file' ? '<p class="warn-box">This mapping comes from jira-bridge.yaml. Saving it here overrides the file’s version (delete the saved one to go back to the file).</p>' : ''}
     ${catalogError ? `<div class="card err-box" role="alert"><b>Could not load the lists from Jira:</b> ${esc(catalogError.message)} <a href="#/connections">Check the connection</a></div>` : ''}
     ${catalog ? `<p class="muted small" id="catalog-info">Lists from ${esc(conn?.name ?? s.connection)}, fetched ${esc(new Date(catalog.fetchedAt).toLocaleString())}: ${catalog.projects.length} projects, ${catalog.statuses.length} statuses, ${catalog.priorities.length} priorities, ${catalog.fields.length} fields.</p>` : ''}
@@ -791,6 +811,7 @@ export async function mappingEditor(main, mappingId) {
       render();
       root.querySelector('#catalog-info')?.classList.add('flash');
     } else if (t.id === 'preview-btn' || t.id === 'filter-preview') await preview();
+    else if (t.id === 'apply-linked') await applyToLinked(t);
     else if (t.id === 'delete-mapping') {
       if (!window.confirm(`Delete the mapping "${savedId}"? Records already linked keep their issues.`)) return;
       try {
@@ -807,8 +828,57 @@ export async function mappingEditor(main, mappingId) {
     void save();
   });
 
-  await Promise.all([loadCatalog(), loadRecords()]);
+  /** Shows the run where it is (without redrawing the form) and keeps it for the next render. */
+  function showApply() {
+    const out = root.querySelector('#apply-out');
+    if (out) out.innerHTML = applyHtml(applyRun, applyError);
+  }
+
+  /** Polls the run until it is over, while this mapping's screen is open. */
+  async function followApply(runId) {
+    const here = location.hash;
+    while (applyRun?.id === runId && applyRun.state === 'running' && location.hash === here) {
+      await new Promise((r) => setTimeout(r, 500));
+      try {
+        applyRun = await api(`/api/v1/mappings/${encodeURIComponent(savedId)}/apply/${encodeURIComponent(runId)}`);
+        applyError = null;
+      } catch (err) {
+        applyError = err;
+      }
+      showApply();
+    }
+  }
+
+  async function applyToLinked(button) {
+    const ok = window.confirm(
+      `Apply the mapping "${savedId}" as it is now to every record already linked through it?\n\nEach linked record is re-synced: its Jira issue is read and what differs from the mapping is written (the record's values win). Issues that already match are left as they are.`,
+    );
+    if (!ok) return;
+    button.disabled = true;
+    try {
+      applyRun = await post(`/api/v1/mappings/${encodeURIComponent(savedId)}/apply`);
+      applyError = null;
+    } catch (err) {
+      applyError = err;
+    } finally {
+      button.disabled = false;
+    }
+    showApply();
+    if (applyRun?.state === 'running') await followApply(applyRun.id);
+  }
+
+  async function loadApplyRuns() {
+    if (!savedId || !entry) return;
+    try {
+      applyRun = (await api(`/api/v1/mappings/${encodeURIComponent(savedId)}/apply`)).runs[0] ?? null;
+    } catch {
+      applyRun = null; // a token that cannot read them: nothing to show
+    }
+  }
+
+  await Promise.all([loadCatalog(), loadRecords(), loadApplyRuns()]);
   render();
+  if (applyRun?.state === 'running') void followApply(applyRun.id);
   await templatePreview();
   if (savedId) await preview();
 }

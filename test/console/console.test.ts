@@ -469,6 +469,57 @@ describe.skipIf(noBrowser)('web console in Chromium: a new user’s path', () =>
     expect(await page.inputValue('#m-tpl-summary')).toBe('[{{ severity }}] {{ title }}');
   });
 
+  it('applies the saved templates to the records already linked: a confirmation, then the run’s progress until done', async () => {
+    // inc-100 and inc-101 were linked before the templates: their issues keep the plain titles.
+    const keyOf = async (host: string) =>
+      (await json<{ link: { issue_key: string } }>(`/api/v1/records/stackflow/${host}`)).link.issue_key;
+    const summaryOf = async (key: string) =>
+      (
+        (await (
+          await fetch(`${sb.baseUrl}/rest/api/3/issue/${key}?fields=summary`, {
+            headers: {
+              authorization: `Basic ${Buffer.from(`${sb.credentials.email}:${sb.credentials.apiToken}`).toString('base64')}`,
+            },
+          })
+        ).json()) as { fields: { summary: string } }
+      ).fields.summary;
+    const k100 = await keyOf('inc-100');
+    expect(await summaryOf(k100)).toBe('Checkout latency over 2 s');
+    await page.goto(`${svc.url}/console/#/mapping/stackflow-ops`);
+    await page.waitForSelector('#apply-linked');
+    // Dismissed: nothing starts.
+    page.once('dialog', (d) => void d.dismiss());
+    await page.click('#apply-linked');
+    expect((await json<{ runs: unknown[] }>('/api/v1/mappings/stackflow-ops/apply')).runs).toEqual([]);
+    // Confirmed: the run's progress shows until it is done.
+    page.once('dialog', (d) => {
+      expect(d.message()).toMatch(/every record already linked/);
+      void d.accept();
+    });
+    await page.click('#apply-linked');
+    await page.waitForSelector('.apply-run');
+    await until(`document.querySelector('#apply-state')?.textContent === 'done'`);
+    const counts = await text('#apply-counts');
+    expect(counts).toMatch(
+      /^(\d+)\/\1 linked records re-synced — \d+ changed in Jira, \d+ already matching, 0 failed; \d+ Jira calls/,
+    );
+    const runs = (
+      await json<{ runs: Array<{ state: string; total: number; changed: number; done: number }> }>(
+        '/api/v1/mappings/stackflow-ops/apply',
+      )
+    ).runs;
+    expect(runs).toHaveLength(1);
+    expect(runs[0]).toMatchObject({ state: 'done' });
+    expect(runs[0]!.done).toBe(runs[0]!.total);
+    expect(runs[0]!.changed).toBeGreaterThanOrEqual(2);
+    expect(await page.getAttribute('#apply-progress', 'value')).toBe(String(runs[0]!.total));
+    // The issues follow the mapping as it is now.
+    expect(await summaryOf(k100)).toBe('[P2] Checkout latency over 2 s');
+    expect(await summaryOf(await keyOf('inc-101'))).toBe('[P1] Payment webhook retries piling up');
+    await shot('13d-mapping-applied');
+    expect(await unlabelled()).toEqual([]);
+  });
+
   it('the dashboard draws sync volume, latency, Jira calls, failures and queue depth', async () => {
     await page.click('nav a[data-nav=dashboard]');
     await page.waitForSelector('.charts svg');
