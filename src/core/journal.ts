@@ -119,7 +119,15 @@ export function initialStatusOfOurCreate(
   last: StatusChange | undefined,
   entries: readonly JournalEntry[],
 ): boolean {
-  if (last !== undefined) return false;
+  return last === undefined && madeByOurCreate(issueId, entries);
+}
+
+/**
+ * Whether a journaled create of ours that may have reached Jira made this issue (its target, once
+ * Jira answered; unknown while in flight): its status work may not have run yet, so the record's
+ * status was never agreed with Jira — it is what our create set out to walk the issue to.
+ */
+export function madeByOurCreate(issueId: string, entries: readonly JournalEntry[]): boolean {
   return mayHaveWritten(entries).some((e) => e.intent.op === 'create' && (e.target === null || e.target === issueId));
 }
 

@@ -2,8 +2,10 @@
  * Inbound sync (Jira issue → host record), as a queue job handler.
  *
  * A job names an issue (connection + issue id); it never trusts a delivery's payload for values.
- * It reads the issue's current state once and runs every mapped field through the three-way rule
- * (src/core/merge.ts) against the bases the outbound engine keeps. So:
+ * It reads the issue's current state once, then the record, its bases and the journal, and asks
+ * the pure planner (src/core/plan-inbound.ts, fed by ./plan-inbound-input.ts) what changes: every
+ * mapped field goes through the three-way rule (src/core/merge.ts) against the bases the outbound
+ * engine keeps. This file executes the plan (store writes in one transaction). So:
  *  - an echo of our own write compares equal to the base and changes nothing (deliveries whose
  *    actor is our own account are recognised first and cost no call at all);
  *  - duplicated, late and reordered deliveries all lead to the same read of the current state;
@@ -22,43 +24,41 @@ import { jiraChangeTime } from './plan-input.js';
 import { createHash } from 'node:crypto';
 import type { Kysely, Selectable } from 'kysely';
 import { AppError, isAppError } from '../core/errors.js';
-import { decideField, hostStatusFor, reopenAllowed, sameValue, type Conflict } from '../core/merge.js';
+import { hostStatusFor, type Conflict } from '../core/merge.js';
 import { appendChange } from '../host/feed.js';
 import type { Logger } from '../log/logger.js';
 import type { Queue } from '../queue/queue.js';
 import type { Job, JobHandler } from '../queue/types.js';
 import { newId } from '../store/ids.js';
 import { fromJson, toJson } from '../store/json.js';
-import type { Database, LinksTable, RecordsTable, ReworkLinksTable } from '../store/schema.js';
+import type { Database, LinksTable, ReworkLinksTable } from '../store/schema.js';
 import type { Store } from '../store/store.js';
 import type { AttachmentStore } from './attachment-store.js';
 import { ensureConfigRows } from './config-rows.js';
-import { desiredFields, desiredStatus, missingMappingLabels, normalizeText, templated } from './desired.js';
+import { desiredFields, desiredStatus, missingMappingLabels } from './desired.js';
 import { planAttachments, tooLargeNote, type AttachmentPlan } from './inbound-attachments.js';
 import { importDecision } from './import-scope.js';
 import {
-  applyToHost,
   ASSIGNEE_WARNING_BASE,
   flowsIn,
   inboundSettings,
-  isHiddenPerson,
   unmatchedAssigneeWarning,
-  jiraSide,
   recordDataFromIssue,
   samePerson,
-  sameText,
 } from './inbound-mapping.js';
-import { jiraTextToMarkdown } from './markup-in.js';
 import { enqueueOutbound } from './records.js';
 import { openJournal } from './journal.js';
-import {
-  initialStatusOfOurCreate,
-  journaledValues,
-  ourBase,
-  ourStatusChange,
-  type JournalEntry,
-} from '../core/journal.js';
 import { recordJobKey } from './record-data.js';
+import {
+  HOST_STATUS_BASE,
+  inboundEvents,
+  planComments,
+  planInbound,
+  STATUS_BASE,
+  TARGET_STATUS_BASE,
+  type CommentPlan,
+} from '../core/plan-inbound.js';
+import { inboundPlanInput, jiraChangeAuthor, jiraCommentsIn } from './plan-inbound-input.js';
 import { whoChanged, type AuthoredChange, type JiraUserView } from './jira-user.js';
 import type {
   JiraAttachmentState,
@@ -148,7 +148,6 @@ export interface SyncIssueRun {
   /** The record's outbound sync runs right after in the same job: nothing is queued for it. */
   outboundFollows?: boolean;
 }
-type RecordRow = Selectable<RecordsTable>;
 
 interface PendingDelivery {
   id: string;
@@ -202,21 +201,13 @@ const noAttachmentChange = (): AttachmentChange => ({ added: [], not_downloaded:
 const attachmentsChanged = (a: AttachmentChange): boolean =>
   a.added.length + a.not_downloaded.length + a.deleted.length > 0;
 
-const STATUS_BASE = 'status';
-const HOST_STATUS_BASE = 'host:status';
-const TARGET_STATUS_BASE = 'target:status';
-
 /** When Jira last changed the field behind a base name (changelog), else the issue's `updated`. */
 export { jiraChangeTime };
 
 /** How long a create of ours may take before a new issue of its project is no longer assumed to be it. */
 const CREATE_IN_FLIGHT_MS = 2 * 60_000;
 
-/** Who made Jira's last change of the field behind a base name (the changelog entry's author). */
-export function jiraChangeAuthor(state: JiraIssueState, key: string, mapping: OutboundMapping): JiraPerson | null {
-  const id = key.startsWith('custom:') ? (mapping.fields.find((f) => `custom:${f.host}` === key)?.jira ?? key) : key;
-  return state.fieldAuthors?.[id.toLowerCase()] ?? null;
-}
+export { jiraChangeAuthor };
 
 /** The changes of the changed fields, with their authors and times, for whoChanged. */
 function fieldChanges(state: JiraIssueState, keys: readonly string[], mapping: OutboundMapping): AuthoredChange[] {
@@ -330,262 +321,90 @@ export function createInboundHandler(deps: InboundDeps): {
       .execute();
   }
 
-  /** Compares every field; mutates `data` and `newBases` with what Jira's side brings. */
-  function mergeFields(
-    state: JiraIssueState,
-    record: RecordRow,
-    data: RecordData,
-    mapping: OutboundMapping,
-    bases: Map<string, unknown>,
-    newBases: Map<string, unknown>,
-    flavour: 'cloud' | 'datacenter',
-    outcome: InboundOutcome,
-    journal: readonly JournalEntry[] = [],
-  ): boolean {
-    const desired = desiredFields(data, mapping, record);
-    const hostTimes = fromJson<Record<string, number>>(record.field_times) ?? {};
-    let toJira = false;
-    for (const f of jiraSide(state, mapping, flavour)) {
-      if (!flowsIn(f.direction, mapping) && f.lock !== 'jira') continue;
-      // Jira's assignee is one the record can match again: a standing warning about it clears.
-      if (f.key === 'assignee' && !isHiddenPerson(f.value)) outcome.assigneeWarning = null;
-      // A value an interrupted outbound job of ours sent (journaled) is ours, whatever its time:
-      // the base, never a Jira user's change.
-      const base = ourBase(bases.get(f.key), f.value, journaledValues(journal, f.key), (a, b) =>
-        f.text ? sameText(a, b, flavour) : sameValue(a, b),
-      );
-      const hostVal = desired.has(f.key) ? desired.get(f.key)!.value : f.key.startsWith('custom:') ? null : undefined;
-      if (hostVal === undefined && f.key !== 'priority') continue;
-      // Texts: Jira holds the round trip of what was written; see it as what was written.
-      let jiraVal = f.value;
-      if (f.text) {
-        if (base !== undefined && sameText(f.value, base, flavour)) jiraVal = base;
-        else if (sameText(f.value, hostVal, flavour)) jiraVal = hostVal;
-      }
-      // Priority: the host's side is the severity; it is unchanged while the base maps to it.
-      let hostSide = hostVal;
-      if (f.key === 'priority') {
-        const probe: RecordData = { ...data };
-        const unchanged =
-          base !== undefined && applyToHost(probe, 'priority', base, mapping).ok && probe.severity === data.severity;
-        hostSide = unchanged || hostVal === undefined ? base : hostVal;
-      }
-      const d = decideField({
-        base,
-        host: hostSide,
-        jira: jiraVal,
-        direction: flowsIn(f.direction, mapping) ? (f.direction ?? 'both') : 'to_jira',
-        lock: f.lock,
-        hostChangedAt: hostTimes[f.key] ?? record.updated_at,
-        jiraChangedAt: jiraChangeTime(state, f.key, mapping),
-      });
-      if (d.action === 'none' || d.action === 'blocked') continue;
-      if (d.action === 'agree') {
-        if (base === undefined || !sameValue(base, d.value)) newBases.set(f.key, d.value);
-        continue;
-      }
-      if (d.conflict) {
-        outcome.conflicts.push({ field: f.key, ...d.conflict });
-        log?.info({ recordId: record.id, field: f.key, winner: d.conflict.winner }, 'conflict resolved');
-      }
-      if (d.action === 'to_jira') {
-        // The host won a conflict: agree on what Jira holds now, so the outbound job writes the
-        // host's value against it in full (labels go as add/remove against the base: against the
-        // older base, a label added in Jira would survive the host's newer set).
-        if (d.conflict) newBases.set(f.key, jiraVal);
-        toJira = true;
-        continue;
-      }
-      if (templated(f.key, mapping)) {
-        // Rendered from the mapping's template: the record's fields are its inputs, and Jira's text
-        // cannot go back into them. The base stays the rendered text, so Jira's edit stays in Jira
-        // until a change of the record renders a different text (then the newer change wins).
-        outcome.warnings.push(
-          `${f.key} was changed in Jira; it is rendered from the mapping's template (templates.${f.key}), so the record keeps its fields`,
-        );
-        continue;
-      }
-      if (f.key === 'assignee' && isHiddenPerson(d.value)) {
-        // Jira's assignee has no email the record can match: the mapping's rule decides, and the
-        // record says so until it can match again. Unassigned, the agreed value is "nobody" (so
-        // the host's null is no change to push back over Jira's assignee).
-        const rule = inboundSettings(mapping).assigneeUnmatched ?? 'unassign';
-        if (rule === 'unassign') {
-          if (data.assignee_email !== null) {
-            data.assignee_email = null;
-            outcome.fields.push('assignee');
-          }
-          newBases.set('assignee', null);
-        }
-        outcome.assigneeWarning = unmatchedAssigneeWarning(state.assignee, rule, data.assignee_email);
-        outcome.warnings.push(outcome.assigneeWarning);
-        continue;
-      }
-      const applied = applyToHost(data, f.key, d.value, mapping);
-      if (!applied.ok) {
-        outcome.warnings.push(applied.warning);
-        if (!(d.value !== null && typeof d.value === 'object' && 'hidden' in d.value)) newBases.set(f.key, d.value);
-        continue;
-      }
-      newBases.set(f.key, d.value);
-      outcome.fields.push(f.key);
-    }
-    return toJira;
-  }
-
-  /** Status: Jira's status (by id, name or category) → the host status, under the reopen policy. */
-  function mergeStatus(
-    state: JiraIssueState,
-    record: RecordRow,
-    data: RecordData,
-    mapping: OutboundMapping,
-    bases: Map<string, unknown>,
-    newBases: Map<string, unknown>,
-    outcome: InboundOutcome,
-    journal: readonly JournalEntry[] = [],
-  ): boolean {
-    if (!flowsIn(mapping.builtinDirections?.status, mapping)) return false;
-    const base = bases.get(STATUS_BASE) as string | undefined;
-    if (base !== undefined && base.toLowerCase() === state.status.name.toLowerCase()) return false;
-    // The last move is a hop of our own interrupted walk (journaled): no Jira user's change; the
-    // outbound job (queued again after the crash) finishes the walk.
-    if (ourStatusChange(state.lastStatusChange, journal)) return false;
-    // Jira's initial status, set by our own journaled create, with no status change since: the
-    // status walk of that create was cut off (a crash after the link was saved). No Jira user's
-    // change either: the record's status stands and the outbound job walks the issue to it.
-    if (initialStatusOfOurCreate(state.id, state.lastStatusChange, journal)) return false;
-    const inbound = inboundSettings(mapping);
-    const next = hostStatusFor(state.status, inbound.statusIn, inbound.statusInDefault);
-    newBases.set(STATUS_BASE, state.status.name);
-    if (next === null) {
-      outcome.warnings.push(`Jira status "${state.status.name}" has no host status in the mapping (status.in)`);
-      return false;
-    }
-    const hostBase = bases.get(HOST_STATUS_BASE) as string | undefined;
-    const hostChanged = hostBase !== undefined && hostBase !== data.status;
-    if (hostChanged && data.status !== next) {
-      const hostTimes = fromJson<Record<string, number>>(record.field_times) ?? {};
-      const hostWins = (hostTimes.status ?? record.updated_at) > jiraChangeTime(state, 'status', mapping);
-      outcome.conflicts.push({
-        field: 'status',
-        winner: hostWins ? 'host' : 'jira',
-        rule: 'newest',
-        lost: hostWins ? state.status.name : data.status,
-      });
-      if (hostWins) {
-        newBases.delete(STATUS_BASE);
-        newBases.set(STATUS_BASE, state.status.name);
-        // The host's status is pushed by its outbound job. Forget the host status last pushed, so
-        // that job does the status work even if the host returns to that value in the meantime
-        // (it would otherwise read "unchanged since pushed" while Jira has moved away).
-        newBases.set(HOST_STATUS_BASE, null);
-        return true;
-      }
-    }
-    if (!reopenAllowed(data.status, next, mapping.closedStatuses, inbound.reopenFromJira)) {
-      outcome.warnings.push(
-        `Jira moved the issue to "${state.status.name}" but the mapping forbids reopening a closed record from Jira; the record stays "${data.status}"`,
-      );
-      return false;
-    }
-    if (data.status !== next) {
-      data.status = next;
-      outcome.fields.push('status');
-    }
-    newBases.set(HOST_STATUS_BASE, next);
-    const target = desiredStatus(data, mapping);
-    if (target.status !== null) newBases.set(TARGET_STATUS_BASE, target.status);
-    return false;
-  }
-
-  /** Comments: created, edited and deleted in Jira appear on the record (by Jira comment id). */
-  async function mergeComments(
-    trx: Kysely<Database>,
-    state: JiraIssueState,
-    recordId: string,
-    me: JiraPerson,
-    flavour: 'cloud' | 'datacenter',
-    outcome: InboundOutcome,
-    /** A rework task's comments (null: the record's primary issue): each issue's comments apart. */
-    sourceIssueId: string | null = null,
-  ): Promise<void> {
-    const links = await trx
+  /** The record's comment links of an issue (null: the record's primary issue, else a rework task). */
+  async function commentLinks(db: Kysely<Database>, recordId: string, sourceIssueId: string | null) {
+    const rows = await db
       .selectFrom('comment_links')
       .select(['id', 'jira_comment_id', 'origin', 'base_body', 'deleted'])
       .where('record_id', '=', recordId)
       .where('jira_issue_id', sourceIssueId === null ? 'is' : '=', sourceIssueId)
       .execute();
-    const byJiraId = new Map(links.filter((l) => l.jira_comment_id).map((l) => [l.jira_comment_id!, l]));
-    const inJira = new Set(state.comments.map((c) => c.id));
+    return rows.map((l) => ({
+      id: l.id,
+      jiraCommentId: l.jira_comment_id,
+      origin: l.origin,
+      baseBody: l.base_body,
+      deleted: l.deleted === 1,
+    }));
+  }
+
+  /** Writes a comment plan (planComments) in the run's transaction: each Jira comment once. */
+  async function applyComments(
+    trx: Kysely<Database>,
+    plan: CommentPlan,
+    state: JiraIssueState,
+    recordId: string,
+    outcome: InboundOutcome,
+    /** A rework task's comments (null: the record's primary issue): each issue's comments apart. */
+    sourceIssueId: string | null = null,
+  ): Promise<void> {
     const t = now();
-    for (const c of state.comments) {
-      const known = byJiraId.get(c.id);
-      const md = normalizeText(jiraTextToMarkdown(c.body, flavour));
-      if (!known) {
-        // Our own comments are linked by the job that posts them; an unlinked one of ours is a
-        // post still in flight (the outbound job recognises it), never a new Jira comment.
-        if (samePerson(c.author, me)) continue;
-        const id = newId(c.created || t);
-        const author = c.author
-          ? c.author.email
-            ? `${c.author.displayName} <${c.author.email}>`
-            : c.author.displayName
-          : null;
-        const inserted = await trx
-          .insertInto('comment_links')
-          .values({
-            id,
-            record_id: recordId,
-            host_comment_id: null,
-            jira_comment_id: c.id,
-            jira_issue_id: sourceIssueId,
-            origin: 'jira',
-            base_body: md,
-            deleted: 0,
-            created_at: c.created || t,
-            updated_at: t,
-          })
-          .onConflict((oc) => oc.columns(['record_id', 'jira_comment_id']).doNothing())
-          .executeTakeFirst();
-        if (Number(inserted.numInsertedOrUpdatedRows ?? 0n) === 0) continue;
-        await trx
-          .insertInto('record_comments')
-          .values({
-            id,
-            record_id: recordId,
-            author,
-            body: md,
-            origin: 'jira',
-            internal: c.internal ? 1 : 0,
-            deleted: 0,
-            created_at: c.created || t,
-            updated_at: c.updated || t,
-          })
-          .execute();
-        outcome.comments.created++;
-        outcome.commentAuthors.push({ person: c.author, at: c.created || t });
-        continue;
-      }
-      if (known.deleted || known.origin !== 'jira') continue;
-      if (known.base_body !== md) {
-        await trx
-          .updateTable('record_comments')
-          .set({ body: md, internal: c.internal ? 1 : 0, updated_at: c.updated || t })
-          .where('id', '=', known.id)
-          .execute();
-        await trx
-          .updateTable('comment_links')
-          .set({ base_body: md, updated_at: t })
-          .where('id', '=', known.id)
-          .execute();
-        outcome.comments.updated++;
-        outcome.commentAuthors.push({ person: c.author, at: c.updated || t });
-      }
+    const byId = new Map(state.comments.map((c) => [c.id, c]));
+    for (const c of plan.add) {
+      const person = byId.get(c.id)?.author ?? null;
+      const id = newId(c.created || t);
+      const author = person ? (person.email ? `${person.displayName} <${person.email}>` : person.displayName) : null;
+      const inserted = await trx
+        .insertInto('comment_links')
+        .values({
+          id,
+          record_id: recordId,
+          host_comment_id: null,
+          jira_comment_id: c.id,
+          jira_issue_id: sourceIssueId,
+          origin: 'jira',
+          base_body: c.body,
+          deleted: 0,
+          created_at: c.created || t,
+          updated_at: t,
+        })
+        .onConflict((oc) => oc.columns(['record_id', 'jira_comment_id']).doNothing())
+        .executeTakeFirst();
+      if (Number(inserted.numInsertedOrUpdatedRows ?? 0n) === 0) continue;
+      await trx
+        .insertInto('record_comments')
+        .values({
+          id,
+          record_id: recordId,
+          author,
+          body: c.body,
+          origin: 'jira',
+          internal: c.internal ? 1 : 0,
+          deleted: 0,
+          created_at: c.created || t,
+          updated_at: c.updated || t,
+        })
+        .execute();
+      outcome.comments.created++;
+      outcome.commentAuthors.push({ person, at: c.created || t });
     }
-    for (const l of links) {
-      if (!l.jira_comment_id || l.deleted || inJira.has(l.jira_comment_id)) continue;
-      await trx.updateTable('comment_links').set({ deleted: 1, updated_at: t }).where('id', '=', l.id).execute();
-      await trx.updateTable('record_comments').set({ deleted: 1, updated_at: t }).where('id', '=', l.id).execute();
+    for (const { linkId, comment: c } of plan.update) {
+      await trx
+        .updateTable('record_comments')
+        .set({ body: c.body, internal: c.internal ? 1 : 0, updated_at: c.updated || t })
+        .where('id', '=', linkId)
+        .execute();
+      await trx
+        .updateTable('comment_links')
+        .set({ base_body: c.body, updated_at: t })
+        .where('id', '=', linkId)
+        .execute();
+      outcome.comments.updated++;
+      outcome.commentAuthors.push({ person: byId.get(c.id)?.author ?? null, at: c.updated || t });
+    }
+    for (const id of plan.delete) {
+      await trx.updateTable('comment_links').set({ deleted: 1, updated_at: t }).where('id', '=', id).execute();
+      await trx.updateTable('record_comments').set({ deleted: 1, updated_at: t }).where('id', '=', id).execute();
       outcome.comments.deleted++;
     }
   }
@@ -806,25 +625,35 @@ export function createInboundHandler(deps: InboundDeps): {
       outcome.action = 'unlinked';
       return outcome;
     }
+    // Reads, then the plan (src/core/plan-inbound.ts), then the store writes in one transaction.
     const data = fromJson<RecordData>(record.data)!;
-    const before = toJson(data);
     const bases = new Map(
       (
         await store.db.selectFrom('field_bases').select(['field', 'value']).where('record_id', '=', record.id).execute()
       ).map((r) => [r.field, fromJson(r.value)]),
     );
-    const newBases = new Map<string, unknown>();
-    const flavour = jira.flavour;
-    const journal = await openJournal(store.db, record.id);
-    const push1 = mergeFields(state, record, data, mapping, bases, newBases, flavour, outcome, journal);
-    const push2 = mergeStatus(state, record, data, mapping, bases, newBases, outcome, journal);
-    // The standing warning about an unmatched assignee: raised (new or changed), or cleared.
-    const standing = bases.get(ASSIGNEE_WARNING_BASE) as string | null | undefined;
-    const raised = typeof outcome.assigneeWarning === 'string' && outcome.assigneeWarning !== standing;
-    if (raised || (outcome.assigneeWarning === null && typeof standing === 'string'))
-      newBases.set(ASSIGNEE_WARNING_BASE, outcome.assigneeWarning ?? null);
-    const moved = state.key !== link.issue_key;
-    const changed = toJson(data) !== before;
+    const plan = planInbound(
+      inboundPlanInput({
+        state,
+        record,
+        data,
+        mapping,
+        bases,
+        journal: await openJournal(store.db, record.id),
+        flavour: jira.flavour,
+        me,
+        linkedKey: link.issue_key,
+        commentLinks: inbound.comments ? await commentLinks(store.db, record.id, null) : null,
+        hostTimes: fromJson<Record<string, number>>(record.field_times) ?? {},
+      }),
+    );
+    outcome.fields = plan.fields;
+    outcome.conflicts = plan.conflicts;
+    outcome.warnings = plan.warnings;
+    outcome.assigneeWarning = plan.assigneeWarning;
+    for (const c of plan.conflicts)
+      log?.info({ recordId: record.id, field: c.field, winner: c.winner }, 'conflict resolved');
+    const { changed, moved, raised } = plan;
     const attachmentWork = await fetchAttachments(jira, record.id, mapping, state, me, countCall);
     await store.transaction(async (trx) => {
       // The record may have changed since it was read (a host upsert): only apply on top of
@@ -832,7 +661,7 @@ export function createInboundHandler(deps: InboundDeps): {
       if (changed) {
         const r = await trx
           .updateTable('records')
-          .set({ data: toJson(data), version: record.version + 1 })
+          .set({ data: toJson(plan.data), version: record.version + 1 })
           .where('id', '=', record.id)
           .where('version', '=', record.version)
           .executeTakeFirst();
@@ -843,15 +672,14 @@ export function createInboundHandler(deps: InboundDeps): {
           });
         }
       }
-      for (const [k, v] of newBases) await writeBase(trx, record.id, k, v);
-      if (inbound.comments) await mergeComments(trx, state, record.id, me, flavour, outcome);
+      for (const [k, v] of plan.bases) await writeBase(trx, record.id, k, v);
+      if (plan.comments) await applyComments(trx, plan.comments, state, record.id, outcome);
       outcome.attachments = await saveAttachments(
         trx,
         record.id,
         attachmentWork,
         inbound.attachments?.maxBytes ?? Number.MAX_SAFE_INTEGER,
       );
-      const attachmentsChange = attachmentsChanged(outcome.attachments);
       await trx
         .updateTable('links')
         .set({
@@ -861,80 +689,66 @@ export function createInboundHandler(deps: InboundDeps): {
         })
         .where('record_id', '=', record.id)
         .execute();
-      const commentsChanged = outcome.comments.created + outcome.comments.updated + outcome.comments.deleted > 0;
       if (moved) outcome.extra = { ...outcome.extra, moved_from: link.issue_key, issue_key: state.key };
-      if (changed || commentsChanged || attachmentsChange || moved || outcome.conflicts.length) {
-        outcome.verdict = 'applied';
-        outcome.action = changed
-          ? 'updated'
-          : moved
-            ? 'moved'
-            : commentsChanged
-              ? 'comments'
-              : attachmentsChange
-                ? 'attachments'
-                : 'conflict';
-        // Who changed it: per event, the author of its newest change, else the delivery's user.
-        const who = {
-          fields: whoChanged(fieldChanges(state, outcome.fields, mapping), deliveryUsers, me),
-          comments: whoChanged(outcome.commentAuthors, deliveryUsers, me),
-          attachments: whoChanged(
-            outcome.attachments.added
-              .concat(outcome.attachments.not_downloaded)
-              .map((a) => state.attachments?.find((x) => x.id === a.jira_attachment_id))
-              .map((a) => ({ person: a?.author ?? null, at: a?.created ?? 0 })),
-            deliveryUsers,
-            me,
-          ),
-          moved: whoChanged(fieldChanges(state, ['project', 'key'], mapping), deliveryUsers, me),
-        };
-        const logged = changed
-          ? who.fields
-          : moved
-            ? who.moved
-            : commentsChanged
-              ? who.comments
-              : attachmentsChange
-                ? who.attachments
-                : who.fields;
-        await logInbound(trx, record.id, outcome.action, calls(), jobId, {
+      const c = outcome.comments;
+      const ev = inboundEvents({
+        changed,
+        comments: c.created + c.updated + c.deleted,
+        attachments: attachmentsChanged(outcome.attachments),
+        moved,
+        conflicts: outcome.conflicts.length,
+        warnings: outcome.warnings.length,
+        raised,
+      });
+      outcome.verdict = ev.verdict;
+      outcome.action = ev.action;
+      // Who changed it: per event, the author of its newest change, else the delivery's user.
+      const who = {
+        fields: whoChanged(fieldChanges(state, outcome.fields, mapping), deliveryUsers, me),
+        comments: whoChanged(outcome.commentAuthors, deliveryUsers, me),
+        attachments: whoChanged(
+          outcome.attachments.added
+            .concat(outcome.attachments.not_downloaded)
+            .map((a) => state.attachments?.find((x) => x.id === a.jira_attachment_id))
+            .map((a) => ({ person: a?.author ?? null, at: a?.created ?? 0 })),
+          deliveryUsers,
+          me,
+        ),
+        moved: whoChanged(fieldChanges(state, ['project', 'key'], mapping), deliveryUsers, me),
+      };
+      if (ev.verdict === 'applied') {
+        const logged = { updated: who.fields, moved: who.moved, comments: who.comments, attachments: who.attachments };
+        await logInbound(trx, record.id, ev.action, calls(), jobId, {
           fields: {
             changed: outcome.fields,
             conflicts: outcome.conflicts,
             warnings: outcome.warnings,
             comments: outcome.comments,
-            ...(attachmentsChange ? { attachments: outcome.attachments } : {}),
+            ...(ev.events.includes('record.attachments') ? { attachments: outcome.attachments } : {}),
             issue_key: state.key,
             ...outcome.extra,
-            ...byUser(logged),
+            ...byUser(ev.action in logged ? logged[ev.action as keyof typeof logged] : who.fields),
           },
         });
-        if (changed)
-          await feed(trx, record.id, 'record.updated', {
+      } else if (ev.log) {
+        await logInbound(trx, record.id, 'noop', calls(), jobId, { fields: { warnings: outcome.warnings } });
+      }
+      for (const e of ev.events) {
+        if (e === 'record.updated')
+          await feed(trx, record.id, e, {
             fields: outcome.fields,
             issue_key: state.key,
             ...(raised ? { warnings: [outcome.assigneeWarning] } : {}),
             ...byUser(who.fields),
           });
-        if (commentsChanged)
-          await feed(trx, record.id, 'record.comments', {
-            ...outcome.comments,
-            issue_key: state.key,
-            ...byUser(who.comments),
-          });
-        if (attachmentsChange)
-          await feed(trx, record.id, 'record.attachments', {
-            ...outcome.attachments,
-            issue_key: state.key,
-            ...byUser(who.attachments),
-          });
-        if (moved)
-          await feed(trx, record.id, 'record.moved', { from: link.issue_key, to: state.key, ...byUser(who.moved) });
-      } else if (outcome.warnings.length) {
-        await logInbound(trx, record.id, 'noop', calls(), jobId, { fields: { warnings: outcome.warnings } });
+        else if (e === 'record.comments')
+          await feed(trx, record.id, e, { ...outcome.comments, issue_key: state.key, ...byUser(who.comments) });
+        else if (e === 'record.attachments')
+          await feed(trx, record.id, e, { ...outcome.attachments, issue_key: state.key, ...byUser(who.attachments) });
+        else await feed(trx, record.id, e, { from: link.issue_key, to: state.key, ...byUser(who.moved) });
       }
       // A warning raised with nothing else changed still reaches the host (the record's sync.warnings too).
-      if (raised && !changed)
+      if (ev.warningOnly)
         await feed(trx, record.id, 'record.updated', {
           fields: [],
           issue_key: state.key,
@@ -942,7 +756,7 @@ export function createInboundHandler(deps: InboundDeps): {
           ...byUser(whoChanged(fieldChanges(state, ['assignee'], mapping), deliveryUsers, me)),
         });
       // The host changed too and won (or changed alone): make sure its outbound job runs.
-      if ((push1 || push2) && !outboundFollows) await enqueueOutbound(queue, trx, record.id);
+      if (plan.pushHost && !outboundFollows) await enqueueOutbound(queue, trx, record.id);
     });
     return outcome;
   }
@@ -1235,7 +1049,11 @@ export function createInboundHandler(deps: InboundDeps): {
     const deliveryUsers = deliveries.filter((d) => !echoes.includes(d)).map((d) => d.actor);
     const taskState = state.status.category === 'done' ? 'closed' : 'open';
     await store.transaction(async (trx) => {
-      await mergeComments(trx, state, rework.record_id, me, port.flavour, outcome, state.id);
+      const plan = planComments({
+        jira: jiraCommentsIn(state, me, port.flavour),
+        links: await commentLinks(trx, rework.record_id, state.id),
+      });
+      await applyComments(trx, plan, state, rework.record_id, outcome, state.id);
       if (taskState !== rework.state || state.key !== rework.issue_key) {
         await trx
           .updateTable('rework_links')

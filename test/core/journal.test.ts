@@ -5,6 +5,7 @@ import {
   hasOpenHops,
   initialStatusOfOurCreate,
   journaledValues,
+  madeByOurCreate,
   ourBase,
   ourStatusChange,
   type JournalEntry,
@@ -72,6 +73,9 @@ describe('journal rules', () => {
     // A create Jira refused made nothing; a create of another issue is not this one's.
     expect(initialStatusOfOurCreate('10001', undefined, [entry({ op: 'create', values: {} }, 'failed')])).toBe(false);
     expect(initialStatusOfOurCreate('10002', undefined, [created])).toBe(false);
+    // The create made the issue (its status never agreed) whatever the changelog says since.
+    expect(madeByOurCreate('10001', [created])).toBe(true);
+    expect(madeByOurCreate('10001', [])).toBe(false);
   });
 
   // A field synced by attempts that may die at any step: each attempt journals the host's value,
