@@ -88,6 +88,15 @@ export function unmatchedAssigneeWarning(
 }
 
 /** The email Jira reveals for a user, else a marker that never equals an email. */
+/**
+ * The email of a Jira user object's `emailAddress`, lower-cased, or null when Jira did not reveal
+ * one: absent (Cloud privacy, Data Center's email visibility "hidden") or masked (Data Center's
+ * "masked": `alice at example dot com`, not an address a record can have).
+ */
+export function jiraEmail(v: unknown): string | null {
+  return typeof v === 'string' && /^[^\s@]+@[^\s@]+$/.test(v.trim()) ? v.trim().toLowerCase() : null;
+}
+
 export function personValue(p: JiraPerson | null): string | null | { hidden: string } {
   if (!p) return null;
   if (p.email) return p.email;
@@ -134,7 +143,7 @@ function decodeCustom(raw: unknown, type: FieldMappingSnapshot['type'], flavour:
 
 function toPersonLoose(raw: unknown): JiraPerson | null {
   const x = raw as Record<string, unknown>;
-  const email = typeof x.emailAddress === 'string' && x.emailAddress ? x.emailAddress.toLowerCase() : null;
+  const email = jiraEmail(x.emailAddress);
   const id = [x.accountId, x.name, x.key].find((v) => typeof v === 'string' && v !== '') as string | undefined;
   return { ...(id ? { accountId: id } : {}), displayName: String(x.displayName ?? id ?? ''), email };
 }

@@ -42,6 +42,7 @@ import {
   ASSIGNEE_WARNING_BASE,
   flowsIn,
   inboundSettings,
+  jiraEmail,
   unmatchedAssigneeWarning,
   recordDataFromIssue,
   samePerson,
@@ -236,7 +237,7 @@ function deliveryActor(body: string): JiraPerson | null {
     ...(s('name') ? { name: s('name') } : {}),
     ...(s('key') ? { key: s('key') } : {}),
     displayName: s('displayName') ?? '',
-    email: s('emailAddress')?.toLowerCase() ?? null,
+    email: jiraEmail(u.emailAddress),
   };
 }
 

@@ -12,6 +12,7 @@ import {
   withToken,
   type TokenMarker,
 } from '../jira/idempotent-create.js';
+import { jiraEmail } from './inbound-mapping.js';
 import { markdownToJiraBody, plainText } from './markup.js';
 import type {
   IssueRef,
@@ -37,13 +38,12 @@ export function toPerson(u: unknown): JiraPerson | null {
   const x = u as Record<string, unknown>;
   const str = (k: string): string | undefined =>
     typeof x[k] === 'string' && x[k] !== '' ? (x[k] as string) : undefined;
-  const email = str('emailAddress');
   return {
     ...(str('accountId') ? { accountId: str('accountId') } : {}),
     ...(str('name') ? { name: str('name') } : {}),
     ...(str('key') ? { key: str('key') } : {}),
     displayName: str('displayName') ?? str('name') ?? str('accountId') ?? 'unknown',
-    email: email ? email.toLowerCase() : null,
+    email: jiraEmail(x.emailAddress),
   };
 }
 

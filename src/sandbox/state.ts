@@ -53,6 +53,13 @@ export class SandboxState {
   private readonly counters: Record<Counter, number> = { ...INITIAL_COUNTERS };
   /** Account id of the site administrator whose credentials the sandbox prints. */
   adminAccountId = '';
+  /**
+   * Data Center's "User email visibility" (General configuration, jira.option.emailvisible): shown
+   * (`show`, the default, and `user`: to logged-in users, which every REST caller is), left out
+   * (`hide`) or masked (`mask`: "alice at example dot com"). Cloud ignores it: there each user's
+   * profile decides (`emailVisible`).
+   */
+  emailVisibility: 'show' | 'user' | 'hide' | 'mask' = 'show';
   readonly serverTitle: string;
   private lastTime = 0;
 

@@ -3,7 +3,9 @@
  * when Jira's assignee has no email the record can match — bob hides his on Cloud — the mapping's
  * `assignee.unmatched` rule applies (unassign by default, or keep), and the record says so in
  * `sync.warnings` and in the change feed until Jira's assignee is one it can match again. Jira's
- * assignee is never changed back. Cloud: Data Center always shows a user's email.
+ * assignee is never changed back. On Cloud a user's profile hides the email (bob's); on Data Center
+ * the site's "User email visibility" hides every user's, or masks it ("alice at sandbox dot
+ * example", which is no address a record can have).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SEED } from '../../src/sandbox/seed.js';
@@ -116,5 +118,89 @@ describe('an unmatched Jira assignee (cloud)', () => {
       event: 'record.updated',
       data: { fields: [], warnings: record.sync.warnings },
     });
+  });
+});
+
+describe('an unmatched Jira assignee (datacenter: the site hides or masks emails)', () => {
+  let db: TestDb;
+  let h: InboundHarness;
+
+  beforeAll(async () => {
+    db = await freshSqlite();
+    h = await startInboundHarness(db, {
+      flavour: 'datacenter',
+      mappings: [
+        opsMapping({ inbound: inboundSettings() }), // assignee.unmatched left to its default: unassign
+        secMapping({ inbound: inboundSettings({ assigneeUnmatched: 'keep' }) }),
+      ],
+    });
+  });
+  afterAll(async () => {
+    await h?.close();
+    await db?.cleanup();
+  });
+
+  const assignedToAlice = async (scope: string, hostId: string, kind: string) => {
+    h.sandbox.state.emailVisibility = 'show';
+    await h.engine.records.upsertRecord({
+      scope,
+      hostId,
+      kind,
+      title: `Assigned ${hostId}`,
+      status: kind === 'incident' ? 'new' : 'open',
+      severity: kind === 'incident' ? 'P3' : 'high',
+      assignee_email: 'alice@sandbox.example',
+    });
+    await h.settle();
+    const key = (await h.record(scope, hostId)).link!.issue_key!;
+    expect(h.sandbox.state.issue(key)!.assigneeId).toBe(SEED.users.alice);
+    return key;
+  };
+  const assignInJira = async (key: string, name: 'alice' | 'bob') => {
+    await h.alice.editIssue(key, { fields: { assignee: { name } } });
+    await h.settle();
+  };
+  const unassigned = (who: string) =>
+    `assignee: Jira's assignee "${who}" has no email jira-bridge can match (hidden by the user's privacy settings, or none); the record is unassigned (assignee.unmatched: unassign)`;
+
+  it('an unmatched Jira assignee unassigns the record and warns (emails hidden)', async () => {
+    const key = await assignedToAlice('stackflow-incidents', 'd-1', 'incident');
+    h.sandbox.state.emailVisibility = 'hide';
+    await assignInJira(key, 'bob');
+    const record = await h.record('stackflow-incidents', 'd-1');
+    expect([record.assignee_email, record.sync.warnings]).toEqual([null, [unassigned('Bob Builder')]]);
+    // Jira keeps bob: the record's null is no change of the host's to push back.
+    expect(h.sandbox.state.issue(key)!.assigneeId).toBe(SEED.users.bob);
+  });
+
+  it('a masked email is no email either: the rule applies and the warning names the new assignee', async () => {
+    const key = (await h.record('stackflow-incidents', 'd-1')).link!.issue_key!;
+    h.sandbox.state.emailVisibility = 'mask';
+    await assignInJira(key, 'alice');
+    const record = await h.record('stackflow-incidents', 'd-1');
+    expect([record.assignee_email, record.sync.warnings]).toEqual([null, [unassigned('Alice Analyst')]]);
+    expect(h.sandbox.state.issue(key)!.assigneeId).toBe(SEED.users.alice);
+  });
+
+  it('the warning clears when the site shows emails again and Jira’s assignee can be matched', async () => {
+    const key = (await h.record('stackflow-incidents', 'd-1')).link!.issue_key!;
+    h.sandbox.state.emailVisibility = 'show';
+    await assignInJira(key, 'bob');
+    const record = await h.record('stackflow-incidents', 'd-1');
+    expect([record.assignee_email, record.sync.warnings]).toEqual(['bob@sandbox.example', []]);
+  });
+
+  it('with assignee.unmatched: keep the record keeps its assignee and warns', async () => {
+    const key = await assignedToAlice('astra-web', 'd-2', 'vulnerability');
+    h.sandbox.state.emailVisibility = 'hide';
+    await assignInJira(key, 'bob');
+    const record = await h.record('astra-web', 'd-2');
+    expect([record.assignee_email, record.sync.warnings]).toEqual([
+      'alice@sandbox.example',
+      [
+        `assignee: Jira's assignee "Bob Builder" has no email jira-bridge can match (hidden by the user's privacy settings, or none); the record keeps alice@sandbox.example (assignee.unmatched: keep)`,
+      ],
+    ]);
+    expect(h.sandbox.state.issue(key)!.assigneeId).toBe(SEED.users.bob);
   });
 });

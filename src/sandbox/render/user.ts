@@ -1,9 +1,17 @@
 import type { SandboxUser } from '../model.js';
 import { avatarUrls, type RenderContext } from './context.js';
 
+/** The emailAddress Data Center shows for a user under the site's email visibility (none when hidden). */
+export function dataCenterEmail(ctx: RenderContext, user: SandboxUser): string | undefined {
+  const v = ctx.state.emailVisibility;
+  if (v === 'hide') return undefined;
+  if (v === 'mask') return user.email.replace(/@/g, ' at ').replace(/\./g, ' dot ');
+  return user.email;
+}
+
 /**
  * A user as each flavour shows it. Cloud: `accountId`, no name/key, email only when the profile
- * allows it. Data Center: `name`/`key`, always the email, no accountId.
+ * allows it. Data Center: `name`/`key`, the email as the site's email visibility shows it, no accountId.
  */
 export function renderUser(ctx: RenderContext, user: SandboxUser): Record<string, unknown> {
   const avatars = avatarUrls(ctx, 'user', user.key.replace(/\D/g, '') || '10000');
@@ -23,7 +31,7 @@ export function renderUser(ctx: RenderContext, user: SandboxUser): Record<string
     self: `${ctx.baseUrl}/rest/api/${ctx.version}/user?username=${user.name}`,
     name: user.name,
     key: user.key,
-    emailAddress: user.email,
+    ...(dataCenterEmail(ctx, user) !== undefined ? { emailAddress: dataCenterEmail(ctx, user) } : {}),
     avatarUrls: avatars,
     displayName: user.displayName,
     active: user.active,

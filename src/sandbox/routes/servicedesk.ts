@@ -3,6 +3,7 @@ import { badRequest, JiraError, notFound } from '../errors.js';
 import type { RequestType, SandboxComment, SandboxIssue, ServiceDesk } from '../model.js';
 import { avatarUrls, jiraTime, type RenderContext } from '../render/context.js';
 import { adfToWiki, wikiToAdf } from '../render/text.js';
+import { dataCenterEmail } from '../render/user.js';
 import {
   actor,
   type Handler,
@@ -62,7 +63,13 @@ function renderJsmUser(ctx: RenderContext, accountId: string | null): Record<str
       : `${ctx.baseUrl}/rest/api/2/user?username=${user.name}`;
   return {
     ...(ctx.flavour === 'cloud' ? { accountId: user.accountId } : { name: user.name, key: user.key }),
-    ...(ctx.flavour === 'datacenter' || user.emailVisible ? { emailAddress: user.email } : {}),
+    ...(ctx.flavour === 'cloud'
+      ? user.emailVisible
+        ? { emailAddress: user.email }
+        : {}
+      : dataCenterEmail(ctx, user) !== undefined
+        ? { emailAddress: dataCenterEmail(ctx, user) }
+        : {}),
     displayName: user.displayName,
     active: user.active,
     timeZone: user.timeZone,
