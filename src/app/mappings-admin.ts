@@ -23,6 +23,7 @@ import {
 } from '../core/config-check.js';
 import { jqlFilterProblem } from '../jira/jql-check.js';
 import { AppError } from '../core/errors.js';
+import { mappingIssues } from '../config/load.js';
 import { mappingSchema, type Config, type MappingConfig } from '../config/schema.js';
 import { toOutboundMapping } from '../config/to-engine.js';
 import type { CatalogCache } from '../jira/catalog.js';
@@ -100,8 +101,12 @@ export interface MappingAdminDeps {
   now?: () => number;
 }
 
+/** Each problem at body.<path>, worded as `check` and start-up word it (the valid choices named). */
 function zodIssues(err: z.ZodError): Array<{ path: string; message: string }> {
-  return err.issues.map((i) => ({ path: ['body', ...i.path.map(String)].join('.'), message: i.message }));
+  return mappingIssues(err.issues).map((i) => ({
+    path: ['body', ...i.path.map(String)].join('.'),
+    message: i.message,
+  }));
 }
 
 export function createMappingAdmin(deps: MappingAdminDeps) {
@@ -113,7 +118,7 @@ export function createMappingAdmin(deps: MappingAdminDeps) {
 
   async function save(id: string, body: unknown, actor: string): Promise<{ entry: MappingEntry; created: boolean }> {
     const withId = body && typeof body === 'object' && !Array.isArray(body) ? { ...(body as object), id } : body;
-    const parsed = mappingSchema.safeParse(withId);
+    const parsed = mappingSchema.safeParse(withId, { reportInput: true });
     if (!parsed.success) {
       const issues = zodIssues(parsed.error);
       throw new AppError('VALIDATION_FAILED', `${issues[0]!.path}: ${issues[0]!.message}`, { details: { issues } });

@@ -109,9 +109,18 @@ function resolveEnvRefs(
   return value;
 }
 
-interface FlatIssue {
+export interface FlatIssue {
   path: PropertyKey[];
   message: string;
+}
+
+/**
+ * The problems of one mapping (as the mappings API receives it) in the words `check` and start-up
+ * use — an unknown key with the allowed ones, a value with the valid choices —, each path
+ * relative to the mapping.
+ */
+export function mappingIssues(issues: ReadonlyArray<z.core.$ZodIssue>): FlatIssue[] {
+  return flattenIssues(issues, ['mappings', 0]).map((i) => ({ path: i.path.slice(2), message: i.message }));
 }
 
 /** zod issues → one readable message per exact path (unions: the closest branch's issues). */
