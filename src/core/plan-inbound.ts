@@ -542,6 +542,18 @@ export function planInbound<D extends PlannedData>(input: InboundPlanInput<D>): 
   return plan;
 }
 
+/**
+ * An issue deleted in Jira (confirmed by a read, never by a delivery alone): the link goes; under
+ * `resolve` the record moves to the mapping's first closed status unless it is there already.
+ */
+export function planIssueDeleted(p: {
+  onJiraDelete: 'unlink' | 'resolve';
+  closeTo: string | undefined;
+  status: string;
+}): { resolveTo: string | null } {
+  return { resolveTo: p.onJiraDelete === 'resolve' && p.closeTo && p.status !== p.closeTo ? p.closeTo : null };
+}
+
 // ------------------------------------------------------------------------------------------
 // What the host hears
 // ------------------------------------------------------------------------------------------

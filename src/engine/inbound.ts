@@ -21,7 +21,6 @@
  * verdict in webhook_deliveries.
  */
 import { jiraChangeTime } from './plan-input.js';
-import { createHash } from 'node:crypto';
 import type { Kysely, Selectable } from 'kysely';
 import { AppError, isAppError } from '../core/errors.js';
 import { hostStatusFor, type Conflict } from '../core/merge.js';
@@ -36,7 +35,12 @@ import type { Store } from '../store/store.js';
 import type { AttachmentStore } from './attachment-store.js';
 import { ensureConfigRows } from './config-rows.js';
 import { desiredFields, desiredStatus, missingMappingLabels } from './desired.js';
-import { planAttachments, tooLargeNote, type AttachmentPlan } from './inbound-attachments.js';
+import {
+  attachmentsChanged,
+  inboundAttachmentIo,
+  noAttachmentChange,
+  type AttachmentChange,
+} from './inbound-attachment-io.js';
 import { importDecision } from './import-scope.js';
 import {
   ASSIGNEE_WARNING_BASE,
@@ -55,21 +59,14 @@ import {
   inboundEvents,
   planComments,
   planInbound,
+  planIssueDeleted,
   STATUS_BASE,
   TARGET_STATUS_BASE,
   type CommentPlan,
 } from '../core/plan-inbound.js';
 import { inboundPlanInput, jiraChangeAuthor, jiraCommentsIn } from './plan-inbound-input.js';
 import { whoChanged, type AuthoredChange, type JiraUserView } from './jira-user.js';
-import type {
-  JiraAttachmentState,
-  JiraIssueState,
-  JiraPerson,
-  JiraPort,
-  MappingSource,
-  OutboundMapping,
-  RecordData,
-} from './types.js';
+import type { JiraIssueState, JiraPerson, JiraPort, MappingSource, OutboundMapping, RecordData } from './types.js';
 
 export const INBOUND_JOB = 'inbound.issue';
 /** Attempts an inbound job may use (a paused connection keeps it waiting). */
@@ -183,25 +180,6 @@ interface InboundOutcome {
   assigneeWarning?: string | null;
 }
 
-/** What Jira's attachment list changed on the record (attachment link ids, for the feed and the log). */
-interface AttachmentChange {
-  added: Array<{ id: string; jira_attachment_id: string; filename: string; size: number }>;
-  not_downloaded: Array<{ id: string; jira_attachment_id: string; filename: string; size: number; note: string }>;
-  deleted: Array<{ id: string; jira_attachment_id: string; filename: string }>;
-}
-
-/** The downloads of one run, made before its transaction (no network I/O inside one). */
-interface AttachmentWork {
-  plan: AttachmentPlan;
-  stored: Map<string, { sha256: string; size: number }>;
-  notes: Map<string, string>;
-  gone: Set<string>;
-}
-
-const noAttachmentChange = (): AttachmentChange => ({ added: [], not_downloaded: [], deleted: [] });
-const attachmentsChanged = (a: AttachmentChange): boolean =>
-  a.added.length + a.not_downloaded.length + a.deleted.length > 0;
-
 /** When Jira last changed the field behind a base name (changelog), else the issue's `updated`. */
 export { jiraChangeTime };
 
@@ -255,6 +233,7 @@ export function createInboundHandler(deps: InboundDeps): {
   const { store, mappings, queue } = deps;
   const now = deps.now ?? Date.now;
   const log = deps.logger;
+  const { fetchAttachments, saveAttachments } = inboundAttachmentIo({ ...deps, now });
 
   async function pendingDeliveries(p: InboundPayload): Promise<PendingDelivery[]> {
     const rows = await store.db
@@ -410,143 +389,6 @@ export function createInboundHandler(deps: InboundDeps): {
     }
   }
 
-  /**
-   * Attachments: plans against the record's attachment links and downloads what is new (one call
-   * each) into the attachment store, before any transaction. Null when the mapping keeps Jira's
-   * attachments in Jira.
-   */
-  async function fetchAttachments(
-    jira: JiraPort,
-    recordId: string,
-    mapping: OutboundMapping,
-    state: JiraIssueState,
-    me: JiraPerson,
-    countCall: () => void,
-  ): Promise<AttachmentWork | null> {
-    const settings = inboundSettings(mapping).attachments;
-    if (!settings?.fromJira || !deps.attachments || state.attachments === null) return null;
-    const rows = await store.db
-      .selectFrom('attachment_links')
-      .select(['id', 'jira_attachment_id', 'filename', 'size', 'sha256', 'origin', 'deleted'])
-      .where('record_id', '=', recordId)
-      .execute();
-    const plan = planAttachments(
-      state.attachments,
-      rows.map((r) => ({
-        id: r.id,
-        jiraAttachmentId: r.jira_attachment_id,
-        filename: r.filename,
-        size: r.size === null ? null : Number(r.size),
-        sha256: r.sha256,
-        origin: r.origin,
-        deleted: r.deleted === 1,
-      })),
-      { maxBytes: settings.maxBytes, me },
-    );
-    const work: AttachmentWork = { plan, stored: new Map(), notes: new Map(), gone: new Set() };
-    for (const a of [...plan.download, ...plan.fill.map((f) => f.attachment)]) {
-      let bytes: Buffer;
-      countCall();
-      try {
-        bytes = await jira.downloadAttachment(a.id, a.filename);
-      } catch (err) {
-        if (isAppError(err) && err.code === 'JIRA_NOT_FOUND') {
-          work.gone.add(a.id); // deleted since the read: the next run sees it gone
-          continue;
-        }
-        if (isAppError(err) && err.code === 'JIRA_FORBIDDEN') {
-          work.notes.set(a.id, 'not downloaded: Jira denied access to its content (403); it stays in Jira');
-          continue;
-        }
-        throw err;
-      }
-      if (bytes.length > settings.maxBytes) {
-        work.notes.set(a.id, tooLargeNote(bytes.length, settings.maxBytes));
-        continue;
-      }
-      const sha256 = createHash('sha256').update(bytes).digest('hex');
-      await deps.attachments.put(sha256, bytes);
-      work.stored.set(a.id, { sha256, size: bytes.length });
-    }
-    if (plan.waiting.length) {
-      log?.debug({ recordId, attachments: plan.waiting.map((a) => a.id) }, 'attachments left to an upload in flight');
-    }
-    return work;
-  }
-
-  /** Records what fetchAttachments brought, in the run's transaction (idempotent per Jira id). */
-  async function saveAttachments(
-    trx: Kysely<Database>,
-    recordId: string,
-    work: AttachmentWork | null,
-    maxBytes: number,
-  ): Promise<AttachmentChange> {
-    const change = noAttachmentChange();
-    if (!work) return change;
-    const t = now();
-    const insert = async (a: JiraAttachmentState, sha256: string | null, size: number, note: string | null) => {
-      const id = newId(a.created || t);
-      const r = await trx
-        .insertInto('attachment_links')
-        .values({
-          id,
-          record_id: recordId,
-          host_attachment_id: null,
-          jira_attachment_id: a.id,
-          filename: a.filename,
-          size,
-          sha256,
-          origin: 'jira',
-          deleted: 0,
-          created_at: a.created || t,
-          updated_at: t,
-          mime_type: a.mimeType,
-          note,
-        })
-        .onConflict((oc) => oc.columns(['record_id', 'jira_attachment_id']).doNothing())
-        .executeTakeFirst();
-      return Number(r.numInsertedOrUpdatedRows ?? 0n) > 0 ? id : null;
-    };
-    for (const a of work.plan.download) {
-      if (work.gone.has(a.id)) continue;
-      const got = work.stored.get(a.id);
-      const note = got ? null : (work.notes.get(a.id) ?? tooLargeNote(a.size, maxBytes));
-      const id = await insert(a, got?.sha256 ?? null, got?.size ?? a.size, note);
-      if (!id) continue;
-      if (got) change.added.push({ id, jira_attachment_id: a.id, filename: a.filename, size: got.size });
-      else
-        change.not_downloaded.push({ id, jira_attachment_id: a.id, filename: a.filename, size: a.size, note: note! });
-    }
-    for (const a of work.plan.tooLarge) {
-      const note = tooLargeNote(a.size, maxBytes);
-      const id = await insert(a, null, a.size, note);
-      if (id) change.not_downloaded.push({ id, jira_attachment_id: a.id, filename: a.filename, size: a.size, note });
-    }
-    for (const { row, attachment: a } of work.plan.fill) {
-      const got = work.stored.get(a.id);
-      if (!got) continue;
-      const r = await trx
-        .updateTable('attachment_links')
-        .set({ sha256: got.sha256, size: got.size, note: null, updated_at: t })
-        .where('id', '=', row.id)
-        .where('sha256', 'is', null)
-        .executeTakeFirst();
-      if (Number(r.numUpdatedRows) > 0)
-        change.added.push({ id: row.id, jira_attachment_id: a.id, filename: a.filename, size: got.size });
-    }
-    for (const k of work.plan.deleted) {
-      const r = await trx
-        .updateTable('attachment_links')
-        .set({ deleted: 1, updated_at: t })
-        .where('id', '=', k.id)
-        .where('deleted', '=', 0)
-        .executeTakeFirst();
-      if (Number(r.numUpdatedRows) > 0)
-        change.deleted.push({ id: k.id, jira_attachment_id: k.jiraAttachmentId!, filename: k.filename });
-    }
-    return change;
-  }
-
   function mappingOf(link: LinkRow): OutboundMapping | undefined {
     const snap = link.mapping_snapshot ? (fromJson<OutboundMapping>(link.mapping_snapshot) ?? undefined) : undefined;
     return snap ?? (link.mapping_id ? mappings.byId(link.mapping_id) : undefined);
@@ -592,14 +434,14 @@ export function createInboundHandler(deps: InboundDeps): {
       // Deleted in Jira (confirmed by the read, never by the delivery alone).
       await store.transaction(async (trx) => {
         const data = fromJson<RecordData>(record.data)!;
-        let resolved = false;
-        if (
-          inbound.onJiraDelete === 'resolve' &&
-          mapping.closedStatuses[0] &&
-          data.status !== mapping.closedStatuses[0]
-        ) {
-          data.status = mapping.closedStatuses[0];
-          resolved = true;
+        const { resolveTo } = planIssueDeleted({
+          onJiraDelete: inbound.onJiraDelete,
+          closeTo: mapping.closedStatuses[0],
+          status: data.status,
+        });
+        const resolved = resolveTo !== null;
+        if (resolveTo !== null) {
+          data.status = resolveTo;
           await trx
             .updateTable('records')
             .set({ data: toJson(data), version: record.version + 1 })
