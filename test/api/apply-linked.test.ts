@@ -52,11 +52,11 @@ describeEachEngine('apply to linked records: mapping edits reach the records alr
   let alice: JiraClient;
   const dir = mkdtempSync(join(tmpdir(), 'jb-apply-'));
   const tokens: Record<string, string> = {};
+  const env: Record<string, string> = {};
 
   beforeAll(async () => {
     sb = await startSandbox({ flavour: 'cloud', port: 0 });
     writeConfig(dir, [...sandboxConnectionYaml(sb), 'mappings:', yamlOf('sec', SEC), yamlOf('ops', OPS)]);
-    const env: Record<string, string> = {};
     if (engine === 'postgres') {
       const db = await fresh({ migrate: false });
       env.DATABASE_URL = `${TEST_DATABASE_URL}?schema=${db.openOpts.schema!}`;
@@ -235,6 +235,40 @@ describeEachEngine('apply to linked records: mapping edits reach the records alr
     expect(list.json.runs.map((r: { id: string }) => r.id)).toEqual([run2.id, run1.id]);
     const audit = await api('GET', '/api/v1/audit?action=mapping.applied');
     expect(audit.json.entries.filter((e: { target: string }) => e.target === 'mapping:sec')).toHaveLength(2);
+  });
+
+  it('a run survives a restart of the service: the next one carries it on to done', async () => {
+    const keys: string[] = [];
+    for (let i = 0; i < 12; i++) {
+      await upsert('fleet', `r-${i}`, { kind: 'incident', title: `Disk ${i} filling`, status: 'new', severity: 'P3' });
+      keys.push(await linked('fleet', `r-${i}`));
+    }
+    await quiet();
+    const edited = await api('PUT', '/api/v1/mappings/ops', {
+      ...OPS,
+      priority: { ...OPS.priority, out: { ...OPS.priority.out, P5: 'Low', P3: 'High' } },
+    });
+    expect(edited.status).toBe(200);
+    // Slow Jira calls, so the run is still going when the service stops.
+    sb.knobs.set({ latencyMs: 400 });
+    const started = await api('POST', '/api/v1/mappings/ops/apply');
+    expect(started.status).toBe(202);
+    const runId = started.json.id as string;
+    await until('some records re-synced', async () => {
+      const r = await api('GET', `/api/v1/mappings/ops/apply/${runId}`);
+      return r.json.done >= 1 && r.json.state === 'running';
+    });
+    await svc.stop();
+    sb.knobs.set({ latencyMs: 0 });
+    svc = await startTestService(dir, env);
+    const run = await until('the run to be done after the restart', async () => {
+      const r = await api('GET', `/api/v1/mappings/ops/apply/${runId}`);
+      return r.json.state === 'done' ? r.json : false;
+    });
+    // i-1 (P5, already Low) and the 12 new ones (P3 → High): each re-synced once, counted once.
+    expect(run).toMatchObject({ total: 13, queued: 13, done: 13, changed: 12, unchanged: 1, failed: 0 });
+    for (const k of keys) expect((await issueOf(k)).priority).toBe('High');
+    await quiet();
   });
 
   it('refuses an unknown mapping or run (404, coded), a viewer (403), and says why', async () => {
