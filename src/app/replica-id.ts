@@ -1,10 +1,13 @@
 /**
- * This process's replica id: the owner name of its leases (host-webhook streams, sweeps), stable
- * across restarts so that a restarted process takes its own leases back at once instead of waiting
- * for them to expire (issue 16); another replica's leases are still taken only after expiry.
+ * This process's replica id: the owner name of its leases (the jobs its worker runs, host-webhook
+ * streams, sweeps), stable across restarts so that a restarted process takes its own leases back
+ * at once instead of waiting for them to expire (issue 16); another replica's leases are still
+ * taken only after expiry. Taking them back is safe only because no live process but this one
+ * holds the id (`stable`): the jobs a process with this id was running are put back in the queue
+ * at start (Queue.takeBackOwn), which a live holder would not survive.
  *
- * - Configured (`JIRA_BRIDGE_REPLICA_ID`, else `worker.replica_id`): used as given. Each replica
- *   needs its own.
+ * - Configured (`JIRA_BRIDGE_REPLICA_ID`, else `worker.replica_id`): used as given, unchecked —
+ *   it must be unique per live process (each replica its own; a restart reuses it).
  * - Otherwise `<hostname>:<token>`, the token a random one kept in `<dataDir>/replica-id` (made on
  *   first start), so the same host and data directory give the same id after a restart.
  * - Two live processes on one host with the same data directory (possible on PostgreSQL, where the

@@ -210,6 +210,10 @@ export async function startService(opts: StartServiceOptions): Promise<RunningSe
       handlers: { ...wired.engine.handlers, ...opts.handlers },
       concurrency: settings.workerConcurrency,
       leaseMs: settings.workerLeaseMs,
+      // The replica id owns the job leases too: jobs its previous life was running (killed) run
+      // again at once, not after their leases expire (no live process shares a stable id).
+      workerId: replica.id,
+      takeBackOwn: replica.stable,
       logger,
       onOutcome: (job, outcome, ms) => metrics.recordJobOutcome(job.kind, outcome, ms),
     });

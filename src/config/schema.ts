@@ -306,8 +306,10 @@ export const configSchema = z.strictObject({
       /** Seconds a claimed job stays a worker's (renewed while it runs); a dead replica's jobs wait this long. */
       lease_seconds: z.number().int().min(3).max(3600).optional(),
       /**
-       * This replica's lease owner name, stable across restarts (env JIRA_BRIDGE_REPLICA_ID); each
-       * replica its own. Default: the host name and a token kept in the data directory.
+       * This replica's lease owner name (its jobs, host-webhook streams, sweeps), stable across
+       * restarts so a restarted process takes its own leases back at once (env
+       * JIRA_BRIDGE_REPLICA_ID); unique per live process. Default: the host name and a token kept
+       * in the data directory.
        */
       replica_id: z.string().min(1).max(200).optional(),
     })

@@ -415,7 +415,7 @@ export class Queue {
       .orderBy('j.id');
   }
 
-  /** Returns expired leases to the queue, dead-lettering jobs that used their last attempt. */
+  /** Returns jobs whose lease expired to the queue, dead-lettering jobs that used their last attempt. */
   async #reapExpired(trx: Kysely<Database>, now: number): Promise<void> {
     let q = trx
       .selectFrom('jobs')
@@ -426,34 +426,80 @@ export class Queue {
       .limit(100);
     // Concurrent claimers each reap what the others are not already reaping: no lock waits.
     if (this.#store.dialect === 'postgres') q = q.forUpdate().skipLocked();
-    const expired = await q.execute();
-    for (const j of expired) {
-      const error: JobError = {
+    for (const j of await q.execute()) {
+      await this.#takeBack(trx, j, now, {
         code: 'JOB_LEASE_EXPIRED',
         message: `The lease of worker ${j.lease_owner ?? '?'} expired before the job finished`,
-        retryable: true,
-        attempt: j.attempts,
-        at: now,
-      };
-      const dead = j.attempts >= j.max_attempts;
-      const res = await trx
-        .updateTable('jobs')
-        .set({
-          state: dead ? 'dead' : 'queued',
-          lease_owner: null,
-          lease_expires_at: null,
-          last_error: toJson(error),
-          updated_at: now,
-          ...(dead ? { finished_at: now } : { run_at: now }),
-        })
-        .where('id', '=', j.id)
-        .where('state', '=', 'running')
-        .where('lease_expires_at', '<', now)
-        .executeTakeFirst();
-      if (Number(res.numUpdatedRows) > 0) {
-        this.#log?.warn({ jobId: j.id, previousOwner: j.lease_owner, dead }, 'job lease expired; job taken back');
-      }
+        expiredOnly: true,
+      });
     }
+  }
+
+  /**
+   * Takes back at once the running jobs whose lease `owner` holds, lease unexpired or not: for a
+   * worker starting under an owner name a dead process had (a replica restarted with its stable id,
+   * see src/app/replica-id.ts), so what it was running when it died runs again now instead of after
+   * the lease's expiry. Each goes back to the queue (due now, its attempt counted, as after an
+   * expiry) or, out of attempts, to the dead letters; its rerun finds the crash journal the dead
+   * attempt left (src/engine/journal.ts). Only safe when no live process holds `owner`: a live
+   * holder would lose its jobs (its outcomes are discarded as for a lost lease, at-least-once
+   * still) and run them twice at once. Returns how many jobs were taken back.
+   */
+  async takeBackOwn(owner: string): Promise<number> {
+    const now = this.#now();
+    const n = await this.#store.transaction(async (trx) => {
+      let q = trx
+        .selectFrom('jobs')
+        .select(['id', 'attempts', 'max_attempts', 'lease_owner'])
+        .where('state', '=', 'running')
+        .where('lease_owner', '=', owner)
+        .orderBy('id');
+      if (this.#store.dialect === 'postgres') q = q.forUpdate().skipLocked();
+      let count = 0;
+      for (const j of await q.execute()) {
+        const taken = await this.#takeBack(trx, j, now, {
+          code: 'JOB_OWNER_RESTARTED',
+          message: `Worker ${owner} restarted before the job finished; it took the job back before its lease expired`,
+          expiredOnly: false,
+        });
+        if (taken) count++;
+      }
+      return count;
+    });
+    if (n > 0) this.notify();
+    return n;
+  }
+
+  /** One running job back to the queue (due now) or, out of attempts, dead; false if it moved meanwhile. */
+  async #takeBack(
+    trx: Kysely<Database>,
+    j: { id: number; attempts: number; max_attempts: number; lease_owner: string | null },
+    now: number,
+    why: { code: string; message: string; expiredOnly: boolean },
+  ): Promise<boolean> {
+    const error: JobError = { code: why.code, message: why.message, retryable: true, attempt: j.attempts, at: now };
+    const dead = j.attempts >= j.max_attempts;
+    let q = trx
+      .updateTable('jobs')
+      .set({
+        state: dead ? 'dead' : 'queued',
+        lease_owner: null,
+        lease_expires_at: null,
+        last_error: toJson(error),
+        updated_at: now,
+        ...(dead ? { finished_at: now } : { run_at: now }),
+      })
+      .where('id', '=', j.id)
+      .where('state', '=', 'running')
+      .where('attempts', '=', j.attempts);
+    q = why.expiredOnly ? q.where('lease_expires_at', '<', now) : q.where('lease_owner', '=', j.lease_owner ?? '');
+    const res = await q.executeTakeFirst();
+    if (Number(res.numUpdatedRows) === 0) return false;
+    this.#log?.warn(
+      { jobId: j.id, previousOwner: j.lease_owner, dead, reason: why.code },
+      why.expiredOnly ? 'job lease expired; job taken back' : 'job of this restarted worker taken back',
+    );
+    return true;
   }
 
   /** Marks a claimed job done. False when the lease was lost (someone else owns the job now). */

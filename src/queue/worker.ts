@@ -19,6 +19,13 @@ export interface WorkerOptions {
   pollMs?: number;
   logger?: Logger;
   workerId?: string;
+  /**
+   * Before its first claim, take back the running jobs whose lease `workerId` holds (see
+   * Queue.takeBackOwn): for a stable worker id (the replica's, src/app/replica-id.ts) that no live
+   * process can hold but this one — what its previous life was running when it died runs again at
+   * once instead of after the lease's expiry. Default false (a random id has nothing to take back).
+   */
+  takeBackOwn?: boolean;
   /** Called when a due job is put back because its connection has no budget now (see Queue.setGate). */
   onDefer?: (job: Job, waitMs: number) => void;
   /** Called after each attempt, for metrics. */
@@ -155,6 +162,18 @@ export function startWorker(opts: WorkerOptions): Worker {
   };
 
   const loop = (async () => {
+    if (opts.takeBackOwn) {
+      try {
+        const n = await queue.takeBackOwn(workerId);
+        if (n > 0)
+          logger?.info({ workerId, jobs: n }, 'took back the jobs this worker id was running before a restart');
+      } catch (err) {
+        logger?.warn(
+          { err, workerId },
+          'could not take back this worker id’s jobs; they run again once their leases expire',
+        );
+      }
+    }
     while (!stopping) {
       const free = concurrency - running.size;
       let claimed = 0;

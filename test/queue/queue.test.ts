@@ -446,4 +446,36 @@ describeEachEngine('queue', ({ engine, fresh }) => {
     expect(await queue.claim('C', 1, 500)).toEqual([]);
     expect(await queue.getJob(id)).toMatchObject({ state: 'dead', lastError: { code: 'JOB_LEASE_EXPIRED' } });
   });
+
+  it('takeBackOwn: a worker restarted under its owner name takes its running jobs back before their leases expire, no one else’s', async () => {
+    const { store } = await fresh();
+    let now = 1_000;
+    const queue = createQueue(store, { now: () => now });
+    const ids = await store.transaction(async (trx) => [
+      (await queue.enqueue(trx, { kind: 'k', key: 'a' })).id,
+      (await queue.enqueue(trx, { kind: 'k', key: 'b' })).id,
+      (await queue.enqueue(trx, { kind: 'k', key: 'c', maxAttempts: 1 })).id,
+    ]);
+    const mine = await queue.claim('replica-1', 1, 30_000);
+    const theirs = await queue.claim('replica-2', 1, 30_000);
+    const last = await queue.claim('replica-1', 1, 30_000);
+    expect([mine[0]!.id, theirs[0]!.id, last[0]!.id]).toEqual(ids);
+    now += 100; // long before the leases' expiry
+    expect(await queue.takeBackOwn('replica-1')).toBe(2);
+    // Its own: back in the queue now, the attempt counted (or dead, out of attempts); the other replica's stays.
+    expect(await queue.getJob(ids[0]!)).toMatchObject({
+      state: 'queued',
+      attempts: 1,
+      leaseOwner: null,
+      runAt: now,
+      lastError: { code: 'JOB_OWNER_RESTARTED', retryable: true },
+    });
+    expect(await queue.getJob(ids[2]!)).toMatchObject({ state: 'dead', lastError: { code: 'JOB_OWNER_RESTARTED' } });
+    expect(await queue.getJob(ids[1]!)).toMatchObject({ state: 'running', leaseOwner: 'replica-2' });
+    // The dead life's late result is discarded; the new life claims it again at once.
+    expect(await queue.complete(mine[0]!, 'replica-1')).toBe(false);
+    const again = await queue.claim('replica-1', 2, 30_000);
+    expect(again.map((j) => [j.id, j.attempts, j.leaseOwner])).toEqual([[ids[0], 2, 'replica-1']]);
+    expect(await queue.takeBackOwn('nobody')).toBe(0);
+  });
 });

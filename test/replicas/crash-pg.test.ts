@@ -9,17 +9,18 @@
  *
  * Afterwards: every record equals its issue per the mapping, no issue exists twice, every comment
  * is on the other side exactly once, no job is queued, running or dead, and every job the killed
- * replicas held was taken back after its lease expired and finished by another worker (its row
- * shows a new claim after the dead lease's expiry, one more attempt, and the lease-expired error
- * naming the dead worker; a surviving replica logged taking it back).
+ * replicas held was taken back by the killed replica's restart, before its lease expired, and
+ * finished (issue 16: a replica's job leases carry its replica id, the same after a restart — each
+ * replica has a data directory of its own — so the restarted process knows their holder is dead;
+ * its row shows a new claim before the dead lease's expiry, one more attempt, and the
+ * owner-restarted error naming the replica; the restarted process logged taking it back).
  *
  * Needs PostgreSQL (127.0.0.1:5432, database test); skipped with the reason printed otherwise.
- * Lasts about 30 s: the replicas' worker lease is 10 s (WORKER_LEASE_SECONDS), and what a dead
- * replica held waits that long.
+ * Lasts about 30 s.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JiraClient } from '../../src/jira/client.js';
@@ -58,6 +59,9 @@ interface HeldJob {
   owner: string;
   leaseExpiresAt: number;
   killedAt: number;
+  /** The slot whose process held it (and was killed), and that process's pid. */
+  slot: number;
+  killedPid: number;
 }
 
 describe.skipIf(reason !== null)('three replica processes on PostgreSQL, SIGKILLed at random under load', () => {
@@ -66,8 +70,11 @@ describe.skipIf(reason !== null)('three replica processes on PostgreSQL, SIGKILL
   let db: TestDb;
   const dir = mkdtempSync(join(tmpdir(), 'jb-crash-pg-'));
   const slots: Slot[] = [];
-  /** Every process started, killed ones included (their logs are read at the end). */
-  const started: ServiceProcess[] = [];
+  /** Every process started, killed ones included (their logs are read at the end), with its slot. */
+  const started: Array<{ svc: ServiceProcess; slot: number }> = [];
+  /** Slot i's replica id: its worker's lease owner name, the same across its restarts. */
+  const replicaId = (i: number): string =>
+    `${hostname()}:${readFileSync(join(dir, `data-${i}`, 'replica-id'), 'utf8').trim()}`;
   const masterKey = randomBytes(32).toString('base64');
 
   const start = async (i: number): Promise<void> => {
@@ -80,12 +87,12 @@ describe.skipIf(reason !== null)('three replica processes on PostgreSQL, SIGKILL
         DATA_DIR: join(dir, `data-${i}`),
         JIRA_BRIDGE_MASTER_KEY: masterKey,
         WORKER_CONCURRENCY: '4',
-        WORKER_LEASE_SECONDS: '10', // what a dead replica held waits this long (default 30)
+        // The default lease (30 s): a restarted replica takes its own jobs back long before it ends.
         LOG_LEVEL: 'warn',
       },
     });
     slots[i]!.svc = svc;
-    started.push(svc);
+    started.push({ svc, slot: i });
   };
 
   beforeAll(async () => {
@@ -232,7 +239,7 @@ describe.skipIf(reason !== null)('three replica processes on PostgreSQL, SIGKILL
               .selectFrom('jobs')
               .select('id')
               .where('state', '=', 'running')
-              .where('lease_owner', 'like', `%:${svc.pid}:%`)
+              .where('lease_owner', '=', replicaId(victim))
               .execute();
           for (let t = 0; t < 100 && !(await mine()).length; t++) await sleep(20);
           slots[victim]!.svc = undefined;
@@ -243,7 +250,7 @@ describe.skipIf(reason !== null)('three replica processes on PostgreSQL, SIGKILL
             .selectFrom('jobs')
             .select(['id', 'kind', 'attempts', 'lease_owner', 'lease_expires_at'])
             .where('state', '=', 'running')
-            .where('lease_owner', 'like', `%:${svc.pid}:%`)
+            .where('lease_owner', '=', replicaId(victim))
             .execute();
           for (const r of rows)
             held.set(r.id, {
@@ -253,6 +260,8 @@ describe.skipIf(reason !== null)('three replica processes on PostgreSQL, SIGKILL
               owner: r.lease_owner!,
               leaseExpiresAt: r.lease_expires_at!,
               killedAt,
+              slot: victim,
+              killedPid: svc.pid,
             });
           await sleep(200 + rand() * 600);
           await start(victim);
@@ -323,8 +332,8 @@ describe.skipIf(reason !== null)('three replica processes on PostgreSQL, SIGKILL
         expect(rec.comments.filter((x) => x.origin === 'jira')).toHaveLength(jiraComments[i]!.length);
       }
 
-      // Every job a killed replica held was claimed again only after its lease expired, by a
-      // worker of another process, and finished.
+      // Every job a killed replica held was claimed again by that replica's restart, before its
+      // lease expired (not after it, by another), and finished.
       const rows = await db.store.db
         .selectFrom('jobs')
         .select(['id', 'state', 'attempts', 'started_at', 'last_error'])
@@ -336,26 +345,28 @@ describe.skipIf(reason !== null)('three replica processes on PostgreSQL, SIGKILL
         const err = fromJson<{ code: string; message: string }>(row.last_error);
         expect({ id: row.id, state: row.state }).toEqual({ id: h.id, state: 'done' });
         expect(row.attempts).toBeGreaterThan(h.attempts);
-        expect(row.started_at!).toBeGreaterThan(h.leaseExpiresAt);
-        expect(err?.code).toBe('JOB_LEASE_EXPIRED');
+        expect(row.started_at!).toBeGreaterThan(h.killedAt);
+        expect(row.started_at!).toBeLessThan(h.leaseExpiresAt);
+        expect(err?.code).toBe('JOB_OWNER_RESTARTED');
         expect(err?.message).toContain(h.owner);
       }
-      // A live replica logged taking each one back from its dead owner.
-      const takebacks = started.flatMap((p) =>
+      // The killed replica's next process logged taking each one back.
+      const takebacks = started.flatMap(({ svc: p, slot }) =>
         p.proc
           .stdout()
           .split('\n')
-          .filter((l) => l.includes('job lease expired; job taken back'))
-          .map((l) => ({ by: p.pid, ...(JSON.parse(l) as { jobId: number; previousOwner: string }) })),
+          .filter((l) => l.includes('job of this restarted worker taken back'))
+          .map((l) => ({ by: p.pid, slot, ...(JSON.parse(l) as { jobId: number; previousOwner: string }) })),
       );
       for (const h of held.values()) {
         const t = takebacks.find((x) => x.jobId === h.id && x.previousOwner === h.owner);
         expect(t, `job ${h.id} (${h.kind}) taken back from ${h.owner}`).toBeDefined();
-        expect(t!.previousOwner).not.toContain(`:${t!.by}:`);
+        expect(t!.slot).toBe(h.slot);
+        expect(t!.by).not.toBe(h.killedPid);
       }
       console.log(
         `crash-pg: ${hostOps} host and ${jiraOps} Jira operations, ${KILLS} kills (pids ${killedPids.join(', ')}), ` +
-          `${held.size} job(s) held at a kill, all taken over after their leases`,
+          `${held.size} job(s) held at a kill, all taken back by the restarted replica before their leases expired`,
       );
     },
   );
