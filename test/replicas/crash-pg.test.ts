@@ -157,7 +157,7 @@ describe.skipIf(reason !== null)('three replica processes on PostgreSQL, SIGKILL
   }
 
   it(
-    'ends converged with nothing lost, doubled or stuck; the dead replicas’ jobs were taken over after their leases',
+    'ends converged with nothing lost, doubled or stuck; the dead replicas’ jobs were taken back by their restarts before their leases expired',
     { timeout: 240_000 },
     async () => {
       const rand = prng(Number(process.env.CRASH_SEED ?? 11));
