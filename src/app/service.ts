@@ -1,3 +1,4 @@
+import type { RunningSandbox } from '../sandbox/index.js';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { startHostWebhooks } from '../host/dispatcher.js';
@@ -24,7 +25,6 @@ import { createMetrics, type Metrics } from '../metrics/metrics.js';
 import { createStatsRecorder } from './stats.js';
 import { startQueueSampler, tapMetrics } from './stats-wiring.js';
 import { createQueue, startWorker, type JobHandler, type Queue, type Worker } from '../queue/index.js';
-import { startSandbox } from '../sandbox/index.js';
 import { openStore, type Store } from '../store/index.js';
 import { demoBanner } from './banner.js';
 import { loadServiceConfig, makeDemoConfig, type Config } from './config-port.js';
@@ -33,8 +33,6 @@ import { replicaIdentity } from './replica-id.js';
 import { runtimeSettings } from './settings.js';
 import { VERSION } from './version.js';
 import { JIRA_EVENTS } from '../webhooks/parse.js';
-
-type RunningSandbox = Awaited<ReturnType<typeof startSandbox>>;
 
 export interface StartServiceOptions {
   /** Configuration file; default: jira-bridge.yaml in the working directory (see loadConfig). */
@@ -116,6 +114,8 @@ export async function startService(opts: StartServiceOptions): Promise<RunningSe
     let config = loaded.config;
     let sandbox: RunningSandbox | undefined;
     if (demo) {
+      // Loaded only in demo mode: the sandbox is a third of the modules a serve would load.
+      const { startSandbox } = await import('../sandbox/index.js');
       sandbox = await startSandbox({
         flavour: 'cloud',
         port: 0,

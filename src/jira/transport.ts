@@ -102,7 +102,8 @@ export class JiraTransport {
   readonly conn: JiraConnection;
   readonly base: string;
   readonly pacer: Pacer;
-  private readonly agent: Dispatcher;
+  /** Made on the first call: a service with thousands of connections builds none at start-up (issue 17). */
+  private agentMade: Dispatcher | undefined;
   private readonly opts: TransportOptions;
   private readonly sleep: (ms: number) => Promise<void>;
 
@@ -132,11 +133,15 @@ export class JiraTransport {
     // changes starts afresh), shared by every client and job using it.
     this.pacer = opts.pacer ?? pacerFor(`${conn.id}@${base}`);
     const verify = conn.tls?.verify ?? true;
-    this.agent = new Agent({
-      connect: { rejectUnauthorized: verify, ...(conn.tls?.ca ? { ca: conn.tls.ca } : {}) },
-      keepAliveTimeout: 10_000,
-    });
     if (!verify) opts.logger?.warn({ connectionId: conn.id }, 'TLS verification is disabled for this Jira connection');
+  }
+
+  private get agent(): Dispatcher {
+    const verify = this.conn.tls?.verify ?? true;
+    return (this.agentMade ??= new Agent({
+      connect: { rejectUnauthorized: verify, ...(this.conn.tls?.ca ? { ca: this.conn.tls.ca } : {}) },
+      keepAliveTimeout: 10_000,
+    }));
   }
 
   get host(): string {
@@ -291,6 +296,7 @@ export class JiraTransport {
   }
 
   async close(): Promise<void> {
+    // Closed for good (a later call fails as before), though it may never have called.
     await this.agent.close();
   }
 }
