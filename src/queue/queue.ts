@@ -54,9 +54,9 @@ export interface ClaimOptions {
  * groups without budget (SFQ interleaves partitions, so another group's job is within about as
  * many positions as there are groups with due work), bounded so a claim stays one short scan.
  */
-const GATED_SCAN_PER_JOB = 8;
-const GATED_SCAN_MIN = 64;
-const GATED_SCAN_MAX = 512;
+const GATED_SCAN_PER_JOB = 4;
+const GATED_SCAN_MIN = 32;
+const GATED_SCAN_MAX = 256;
 
 export interface QueueOptions {
   logger?: Logger;
