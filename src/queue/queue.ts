@@ -258,11 +258,15 @@ export class Queue {
   async #startTag(db: Kysely<Database>, partition: string, now: number): Promise<number> {
     const r = await db
       .selectNoFrom((eb) => [
+        // The first due tag in index order: an ordered scan that stops there (min() over the
+        // run_at filter read every queued row).
         eb
           .selectFrom('jobs')
-          .select((e) => e.fn.min('fair_seq').as('v'))
+          .select('fair_seq')
           .where('state', '=', sql.lit('queued'))
           .where('run_at', '<=', now)
+          .orderBy('fair_seq')
+          .limit(1)
           .as('v_due'),
         eb.selectFrom('jobs').select('fair_seq').orderBy('id', 'desc').limit(1).as('v_new'),
         eb
@@ -406,8 +410,15 @@ export class Queue {
               .selectFrom('jobs as j2')
               .select(sql.lit(1).as('one'))
               .whereRef('j2.key', '=', 'j.key')
-              .where('j2.state', 'in', ACTIVE)
-              .where((eb2) => eb2.or([eb2('j2.id', '<', eb2.ref('j.id')), eb2('j2.state', '=', 'running')])),
+              // Literals: with bound states SQLite cannot use the partial index
+              // jobs_active_key_idx and scanned every queued row for each candidate (issue 17:
+              // claims slowed down in proportion to a burst's backlog).
+              .where(
+                'j2.state',
+                'in',
+                ACTIVE.map((st) => sql.lit(st)),
+              )
+              .where((eb2) => eb2.or([eb2('j2.id', '<', eb2.ref('j.id')), eb2('j2.state', '=', sql.lit('running'))])),
           ),
         ),
       )
