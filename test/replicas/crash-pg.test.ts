@@ -46,6 +46,7 @@ const SCOPE = 'crashpg';
 const REPLICAS = 3;
 const RECORDS = 9;
 const LOAD_MS = 10_000;
+const LOAD_DEADLINE_MS = 60_000;
 const KILLS = 3;
 
 interface Slot {
@@ -175,8 +176,14 @@ describe.skipIf(reason !== null)('three replica processes on PostgreSQL, SIGKILL
       const loadEnds = Date.now() + LOAD_MS;
       let hostOps = 0;
       let jiraOps = 0;
+      let killed = false;
+      // The load runs LOAD_MS, and on (a loaded machine is slow) until each side has made its 20
+      // operations and the kills are over — with a deadline, never an assumed time.
+      const loading = () =>
+        Date.now() < loadEnds ||
+        ((hostOps <= 20 || jiraOps <= 20 || !killed) && Date.now() < loadEnds + LOAD_DEADLINE_MS);
       const host = async (w: number): Promise<void> => {
-        for (let step = 0; Date.now() < loadEnds; step++) {
+        for (let step = 0; loading(); step++) {
           const i = Math.floor(rand() * RECORDS);
           const via = w + step;
           if (rand() < 0.65) {
@@ -201,7 +208,7 @@ describe.skipIf(reason !== null)('three replica processes on PostgreSQL, SIGKILL
         }
       };
       const jira = async (w: number): Promise<void> => {
-        for (let step = 0; Date.now() < loadEnds; step++) {
+        for (let step = 0; loading(); step++) {
           const i = Math.floor(rand() * RECORDS);
           const key = (await get<Rec>(w + step, `/api/v1/records/${SCOPE}/c-${i}`)).link?.issue_key;
           if (!key) continue;
@@ -266,6 +273,7 @@ describe.skipIf(reason !== null)('three replica processes on PostgreSQL, SIGKILL
           await sleep(200 + rand() * 600);
           await start(victim);
         }
+        killed = true;
       };
 
       await Promise.all([host(0), host(1), jira(0), jira(1), killer()]);
