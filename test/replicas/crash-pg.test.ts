@@ -355,8 +355,12 @@ describe.skipIf(reason !== null)('three replica processes on PostgreSQL, SIGKILL
         expect(row.attempts).toBeGreaterThan(h.attempts);
         expect(row.started_at!).toBeGreaterThan(h.killedAt);
         expect(row.started_at!).toBeLessThan(h.leaseExpiresAt);
-        expect(err?.code).toBe('JOB_OWNER_RESTARTED');
-        expect(err?.message).toContain(h.owner);
+        // The take-back is its last error unless the re-run failed too (a conflict with a Jira
+        // user's concurrent edit, say) and was retried: then that later error is the last one.
+        if (row.attempts === h.attempts + 1) {
+          expect(err?.code).toBe('JOB_OWNER_RESTARTED');
+          expect(err?.message).toContain(h.owner);
+        }
       }
       // The killed replica's next process logged taking each one back.
       const takebacks = started.flatMap(({ svc: p, slot }) =>
