@@ -1,5 +1,4 @@
 import { userInfo } from 'node:os';
-import { loadServiceConfig } from '../../app/config-port.js';
 import { wireEngine } from '../../app/engine-wiring.js';
 import { runtimeSettings } from '../../app/settings.js';
 import { createLogger } from '../../log/logger.js';
@@ -8,7 +7,8 @@ import { createQueue, startWorker } from '../../queue/index.js';
 import { openStore } from '../../store/index.js';
 import { applyLine, runApply } from '../apply.js';
 import { EXIT } from '../exit-codes.js';
-import { describeError, line, printConfigError, type Out } from '../output.js';
+import { loadCommandConfig } from './command-config.js';
+import { describeError, line, type Out } from '../output.js';
 
 export interface ApplyCommandOptions {
   configPath?: string;
@@ -26,24 +26,9 @@ export interface ApplyCommandOptions {
  */
 export async function applyCommand(opts: ApplyCommandOptions): Promise<number> {
   const logger = createLogger({ level: opts.env.LOG_LEVEL ?? 'warn', destination: opts.out.stderr });
-  let loaded;
-  try {
-    loaded = await loadServiceConfig({
-      ...(opts.configPath !== undefined ? { path: opts.configPath } : {}),
-      env: opts.env,
-    });
-  } catch (err) {
-    if (printConfigError(err, opts.out)) return EXIT.CONFIG_INVALID;
-    line(opts.out.stderr, `jira-bridge apply: ${describeError(err)}`);
-    return EXIT.FAILURE;
-  }
-  if (loaded.source === null) {
-    line(
-      opts.out.stderr,
-      'jira-bridge apply: no configuration file found; apply needs jira-bridge.yaml (--config <path>).',
-    );
-    return EXIT.CONFIG_INVALID;
-  }
+  const got = await loadCommandConfig('apply', opts);
+  if ('exit' in got) return got.exit;
+  const { loaded } = got;
   const settings = runtimeSettings(loaded.config, opts.env, { demo: false });
   const store = await openStore({
     ...(settings.databaseUrl ? { databaseUrl: settings.databaseUrl } : { dataDir: settings.dataDir }),

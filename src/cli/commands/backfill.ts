@@ -1,4 +1,3 @@
-import { loadServiceConfig } from '../../app/config-port.js';
 import { wireEngine } from '../../app/engine-wiring.js';
 import { runtimeSettings } from '../../app/settings.js';
 import { createLogger } from '../../log/logger.js';
@@ -7,7 +6,8 @@ import { createQueue } from '../../queue/index.js';
 import { openStore } from '../../store/index.js';
 import { runBackfill } from '../backfill.js';
 import { EXIT } from '../exit-codes.js';
-import { describeError, line, printConfigError, type Out } from '../output.js';
+import { loadCommandConfig } from './command-config.js';
+import { describeError, line, type Out } from '../output.js';
 
 export interface BackfillCommandOptions {
   configPath?: string;
@@ -24,24 +24,9 @@ export interface BackfillCommandOptions {
  */
 export async function backfillCommand(opts: BackfillCommandOptions): Promise<number> {
   const logger = createLogger({ level: opts.env.LOG_LEVEL ?? 'warn', destination: opts.out.stderr });
-  let loaded;
-  try {
-    loaded = await loadServiceConfig({
-      ...(opts.configPath !== undefined ? { path: opts.configPath } : {}),
-      env: opts.env,
-    });
-  } catch (err) {
-    if (printConfigError(err, opts.out)) return EXIT.CONFIG_INVALID;
-    line(opts.out.stderr, `jira-bridge backfill: ${describeError(err)}`);
-    return EXIT.FAILURE;
-  }
-  if (loaded.source === null) {
-    line(
-      opts.out.stderr,
-      'jira-bridge backfill: no configuration file found; backfill needs jira-bridge.yaml (--config <path>).',
-    );
-    return EXIT.CONFIG_INVALID;
-  }
+  const got = await loadCommandConfig('backfill', opts);
+  if ('exit' in got) return got.exit;
+  const { loaded } = got;
   if (!loaded.config.mappings.some((m) => m.scope === opts.scope)) {
     line(
       opts.out.stderr,
