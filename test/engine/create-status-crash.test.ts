@@ -14,19 +14,8 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { AppError } from '../../src/core/errors.js';
 import type { JiraPort } from '../../src/engine/types.js';
 import { describeEachEngine, type TestDb } from '../helpers/db.js';
+import { until } from '../helpers/wait.js';
 import { CONNECTION_ID, inboundSettings, secMapping, startHarness, type Harness } from './harness.js';
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, deadlineMs = 20_000): Promise<T> {
-  const end = Date.now() + deadlineMs;
-  while (Date.now() < end) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    await sleep(20);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 describeEachEngine('crash after the link, before the status walk: the record keeps its status', ({ fresh }) => {
   let db: TestDb;
