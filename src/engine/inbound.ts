@@ -20,40 +20,9 @@
  * 'inbound', with conflicts and warnings), the change feed (origin 'jira') and each delivery's
  * verdict in webhook_deliveries.
  */
-import { jiraChangeTime } from './plan-input.js';
 import type { Kysely, Selectable } from 'kysely';
 import { AppError, isAppError } from '../core/errors.js';
-import { hostStatusFor, type Conflict } from '../core/merge.js';
-import { appendChange } from '../host/feed.js';
-import type { Logger } from '../log/logger.js';
-import type { Queue } from '../queue/queue.js';
-import type { Job, JobHandler } from '../queue/types.js';
-import { newId } from '../store/ids.js';
-import { fromJson, toJson } from '../store/json.js';
-import type { Database, LinksTable, ReworkLinksTable } from '../store/schema.js';
-import type { Store } from '../store/store.js';
-import type { AttachmentStore } from './attachment-store.js';
-import { ensureConfigRows } from './config-rows.js';
-import { desiredFields, desiredStatus, missingMappingLabels } from './desired.js';
-import {
-  attachmentsChanged,
-  inboundAttachmentIo,
-  noAttachmentChange,
-  type AttachmentChange,
-} from './inbound-attachment-io.js';
-import { importDecision } from './import-scope.js';
-import {
-  ASSIGNEE_WARNING_BASE,
-  flowsIn,
-  inboundSettings,
-  jiraEmail,
-  unmatchedAssigneeWarning,
-  recordDataFromIssue,
-  samePerson,
-} from './inbound-mapping.js';
-import { enqueueOutbound } from './records.js';
-import { openJournal } from './journal.js';
-import { recordJobKey } from './record-data.js';
+import { hostStatusFor } from '../core/merge.js';
 import {
   HOST_STATUS_BASE,
   inboundEvents,
@@ -64,121 +33,45 @@ import {
   TARGET_STATUS_BASE,
   type CommentPlan,
 } from '../core/plan-inbound.js';
+import type { Job, JobHandler } from '../queue/types.js';
+import { newId } from '../store/ids.js';
+import { fromJson, toJson } from '../store/json.js';
+import type { Database, ReworkLinksTable } from '../store/schema.js';
+import { ensureConfigRows } from './config-rows.js';
+import { desiredFields, desiredStatus, missingMappingLabels } from './desired.js';
+import { importDecision } from './import-scope.js';
+import { attachmentsChanged } from './inbound-attachment-io.js';
+import {
+  attachmentChanges,
+  byUser,
+  fieldChanges,
+  inboundContext,
+  newOutcome,
+  type InboundDeps,
+  type InboundOutcome,
+  type LinkRow,
+  type PendingDelivery,
+  type SyncIssueRun,
+} from './inbound-context.js';
+import { enqueueInbound, type InboundPayload } from './inbound-job.js';
+import {
+  ASSIGNEE_WARNING_BASE,
+  flowsIn,
+  inboundSettings,
+  unmatchedAssigneeWarning,
+  recordDataFromIssue,
+  samePerson,
+} from './inbound-mapping.js';
+import { whoChanged } from './jira-user.js';
+import { openJournal } from './journal.js';
 import { inboundPlanInput, jiraChangeAuthor, jiraCommentsIn } from './plan-inbound-input.js';
-import { whoChanged, type AuthoredChange, type JiraUserView } from './jira-user.js';
-import type { JiraIssueState, JiraPerson, JiraPort, MappingSource, OutboundMapping, RecordData } from './types.js';
+import { jiraChangeTime } from './plan-input.js';
+import { recordJobKey } from './record-data.js';
+import { enqueueOutbound } from './records.js';
+import type { JiraIssueState, JiraPerson, JiraPort, RecordData } from './types.js';
 
-export const INBOUND_JOB = 'inbound.issue';
-/** Attempts an inbound job may use (a paused connection keeps it waiting). */
-export const INBOUND_MAX_ATTEMPTS = 200;
-
-export interface InboundPayload {
-  connectionId: string;
-  issueId: string;
-  /** What asked for it: a webhook delivery, the sweep, or an operator. */
-  source: 'webhook' | 'sweep' | 'manual';
-}
-
-export const issueJobKey = (connectionId: string, issueId: string): string => `issue:${connectionId}:${issueId}`;
-
-/** Enqueues the inbound job of an issue inside the caller's transaction (coalesced per key). */
-export async function enqueueInbound(
-  queue: Queue,
-  trx: Kysely<Database>,
-  payload: InboundPayload,
-): Promise<{ key: string; jobId: number }> {
-  const link =
-    (await trx
-      .selectFrom('links')
-      .select('record_id')
-      .where('connection_id', '=', payload.connectionId)
-      .where('issue_id', '=', payload.issueId)
-      .executeTakeFirst()) ??
-    // A rework task runs under its record's key too (never beside the record's outbound job).
-    (await trx
-      .selectFrom('rework_links')
-      .select('record_id')
-      .where('connection_id', '=', payload.connectionId)
-      .where('issue_id', '=', payload.issueId)
-      .executeTakeFirst());
-  const key = link ? recordJobKey(link.record_id) : issueJobKey(payload.connectionId, payload.issueId);
-  const r = await queue.enqueue(trx, {
-    kind: INBOUND_JOB,
-    key,
-    payload,
-    coalesceKey: `inbound:${payload.connectionId}:${payload.issueId}`,
-    maxAttempts: INBOUND_MAX_ATTEMPTS,
-  });
-  return { key, jobId: r.id };
-}
-
-export interface InboundDeps {
-  store: Store;
-  queue: Queue;
-  mappings: MappingSource;
-  jira(connectionId: string): JiraPort;
-  logger?: Logger | undefined;
-  now?: () => number;
-  /** Null when the connection may be called, else ms to wait (shared with outbound). */
-  connectionGate?: ((connectionId: string) => number | null) | undefined;
-  /** Connection health, shared with outbound: the reason when Jira rejects the credentials, null when a job succeeds. */
-  onConnectionHealth?: ((connectionId: string, problem: string | null) => void) | undefined;
-  /** How long a job waits when the credentials were rejected (the connection pauses; nothing is lost). */
-  pauseRetryMs?: number | undefined;
-  /** Where attachments downloaded from Jira are kept (the store outbound uploads from); none: not downloaded. */
-  attachments?: AttachmentStore | undefined;
-  /** `connection:<id>` or `mapping:<id>` when one of these is disabled (./pause.ts), else null. */
-  disabled?:
-    | ((connectionId: string, mappingIds: ReadonlyArray<string | null | undefined>) => Promise<string | null>)
-    | undefined;
-}
-
-type LinkRow = Selectable<LinksTable>;
-
-/** Options of one run of syncIssue beyond its payload (the manual two-way sync and import use them). */
-export interface SyncIssueRun {
-  /** The issue as already read (an unlinked issue's run then spends no read of its own). */
-  preread?: JiraIssueState | null;
-  /** Why the run did not apply (the delivery verdict's detail), filled in by the run. */
-  note?: { detail?: string };
-  /** The state the run read of a linked issue, and the custom field ids it asked for. */
-  seen?: { state?: JiraIssueState | null; fields?: readonly string[] };
-  /** The record's outbound sync runs right after in the same job: nothing is queued for it. */
-  outboundFollows?: boolean;
-}
-
-interface PendingDelivery {
-  id: string;
-  event: string | null;
-  actor: JiraPerson | null;
-}
-
-/** What one inbound run did, for the sync log and the delivery verdicts. */
-interface InboundOutcome {
-  verdict:
-    | 'applied'
-    | 'no_change'
-    | 'echo'
-    | 'ignored:unlinked'
-    | 'ignored:out_of_scope'
-    | 'ignored:event'
-    | 'ignored:disabled';
-  action: string;
-  fields: string[];
-  conflicts: Array<{ field: string } & Conflict>;
-  warnings: string[];
-  comments: { created: number; updated: number; deleted: number };
-  /** Who wrote the comments created or edited (who changed it: issue 19). */
-  commentAuthors: AuthoredChange[];
-  attachments: AttachmentChange;
-  extra: Record<string, unknown>;
-  /**
-   * The record's standing warning about Jira's assignee (assignee.unmatched): a message while it
-   * has no email the record can match, null once it has one (the warning clears), undefined when
-   * this run did not look.
-   */
-  assigneeWarning?: string | null;
-}
+export { enqueueInbound, INBOUND_JOB, INBOUND_MAX_ATTEMPTS, issueJobKey, type InboundPayload } from './inbound-job.js';
+export type { InboundDeps, SyncIssueRun } from './inbound-context.js';
 
 /** When Jira last changed the field behind a base name (changelog), else the issue's `updated`. */
 export { jiraChangeTime };
@@ -188,36 +81,9 @@ const CREATE_IN_FLIGHT_MS = 2 * 60_000;
 
 export { jiraChangeAuthor };
 
-/** The changes of the changed fields, with their authors and times, for whoChanged. */
-function fieldChanges(state: JiraIssueState, keys: readonly string[], mapping: OutboundMapping): AuthoredChange[] {
-  return keys.map((k) => ({ person: jiraChangeAuthor(state, k, mapping), at: jiraChangeTime(state, k, mapping) }));
-}
-
-/** `{ jira_user }` for an event's data when the user is known, else nothing. */
-const byUser = (u: JiraUserView | null): { jira_user?: JiraUserView } => (u ? { jira_user: u } : {});
-
 export { kindForIssueType } from './import-scope.js';
 
 export { samePerson };
-
-/** The actor of a stored delivery: `user` (issue events) or the comment's author. */
-function deliveryActor(body: string): JiraPerson | null {
-  const json = fromJson<Record<string, unknown>>(body) ?? {};
-  const comment = json.comment as Record<string, unknown> | undefined;
-  const attachment = json.attachment as Record<string, unknown> | undefined;
-  const u = (json.user ??
-    (json.webhookEvent === 'comment_updated' ? comment?.updateAuthor : (comment?.author ?? attachment?.author))) as
-    Record<string, unknown> | undefined;
-  if (!u || typeof u !== 'object') return null;
-  const s = (k: string): string | undefined => (typeof u[k] === 'string' && u[k] !== '' ? (u[k] as string) : undefined);
-  return {
-    ...(s('accountId') ? { accountId: s('accountId') } : {}),
-    ...(s('name') ? { name: s('name') } : {}),
-    ...(s('key') ? { key: s('key') } : {}),
-    displayName: s('displayName') ?? '',
-    email: jiraEmail(u.emailAddress),
-  };
-}
 
 export function createInboundHandler(deps: InboundDeps): {
   handler: JobHandler;
@@ -230,76 +96,9 @@ export function createInboundHandler(deps: InboundDeps): {
   ) => Promise<InboundOutcome['verdict']>;
   reconcileLinked: (recordId: string, jobId: number | null) => Promise<LinkedReconcile | null>;
 } {
-  const { store, mappings, queue } = deps;
-  const now = deps.now ?? Date.now;
-  const log = deps.logger;
-  const { fetchAttachments, saveAttachments } = inboundAttachmentIo({ ...deps, now });
-
-  async function pendingDeliveries(p: InboundPayload): Promise<PendingDelivery[]> {
-    const rows = await store.db
-      .selectFrom('webhook_deliveries')
-      .select(['id', 'event', 'body'])
-      .where('connection_id', '=', p.connectionId)
-      .where('issue_id', '=', p.issueId)
-      .where('verdict', '=', 'stored')
-      .orderBy('received_at')
-      .execute();
-    return rows.map((r) => ({ id: r.id, event: r.event, actor: deliveryActor(r.body) }));
-  }
-
-  async function setVerdicts(
-    db: Kysely<Database>,
-    ids: string[],
-    verdict: string,
-    detail: string | null,
-  ): Promise<void> {
-    if (!ids.length) return;
-    await db.updateTable('webhook_deliveries').set({ verdict, detail }).where('id', 'in', ids).execute();
-  }
-
-  async function logInbound(
-    db: Kysely<Database>,
-    recordId: string | null,
-    action: string,
-    calls: number,
-    jobId: number | null,
-    extra: { fields?: unknown; error?: unknown } = {},
-  ): Promise<void> {
-    await db
-      .insertInto('sync_log')
-      .values({
-        id: newId(),
-        record_id: recordId,
-        direction: 'inbound',
-        action,
-        fields: extra.fields === undefined ? null : toJson(extra.fields),
-        jira_calls: calls,
-        job_id: jobId,
-        error: extra.error === undefined ? null : toJson(extra.error),
-        at: now(),
-      })
-      .execute();
-  }
-
-  async function feed(db: Kysely<Database>, recordId: string, event: string, data: unknown): Promise<void> {
-    await appendChange(db, store.dialect, {
-      recordId,
-      event,
-      data: { origin: 'jira', ...(data as object) },
-      at: now(),
-    });
-  }
-
-  async function writeBase(db: Kysely<Database>, recordId: string, field: string, value: unknown): Promise<void> {
-    const t = now();
-    await db
-      .insertInto('field_bases')
-      .values({ record_id: recordId, field, value: toJson(value), origin: 'jira', updated_at: t })
-      .onConflict((oc) =>
-        oc.columns(['record_id', 'field']).doUpdateSet({ value: toJson(value), origin: 'jira', updated_at: t }),
-      )
-      .execute();
-  }
+  const ctx = inboundContext(deps);
+  const { store, mappings, queue, now, log, fetchAttachments, saveAttachments } = ctx;
+  const { pendingDeliveries, setVerdicts, logInbound, feed, writeBase, mappingOf } = ctx;
 
   /** The record's comment links of an issue (null: the record's primary issue, else a rework task). */
   async function commentLinks(db: Kysely<Database>, recordId: string, sourceIssueId: string | null) {
@@ -389,11 +188,6 @@ export function createInboundHandler(deps: InboundDeps): {
     }
   }
 
-  function mappingOf(link: LinkRow): OutboundMapping | undefined {
-    const snap = link.mapping_snapshot ? (fromJson<OutboundMapping>(link.mapping_snapshot) ?? undefined) : undefined;
-    return snap ?? (link.mapping_id ? mappings.byId(link.mapping_id) : undefined);
-  }
-
   async function applyLinked(
     jira: JiraPort,
     link: LinkRow,
@@ -407,17 +201,7 @@ export function createInboundHandler(deps: InboundDeps): {
     /** The record's outbound sync runs right after, in the same job: no need to queue it. */
     outboundFollows = false,
   ): Promise<InboundOutcome> {
-    const outcome: InboundOutcome = {
-      verdict: 'no_change',
-      action: 'noop',
-      fields: [],
-      conflicts: [],
-      warnings: [],
-      comments: { created: 0, updated: 0, deleted: 0 },
-      commentAuthors: [],
-      attachments: noAttachmentChange(),
-      extra: {},
-    };
+    const outcome: InboundOutcome = newOutcome();
     const mapping = mappingOf(link);
     const record = await store.db.selectFrom('records').selectAll().where('id', '=', link.record_id).executeTakeFirst();
     if (!record || !mapping) {
@@ -550,10 +334,7 @@ export function createInboundHandler(deps: InboundDeps): {
         fields: whoChanged(fieldChanges(state, outcome.fields, mapping), deliveryUsers, me),
         comments: whoChanged(outcome.commentAuthors, deliveryUsers, me),
         attachments: whoChanged(
-          outcome.attachments.added
-            .concat(outcome.attachments.not_downloaded)
-            .map((a) => state.attachments?.find((x) => x.id === a.jira_attachment_id))
-            .map((a) => ({ person: a?.author ?? null, at: a?.created ?? 0 })),
+          attachmentChanges(state, outcome.attachments),
           deliveryUsers,
           me,
         ),
@@ -757,14 +538,7 @@ export function createInboundHandler(deps: InboundDeps): {
         const change = await saveAttachments(trx, recordId, work, inbound.attachments?.maxBytes ?? 0);
         if (!attachmentsChanged(change)) return;
         const by = byUser(
-          whoChanged(
-            change.added
-              .concat(change.not_downloaded)
-              .map((a) => state.attachments?.find((x) => x.id === a.jira_attachment_id))
-              .map((a) => ({ person: a?.author ?? null, at: a?.created ?? 0 })),
-            deliveryUsers,
-            me,
-          ),
+          whoChanged(attachmentChanges(state, change), deliveryUsers, me),
         );
         await logInbound(trx, recordId, 'attachments', calls(), jobId, {
           fields: { attachments: change, issue_key: state.key, ...by },
@@ -828,31 +602,12 @@ export function createInboundHandler(deps: InboundDeps): {
         return 'ignored:disabled';
       }
     }
-    const waitMs = deps.connectionGate?.(p.connectionId);
-    if (waitMs !== undefined && waitMs !== null) {
-      throw new AppError('JIRA_UNAUTHORIZED', 'The Jira connection is paused: its credentials were rejected', {
-        retryable: true,
-        retryAfterMs: waitMs,
-      });
-    }
+    ctx.checkGate(p.connectionId);
     const port = deps.jira(p.connectionId);
     let calls = 0;
     const me = await port.whoami();
     const echoes = deliveries.filter((d) => samePerson(d.actor, me));
-    const settle = async (verdict: string, detail: string | null): Promise<void> => {
-      await setVerdicts(
-        store.db,
-        echoes.map((e) => e.id),
-        'echo',
-        'caused by jira-bridge’s own write',
-      );
-      await setVerdicts(
-        store.db,
-        ids.filter((id) => !echoes.some((e) => e.id === id)),
-        verdict,
-        detail,
-      );
-    };
+    const settle = (verdict: string, detail: string | null) => ctx.settle(deliveries, echoes, verdict, detail);
     // Our own writes to the task (its creation, its link, its close) never come back.
     if (p.source === 'webhook' && deliveries.length > 0 && echoes.length === deliveries.length) {
       await settle('echo', null);
@@ -878,17 +633,7 @@ export function createInboundHandler(deps: InboundDeps): {
       await settle('no_change', `rework task ${rework.issue_key} was deleted in Jira`);
       return 'no_change';
     }
-    const outcome: InboundOutcome = {
-      verdict: 'no_change',
-      action: 'noop',
-      fields: [],
-      conflicts: [],
-      warnings: [],
-      comments: { created: 0, updated: 0, deleted: 0 },
-      commentAuthors: [],
-      attachments: noAttachmentChange(),
-      extra: {},
-    };
+    const outcome: InboundOutcome = newOutcome();
     const deliveryUsers = deliveries.filter((d) => !echoes.includes(d)).map((d) => d.actor);
     const taskState = state.status.category === 'done' ? 'closed' : 'open';
     await store.transaction(async (trx) => {
@@ -975,14 +720,7 @@ export function createInboundHandler(deps: InboundDeps): {
         return 'ignored:disabled';
       }
     }
-    const waitMs = deps.connectionGate?.(p.connectionId);
-    if (waitMs !== undefined && waitMs !== null) {
-      throw new AppError('JIRA_UNAUTHORIZED', 'The Jira connection is paused: its credentials were rejected', {
-        retryable: true,
-        retryAfterMs: waitMs,
-        details: { connection: p.connectionId, gated: true },
-      });
-    }
+    ctx.checkGate(p.connectionId, { connection: p.connectionId, gated: true });
     const port = deps.jira(p.connectionId);
     let calls = 0;
     const counted = <T>(fn: () => Promise<T>): Promise<T> => {
@@ -1067,20 +805,7 @@ export function createInboundHandler(deps: InboundDeps): {
     // deleted issue still unlinks).
     const filter = mapping?.direction !== 'to_jira' ? mapping?.filter : undefined;
     /** The run's deliveries: our own writes are echoes, the rest get what the run made of them. */
-    const settle = async (verdict: string, detail: string | null): Promise<void> => {
-      await setVerdicts(
-        store.db,
-        echoes.map((e) => e.id),
-        'echo',
-        'caused by jira-bridge’s own write',
-      );
-      await setVerdicts(
-        store.db,
-        ids.filter((id) => !echoes.some((e) => e.id === id)),
-        verdict,
-        detail,
-      );
-    };
+    const settle = (verdict: string, detail: string | null) => ctx.settle(deliveries, echoes, verdict, detail);
     if (state && filter && !(await counted(() => port.matchesJql(state.id, filter)))) {
       await settle('ignored:out_of_scope', `outside the JQL filter of mapping "${mapping!.id}" (${filter})`);
       log?.debug({ issueId: p.issueId, mappingId: mapping!.id, calls }, 'linked issue outside its mapping filter');
