@@ -20,7 +20,7 @@
  * 'inbound', with conflicts and warnings), the change feed (origin 'jira') and each delivery's
  * verdict in webhook_deliveries.
  */
-import type { Kysely, Selectable } from 'kysely';
+import type { Selectable } from 'kysely';
 import { AppError, isAppError } from '../core/errors.js';
 import { hostStatusFor } from '../core/merge.js';
 import {
@@ -31,15 +31,15 @@ import {
   planIssueDeleted,
   STATUS_BASE,
   TARGET_STATUS_BASE,
-  type CommentPlan,
 } from '../core/plan-inbound.js';
 import type { Job, JobHandler } from '../queue/types.js';
 import { newId } from '../store/ids.js';
 import { fromJson, toJson } from '../store/json.js';
-import type { Database, ReworkLinksTable } from '../store/schema.js';
+import type { ReworkLinksTable } from '../store/schema.js';
 import { ensureConfigRows } from './config-rows.js';
 import { desiredFields, desiredStatus, missingMappingLabels } from './desired.js';
 import { importDecision } from './import-scope.js';
+import { applyComments, commentLinks } from './inbound-comments.js';
 import { attachmentsChanged } from './inbound-attachment-io.js';
 import {
   attachmentChanges,
@@ -99,94 +99,6 @@ export function createInboundHandler(deps: InboundDeps): {
   const ctx = inboundContext(deps);
   const { store, mappings, queue, now, log, fetchAttachments, saveAttachments } = ctx;
   const { pendingDeliveries, setVerdicts, logInbound, feed, writeBase, mappingOf } = ctx;
-
-  /** The record's comment links of an issue (null: the record's primary issue, else a rework task). */
-  async function commentLinks(db: Kysely<Database>, recordId: string, sourceIssueId: string | null) {
-    const rows = await db
-      .selectFrom('comment_links')
-      .select(['id', 'jira_comment_id', 'origin', 'base_body', 'deleted'])
-      .where('record_id', '=', recordId)
-      .where('jira_issue_id', sourceIssueId === null ? 'is' : '=', sourceIssueId)
-      .execute();
-    return rows.map((l) => ({
-      id: l.id,
-      jiraCommentId: l.jira_comment_id,
-      origin: l.origin,
-      baseBody: l.base_body,
-      deleted: l.deleted === 1,
-    }));
-  }
-
-  /** Writes a comment plan (planComments) in the run's transaction: each Jira comment once. */
-  async function applyComments(
-    trx: Kysely<Database>,
-    plan: CommentPlan,
-    state: JiraIssueState,
-    recordId: string,
-    outcome: InboundOutcome,
-    /** A rework task's comments (null: the record's primary issue): each issue's comments apart. */
-    sourceIssueId: string | null = null,
-  ): Promise<void> {
-    const t = now();
-    const byId = new Map(state.comments.map((c) => [c.id, c]));
-    for (const c of plan.add) {
-      const person = byId.get(c.id)?.author ?? null;
-      const id = newId(c.created || t);
-      const author = person ? (person.email ? `${person.displayName} <${person.email}>` : person.displayName) : null;
-      const inserted = await trx
-        .insertInto('comment_links')
-        .values({
-          id,
-          record_id: recordId,
-          host_comment_id: null,
-          jira_comment_id: c.id,
-          jira_issue_id: sourceIssueId,
-          origin: 'jira',
-          base_body: c.body,
-          deleted: 0,
-          created_at: c.created || t,
-          updated_at: t,
-        })
-        .onConflict((oc) => oc.columns(['record_id', 'jira_comment_id']).doNothing())
-        .executeTakeFirst();
-      if (Number(inserted.numInsertedOrUpdatedRows ?? 0n) === 0) continue;
-      await trx
-        .insertInto('record_comments')
-        .values({
-          id,
-          record_id: recordId,
-          author,
-          body: c.body,
-          origin: 'jira',
-          internal: c.internal ? 1 : 0,
-          deleted: 0,
-          created_at: c.created || t,
-          updated_at: c.updated || t,
-        })
-        .execute();
-      outcome.comments.created++;
-      outcome.commentAuthors.push({ person, at: c.created || t });
-    }
-    for (const { linkId, comment: c } of plan.update) {
-      await trx
-        .updateTable('record_comments')
-        .set({ body: c.body, internal: c.internal ? 1 : 0, updated_at: c.updated || t })
-        .where('id', '=', linkId)
-        .execute();
-      await trx
-        .updateTable('comment_links')
-        .set({ base_body: c.body, updated_at: t })
-        .where('id', '=', linkId)
-        .execute();
-      outcome.comments.updated++;
-      outcome.commentAuthors.push({ person: byId.get(c.id)?.author ?? null, at: c.updated || t });
-    }
-    for (const id of plan.delete) {
-      await trx.updateTable('comment_links').set({ deleted: 1, updated_at: t }).where('id', '=', id).execute();
-      await trx.updateTable('record_comments').set({ deleted: 1, updated_at: t }).where('id', '=', id).execute();
-      outcome.comments.deleted++;
-    }
-  }
 
   async function applyLinked(
     jira: JiraPort,
@@ -300,7 +212,7 @@ export function createInboundHandler(deps: InboundDeps): {
         }
       }
       for (const [k, v] of plan.bases) await writeBase(trx, record.id, k, v);
-      if (plan.comments) await applyComments(trx, plan.comments, state, record.id, outcome);
+      if (plan.comments) await applyComments(trx, plan.comments, state, record.id, outcome, null, now());
       outcome.attachments = await saveAttachments(
         trx,
         record.id,
@@ -641,7 +553,7 @@ export function createInboundHandler(deps: InboundDeps): {
         jira: jiraCommentsIn(state, me, port.flavour),
         links: await commentLinks(trx, rework.record_id, state.id),
       });
-      await applyComments(trx, plan, state, rework.record_id, outcome, state.id);
+      await applyComments(trx, plan, state, rework.record_id, outcome, state.id, now());
       if (taskState !== rework.state || state.key !== rework.issue_key) {
         await trx
           .updateTable('rework_links')
