@@ -21,15 +21,14 @@
  *    / record.sync_recovered (a reported episode ended).
  */
 import { createHash } from 'node:crypto';
-import type { Kysely, Selectable } from 'kysely';
+import type { Selectable } from 'kysely';
 import { AppError, isAppError } from '../core/errors.js';
 import { renderTemplate } from '../core/templates.js';
-import { appendChange } from '../host/feed.js';
 import type { Logger } from '../log/logger.js';
 import type { Job, JobHandler } from '../queue/types.js';
 import { newId } from '../store/ids.js';
 import { fromJson, toJson } from '../store/json.js';
-import type { Database, LinksTable, RecordsTable } from '../store/schema.js';
+import type { LinksTable, RecordsTable } from '../store/schema.js';
 import type { Store } from '../store/store.js';
 import type { AttachmentStore } from './attachment-store.js';
 import {
@@ -50,6 +49,7 @@ import {
 import { acquireCreateLock, releaseCreateLock } from './create-lock.js';
 import { ensureConfigRows } from './config-rows.js';
 import { failpoint } from './failpoint.js';
+import { createSyncWrites } from './sync-writes.js';
 import { recordSyncFailure, recordSyncSuccess } from './failure-episode.js';
 import { journalIntent, journalOutcome, openJournal, pruneJournal } from './journal.js';
 import { adoptionBases, createWindowStart, hasOpenHops, pendingRework, type JournalEntry } from '../core/journal.js';
@@ -205,60 +205,8 @@ export function createOutboundHandler(deps: OutboundDeps): {
   const workflows = deps.workflows ?? new Map<string, WorkflowGraph>();
   const log = deps.logger;
 
-  async function logAction(
-    db: Kysely<Database>,
-    recordId: string,
-    action: string,
-    calls: number,
-    jobId: number | null,
-    extra: { fields?: unknown; error?: unknown } = {},
-  ): Promise<void> {
-    await db
-      .insertInto('sync_log')
-      .values({
-        id: newId(),
-        record_id: recordId,
-        direction: 'outbound',
-        action,
-        fields: extra.fields === undefined ? null : toJson(extra.fields),
-        jira_calls: calls,
-        job_id: jobId,
-        error: extra.error === undefined ? null : toJson(extra.error),
-        at: now(),
-      })
-      .execute();
-  }
-
-  async function feed(db: Kysely<Database>, recordId: string, event: string, data: unknown): Promise<void> {
-    await appendChange(db, store.dialect, {
-      recordId,
-      event,
-      data: { origin: 'host', ...(data as object) },
-      at: now(),
-    });
-  }
-
-  async function writeBases(db: Kysely<Database>, recordId: string, values: Map<string, unknown>): Promise<void> {
-    const t = now();
-    for (const [field, value] of values) {
-      await db
-        .insertInto('field_bases')
-        .values({ record_id: recordId, field, value: toJson(value), origin: 'host', updated_at: t })
-        .onConflict((oc) =>
-          oc.columns(['record_id', 'field']).doUpdateSet({ value: toJson(value), origin: 'host', updated_at: t }),
-        )
-        .execute();
-    }
-  }
-
-  async function loadBases(recordId: string): Promise<Map<string, unknown>> {
-    const rows = await store.db
-      .selectFrom('field_bases')
-      .select(['field', 'value'])
-      .where('record_id', '=', recordId)
-      .execute();
-    return new Map(rows.map((r) => [r.field, fromJson(r.value)]));
-  }
+  /** The sync log row, the host's feed event and the agreed bases: written one way (./sync-writes.ts). */
+  const writes = createSyncWrites({ dialect: store.dialect, direction: 'outbound', now });
 
   /**
    * The full text of a field or comment cut to fit Jira becomes a host attachment of the record,
@@ -305,11 +253,11 @@ export function createOutboundHandler(deps: OutboundDeps): {
   ): Promise<void> {
     await store.transaction(async (trx) => {
       if (linkUpdate) await trx.updateTable('links').set(linkUpdate).where('record_id', '=', record.id).execute();
-      await writeBases(trx, record.id, bases);
+      await writes.writeBases(trx, record.id, bases);
       if (settled) await pruneJournal(trx, record.id);
       // Synced (at the version synced); ends a failure episode the host heard of (record.sync_recovered).
       await recordSyncSuccess(trx, store.dialect, record.id, record.version, now());
-      await logAction(trx, record.id, outcome.action, calls, jobId, {
+      await writes.log(trx, record.id, outcome.action, calls, jobId, {
         fields: {
           changed: outcome.fields,
           warnings: outcome.warnings,
@@ -318,7 +266,10 @@ export function createOutboundHandler(deps: OutboundDeps): {
         },
       });
       if (outcome.action !== 'noop') {
-        await feed(trx, record.id, `record.${outcome.action}`, { fields: outcome.fields, warnings: outcome.warnings });
+        await writes.feed(trx, record.id, `record.${outcome.action}`, {
+          fields: outcome.fields,
+          warnings: outcome.warnings,
+        });
       }
     });
   }
@@ -1073,12 +1024,12 @@ export function createOutboundHandler(deps: OutboundDeps): {
         })
         .where('record_id', '=', record.id)
         .execute();
-      await writeBases(trx, record.id, newBases);
+      await writes.writeBases(trx, record.id, newBases);
       await journalOutcome(trx, intentId, 'done', now(), ref.id);
-      await logAction(trx, record.id, 'linked', 0, null, {
+      await writes.log(trx, record.id, 'linked', 0, null, {
         fields: { issue_key: ref.key, issue_id: ref.id, adopted: ref.adopted },
       });
-      await feed(trx, record.id, 'record.linked', { issue_id: ref.id, issue_key: ref.key });
+      await writes.feed(trx, record.id, 'record.linked', { issue_id: ref.id, issue_key: ref.key });
     });
     return {
       ref,
@@ -1223,7 +1174,7 @@ export function createOutboundHandler(deps: OutboundDeps): {
         outcome.fields.push(k);
       }
       // Jira has these now: recorded at once, before any later step that may fail on its own.
-      await writeBases(store.db, recordId, edit.values);
+      await writes.writeBases(store.db, recordId, edit.values);
     };
     return {
       ...edit.body,
@@ -1369,7 +1320,8 @@ export function createOutboundHandler(deps: OutboundDeps): {
       const counted = counting(deps.jira(mapping.connectionId));
       const jira = counted.port;
       try {
-        const bases = link?.state === 'linked' ? await loadBases(recordId) : new Map<string, unknown>();
+        const bases =
+          link?.state === 'linked' ? await writes.loadBases(store.db, recordId) : new Map<string, unknown>();
         const newBases = new Map<string, unknown>();
         let outcome: SyncOutcome;
         let issueKey: string;
@@ -1421,7 +1373,7 @@ export function createOutboundHandler(deps: OutboundDeps): {
           state = u.state;
           jiraWon = u.jiraWon;
           // Agreed values (no push): record them before the status work, which may fail on its own.
-          await writeBases(store.db, recordId, newBases);
+          await writes.writeBases(store.db, recordId, newBases);
           if (u.edit) {
             const edit = pendingEdit(jira, issueKey, recordId, jobId, u.edit, newBases, outcome);
             // With status work the walk may carry the edit (one call fewer); else it goes now.
@@ -1523,7 +1475,7 @@ export function createOutboundHandler(deps: OutboundDeps): {
       if (connectionId && !gated) deps.onConnectionHealth?.(connectionId, e.message);
       await store.transaction(async (trx) => {
         await recordSyncFailure(trx, store.dialect, record.id, errorJson, 'paused', now());
-        await logAction(trx, record.id, 'paused', calls, jobId, { error: errorJson });
+        await writes.log(trx, record.id, 'paused', calls, jobId, { error: errorJson });
       });
       throw new AppError(e.code, e.message, {
         retryable: true,
@@ -1534,7 +1486,7 @@ export function createOutboundHandler(deps: OutboundDeps): {
     if (e.retryable) {
       await store.transaction(async (trx) => {
         await recordSyncFailure(trx, store.dialect, record.id, errorJson, 'retry', now());
-        await logAction(trx, record.id, 'retry', calls, jobId, { error: errorJson });
+        await writes.log(trx, record.id, 'retry', calls, jobId, { error: errorJson });
       });
       throw e;
     }
@@ -1542,7 +1494,7 @@ export function createOutboundHandler(deps: OutboundDeps): {
     await store.transaction(async (trx) => {
       // record.sync_failed once per failure episode and cause (./failure-episode.ts).
       await recordSyncFailure(trx, store.dialect, record.id, errorJson, 'failed', now(), 'failed');
-      await logAction(trx, record.id, 'failed', calls, jobId, { error: errorJson });
+      await writes.log(trx, record.id, 'failed', calls, jobId, { error: errorJson });
     });
   }
 
