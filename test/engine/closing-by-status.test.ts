@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mappingSchema } from '../../src/config/schema.js';
 import { toOutboundMapping } from '../../src/config/to-engine.js';
 import { compileSite, type SiteInput } from '../../src/sandbox/index.js';
-import { freshSqlite, type TestDb } from '../helpers/db.js';
+import { describeEachEngine, type TestDb } from '../helpers/db.js';
 import { CONNECTION_ID, startHarness, type Harness } from './harness.js';
 
 const SCOPE = 'conviso-app';
@@ -86,77 +86,84 @@ export const convisoMapping = () =>
     }),
   );
 
-describe.each(['cloud', 'datacenter'] as const)('closing by host status (%s)', (flavour) => {
-  let db: TestDb;
-  let h: Harness;
-  /** The bodies of the transitions the bridge sent (as Jira received them). */
-  const transitions: Array<{ transition?: { id?: string }; fields?: { resolution?: { name?: string } } }> = [];
+describeEachEngine('closing by host status', ({ fresh }) => {
+  describe.each(['cloud', 'datacenter'] as const)('%s', (flavour) => {
+    let db: TestDb;
+    let h: Harness;
+    /** The bodies of the transitions the bridge sent (as Jira received them). */
+    const transitions: Array<{ transition?: { id?: string }; fields?: { resolution?: { name?: string } } }> = [];
 
-  beforeAll(async () => {
-    db = await freshSqlite();
-    h = await startHarness(db, {
-      flavour,
-      mappings: [convisoMapping()],
-      sandbox: {
-        site: compileSite(CONVISO_SITE),
-        inspect: (r) => {
-          if (r.method === 'POST' && r.route.endsWith('/transitions')) transitions.push(r.body as never);
+    beforeAll(async () => {
+      db = await fresh();
+      h = await startHarness(db, {
+        flavour,
+        mappings: [convisoMapping()],
+        sandbox: {
+          site: compileSite(CONVISO_SITE),
+          inspect: (r) => {
+            if (r.method === 'POST' && r.route.endsWith('/transitions')) transitions.push(r.body as never);
+          },
         },
-      },
+      });
     });
-  });
-  afterAll(async () => {
-    await h?.close();
-    await db?.cleanup();
-  });
+    afterAll(async () => {
+      await h?.close();
+    });
 
-  const vulnerability = (hostId: string, status: string) =>
-    h.engine.records.upsertRecord({ scope: SCOPE, hostId, kind: 'vulnerability', title: `Finding ${hostId}`, status });
-  /** Opens the vulnerability, then closes it with `status`; the issue as Jira holds it. */
-  const closeAs = async (hostId: string, status: string) => {
-    await vulnerability(hostId, 'open');
-    await h.drain();
-    transitions.length = 0;
-    await vulnerability(hostId, status);
-    await h.drain();
-    const record = await h.engine.records.getRecord(SCOPE, hostId);
-    expect(record.sync).toMatchObject({ state: 'synced', error: null });
-    const issue = h.sandbox.state.issue(record.link!.issue_key!)!;
-    const status_ = h.sandbox.state.statuses.get(issue.statusId)!.name;
-    const resolution = issue.resolutionId ? h.sandbox.state.resolutions.get(issue.resolutionId)!.name : null;
-    const log = await h.engine.records.getLog(SCOPE, hostId);
-    return { status: status_, resolution, calls: log[log.length - 1]!.jira_calls };
-  };
+    const vulnerability = (hostId: string, status: string) =>
+      h.engine.records.upsertRecord({
+        scope: SCOPE,
+        hostId,
+        kind: 'vulnerability',
+        title: `Finding ${hostId}`,
+        status,
+      });
+    /** Opens the vulnerability, then closes it with `status`; the issue as Jira holds it. */
+    const closeAs = async (hostId: string, status: string) => {
+      await vulnerability(hostId, 'open');
+      await h.drain();
+      transitions.length = 0;
+      await vulnerability(hostId, status);
+      await h.drain();
+      const record = await h.engine.records.getRecord(SCOPE, hostId);
+      expect(record.sync).toMatchObject({ state: 'synced', error: null });
+      const issue = h.sandbox.state.issue(record.link!.issue_key!)!;
+      const status_ = h.sandbox.state.statuses.get(issue.statusId)!.name;
+      const resolution = issue.resolutionId ? h.sandbox.state.resolutions.get(issue.resolutionId)!.name : null;
+      const log = await h.engine.records.getLog(SCOPE, hostId);
+      return { status: status_, resolution, calls: log[log.length - 1]!.jira_calls };
+    };
 
-  it("a risk-accepted vulnerability closes as Won't Fix", async () => {
-    const closed = await closeAs('c-risk', 'risk_accepted');
-    expect([closed.status, closed.resolution]).toEqual(['Risk Accepted', "Won't Fix"]);
-    // The resolution rode on the transition's fields, in the flavour's body.
-    expect(transitions).toEqual([
-      expect.objectContaining({ transition: expect.any(Object), fields: { resolution: { name: "Won't Fix" } } }),
-    ]);
-  });
+    it("a risk-accepted vulnerability closes as Won't Fix", async () => {
+      const closed = await closeAs('c-risk', 'risk_accepted');
+      expect([closed.status, closed.resolution]).toEqual(['Risk Accepted', "Won't Fix"]);
+      // The resolution rode on the transition's fields, in the flavour's body.
+      expect(transitions).toEqual([
+        expect.objectContaining({ transition: expect.any(Object), fields: { resolution: { name: "Won't Fix" } } }),
+      ]);
+    });
 
-  it("a false-positive vulnerability closes as Won't Do", async () => {
-    const closed = await closeAs('c-fp', 'false_positive');
-    expect([closed.status, closed.resolution]).toEqual(['Closed', "Won't Do"]);
-  });
+    it("a false-positive vulnerability closes as Won't Do", async () => {
+      const closed = await closeAs('c-fp', 'false_positive');
+      expect([closed.status, closed.resolution]).toEqual(['Closed', "Won't Do"]);
+    });
 
-  it('each closed host status reaches the Jira status status.out names (close is the fallback, with the default resolution)', async () => {
-    const fixed = await closeAs('c-fixed', 'fixed');
-    expect([fixed.status, fixed.resolution]).toEqual(['Resolved', 'Fixed']);
-    const risk = await closeAs('c-risk-2', 'risk_accepted');
-    // Closing through status.out costs what closing through close.status does.
-    expect(risk.calls).toBe(fixed.calls);
-  });
+    it('each closed host status reaches the Jira status status.out names (close is the fallback, with the default resolution)', async () => {
+      const fixed = await closeAs('c-fixed', 'fixed');
+      expect([fixed.status, fixed.resolution]).toEqual(['Resolved', 'Fixed']);
+      const risk = await closeAs('c-risk-2', 'risk_accepted');
+      // Closing through status.out costs what closing through close.status does.
+      expect(risk.calls).toBe(fixed.calls);
+    });
 
-  it('a record closed one way and then another moves to the other status with its resolution', async () => {
-    await closeAs('c-change', 'fixed');
-    await vulnerability('c-change', 'false_positive');
-    await h.drain();
-    const record = await h.engine.records.getRecord(SCOPE, 'c-change');
-    const issue = h.sandbox.state.issue(record.link!.issue_key!)!;
-    expect(h.sandbox.state.statuses.get(issue.statusId)!.name).toBe('Closed');
-    expect(h.sandbox.state.resolutions.get(issue.resolutionId!)!.name).toBe("Won't Do");
+    it('a record closed one way and then another moves to the other status with its resolution', async () => {
+      await closeAs('c-change', 'fixed');
+      await vulnerability('c-change', 'false_positive');
+      await h.drain();
+      const record = await h.engine.records.getRecord(SCOPE, 'c-change');
+      const issue = h.sandbox.state.issue(record.link!.issue_key!)!;
+      expect(h.sandbox.state.statuses.get(issue.statusId)!.name).toBe('Closed');
+      expect(h.sandbox.state.resolutions.get(issue.resolutionId!)!.name).toBe("Won't Do");
+    });
   });
 });

@@ -13,7 +13,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sign } from '../../src/webhooks/verify.js';
-import { freshSqlite, type TestDb } from '../helpers/db.js';
+import { describeEachEngine, type TestDb } from '../helpers/db.js';
 import { opsMapping, secMapping, inboundSettings } from './harness.js';
 import { startInboundHarness, WEBHOOK_SECRET, type InboundHarness } from './inbound-harness.js';
 
@@ -364,94 +364,95 @@ function retarget(f: Record<string, unknown>, id: string, key: string): Record<s
   return out;
 }
 
-describe.each([
-  { flavour: 'cloud' as const, cases: CLOUD },
-  { flavour: 'datacenter' as const, cases: SERVER },
-])('captured Jira deliveries are applied ($flavour)', ({ flavour, cases }) => {
-  let db: TestDb;
-  let h: InboundHarness;
-  let n = 0;
+describeEachEngine('captured Jira deliveries are applied', ({ fresh }) => {
+  describe.each([
+    { flavour: 'cloud' as const, cases: CLOUD },
+    { flavour: 'datacenter' as const, cases: SERVER },
+  ])('$flavour', ({ flavour, cases }) => {
+    let db: TestDb;
+    let h: InboundHarness;
+    let n = 0;
 
-  beforeAll(async () => {
-    db = await freshSqlite();
-    h = await startInboundHarness(db, {
-      flavour,
-      events: [],
-      mappings: [
-        secMapping(),
-        opsMapping({
-          inbound: inboundSettings({ onJiraDelete: 'resolve' }),
-        }),
-      ],
+    beforeAll(async () => {
+      db = await fresh();
+      h = await startInboundHarness(db, {
+        flavour,
+        events: [],
+        mappings: [
+          secMapping(),
+          opsMapping({
+            inbound: inboundSettings({ onJiraDelete: 'resolve' }),
+          }),
+        ],
+      });
     });
-  });
-  afterAll(async () => {
-    await h?.close();
-    await db?.cleanup();
-  });
+    afterAll(async () => {
+      await h?.close();
+    });
 
-  it.each(cases)('$file', async (tc) => {
-    const hostId = `fx-${++n}`;
-    await h.engine.records.upsertRecord({
-      scope: 'stackflow-incidents',
-      hostId,
-      kind: 'incident',
-      title: `Fixture record for ${tc.file}`,
-      description: 'Before',
-      status: 'new',
-      severity: 'P4',
+    it.each(cases)('$file', async (tc) => {
+      const hostId = `fx-${++n}`;
+      await h.engine.records.upsertRecord({
+        scope: 'stackflow-incidents',
+        hostId,
+        kind: 'incident',
+        title: `Fixture record for ${tc.file}`,
+        description: 'Before',
+        status: 'new',
+        severity: 'P4',
+      });
+      await h.settle();
+      const linked = await h.record('stackflow-incidents', hostId);
+      const key = linked.link!.issue_key!;
+      const id = linked.link!.issue_id!;
+      const fixture = { ...load(tc.file), __file: tc.file };
+      const ctx: Ctx = {
+        h,
+        key,
+        id,
+        fixture,
+        record: () => h.record('stackflow-incidents', hostId),
+        comments: async () =>
+          db.store.db
+            .selectFrom('record_comments')
+            .select(['body', 'deleted', 'origin'])
+            .where('record_id', '=', linked.id)
+            .orderBy('created_at')
+            .execute(),
+      };
+      await tc.act?.(ctx);
+      const raw = JSON.stringify(retarget(fixture, id, key));
+      const res = await fetch(h.intakeUrl, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'x-hub-signature': sign(WEBHOOK_SECRET, raw),
+          'x-atlassian-webhook-identifier': `fixture-${hostId}`,
+        },
+        body: raw,
+      });
+      expect(res.status).toBe(202);
+      await h.settle();
+      const row = await db.store.db
+        .selectFrom('webhook_deliveries')
+        .select(['verdict', 'detail', 'event'])
+        .where('identifier', '=', `fixture-${hostId}`)
+        .executeTakeFirstOrThrow();
+      expect(row.event).toBe((fixture as Record<string, unknown>).webhookEvent);
+      expect(row.verdict).toBe(tc.verdict);
+      await tc.expect(ctx);
+      // A redelivery of the same capture is acknowledged and applies nothing more.
+      const again = await fetch(h.intakeUrl, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'x-hub-signature': sign(WEBHOOK_SECRET, raw),
+          'x-atlassian-webhook-identifier': `fixture-${hostId}`,
+        },
+        body: raw,
+      });
+      expect(again.status).toBe(200);
+      expect(((await again.json()) as { verdict: string }).verdict).toBe('duplicate');
     });
-    await h.settle();
-    const linked = await h.record('stackflow-incidents', hostId);
-    const key = linked.link!.issue_key!;
-    const id = linked.link!.issue_id!;
-    const fixture = { ...load(tc.file), __file: tc.file };
-    const ctx: Ctx = {
-      h,
-      key,
-      id,
-      fixture,
-      record: () => h.record('stackflow-incidents', hostId),
-      comments: async () =>
-        db.store.db
-          .selectFrom('record_comments')
-          .select(['body', 'deleted', 'origin'])
-          .where('record_id', '=', linked.id)
-          .orderBy('created_at')
-          .execute(),
-    };
-    await tc.act?.(ctx);
-    const raw = JSON.stringify(retarget(fixture, id, key));
-    const res = await fetch(h.intakeUrl, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        'x-hub-signature': sign(WEBHOOK_SECRET, raw),
-        'x-atlassian-webhook-identifier': `fixture-${hostId}`,
-      },
-      body: raw,
-    });
-    expect(res.status).toBe(202);
-    await h.settle();
-    const row = await db.store.db
-      .selectFrom('webhook_deliveries')
-      .select(['verdict', 'detail', 'event'])
-      .where('identifier', '=', `fixture-${hostId}`)
-      .executeTakeFirstOrThrow();
-    expect(row.event).toBe((fixture as Record<string, unknown>).webhookEvent);
-    expect(row.verdict).toBe(tc.verdict);
-    await tc.expect(ctx);
-    // A redelivery of the same capture is acknowledged and applies nothing more.
-    const again = await fetch(h.intakeUrl, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        'x-hub-signature': sign(WEBHOOK_SECRET, raw),
-        'x-atlassian-webhook-identifier': `fixture-${hostId}`,
-      },
-      body: raw,
-    });
-    expect(again.status).toBe(200);
-    expect(((await again.json()) as { verdict: string }).verdict).toBe('duplicate');
   });
 });

@@ -8,9 +8,9 @@
  *    the issue is the fingerprint.
  *  - StackFlow (jira_to_stackflow): Jira's changes reach the record; the host's cause no Jira call.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { OutboundMapping } from '../../src/engine/types.js';
-import { freshSqlite, type TestDb } from '../helpers/db.js';
+import { describeEachEngine, type TestDb } from '../helpers/db.js';
 import { CONNECTION_ID, jsmMapping, inboundSettings } from './harness.js';
 import { startInboundHarness, type InboundHarness } from './inbound-harness.js';
 
@@ -22,13 +22,13 @@ async function move(h: InboundHarness, key: string, to: string, fields?: Record<
   await h.alice.transition(key, String(t.id), fields);
 }
 
-describe('Xyte: Service Management requests back to incidents', () => {
+describeEachEngine('Xyte: Service Management requests back to incidents', ({ fresh }) => {
   let db: TestDb;
   let h: InboundHarness;
   const SCOPE = 'xyte';
 
   beforeAll(async () => {
-    db = await freshSqlite();
+    db = await fresh();
     h = await startInboundHarness(db, {
       mappings: [
         jsmMapping({
@@ -40,7 +40,6 @@ describe('Xyte: Service Management requests back to incidents', () => {
   });
   afterAll(async () => {
     await h?.close();
-    await db?.cleanup();
   });
 
   const incident = async (hostId: string) => {
@@ -137,18 +136,17 @@ const itocMapping = (): OutboundMapping => ({
   }),
 });
 
-describe('ITOC360: alerts from Jira issues', () => {
+describeEachEngine('ITOC360: alerts from Jira issues', ({ fresh }) => {
   let db: TestDb;
   let h: InboundHarness;
   const SCOPE = 'itoc360';
 
   beforeAll(async () => {
-    db = await freshSqlite();
+    db = await fresh();
     h = await startInboundHarness(db, { mappings: [itocMapping()] });
   });
   afterAll(async () => {
     await h?.close();
-    await db?.cleanup();
   });
 
   const alertOf = (issueId: string | number) => h.record(SCOPE, `jira-${CONNECTION_ID}-${issueId}`);
@@ -249,13 +247,13 @@ async function doneTransitionId(h: InboundHarness): Promise<string | undefined> 
   return wf?.transitions.find((t) => t.name === 'Done')?.id;
 }
 
-describe('StackFlow: a jira_to_stackflow mapping (direction from_jira)', () => {
+describeEachEngine('StackFlow: a jira_to_stackflow mapping (direction from_jira)', ({ fresh }) => {
   let db: TestDb;
   let h: InboundHarness;
   const SCOPE = 'stackflow-changes';
 
   beforeAll(async () => {
-    db = await freshSqlite();
+    db = await fresh();
     h = await startInboundHarness(db, {
       mappings: [
         {
@@ -280,7 +278,6 @@ describe('StackFlow: a jira_to_stackflow mapping (direction from_jira)', () => {
   });
   afterAll(async () => {
     await h?.close();
-    await db?.cleanup();
   });
 
   it('Jira changes reach the record; host changes cause no Jira call', async () => {

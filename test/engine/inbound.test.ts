@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freshSqlite, type TestDb } from '../helpers/db.js';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describeEachEngine, type TestDb } from '../helpers/db.js';
 import { opsMapping, secMapping, jsmMapping, inboundSettings } from './harness.js';
 import { startInboundHarness, type InboundHarness } from './inbound-harness.js';
 
@@ -9,12 +9,12 @@ const adf = (text: string) => ({
   content: [{ type: 'paragraph', content: [{ type: 'text', text }] }],
 });
 
-describe('inbound sync: Jira changes reach the record (SQLite, sandbox webhooks)', () => {
+describeEachEngine('inbound sync: Jira changes reach the record (sandbox webhooks)', ({ fresh }) => {
   let db: TestDb;
   let h: InboundHarness;
 
   beforeAll(async () => {
-    db = await freshSqlite();
+    db = await fresh();
     h = await startInboundHarness(db, {
       mappings: [
         // SEC: comments flow to Jira only.
@@ -32,7 +32,6 @@ describe('inbound sync: Jira changes reach the record (SQLite, sandbox webhooks)
   });
   afterAll(async () => {
     await h.close();
-    await db.cleanup();
   });
 
   const incident = async (hostId: string, over: Record<string, unknown> = {}) => {

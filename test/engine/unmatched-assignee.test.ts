@@ -7,19 +7,19 @@
  * the site's "User email visibility" hides every user's, or masks it ("alice at sandbox dot
  * example", which is no address a record can have).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { SEED } from '../../src/sandbox/seed.js';
 import { fromJson } from '../../src/store/json.js';
-import { freshSqlite, type TestDb } from '../helpers/db.js';
+import { describeEachEngine, type TestDb } from '../helpers/db.js';
 import { inboundSettings, opsMapping, secMapping } from './harness.js';
 import { startInboundHarness, type InboundHarness } from './inbound-harness.js';
 
-describe('an unmatched Jira assignee (cloud)', () => {
+describeEachEngine('an unmatched Jira assignee (cloud)', ({ fresh }) => {
   let db: TestDb;
   let h: InboundHarness;
 
   beforeAll(async () => {
-    db = await freshSqlite();
+    db = await fresh();
     h = await startInboundHarness(db, {
       flavour: 'cloud',
       mappings: [
@@ -30,7 +30,6 @@ describe('an unmatched Jira assignee (cloud)', () => {
   });
   afterAll(async () => {
     await h?.close();
-    await db?.cleanup();
   });
 
   const assignedToAlice = async (scope: string, hostId: string, kind: string) => {
@@ -121,12 +120,12 @@ describe('an unmatched Jira assignee (cloud)', () => {
   });
 });
 
-describe('an unmatched Jira assignee (datacenter: the site hides or masks emails)', () => {
+describeEachEngine('an unmatched Jira assignee (datacenter: the site hides or masks emails)', ({ fresh }) => {
   let db: TestDb;
   let h: InboundHarness;
 
   beforeAll(async () => {
-    db = await freshSqlite();
+    db = await fresh();
     h = await startInboundHarness(db, {
       flavour: 'datacenter',
       mappings: [
@@ -137,7 +136,6 @@ describe('an unmatched Jira assignee (datacenter: the site hides or masks emails
   });
   afterAll(async () => {
     await h?.close();
-    await db?.cleanup();
   });
 
   const assignedToAlice = async (scope: string, hostId: string, kind: string) => {
