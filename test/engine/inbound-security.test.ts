@@ -4,14 +4,14 @@
  * change to any record, no Jira call. Replays are acknowledged and applied once.
  */
 import { PassThrough } from 'node:stream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createLogger } from '../../src/log/logger.js';
 import { sign } from '../../src/webhooks/verify.js';
-import { freshSqlite, type TestDb } from '../helpers/db.js';
+import { describeEachEngine, type TestDb } from '../helpers/db.js';
 import { opsMapping } from './harness.js';
 import { startInboundHarness, URL_TOKEN, WEBHOOK_SECRET, type InboundHarness } from './inbound-harness.js';
 
-describe('webhook intake refuses bad input without side effects (SQLite, sandbox)', () => {
+describeEachEngine('webhook intake refuses bad input without side effects (sandbox)', ({ fresh }) => {
   let db: TestDb;
   let h: InboundHarness;
   const lines: Array<Record<string, unknown>> = [];
@@ -19,7 +19,7 @@ describe('webhook intake refuses bad input without side effects (SQLite, sandbox
   let issueId = '';
 
   beforeAll(async () => {
-    db = await freshSqlite();
+    db = await fresh();
     const stream = new PassThrough();
     stream.on('data', (chunk: Buffer) => {
       for (const l of chunk.toString().split('\n')) if (l.trim()) lines.push(JSON.parse(l) as Record<string, unknown>);
@@ -46,7 +46,6 @@ describe('webhook intake refuses bad input without side effects (SQLite, sandbox
   });
   afterAll(async () => {
     await h.close();
-    await db.cleanup();
   });
 
   const body = (extra: Record<string, unknown> = {}) =>
