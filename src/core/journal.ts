@@ -7,10 +7,19 @@
  *  - a field whose Jira value is one a journaled create or edit sent is ours: the agreed base is
  *    that value (so the host's newer value is pushed, and Jira's older one never comes back);
  *  - a status whose last change in Jira's changelog is a hop a journaled walk made is ours: the
- *    agreed status is where the walk got to (the walk goes on, nobody in Jira moved the issue);
+ *    agreed status is where the walk got to (the walk goes on, nobody in Jira moved the issue).
+ *    The hop is matched by its names (from → to) against the newest journaled hops first: a hop
+ *    Jira answered ('done') is the newest move of ours, so an older hop of the same names (a host
+ *    status that went A → B → A) is never taken for a later move. And it is ours only when the
+ *    changelog entry's author is jira-bridge's own account: a Jira user making the same move
+ *    (our hop was cut off before Jira got it) is a Jira user's change. When the author cannot be
+ *    told (an anonymous change, an author or an own account not read, no identifier both carry)
+ *    the names alone decide, as before;
  *  - a status with no change in Jira's changelog at all, on an issue a journaled create of ours
  *    made, is the initial status our create produced: no Jira user's change (a crash between the
- *    link and the status walk; the record's status stands and the walk goes on).
+ *    link and the status walk; the record's status stands and the walk goes on). A status change
+ *    there that is not ours (above) is a Jira user's move of an issue whose status was never
+ *    agreed: the newer of it and the host's status change wins, on both sides.
  *
  * Intents whose outcome is 'failed' (Jira refused the write) changed nothing and are not ours.
  */
@@ -90,20 +99,72 @@ export function adoptionBases(entries: readonly JournalEntry[]): Map<string, unk
   return new Map(Object.entries(first.intent.values));
 }
 
-/** The last status change in Jira's changelog, by status names. */
+/** Who made a change, as Jira's changelog names them: Cloud accountId; Data Center user key, name. */
+export interface Actor {
+  accountId?: string | undefined;
+  key?: string | undefined;
+  name?: string | undefined;
+}
+
+/** The last status change in Jira's changelog, by status names, and who made it. */
 export interface StatusChange {
   from: string | null;
   to: string | null;
+  /** The changelog entry's author; null or absent: unknown (an anonymous change, or not read). */
+  by?: Actor | null | undefined;
 }
 
-/** Whether Jira's last status change is a hop of a journaled walk (ours, whatever its time). */
-export function ourStatusChange(last: StatusChange | undefined, entries: readonly JournalEntry[]): boolean {
+/**
+ * Whether `by` is jira-bridge's own account `me`: true or false when an identifier both carry
+ * tells (accountId, else user key, else user name), null when it cannot be told (either unknown).
+ */
+export function byAccount(by: Actor | null | undefined, me: Actor | null | undefined): boolean | null {
+  if (!by || !me) return null;
+  if (by.accountId && me.accountId) return by.accountId === me.accountId;
+  if (by.key && me.key) return by.key === me.key;
+  if (by.name && me.name) return by.name === me.name;
+  return null;
+}
+
+/**
+ * Whether Jira's last status change is a hop of a journaled walk (ours, whatever its time): its
+ * names match a hop that may have reached Jira, looked for newest first and no further back than
+ * the newest hop Jira answered (a hop after it would be the last change), and its author is
+ * jira-bridge's own account `me` — or cannot be told (see byAccount: then the names alone decide).
+ */
+export function ourStatusChange(
+  last: StatusChange | undefined,
+  entries: readonly JournalEntry[],
+  me?: Actor | null,
+): boolean {
   if (!last?.to) return false;
+  // Another account made it: a Jira user's move, whichever hop of ours it repeats.
+  if (byAccount(last.by, me) === false) return false;
   const eq = (a: string | null, b: string): boolean => a !== null && a.toLowerCase() === b.toLowerCase();
-  return mayHaveWritten(entries).some(
-    (e) =>
-      e.intent.op === 'transition' && eq(last.to, e.intent.to) && (last.from === null || eq(last.from, e.intent.from)),
-  );
+  const hops = mayHaveWritten(entries);
+  for (let i = hops.length - 1; i >= 0; i--) {
+    const e = hops[i]!;
+    if (e.intent.op !== 'transition') continue;
+    if (eq(last.to, e.intent.to) && (last.from === null || eq(last.from, e.intent.from))) return true;
+    // Jira answered this hop: it moved the issue after every older hop, so an older hop of the
+    // same names is not the last change (A → B → A: B → A done, then someone's A → B).
+    if (e.outcome === 'done') return false;
+  }
+  return false;
+}
+
+/**
+ * Whether Jira's last status change is a Jira user's move on an issue our journaled create made
+ * (its status never agreed: the walk of that create was cut off): there is a change, and it is
+ * not ours (ourStatusChange). The newer of it and the host's status change then wins.
+ */
+export function movedSinceOurCreate(
+  issueId: string | null,
+  last: StatusChange | undefined,
+  entries: readonly JournalEntry[],
+  me?: Actor | null,
+): boolean {
+  return !!last?.to && madeByOurCreate(issueId, entries) && !ourStatusChange(last, entries, me);
 }
 
 /**
@@ -126,9 +187,12 @@ export function initialStatusOfOurCreate(
  * Whether a journaled create of ours that may have reached Jira made this issue (its target, once
  * Jira answered; unknown while in flight): its status work may not have run yet, so the record's
  * status was never agreed with Jira — it is what our create set out to walk the issue to.
+ * `issueId` null: the record's issue, whichever (the journal is the record's).
  */
-export function madeByOurCreate(issueId: string, entries: readonly JournalEntry[]): boolean {
-  return mayHaveWritten(entries).some((e) => e.intent.op === 'create' && (e.target === null || e.target === issueId));
+export function madeByOurCreate(issueId: string | null, entries: readonly JournalEntry[]): boolean {
+  return mayHaveWritten(entries).some(
+    (e) => e.intent.op === 'create' && (e.target === null || issueId === null || e.target === issueId),
+  );
 }
 
 /** Whether the journal holds a hop that may have moved the issue (the status work must look). */

@@ -22,6 +22,7 @@ import {
   madeByOurCreate,
   ourBase,
   ourStatusChange,
+  type Actor,
   type JournalEntry,
   type StatusChange,
 } from './journal.js';
@@ -108,9 +109,11 @@ export interface InboundFieldInput<D> {
 export interface InboundStatusInput {
   /** Whether Jira's status flows to the record. */
   flowsIn: boolean;
-  /** Jira's status as read, and the newest status change of its changelog. */
+  /** Jira's status as read, and the newest status change of its changelog (with its author). */
   jira: JiraStatusRef;
   lastChange?: StatusChange | undefined;
+  /** jira-bridge's own account on the connection: a status change is ours only when it made it. */
+  me?: Actor | null | undefined;
   /** The inbound status table (status.in) and its default. */
   table: Record<string, string>;
   fallback?: string | undefined;
@@ -344,9 +347,9 @@ export function planInboundStatus<D extends PlannedData>(
   if (!s.flowsIn) return none('direction_off');
   const base = bases.get(STATUS_BASE) as string | undefined;
   if (base !== undefined && base.toLowerCase() === s.jira.name.toLowerCase()) return none('unchanged');
-  // The last move is a hop of our own interrupted walk (journaled): no Jira user's change; the
-  // outbound job (queued again after the crash) finishes the walk.
-  if (ourStatusChange(s.lastChange, journal)) return none('ours');
+  // The last move is a hop of our own interrupted walk (journaled, made by our account): no Jira
+  // user's change; the outbound job (queued again after the crash) finishes the walk.
+  if (ourStatusChange(s.lastChange, journal, s.me)) return none('ours');
   // Jira's initial status, set by our own journaled create, with no status change since: the
   // status walk of that create was cut off (a crash after the link was saved). No Jira user's
   // change either: the record's status stands and the outbound job walks the issue to it.

@@ -15,7 +15,14 @@
  *    rule behind it and the Jira calls it costs.
  */
 import { decideField, type Side } from './merge.js';
-import { ourBase, ourStatusChange, type JournalEntry } from './journal.js';
+import {
+  movedSinceOurCreate,
+  ourBase,
+  ourStatusChange,
+  type Actor,
+  type JournalEntry,
+  type StatusChange,
+} from './journal.js';
 import { screenTakes, shortestPath, type WorkflowEdge, type WorkflowGraph } from './workflow.js';
 
 /** Canonical JSON as the engine compares values (object keys sorted; undefined stays undefined). */
@@ -190,13 +197,24 @@ export interface StatusPlanInput {
   bases: ReadonlyMap<string, unknown>;
   /** Create or re-sync: the status is checked whatever the bases say. */
   force: boolean;
+  /**
+   * A manual re-sync: the host's status wins whatever Jira did (no newer-wins check). Default:
+   * `force` (a create or an adopted issue passes false: a Jira user's move since our create is
+   * then weighed against the host's change).
+   */
+  hostWins?: boolean | undefined;
   journal: readonly JournalEntry[];
+  /** jira-bridge's own account on the connection: a status change is ours only when it made it. */
+  me?: Actor | null | undefined;
   /** The issue as read (undefined: not read yet). */
   issue?:
     | {
         key: string;
+        /** The issue's id (a journaled create names it); absent: the record's issue, whichever. */
+        id?: string | undefined;
         status: { name: string; category?: string | undefined };
-        lastStatusChange?: { from: string | null; to: string | null } | undefined;
+        /** The newest status change of Jira's changelog, with its author. */
+        lastStatusChange?: StatusChange | undefined;
         statusChangedAt: number;
         /**
          * Whether it was read with its changelog before any write of this job, so that a Jira-side
@@ -231,6 +249,14 @@ export type StatusPlan =
       kind: 'jira_wins';
       rule: 'jira_newer';
       conflict: { field: 'status'; winner: 'jira'; rule: 'newest'; lost: string };
+      /**
+       * Bases to store (a status never agreed, moved by a Jira user since our create): where our
+       * side left the issue (the move's `from`) and the host status the decision was made against,
+       * so that once the journal is gone the next sync still sees Jira's move (and the host's later
+       * change as a change). No target base: until the inbound job agrees, each outbound sync looks
+       * again. Absent: the stored bases say it already.
+       */
+      bases?: Map<string, unknown> | undefined;
     }
   | {
       kind: 'rework';
@@ -309,20 +335,36 @@ export function planStatus(p: StatusPlanInput): StatusPlan {
   // Jira moved the issue since the last agreement, later than the host changed its status:
   // Jira's status wins (the inbound job brings it to the record); nothing is pushed.
   const agreed = p.bases.get(STATUS_BASE) as string | undefined;
+  const last = issue.lastStatusChange;
+  // Never agreed (our create's walk was cut off) and a Jira user moved the issue since: that move
+  // is Jira's change against the host's, as much as a move away from an agreed status is.
+  const leftAt =
+    agreed === undefined &&
+    typeof last?.from === 'string' &&
+    movedSinceOurCreate(issue.id ?? null, last, p.journal, p.me)
+      ? last.from
+      : undefined;
   if (
-    !p.force &&
+    !(p.hostWins ?? p.force) &&
     issue.conflictCheck !== false &&
-    agreed !== undefined &&
-    lc(agreed) !== lc(issue.status.name) &&
+    (leftAt !== undefined || (agreed !== undefined && lc(agreed) !== lc(issue.status.name))) &&
     lc(issue.status.name) !== lc(want.status) &&
     issue.statusChangedAt >= p.hostStatusAt &&
     // A hop of our own interrupted walk is no Jira user's change, whatever its time.
-    !ourStatusChange(issue.lastStatusChange, p.journal)
+    !ourStatusChange(last, p.journal, p.me)
   ) {
     return {
       kind: 'jira_wins',
       rule: 'jira_newer',
       conflict: { field: 'status', winner: 'jira', rule: 'newest', lost: p.hostStatus },
+      ...(leftAt !== undefined
+        ? {
+            bases: new Map<string, unknown>([
+              [STATUS_BASE, leftAt],
+              [HOST_STATUS_BASE, p.hostStatus],
+            ]),
+          }
+        : {}),
     };
   }
   const bases = new Map<string, unknown>([
@@ -609,6 +651,7 @@ export function planOutbound(p: OutboundPlanInput): OutboundPlan {
     status = planStatus({
       ...p.status,
       force: p.resync || p.verify === true,
+      hostWins: p.resync,
       knownKey: p.link.issueKey,
       issue: p.read ? p.status.issue : undefined,
     });

@@ -372,8 +372,8 @@ export function jiraPortFromClient(client: JiraClient, opts: ClientPortOptions =
       const fieldTimes: Record<string, number> = {};
       /** Who made each of those changes (the host hears who changed it). */
       const fieldAuthors: Record<string, JiraPerson> = {};
-      /** The newest status change (by status names): the journal knows its own hops by it. */
-      let lastStatus: { from: string | null; to: string | null; at: number } | undefined;
+      /** The newest status change (by status names, with its author): the journal knows its own hops by it. */
+      let lastStatus: { from: string | null; to: string | null; by: JiraPerson | null; at: number } | undefined;
       const histories =
         (
           issue.changelog as
@@ -388,7 +388,7 @@ export function jiraPortFromClient(client: JiraClient, opts: ClientPortOptions =
             // (`toString` is read as an own key: the item is plain JSON)
             const name = (k: string): string | null =>
               Object.hasOwn(item, k) && typeof item[k] === 'string' ? (item[k] as string) : null;
-            lastStatus = { from: name('fromString'), to: name('toString'), at };
+            lastStatus = { from: name('fromString'), to: name('toString'), by: author, at };
           }
           for (const k of [item.fieldId, item.field]) {
             if (typeof k !== 'string') continue;
@@ -422,7 +422,7 @@ export function jiraPortFromClient(client: JiraClient, opts: ClientPortOptions =
         fieldTimes,
         fieldAuthors,
         ...(propertyToken(issue) !== undefined ? { creationToken: propertyToken(issue) } : {}),
-        ...(lastStatus ? { lastStatusChange: { from: lastStatus.from, to: lastStatus.to } } : {}),
+        ...(lastStatus ? { lastStatusChange: { from: lastStatus.from, to: lastStatus.to, by: lastStatus.by } } : {}),
         comments: rawComments.map((c) => {
           const x = c as Record<string, unknown>;
           return {

@@ -700,6 +700,8 @@ export function createOutboundHandler(deps: OutboundDeps): {
     outcome: SyncOutcome,
     opts: {
       force: boolean;
+      /** A manual re-sync (the host's status wins; else a forced check still weighs Jira's moves). */
+      resync?: boolean;
       recordVersion: number;
       recordId: string;
       knownKey: string | null;
@@ -742,6 +744,10 @@ export function createOutboundHandler(deps: OutboundDeps): {
       plan = planStatus({
         ...input,
         graph,
+        // Whose a status change is (journaled hops count only when our account made them): our
+        // account, cached per connection — asked only when there is a journal to match against.
+        hostWins: opts.resync === true,
+        me: journal.length && opts.state?.lastStatusChange?.by ? await deps.jira(mapping.connectionId).whoami() : null,
         issue: {
           key: read.key,
           status: read.status,
@@ -755,6 +761,7 @@ export function createOutboundHandler(deps: OutboundDeps): {
     if (plan.kind === 'read') throw new Error('planStatus asked for a read it was given');
     if (plan.kind === 'jira_wins') {
       // Jira's newer status wins (the inbound job brings it to the record); nothing is pushed.
+      for (const [k, v] of plan.bases ?? []) newBases.set(k, v);
       outcome.extra = {
         ...outcome.extra,
         conflicts: [...((outcome.extra?.conflicts as unknown[] | undefined) ?? []), plan.conflict],
@@ -1387,6 +1394,7 @@ export function createOutboundHandler(deps: OutboundDeps): {
           jiraWon =
             (await applyStatus(jira, issueKey, data, mapping, bases, newBases, outcome, {
               force: opts.resync === true || outcome.action !== 'updated',
+              resync: opts.resync === true,
               recordVersion: record.version,
               recordId,
               knownKey: link?.issue_key ?? null,

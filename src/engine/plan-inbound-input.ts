@@ -93,6 +93,7 @@ export function inboundPlanInput(a: InboundInputArgs): InboundPlanInput<RecordDa
       flowsIn: flowsIn(mapping.builtinDirections?.status, mapping),
       jira: state.status,
       lastChange: state.lastStatusChange,
+      me: a.me,
       table: inbound.statusIn,
       fallback: inbound.statusInDefault,
       closedStatuses: mapping.closedStatuses,

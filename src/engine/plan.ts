@@ -153,9 +153,13 @@ export function createPlanner(deps: {
           hostStatus: data.status,
           bases,
           journal,
+          // Our account (cached per connection), as the executor asks for it: a status change is ours
+          // only when it made it.
+          me: journal.length && state?.lastStatusChange?.by ? await jira.whoami() : null,
           issue: state
             ? {
                 key: state.key,
+                id: state.id,
                 status: state.status,
                 lastStatusChange: state.lastStatusChange,
                 statusChangedAt: jiraChangeTime(state, 'status', mapping),

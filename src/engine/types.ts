@@ -358,8 +358,11 @@ export interface JiraIssueState extends IssueStamp {
   fieldTimes: Record<string, number>;
   /** Who made the change of `fieldTimes` (the changelog entry's author), by the same keys. */
   fieldAuthors?: Record<string, JiraPerson> | undefined;
-  /** The newest status change of the changelog, by status names (absent: none read). */
-  lastStatusChange?: { from: string | null; to: string | null } | undefined;
+  /**
+   * The newest status change of the changelog, by status names, and its author (null: none
+   * named, an anonymous change); absent: none read.
+   */
+  lastStatusChange?: { from: string | null; to: string | null; by?: JiraPerson | null | undefined } | undefined;
   issueType: string;
   created: number;
   status: { id: string; name: string; category?: string | undefined };

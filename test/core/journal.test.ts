@@ -2,13 +2,17 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   adoptionBases,
+  byAccount,
   hasOpenHops,
   initialStatusOfOurCreate,
   journaledValues,
   madeByOurCreate,
+  movedSinceOurCreate,
   ourBase,
   ourStatusChange,
+  type Actor,
   type JournalEntry,
+  type StatusChange,
 } from '../../src/core/journal.js';
 import { decideField } from '../../src/core/merge.js';
 
@@ -21,6 +25,8 @@ const entry = (intent: JournalEntry['intent'], outcome: JournalEntry['outcome'] 
 });
 const hop = (from: string, to: string, outcome: JournalEntry['outcome'] = 'done') =>
   entry({ op: 'transition', from, to, transition: '1' }, outcome);
+const ME: Actor = { accountId: 'jira-bridge' };
+const ALICE: Actor = { accountId: 'alice' };
 
 describe('journal rules', () => {
   it('a Jira value a journaled write sent is the base; any other value leaves the base', () => {
@@ -137,19 +143,169 @@ describe('journal rules', () => {
           const journal = statuses
             .slice(1, k + 1)
             .map((s, i) => hop(statuses[i]!, s, i === k - 1 && !lastAnswered ? null : 'done'));
-          let last = { from: statuses[k - 1]!, to: statuses[k]! };
+          let last: StatusChange = { from: statuses[k - 1]!, to: statuses[k]!, by: ME };
           const personTo = statuses[to]!;
           const moved = personMoves && personTo !== last.to;
-          if (moved) last = { from: last.to, to: personTo };
+          if (moved) last = { from: last.to, to: personTo, by: ALICE };
           // A person's move is recognised as ours only if it repeats one of our own hops exactly
           // (then Jira is where our walk would have put it anyway).
           const repeatsOurs = journal.some(
             (e) => e.intent.op === 'transition' && e.intent.from === last.from && e.intent.to === last.to,
           );
-          expect(ourStatusChange(last, journal)).toBe(!moved || repeatsOurs);
+          expect(ourStatusChange({ from: last.from, to: last.to }, journal)).toBe(!moved || repeatsOurs);
+          // With the authors known, a person's move is never ours, repeated hop or not.
+          expect(ourStatusChange(last, journal, ME)).toBe(!moved);
         },
       ),
       { numRuns: 3000 },
+    );
+  });
+
+  it('a status change is ours only when jira-bridge’s own account made it (when the author is known)', () => {
+    // Our hop Open → Triaged was cut off before Jira got it; a Jira user made the same move.
+    const j = [hop('Open', 'Triaged', null)];
+    expect(ourStatusChange({ from: 'Open', to: 'Triaged', by: ALICE }, j, ME)).toBe(false);
+    expect(ourStatusChange({ from: 'Open', to: 'Triaged', by: ME }, j, ME)).toBe(true);
+    // Unknown author (anonymous, or automation Jira names no one for) or own account unknown: the
+    // names alone decide, as before.
+    expect(ourStatusChange({ from: 'Open', to: 'Triaged', by: null }, j, ME)).toBe(true);
+    expect(ourStatusChange({ from: 'Open', to: 'Triaged' }, j, ME)).toBe(true);
+    expect(ourStatusChange({ from: 'Open', to: 'Triaged', by: ALICE }, j)).toBe(true);
+    expect(ourStatusChange({ from: 'Open', to: 'Triaged', by: ALICE }, j, null)).toBe(true);
+    // Our account never makes a change ours that no journaled hop made.
+    expect(ourStatusChange({ from: 'Open', to: 'Done', by: ME }, j, ME)).toBe(false);
+  });
+
+  it('authors compare by Cloud accountId, else Data Center user key, else user name; else unknown', () => {
+    expect(byAccount({ accountId: 'a' }, { accountId: 'a' })).toBe(true);
+    expect(byAccount({ accountId: 'a' }, { accountId: 'b' })).toBe(false);
+    expect(byAccount({ key: 'JIRAUSER10100', name: 'bridge' }, { key: 'JIRAUSER10100', name: 'bridge' })).toBe(true);
+    // A renamed Data Center user keeps its key: the key decides before the name.
+    expect(byAccount({ key: 'JIRAUSER10100', name: 'old' }, { key: 'JIRAUSER10100', name: 'bridge' })).toBe(true);
+    expect(byAccount({ key: 'JIRAUSER10200', name: 'alice' }, { key: 'JIRAUSER10100', name: 'bridge' })).toBe(false);
+    expect(byAccount({ name: 'alice' }, { name: 'bridge' })).toBe(false);
+    expect(byAccount({ name: 'bridge' }, { key: 'JIRAUSER10100', name: 'bridge' })).toBe(true);
+    // Nothing both carry, or either unknown: cannot be told.
+    expect(byAccount({ accountId: 'a' }, { name: 'bridge' })).toBeNull();
+    expect(byAccount({}, ME)).toBeNull();
+    expect(byAccount(null, ME)).toBeNull();
+    expect(byAccount(ALICE, undefined)).toBeNull();
+  });
+
+  it('A → B → A: the newest journaled hop decides; an older hop of the same names is no later move', () => {
+    // Walk 1: Open → Triaged (Jira answered). The host went back: walk 2 Triaged → Open.
+    const answered = [hop('Open', 'Triaged'), hop('Triaged', 'Open')];
+    // Jira answered the way back, then someone moved Open → Triaged: not ours, even anonymous.
+    expect(ourStatusChange({ from: 'Open', to: 'Triaged', by: null }, answered, ME)).toBe(false);
+    expect(ourStatusChange({ from: 'Open', to: 'Triaged' }, answered)).toBe(false);
+    // The way back itself is ours.
+    expect(ourStatusChange({ from: 'Triaged', to: 'Open', by: ME }, answered, ME)).toBe(true);
+    // The way back unanswered (it may or may not have reached Jira): walk 1's hop may be the last.
+    const unanswered = [hop('Open', 'Triaged'), hop('Triaged', 'Open', null)];
+    expect(ourStatusChange({ from: 'Open', to: 'Triaged', by: ME }, unanswered, ME)).toBe(true);
+    expect(ourStatusChange({ from: 'Triaged', to: 'Open', by: ME }, unanswered, ME)).toBe(true);
+    // … and then only the author tells a user's same move from walk 1's (anonymous: taken as ours).
+    expect(ourStatusChange({ from: 'Open', to: 'Triaged', by: ALICE }, unanswered, ME)).toBe(false);
+    expect(ourStatusChange({ from: 'Open', to: 'Triaged', by: null }, unanswered, ME)).toBe(true);
+    // A refused hop is skipped: it moved nothing.
+    const refused = [hop('Open', 'Triaged'), hop('Triaged', 'Open', 'failed')];
+    expect(ourStatusChange({ from: 'Open', to: 'Triaged', by: null }, refused, ME)).toBe(true);
+  });
+
+  it('a move since our create is a Jira user’s when it is not ours; none, or our own hop, is not', () => {
+    const created = { ...entry({ op: 'create', values: {} }, 'done'), target: '10001' };
+    expect(movedSinceOurCreate('10001', { from: 'Open', to: 'Triaged', by: ALICE }, [created], ME)).toBe(true);
+    expect(movedSinceOurCreate(null, { from: 'Open', to: 'Triaged', by: ALICE }, [created], ME)).toBe(true);
+    // Our own hop (the walk after the create) is not; a user repeating it is.
+    const walked = [created, hop('Open', 'Triaged', null)];
+    expect(movedSinceOurCreate('10001', { from: 'Open', to: 'Triaged', by: ME }, walked, ME)).toBe(false);
+    expect(movedSinceOurCreate('10001', { from: 'Open', to: 'Triaged', by: ALICE }, walked, ME)).toBe(true);
+    // No change since the create (its initial status), another issue's create, no create.
+    expect(movedSinceOurCreate('10001', undefined, [created], ME)).toBe(false);
+    expect(movedSinceOurCreate('10002', { from: 'Open', to: 'Triaged', by: ALICE }, [created], ME)).toBe(false);
+    expect(movedSinceOurCreate('10001', { from: 'Open', to: 'Triaged', by: ALICE }, [], ME)).toBe(false);
+  });
+
+  // Jira's real history against the journal: walks of ours (each hop journaled, then cut before
+  // Jira got it, cut after, refused, or answered; a walk that ends prunes the journal) and moves of
+  // Jira users (by another account, or anonymous) interleaved, the host changing its mind (A → B
+  // → A) at will. The last change is ours exactly when we made it — but an anonymous user's move
+  // the journal's names alone take for a hop of ours (it repeats a hop that no answered hop came
+  // after: the one case the names cannot tell).
+  it('property: the last status change is ours exactly when our walk made it (authors, A → B → A)', () => {
+    const ST = ['Open', 'Triaged', 'In Progress', 'Done'];
+    const fate = fc.constantFrom('cut-before', 'cut-after', 'refused', 'answered', 'answered', 'answered');
+    const ev = fc.oneof(
+      fc.record({
+        k: fc.constant('walk' as const),
+        to: fc.nat(3),
+        fates: fc.array(fate, { minLength: 3, maxLength: 3 }),
+      }),
+      fc.record({ k: fc.constant('user' as const), to: fc.nat(3), anon: fc.boolean() }),
+    );
+    fc.assert(
+      fc.property(fc.array(ev, { minLength: 1, maxLength: 12 }), fc.boolean(), (events, meKnown) => {
+        let at = 0;
+        let journal: JournalEntry[] = [];
+        /** Jira's last status change; `ours`: a hop of a walk whose rows are still in the journal. */
+        let last: (StatusChange & { ours: boolean }) | undefined;
+        for (const e of events) {
+          if (e.k === 'user') {
+            if (e.to === at) continue;
+            last = { from: ST[at]!, to: ST[e.to]!, by: e.anon ? null : ALICE, ours: false };
+            at = e.to;
+            continue;
+          }
+          // A walk along the linear order, one hop at a time, each journaled before it is sent.
+          let finished = true;
+          for (let i = 0; at !== e.to; i++) {
+            const next = at + Math.sign(e.to - at);
+            const f = e.fates[Math.min(i, 2)]!;
+            const h = hop(ST[at]!, ST[next]!, null);
+            journal.push(h);
+            if (f === 'cut-before') {
+              finished = false;
+              break;
+            }
+            if (f === 'refused') {
+              h.outcome = 'failed';
+              finished = false;
+              break;
+            }
+            last = { from: ST[at]!, to: ST[next]!, by: ME, ours: true };
+            at = next;
+            if (f === 'cut-after') {
+              finished = false;
+              break;
+            }
+            h.outcome = 'done';
+          }
+          if (finished) {
+            journal = []; // the job finished: its rows go (its bases hold where it left the issue)
+            if (last) last.ours = false;
+          }
+        }
+        if (!last) return;
+        const me = meKnown ? ME : undefined;
+        const got = ourStatusChange(last, journal, me);
+        if (last.ours) expect(got).toBe(true);
+        else if (last.by === ME || (last.by === ALICE && meKnown)) expect(got).toBe(false);
+        else {
+          // Names alone: ours only when it repeats a hop with no answered hop after it.
+          let byNames = false;
+          for (let i = journal.length - 1; i >= 0; i--) {
+            const x = journal[i]!;
+            if (x.outcome === 'failed' || x.intent.op !== 'transition') continue;
+            if (x.intent.from === last.from && x.intent.to === last.to) {
+              byNames = true;
+              break;
+            }
+            if (x.outcome === 'done') break;
+          }
+          expect(got).toBe(byNames);
+        }
+      }),
+      { numRuns: 5000 },
     );
   });
 });

@@ -1,12 +1,15 @@
 /**
  * Property tests of the inbound planner (issue 16), in-process: a model of one record and its
  * issue, with the real planInbound (src/core/plan-inbound.ts) deciding every inbound run and the
- * real three-way and journal rules deciding the outbound job's writes.
+ * real three-way and journal rules (and the real status planner, planStatus) deciding the outbound
+ * job's writes.
  *
  * A history interleaves host edits, Jira users' edits (fields, status moves over a five-status
- * workflow, comments added, edited and deleted), outbound jobs that may crash after any Jira write
- * (before their bookkeeping: the journal keeps the intent without an outcome) or write a value the
- * host changed meanwhile, and inbound runs: Jira's deliveries (one per change, ours included) are
+ * workflow — by another account, or anonymous: no author in the changelog —, comments added, edited
+ * and deleted), outbound jobs that may crash before any Jira write (its intent journaled, nothing
+ * sent: a user may then make the very move our hop was to make) or after it (before its
+ * bookkeeping: the journal keeps the intent without an outcome) or write a value the host changed
+ * meanwhile, and inbound runs: Jira's deliveries (one per change, ours included) are
  * delivered late, reordered and duplicated, and the sweep re-reads at any time. Every inbound run
  * reads the issue as it is then. Values are unique per edit ('h…' by the host, 'j…' by Jira users),
  * so a Jira value written by us is told from a user's by its value.
@@ -15,22 +18,27 @@
  * our walk or create set); after the history settles (outbound and inbound run until quiet): both
  * sides hold the newest change of each field (a lock gives the locked side a conflict it loses by
  * time; a from_jira field is never written to Jira and takes Jira's newest change), the record's
- * status is Jira's and the newest status change's, each Jira user's comment is on the record once
+ * status is Jira's and the newest status change's (also when a user moved the issue before its
+ * status was ever agreed, and when a user's move repeats a journaled hop; not for an anonymous move
+ * the journal's names alone take for ours, nor a status set back to a value seen before), each Jira user's comment is on the record once
  * (with its last body, deletions followed) and none of ours, and one more inbound run plans nothing.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { hasOpenHops, journaledValues, ourBase, ourStatusChange, type JournalEntry } from '../../src/core/journal.js';
+import { journaledValues, ourBase, type Actor, type JournalEntry, type StatusChange } from '../../src/core/journal.js';
 import { decideField, type Side } from '../../src/core/merge.js';
 import {
-  HOST_STATUS_BASE,
   planInbound,
   STATUS_BASE,
-  TARGET_STATUS_BASE,
   type CommentLinkIn,
   type InboundPlan,
   type InboundPlanInput,
 } from '../../src/core/plan-inbound.js';
+import { planStatus } from '../../src/core/plan-outbound.js';
+
+/** jira-bridge's own account, and a Jira user's (the changelog names each move's author). */
+const ME: Actor = { accountId: 'jira-bridge' };
+const ALICE: Actor = { accountId: 'alice' };
 
 const STATUSES = ['Open', 'Triaged', 'Doing', 'Review', 'Done'] as const;
 const hostStatusOf = (jira: string): string => jira.toLowerCase();
@@ -66,7 +74,7 @@ interface World {
     status: string;
     statusAt: number;
     statusByUs: boolean;
-    last?: { from: string; to: string } | undefined;
+    last?: StatusChange | undefined;
     comments: JiraComment[];
   };
   host: { data: Data; times: Record<string, number>; pendingComments: Array<{ id: string; body: string }> };
@@ -82,10 +90,11 @@ interface World {
   lastBy: Record<string, Partial<Record<'host' | 'jira', string>>>;
   /** Deliveries not yet processed (each triggers an inbound run that reads the issue anew). */
   deliveries: number;
-  /** A user's status move repeated a hop our journal holds (name-based recognition cannot tell). */
+  /**
+   * An anonymous user's status move (no author in the changelog) repeated a hop our journal holds
+   * and no hop Jira answered after it: recognised by names alone, it cannot be told from ours.
+   */
   ambiguousStatus: boolean;
-  /** A user's status move while no status was agreed yet (see apply: userStatus). */
-  unagreedStatusMove: boolean;
   /** Status values seen so far; a value set again makes "newest" a matter of values, not times. */
   statusSeen: Set<string>;
   statusRevisited: boolean;
@@ -97,7 +106,7 @@ type Step =
   | { k: 'host'; key: Key }
   | { k: 'hostStatus'; to: number }
   | { k: 'user'; key: Key }
-  | { k: 'userStatus'; to: number }
+  | { k: 'userStatus'; to: number; anon: boolean }
   | { k: 'userComment' }
   | { k: 'userEditComment'; pick: number }
   | { k: 'userDeleteComment'; pick: number }
@@ -110,7 +119,14 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
   { weight: 3, arbitrary: fc.record({ k: fc.constant('host' as const), key: fc.constantFrom(...KEYS) }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant('hostStatus' as const), to: fc.nat(4) }) },
   { weight: 3, arbitrary: fc.record({ k: fc.constant('user' as const), key: fc.constantFrom(...KEYS) }) },
-  { weight: 1, arbitrary: fc.record({ k: fc.constant('userStatus' as const), to: fc.nat(4) }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      k: fc.constant('userStatus' as const),
+      to: fc.nat(4),
+      anon: fc.boolean(), // half of them anonymous: no author in the changelog
+    }),
+  },
   { weight: 1, arbitrary: fc.constant({ k: 'userComment' as const }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant('userEditComment' as const), pick: fc.nat(9) }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant('userDeleteComment' as const), pick: fc.nat(9) }) },
@@ -119,7 +135,7 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
     weight: 3,
     arbitrary: fc.record({
       k: fc.constant('out' as const),
-      crashAt: fc.option(fc.nat(6), { nil: null, freq: 2 }),
+      crashAt: fc.option(fc.nat(12), { nil: null, freq: 2 }),
       staleSummary: fc.boolean(),
     }),
   },
@@ -162,7 +178,6 @@ function newWorld(lock: Side, hostStatus: number): World {
     lastBy: {},
     deliveries: 0,
     ambiguousStatus: false,
-    unagreedStatusMove: false,
     statusSeen: new Set(['open', data.status]),
     statusRevisited: false,
     seq: 0,
@@ -171,6 +186,20 @@ function newWorld(lock: Side, hostStatus: number): World {
 }
 
 const tick = (w: World): number => ++w.t;
+
+/**
+ * Whether the journal's names alone take a move for a hop of ours: it repeats a hop that may have
+ * reached Jira with no hop Jira answered after it (newest first). The rule when the author is unknown.
+ */
+function namesTakeForOurs(journal: readonly JournalEntry[], from: string, to: string): boolean {
+  for (let i = journal.length - 1; i >= 0; i--) {
+    const e = journal[i]!;
+    if (e.outcome === 'failed' || e.intent.op !== 'transition') continue;
+    if (e.intent.from === from && e.intent.to === to) return true;
+    if (e.outcome === 'done') return false;
+  }
+  return false;
+}
 
 function noteEdit(w: World, key: string, by: 'host' | 'jira', value: string, at: number): void {
   if (key === 'status') {
@@ -190,9 +219,11 @@ function noteEdit(w: World, key: string, by: 'host' | 'jira', value: string, at:
 class Crash extends Error {}
 
 function outbound(w: World, crashAt: number | null, staleSummary: boolean): void {
-  let writes = 0;
+  // The points a crash may come at: before each Jira write (its intent journaled, nothing sent:
+  // the hop of a walk cut off before Jira got it) and after it (before its outcome).
+  let points = 0;
   const wrote = (): void => {
-    if (crashAt !== null && writes++ === crashAt) throw new Crash();
+    if (crashAt !== null && points++ === crashAt) throw new Crash();
   };
   const journal = w.store.journal;
   const data = { ...w.host.data };
@@ -231,6 +262,7 @@ function outbound(w: World, crashAt: number | null, staleSummary: boolean): void
         outcome: null,
       };
       journal.push(entry);
+      wrote();
       const at = tick(w);
       for (const [k, v] of Object.entries(edit)) w.jira.fields[k as Key] = { value: v, at, byUs: true };
       w.deliveries++;
@@ -238,50 +270,61 @@ function outbound(w: World, crashAt: number | null, staleSummary: boolean): void
       entry.outcome = 'done';
       for (const [k, v] of Object.entries(edit)) newBases.set(k, v);
     }
-    // Status: the walk to the host's status along the linear workflow, unless Jira's newer move wins.
+    // Status: the real status planner (src/core/plan-outbound.ts) decides — nothing, Jira's newer
+    // move wins, or a walk to the host's status along the linear workflow.
     const want = jiraStatusOf(data.status);
-    const settled =
-      !hasOpenHops(journal) &&
-      w.store.bases.get(HOST_STATUS_BASE) === data.status &&
-      w.store.bases.get(TARGET_STATUS_BASE) === want;
-    if (!settled) {
-      const agreed = w.store.bases.get(STATUS_BASE) as string | undefined;
-      const jiraWins =
-        agreed !== undefined &&
-        agreed !== w.jira.status &&
-        w.jira.status !== want &&
-        w.jira.statusAt >= w.host.times.status! &&
-        !ourStatusChange(w.jira.last, journal);
-      if (!jiraWins) {
-        let at = STATUSES.indexOf(w.jira.status as (typeof STATUSES)[number]);
-        const to = STATUSES.indexOf(want as (typeof STATUSES)[number]);
-        while (at !== to) {
-          const next = at + Math.sign(to - at);
-          const hop: JournalEntry = {
-            id: `e${w.seq++}`,
-            target: 'I-1',
-            intent: { op: 'transition', from: STATUSES[at]!, to: STATUSES[next]!, transition: String(next) },
-            outcome: null,
-          };
-          journal.push(hop);
-          w.jira.last = { from: STATUSES[at]!, to: STATUSES[next]! };
-          w.jira.status = STATUSES[next]!;
-          w.jira.statusAt = tick(w);
-          w.jira.statusByUs = true;
-          w.deliveries++;
-          wrote();
-          hop.outcome = 'done';
-          at = next;
-        }
-        newBases.set(STATUS_BASE, want);
-        newBases.set(HOST_STATUS_BASE, data.status);
-        newBases.set(TARGET_STATUS_BASE, want);
+    const st = planStatus({
+      want: { status: want, closing: false },
+      hostStatus: data.status,
+      bases: w.store.bases,
+      force: false,
+      journal,
+      me: ME,
+      issue: {
+        key: 'SEC-1',
+        id: 'I-1',
+        status: { name: w.jira.status },
+        lastStatusChange: w.jira.last,
+        statusChangedAt: w.jira.statusAt,
+      },
+      hostStatusAt: w.host.times.status!,
+      knownKey: 'SEC-1',
+      reopen: 'reopen',
+      recordVersion: 1,
+    });
+    expect(['none', 'jira_wins', 'walk']).toContain(st.kind);
+    if (st.kind === 'jira_wins') for (const [k, v] of st.bases ?? []) newBases.set(k, v);
+    if (st.kind === 'none') for (const [k, v] of st.bases) newBases.set(k, v);
+    if (st.kind === 'walk') {
+      let at = STATUSES.indexOf(w.jira.status as (typeof STATUSES)[number]);
+      const to = STATUSES.indexOf(want as (typeof STATUSES)[number]);
+      while (at !== to) {
+        const next = at + Math.sign(to - at);
+        const hop: JournalEntry = {
+          id: `e${w.seq++}`,
+          target: 'I-1',
+          intent: { op: 'transition', from: STATUSES[at]!, to: STATUSES[next]!, transition: String(next) },
+          outcome: null,
+        };
+        journal.push(hop);
+        wrote();
+        w.jira.last = { from: STATUSES[at]!, to: STATUSES[next]!, by: ME };
+        w.jira.status = STATUSES[next]!;
+        w.jira.statusAt = tick(w);
+        w.jira.statusByUs = true;
+        w.deliveries++;
+        wrote();
+        hop.outcome = 'done';
+        at = next;
       }
+      for (const [k, v] of st.bases) newBases.set(k, v);
+      newBases.set(STATUS_BASE, want);
     }
     // Comments: each host comment posted once (a post a crash cut off is found by its marker).
     for (const c of [...w.host.pendingComments]) {
       let posted = w.jira.comments.find((x) => x.hostId === c.id);
       if (!posted) {
+        wrote();
         posted = { id: `c${w.seq++}`, ours: true, body: c.body, at: tick(w), hostId: c.id };
         w.jira.comments.push(posted);
         w.deliveries++;
@@ -327,6 +370,7 @@ function planInput(w: World): InboundPlanInput<Data> {
       flowsIn: true,
       jira: { id: w.jira.status, name: w.jira.status },
       lastChange: w.jira.last,
+      me: ME,
       table: Object.fromEntries(STATUSES.map((s) => [s, hostStatusOf(s)])),
       closedStatuses: [],
       reopenFromJira: true,
@@ -359,6 +403,11 @@ function inbound(w: World): InboundPlan<Data> {
     if (d.key === 'status') expect(w.jira.statusByUs, 'our own status came back').toBe(false);
     else expect(String(d.value).startsWith('j'), `our own ${d.key} came back: ${String(d.value)}`).toBe(true);
   }
+  // And no Jira user's move is taken for ours (but an anonymous one the journal's names alone take
+  // for a hop of ours: the known limit), whether or not it repeats a journaled hop.
+  const last = w.jira.last;
+  if (!w.jira.statusByUs && last && !(last.by === null && namesTakeForOurs(w.store.journal, last.from!, last.to!)))
+    expect(plan.decisions.find((d) => d.key === 'status')?.rule, 'a Jira user’s move taken for ours').not.toBe('ours');
   // The executor: the record, the bases, the comments, in one go.
   w.host.data = plan.data;
   for (const [k, v] of plan.bases) w.store.bases.set(k, v);
@@ -412,15 +461,12 @@ function apply(w: World, s: Step): void {
       // One transition of a Jira user (any to any: Jira's workflow allows it from the UI).
       const to = STATUSES[s.to]!;
       if (to === w.jira.status) return;
-      const move = { from: w.jira.status, to };
-      if (
-        w.store.journal.some((e) => e.intent.op === 'transition' && e.intent.from === move.from && e.intent.to === to)
-      )
-        w.ambiguousStatus = true;
-      // Moved before any status was agreed (our create's walk cut off): the outbound job walks to
-      // the host's status without asking whose change is newer (src/engine/outbound.ts, agreed
-      // undefined) — the outbound side's rule, not the inbound planner's; not checked here.
-      if (!w.store.bases.has(STATUS_BASE)) w.unagreedStatusMove = true;
+      const move: StatusChange = { from: w.jira.status, to, by: s.anon ? null : ALICE };
+      // Without an author, the journal's names alone decide: a move repeating a hop that no hop
+      // Jira answered came after is taken for ours (the rule's known limit; see src/core/journal.ts).
+      if (s.anon && namesTakeForOurs(w.store.journal, move.from!, to)) w.ambiguousStatus = true;
+      // Moved before any status was agreed (our create's walk cut off): the newer of this move and
+      // the host's status change wins, on both sides (movedSinceOurCreate, madeByOurCreate).
       w.jira.last = move;
       w.jira.status = to;
       w.jira.statusAt = tick(w);
@@ -503,7 +549,7 @@ function checkSettled(w: World): void {
   else expect([w.jira.fields['custom:team'].value, w.lastBy['custom:team']?.host ?? 'h0t']).toContain(data.team);
   // The status: the newest move (the host's, walked to; or a Jira user's, brought back).
   const st = w.lastEdit.status;
-  if (!w.ambiguousStatus && !w.unagreedStatusMove && !w.statusRevisited) {
+  if (!w.ambiguousStatus && !w.statusRevisited) {
     expect(data.status).toBe(st ? st.value : data.status);
     statusChecked++;
   }
