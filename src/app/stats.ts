@@ -7,7 +7,7 @@
  */
 
 /** The job outcomes the worker reports (same values as metrics' JobOutcome). */
-export type StatsJobOutcome = 'done' | 'retry' | 'dead' | 'lost';
+export type StatsJobOutcome = 'done' | 'retry' | 'dead' | 'lost' | 'deferred';
 
 export const BUCKET_MS = 10_000;
 export const RETENTION_MS = 60 * 60_000;
@@ -131,6 +131,8 @@ export function createStatsRecorder(opts: { now?: () => number; random?: () => n
 
   return {
     job(kind, outcome, durationMs) {
+      // Put back until its connection has budget: neither a failure nor a finished job.
+      if (outcome === 'deferred') return;
       const b = bucket();
       if (durationMs !== undefined && Number.isFinite(durationMs)) addSample(b, durationMs);
       if (outcome === 'done') {

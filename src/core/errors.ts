@@ -47,6 +47,11 @@ export const ERRORS = {
     message: 'The worker running this job stopped before finishing it (lease expired)',
   },
   JOB_HANDLER_MISSING: { status: 500, retryable: false, message: 'No handler is registered for this job kind' },
+  JOB_PUT_BACK: {
+    status: 503,
+    retryable: true,
+    message: 'The job was put back in the queue until its Jira connection has budget again (no attempt spent)',
+  },
   // --- HTTP shell ------------------------------------------------------------------------------
   UNSUPPORTED_MEDIA_TYPE: {
     status: 415,
@@ -95,4 +100,18 @@ export function isAppError(e: unknown): e is AppError {
 /** Whether a failure should be retried: coded errors say so; unknown errors are assumed transient. */
 export function isRetryable(e: unknown): boolean {
   return isAppError(e) ? e.retryable : true;
+}
+
+/**
+ * ms until a job whose handler failed with `e` should run again when the failure asks for the job
+ * to be put back (JOB_PUT_BACK, itself or as the cause of what the handler threw): its connection
+ * had no Jira budget for the next call, which was not sent. The worker then returns the job to the
+ * queue until then without counting the attempt (src/queue/worker.ts). Null for any other failure.
+ */
+export function putBackDelayMs(e: unknown): number | null {
+  for (let err = e, depth = 0; err && depth < 8; depth++) {
+    if (isAppError(err) && err.code === 'JOB_PUT_BACK') return Math.max(0, err.retryAfterMs ?? 0);
+    err = (err as { cause?: unknown }).cause;
+  }
+  return null;
 }

@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { join } from 'node:path';
+import { withPutBack } from '../jira/pacer.js';
 import type { Logger } from '../log/logger.js';
 import type { Queue } from '../queue/queue.js';
 import type { JobHandler } from '../queue/types.js';
@@ -16,6 +17,7 @@ import { BACKFILL_JOB, OUTBOUND_JOB } from './record-data.js';
 import { createRecordService, type RecordService } from './records.js';
 import { createPauses, disabledBy, RESUME_JOB, type Pauses } from './pause.js';
 import { createUnlinker, type Unlinker } from './unlink.js';
+import { markCredentialWaits } from './credentials-wait.js';
 import { createManualSync, type ManualSync } from './manual-sync.js';
 import { createPlanner, type Planner } from './plan.js';
 import type { WorkflowGraph } from '../core/workflow.js';
@@ -80,7 +82,11 @@ export interface Engine {
   collectAttachmentGarbage(opts?: { minAgeMs?: number }): Promise<number>;
   /** Runs that collection now and every `intervalMs` (default ATTACHMENT_GC_INTERVAL_MS). */
   startAttachmentGc(opts?: { intervalMs?: number; minAgeMs?: number }): { stop(): Promise<void> };
-  /** Job handlers to register with the worker. */
+  /**
+   * Job handlers to register with the worker (src/queue/worker.ts). Their Jira calls do not wait
+   * on a connection without budget: such a call throws JOB_PUT_BACK unsent and the worker puts the
+   * job back until the budget returns (withPutBack in src/jira/pacer.ts).
+   */
   handlers: Record<string, JobHandler>;
   /** Connections whose credentials failed (their jobs wait, nothing is lost). */
   connectionHealth(): Record<string, ConnectionHealth>;
@@ -145,6 +151,11 @@ export function createEngine(deps: EngineDeps): Engine {
     (h: JobHandler): JobHandler =>
     (job, ctx) =>
       jobBegan.run(now(), () => h(job, ctx));
+  /** Run by the queue worker: a Jira call that would wait for budget puts the job back instead. */
+  const queued =
+    (h: JobHandler): JobHandler =>
+    (job, ctx) =>
+      withPutBack(() => h(job, ctx));
   /** What outbound learnt of each workflow; the plan preview reads it. */
   const workflows = new Map<string, WorkflowGraph>();
   const outbound = createOutboundHandler({
@@ -188,8 +199,27 @@ export function createEngine(deps: EngineDeps): Engine {
     const at = nextProbe.get(connectionId) ?? 0;
     return now() < at ? at - now() : null;
   };
-  // Fair claiming across connections, and no worker held by a paused connection (./fairness.ts).
-  installFairness(deps.queue, { mappings: deps.mappings });
+  // Fair claiming across connections, and no worker held by a connection without Jira budget or
+  // paused for rejected credentials: its jobs are put back until its next probe is due, then one
+  // is claimed (the probe; the handler's gate starts the next interval) and the others wait for
+  // its end, not for the next interval — a probe that finds the credentials working resumes them.
+  installFairness(deps.queue, {
+    mappings: deps.mappings,
+    credentials(connectionId, running) {
+      const h = health.get(connectionId);
+      if (!h || h.healthy) return 0;
+      if (running > 0) return Number.POSITIVE_INFINITY;
+      return Math.max(0, (nextProbe.get(connectionId) ?? 0) - now());
+    },
+  });
+  // …and the records of the outbound jobs so put back say why they wait, as their handler did.
+  markCredentialWaits({
+    store: deps.store,
+    queue: deps.queue,
+    paused: (connectionId) => health.get(connectionId)?.healthy === false,
+    now,
+    logger: deps.logger,
+  });
   const inbound = createInboundHandler({
     store: deps.store,
     queue: deps.queue,
@@ -286,11 +316,11 @@ export function createEngine(deps: EngineDeps): Engine {
       };
     },
     handlers: {
-      [OUTBOUND_JOB]: timed(outbound.handler),
-      [BACKFILL_JOB]: backfill.handler,
-      [APPLY_JOB]: apply.handler,
-      [INBOUND_JOB]: timed(inbound.handler),
-      [RESUME_JOB]: pauses.resumeHandler,
+      [OUTBOUND_JOB]: queued(timed(outbound.handler)),
+      [BACKFILL_JOB]: queued(backfill.handler),
+      [APPLY_JOB]: queued(apply.handler),
+      [INBOUND_JOB]: queued(timed(inbound.handler)),
+      [RESUME_JOB]: queued(pauses.resumeHandler),
     },
     connectionHealth: () => Object.fromEntries(health),
     async resumeConnection(connectionId) {

@@ -8,9 +8,11 @@
  * across partitions (start-time fair queuing, see src/queue/queue.ts).
  *
  * Admission: a job whose connection has no budget now (its pacer paused by a 429 or a 503 with
- * Retry-After, out of tokens, or its call slots all held) is not claimed — put back until the
- * budget returns when that time is known, no attempt spent — so no worker sits on that
- * connection's pacer while other connections have due work.
+ * Retry-After, out of tokens, or its call slots all held) or is paused for rejected credentials
+ * (until its next probe) is not claimed — put back until the budget returns or the probe is due
+ * when that time is known, no attempt spent — so no worker sits on that connection while other
+ * connections have due work. A job that loses the budget mid-job is put back the same way by the
+ * worker (JOB_PUT_BACK, see withPutBack in src/jira/pacer.ts).
  */
 import type { Kysely } from 'kysely';
 import { admitWaitMs } from '../jira/pacer.js';
@@ -75,19 +77,30 @@ export function jobPartitioner(mappings: MappingSource): Partitioner {
 }
 
 /**
+ * ms until a job of a connection may start as far as its credentials go, `running` of its jobs
+ * running in the claiming worker: 0 when they work; while they are rejected (401), Infinity while
+ * one of its jobs runs (the probe: its end decides), else until the next probe is due (then 0).
+ */
+export type CredentialsWait = (connectionId: string, running: number) => number;
+
+/**
  * ms until one more job of a connection may start (the queue's gate, by group = connection):
  * when its pacers in this process have no budget for it — paused by Jira's 429 / Retry-After,
  * out of the tokens Jira's rate-limit headers allow, or every call slot held by the connection's
- * jobs this worker runs (Pacer.admitWaitMs). A connection paused for rejected credentials is not
- * gated here: its handlers fail fast without calling Jira and mark the record (`paused`),
- * holding no worker.
+ * jobs this worker runs (Pacer.admitWaitMs) — or while the connection is paused for rejected
+ * credentials and its next probe is not due (`credentials`): its jobs wait in the queue, holding
+ * no worker and spending no attempt, instead of each failing without a call.
  */
-export function connectionGate(): Gate {
-  return (connectionId: string, running: number) => admitWaitMs(connectionId, running);
+export function connectionGate(credentials?: CredentialsWait): Gate {
+  return (connectionId: string, running: number) =>
+    Math.max(credentials?.(connectionId, running) ?? 0, admitWaitMs(connectionId, running));
 }
 
 /** Wires both into the queue the engine's jobs go through. */
-export function installFairness(queue: Queue, deps: { mappings: MappingSource }): void {
+export function installFairness(
+  queue: Queue,
+  deps: { mappings: MappingSource; credentials?: CredentialsWait | undefined },
+): void {
   queue.setPartitioner(jobPartitioner(deps.mappings));
-  queue.setGate(connectionGate());
+  queue.setGate(connectionGate(deps.credentials));
 }

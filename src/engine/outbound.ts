@@ -22,7 +22,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Selectable } from 'kysely';
-import { AppError, isAppError } from '../core/errors.js';
+import { AppError, isAppError, putBackDelayMs } from '../core/errors.js';
 import { renderTemplate } from '../core/templates.js';
 import type { Logger } from '../log/logger.js';
 import type { Job, JobHandler } from '../queue/types.js';
@@ -1473,6 +1473,8 @@ export function createOutboundHandler(deps: OutboundDeps): {
     jobId: number | null,
     connectionId: string | undefined,
   ): Promise<void> {
+    // Put back unsent for want of Jira budget (the worker requeues the job): no failure of the record.
+    if (putBackDelayMs(err) !== null) throw err;
     const e = isAppError(err)
       ? err
       : new AppError('INTERNAL', err instanceof Error ? err.message : String(err), { cause: err });

@@ -12,7 +12,18 @@
  *   limit is hit while they are in flight).
  *
  * Time comes from an injectable clock and sleep so tests are deterministic.
+ *
+ * A queued job's calls do not wait long on a connection without budget (issue 17): inside
+ * `withPutBack` (the engine runs its job handlers so), a call that would wait for a pause (429 /
+ * Retry-After) or longer than the limit (1 s) throws JOB_PUT_BACK before it is sent, and the
+ * queue worker returns the job to the queue until then, no attempt spent, so no worker slot is
+ * held by a storm. Calls outside a job (admin checks, the catalogue, sweeps) wait as before.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { AppError } from '../core/errors.js';
+
+/** The longest a queued job's call waits on its pacer before the job is put back instead. */
+export const PUT_BACK_AFTER_MS = 1000;
 
 export interface PacerOptions {
   /** Calls in flight at once on this connection (default 4). */
@@ -23,6 +34,16 @@ export interface PacerOptions {
   maxPauseMs?: number;
   clock?: () => number;
   sleep?: (ms: number) => Promise<void>;
+}
+
+export interface AcquireOptions {
+  /**
+   * Instead of waiting for a pause (429 / Retry-After) or longer than this for a token, throw
+   * JOB_PUT_BACK (retryAfterMs: when the budget returns) without taking a slot: the caller's job
+   * goes back to the queue (see withPutBack). Waits for a call slot (calls in flight) are not
+   * limited: they end when those answers come. Default: wait as long as it takes.
+   */
+  maxWaitMs?: number | undefined;
 }
 
 export interface PacerStats {
@@ -38,6 +59,8 @@ export interface PacerStats {
   waitedMs: number;
   /** Times the connection was paused by a 429/Retry-After. */
   pauses: number;
+  /** Calls of queued jobs not sent because the connection had no budget: their jobs were put back. */
+  putBacks: number;
   inFlight: number;
   /** Epoch ms until which the connection is paused (0 when not paused). */
   pausedUntil: number;
@@ -102,7 +125,7 @@ export class Pacer {
   private refillPerSecond: number | null = null;
   private lastReason: string | null = null;
 
-  private readonly counters = { calls: 0, rateLimited: 0, wasted: 0, waits: 0, waitedMs: 0, pauses: 0 };
+  private readonly counters = { calls: 0, rateLimited: 0, wasted: 0, waits: 0, waitedMs: 0, pauses: 0, putBacks: 0 };
 
   constructor(opts: PacerOptions = {}) {
     this.concurrency = Math.max(1, opts.concurrency ?? 4);
@@ -151,8 +174,11 @@ export class Pacer {
     return this.wakePromise;
   }
 
-  /** Waits for this connection's turn; returns the release function to call when the response is in. */
-  async acquire(): Promise<() => void> {
+  /**
+   * Waits for this connection's turn; returns the release function to call when the response is in.
+   * With `maxWaitMs`, throws JOB_PUT_BACK rather than wait for a pause or longer than that.
+   */
+  async acquire(opts: AcquireOptions = {}): Promise<() => void> {
     const ticket = {};
     this.queue.push(ticket);
     const start = this.clock();
@@ -161,6 +187,21 @@ export class Pacer {
       const now = this.clock();
       const w = this.queue[0] === ticket ? this.waitMs(now) : Number.POSITIVE_INFINITY;
       if (w === 0) break;
+      if (opts.maxWaitMs !== undefined) {
+        // Behind other callers the wait is unknown, but a pause holds them all.
+        const paused = this.pausedUntil > now;
+        const known = paused ? this.pausedUntil - now : w;
+        if (paused || (Number.isFinite(known) && known > opts.maxWaitMs)) {
+          this.queue.splice(this.queue.indexOf(ticket), 1);
+          this.counters.putBacks++;
+          this.notify();
+          throw new AppError(
+            'JOB_PUT_BACK',
+            `The Jira connection has no call budget for ${known} ms (${paused ? 'paused by a 429 / Retry-After' : 'out of rate-limit tokens'}): the job goes back to the queue until then; the call was not sent`,
+            { retryAfterMs: known, details: { waitMs: known, paused } },
+          );
+        }
+      }
       waited = true;
       // Waits are re-evaluated at least every second (the estimate may have gone stale).
       await (Number.isFinite(w) ? Promise.race([this.sleep(Math.min(w, 1000)), this.changed()]) : this.changed());
@@ -278,6 +319,23 @@ export class Pacer {
       lastReason: this.lastReason,
     };
   }
+}
+
+const putBackScope = new AsyncLocalStorage<{ maxWaitMs: number }>();
+
+/**
+ * Runs `fn` — a job handler run by the queue worker, which puts a job back on JOB_PUT_BACK — so
+ * that its Jira calls never sit on a connection without budget: a call that would wait for a 429 /
+ * Retry-After pause, or longer than `maxWaitMs` for a token, throws JOB_PUT_BACK before it is
+ * sent (crash-equivalent: the journal makes the re-run verify what was done and continue).
+ */
+export function withPutBack<T>(fn: () => Promise<T>, maxWaitMs = PUT_BACK_AFTER_MS): Promise<T> {
+  return putBackScope.run({ maxWaitMs }, fn);
+}
+
+/** The put-back limit of the running job (see withPutBack); undefined outside one (calls wait). */
+export function putBackWaitLimit(): number | undefined {
+  return putBackScope.getStore()?.maxWaitMs;
 }
 
 /**

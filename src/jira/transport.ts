@@ -5,14 +5,16 @@
  * Retry policy: a 429 is retried for every method (Jira rejected it before doing anything), after
  * the connection's pause; 5xx, timeouts and connection failures are retried only for idempotent
  * requests (GET/PUT/DELETE, or a POST the caller marks idempotent such as a search). Creates are
- * never blindly retried: the engine's idempotency token handles them.
+ * never blindly retried: the engine's idempotency token handles them. Inside a queued job (see
+ * withPutBack in ./pacer.ts) a call that would wait for the connection's budget throws JOB_PUT_BACK
+ * before it is sent instead.
  */
 import { Agent, fetch, FormData, type Dispatcher } from 'undici';
 import { AppError, isAppError } from '../core/errors.js';
 import type { Logger } from '../log/logger.js';
 import { errorFromResponse, errorFromTransport } from './errors.js';
 import { isScopeMismatch, missingScopesMessage, requiredScopes } from '../core/oauth-scopes.js';
-import { pacerFor, type Pacer } from './pacer.js';
+import { pacerFor, putBackWaitLimit, type Pacer } from './pacer.js';
 
 export type JiraAuth =
   | { type: 'basic'; email: string; apiToken: string }
@@ -181,8 +183,11 @@ export class JiraTransport {
     const url = this.url(spec);
     let attempt = 0;
     let reauthorized = false;
+    // In a queued job: no long wait for budget, the job is put back instead (JOB_PUT_BACK, thrown
+    // here before the request is sent, also before a retry after a 429).
+    const maxWaitMs = putBackWaitLimit();
     for (;;) {
-      const release = await this.pacer.acquire();
+      const release = await this.pacer.acquire({ maxWaitMs });
       const started = clock();
       let status = 0;
       let authorization = '';

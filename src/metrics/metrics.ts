@@ -2,7 +2,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { QueueStats } from '../queue/types.js';
 
 /** Outcome of one job attempt, as the worker reports it. */
-export type JobOutcome = 'done' | 'retry' | 'dead' | 'lost';
+export type JobOutcome = 'done' | 'retry' | 'dead' | 'lost' | 'deferred';
 
 export interface JiraCallSample {
   /** Templated path, e.g. `/rest/api/3/issue/{id}` (see jiraEndpointLabel). Never a raw URL. */

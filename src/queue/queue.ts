@@ -125,6 +125,7 @@ export class Queue {
   readonly #backoff: BackoffOptions;
   readonly #now: () => number;
   readonly #listeners = new Set<() => void>();
+  readonly #deferListeners = new Set<(job: Job, waitMs: number) => void>();
   #partitioner: Partitioner | undefined;
   #gate: Gate | undefined;
 
@@ -391,7 +392,16 @@ export class Queue {
         .returningAll()
         .execute();
     });
-    for (const d of deferred) opts.onDefer?.(d.job, d.waitMs);
+    for (const d of deferred) {
+      opts.onDefer?.(d.job, d.waitMs);
+      for (const fn of this.#deferListeners) {
+        try {
+          fn(d.job, d.waitMs);
+        } catch (err) {
+          this.#log?.warn({ jobId: d.job.id, err }, 'a passed-over job listener failed');
+        }
+      }
+    }
     return rows.map(toJob).sort((a, b) => a.id - b.id);
   }
 
@@ -766,6 +776,15 @@ export class Queue {
   /** Wakes this process's workers (called after an enqueue commits, a job finishes, …). */
   notify(): void {
     for (const fn of this.#listeners) fn();
+  }
+
+  /**
+   * Subscribes to the due jobs a gated claim puts back (their group had no budget; see Gate), told
+   * after the claim commits, whichever worker claimed; returns the unsubscribe function.
+   */
+  onPassedOver(fn: (job: Job, waitMs: number) => void): () => void {
+    this.#deferListeners.add(fn);
+    return () => this.#deferListeners.delete(fn);
   }
 
   /** Subscribes to wake-ups; returns the unsubscribe function. */

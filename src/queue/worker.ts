@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { AppError } from '../core/errors.js';
+import { AppError, putBackDelayMs } from '../core/errors.js';
 import type { Logger } from '../log/logger.js';
 import type { Store } from '../store/store.js';
 import { groupOf, JOBS_TOPIC, type Queue } from './queue.js';
@@ -26,11 +26,18 @@ export interface WorkerOptions {
    * once instead of after the lease's expiry. Default false (a random id has nothing to take back).
    */
   takeBackOwn?: boolean;
-  /** Called when a due job is put back because its connection has no budget now (see Queue.setGate). */
+  /**
+   * Called when a job is put back because its connection has no budget now: a due job passed over
+   * by the claim (see Queue.setGate), or a running job whose handler failed with JOB_PUT_BACK (its
+   * next Jira call would have waited; see putBackDelayMs) — then after it is back in the queue.
+   */
   onDefer?: (job: Job, waitMs: number) => void;
-  /** Called after each attempt, for metrics. */
-  onOutcome?: (job: Job, outcome: 'done' | 'retry' | 'dead' | 'lost', durationMs: number) => void;
+  /** Called after each attempt, for metrics ('deferred': put back, the attempt not counted). */
+  onOutcome?: (job: Job, outcome: JobOutcome, durationMs: number) => void;
 }
+
+/** How a claimed job's run ended. */
+export type JobOutcome = 'done' | 'retry' | 'dead' | 'lost' | 'deferred';
 
 export interface Worker {
   readonly workerId: string;
@@ -96,6 +103,9 @@ export function startWorker(opts: WorkerOptions): Worker {
       })
     : Promise.resolve(undefined);
 
+  /** The soonest a job put back becomes due again: the claim loop wakes then. */
+  let nextDueMs = Number.POSITIVE_INFINITY;
+
   const run = (job: Job): void => {
     const ac = new AbortController();
     const started = Date.now();
@@ -119,7 +129,7 @@ export function startWorker(opts: WorkerOptions): Worker {
     entry.heartbeat = heartbeat;
     running.set(job.id, entry);
     entry.done = (async () => {
-      let outcome: 'done' | 'retry' | 'dead' | 'lost';
+      let outcome: JobOutcome;
       try {
         let failure: { err: unknown } | undefined;
         try {
@@ -132,12 +142,25 @@ export function startWorker(opts: WorkerOptions): Worker {
           failure = { err };
         }
         if (entry.released) return; // stop({graceful:false}) gave the job back already
-        // Only the handler's failure counts against the job; a store error here propagates below.
-        outcome = failure
-          ? await queue.fail(job, workerId, failure.err)
-          : (await queue.complete(job, workerId))
-            ? 'done'
-            : 'lost';
+        // A call found its connection without budget and was not sent (JOB_PUT_BACK): the job goes
+        // back to the queue until the budget returns — lease released, no attempt counted, its
+        // key's order kept — as the claim does for a job it passes over; this slot is free now.
+        const putBackMs = failure ? putBackDelayMs(failure.err) : null;
+        if (failure && putBackMs !== null) {
+          outcome = (await queue.defer(job, workerId, putBackMs)) ? 'deferred' : 'lost';
+          if (outcome === 'deferred') {
+            nextDueMs = Math.min(nextDueMs, putBackMs);
+            logger?.debug({ jobId: job.id, workerId, waitMs: putBackMs }, 'job put back until its connection has budget');
+            opts.onDefer?.(job, putBackMs);
+          }
+        } else {
+          // Only the handler's failure counts against the job; a store error here propagates below.
+          outcome = failure
+            ? await queue.fail(job, workerId, failure.err)
+            : (await queue.complete(job, workerId))
+              ? 'done'
+              : 'lost';
+        }
         if (outcome === 'lost') logger?.warn({ jobId: job.id, workerId }, 'job lease was lost; result discarded');
         opts.onOutcome?.(job, outcome, Date.now() - started);
       } catch (err) {
@@ -151,7 +174,6 @@ export function startWorker(opts: WorkerOptions): Worker {
     })();
   };
 
-  let nextDueMs = Number.POSITIVE_INFINITY;
   const runningByGroup = (): Map<string, number> => {
     const m = new Map<string, number>();
     for (const r of running.values()) {

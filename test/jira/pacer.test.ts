@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createJiraClient } from '../../src/jira/client.js';
-import { Pacer, parseRetryAfter } from '../../src/jira/pacer.js';
+import { Pacer, parseRetryAfter, putBackWaitLimit, withPutBack } from '../../src/jira/pacer.js';
 import { connectionFor, env, FLAVOURS, type Env } from './helpers.js';
 
 /** A fake clock whose sleep advances time at once: the pacer's decisions become deterministic. */
@@ -156,6 +156,77 @@ describe('Pacer.admitWaitMs: budget for one more job (issue 17, workers ask befo
     expect(p.admitWaitMs(0)).toBe(7000);
     t.advance(7000);
     expect(p.admitWaitMs(0)).toBeLessThan(7000);
+  });
+});
+
+describe('a queued job’s call is put back instead of waiting for budget (issue 17)', () => {
+  it('throws JOB_PUT_BACK, without taking a slot, on a 429 pause or a token wait over the limit; waits under it', async () => {
+    const t = fakeTime();
+    const p = new Pacer({ clock: t.clock, sleep: t.sleep, concurrency: 2 });
+    const r0 = await p.acquire({ maxWaitMs: 1000 }); // budget: no wait at all
+    p.observe({ status: 429, headers: headers({ 'retry-after': '3' }) });
+    r0();
+    // Any pause (429 / Retry-After): put back until it ends, the clock not moved (no sleep).
+    const before = t.clock();
+    await expect(p.acquire({ maxWaitMs: 1000 })).rejects.toMatchObject({
+      code: 'JOB_PUT_BACK',
+      retryable: true,
+      retryAfterMs: 3000,
+    });
+    expect(t.clock()).toBe(before);
+    expect(p.stats()).toMatchObject({ inFlight: 0, putBacks: 1, waits: 0 });
+    // Outside a job the same call waits the pause out.
+    const r1 = await p.acquire();
+    expect(t.clock() - before).toBeGreaterThanOrEqual(3000);
+    // Jira: 0 of 10 left, 1 a second later: a refill of ~1/s is learnt, the bucket is empty.
+    p.observe({ status: 200, headers: headers({ 'x-ratelimit-limit': '10', 'x-ratelimit-remaining': '0' }) });
+    r1();
+    t.advance(1000);
+    const r2 = await p.acquire();
+    p.observe({ status: 200, headers: headers({ 'x-ratelimit-limit': '10', 'x-ratelimit-remaining': '0' }) });
+    r2();
+    // A token ~1 s away: over a 500 ms limit it is put back; under a 5 s limit it waits.
+    await expect(p.acquire({ maxWaitMs: 500 })).rejects.toMatchObject({ code: 'JOB_PUT_BACK' });
+    const slept = t.sleeps.length;
+    const r3 = await p.acquire({ maxWaitMs: 5000 });
+    expect(t.sleeps.length).toBeGreaterThan(slept);
+    r3();
+    expect(p.stats()).toMatchObject({ inFlight: 0, putBacks: 2 });
+  });
+
+  it('withPutBack scopes the limit to the job’s async calls only', async () => {
+    expect(putBackWaitLimit()).toBeUndefined();
+    const seen = await withPutBack(async () => {
+      await Promise.resolve();
+      return putBackWaitLimit();
+    });
+    expect(seen).toBe(1000);
+    expect(putBackWaitLimit()).toBeUndefined();
+  });
+});
+
+describe.each(FLAVOURS)('a put-back call is never sent (sandbox on %s)', (flavour) => {
+  it('inside a job a paused connection’s call throws JOB_PUT_BACK before the request; outside, it waits and is sent', async () => {
+    const e = await env(flavour, { maxRetries: 3 });
+    try {
+      // One call a second: the second call of the burst is refused (429, Retry-After 1 s).
+      e.sb.knobs.set({ rateLimit: { capacity: 1, refillPerSecond: 1 } });
+      e.sb.calls.reset();
+      await e.jira.getProject('OPS');
+      // The job's next call meets the 429: the transport's retry finds the pause and gives up unsent.
+      await expect(withPutBack(() => e.jira.getProject('OPS'))).rejects.toMatchObject({ code: 'JOB_PUT_BACK' });
+      expect(e.sb.calls.count({ status: 429 })).toBe(1);
+      expect(e.sb.calls.count()).toBe(2);
+      // Still paused: a job's call is not sent at all.
+      await expect(withPutBack(() => e.jira.getProject('OPS'))).rejects.toMatchObject({ code: 'JOB_PUT_BACK' });
+      expect(e.sb.calls.count()).toBe(2);
+      // An admin call (no job) waits for the pause and is answered.
+      await expect(e.jira.getProject('OPS')).resolves.toMatchObject({ key: 'OPS' });
+      expect(e.sb.calls.count({ status: 200 })).toBeGreaterThanOrEqual(2);
+    } finally {
+      e.sb.knobs.set({ rateLimit: null });
+      await e.close();
+    }
   });
 });
 
