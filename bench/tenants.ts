@@ -14,6 +14,7 @@
  * 4. Thousands of connections: `startup` tenants (connection + mapping through the API) in a fresh
  *    store, then a real `jira-bridge serve` process started on it: time to /readyz, its RSS, and the
  *    Jira calls start-up made; the same with no tenant for the slope, and 10,000 estimated from it.
+ *    Skipped with `--startup 0` (then `startup` is null in the JSON).
  *
  * Jira is the sandbox with `latency` ms per call. The machine is printed first; JSON at the end.
  */
@@ -266,88 +267,8 @@ await stormSite.close();
 rmSync(dir, { recursive: true, force: true });
 
 // ---------------------------------------------------------------------------------------------
-// 4: start-up of a real `jira-bridge serve` process with STARTUP tenants in its store.
-sb.knobs.set({ latencyMs: 0, jitterMs: 0 });
-const root = new URL('..', import.meta.url).pathname;
-async function serveProcess(
-  dataDir: string,
-  config: string,
-): Promise<{ url: string; readyMs: number; rssMiB: number; stop(): Promise<void> }> {
-  const port = 20000 + Math.floor(Math.random() * 20000);
-  const t0 = Date.now();
-  const child = spawn(process.execPath, [join(root, 'bin/jira-bridge.js'), 'serve', '--config', config], {
-    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  const url = `http://127.0.0.1:${port}`;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`serve exited with ${child.exitCode}`);
-    const ok = await fetch(`${url}/readyz`).then(
-      (r) => r.status === 200,
-      () => false,
-    );
-    if (ok) break;
-    await sleep(20);
-  }
-  const readyMs = Date.now() - t0;
-  await sleep(2000); // settle (GC, the first queue sample)
-  const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
-  const rssMiB = Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024;
-  return {
-    url,
-    readyMs,
-    rssMiB: +rssMiB.toFixed(1),
-    stop: () =>
-      new Promise<void>((r) => {
-        child.once('exit', () => r());
-        child.kill('SIGTERM');
-      }),
-  };
-}
-const startupDir = mkdtempSync(join(tmpdir(), 'jb-startup-'));
-const config = join(startupDir, 'jira-bridge.yaml');
-writeFileSync(config, 'connections: []\n');
-const emptyDir = join(startupDir, 'empty');
-const empty = await serveProcess(emptyDir, config);
-await empty.stop();
-const emptyAgain = await serveProcess(emptyDir, config);
-await emptyAgain.stop();
-log(`start-up with 0 tenants: ${emptyAgain.readyMs} ms, RSS ${emptyAgain.rssMiB} MiB`);
-const fullDir = join(startupDir, 'full');
-const seeding = await serveProcess(fullDir, config);
-const tSeed = Date.now();
-await pool(
-  Array.from({ length: STARTUP }, (_, i) => `c${String(i).padStart(5, '0')}`),
-  8,
-  (id) => signUp(seeding.url, id, sb),
-);
-log(`seeded ${STARTUP} tenants through the API in ${((Date.now() - tSeed) / 1000).toFixed(1)} s`);
-await seeding.stop();
-sb.calls.reset();
-const full = await serveProcess(fullDir, config);
-const startupCalls = sb.calls.count();
-const listed = (await call(full.url, 'GET', '/api/v1/connections?limit=1')) as { next_cursor: string | null };
-await full.stop();
-const slopeKiB = ((full.rssMiB - emptyAgain.rssMiB) * 1024) / STARTUP;
-const slopeReadyMs = (full.readyMs - emptyAgain.readyMs) / STARTUP;
-const startup = {
-  connections: STARTUP,
-  ready_ms_empty: emptyAgain.readyMs,
-  ready_ms: full.readyMs,
-  rss_mib_empty: emptyAgain.rssMiB,
-  rss_mib: full.rssMiB,
-  rss_kib_per_connection: +slopeKiB.toFixed(1),
-  budget_mib: +(200 + (50 * STARTUP) / 1024).toFixed(1),
-  jira_calls_during_startup: startupCalls,
-  paged_listing_works: listed.next_cursor !== null,
-  estimate_10000: {
-    ready_ms: Math.round(emptyAgain.readyMs + slopeReadyMs * 10_000),
-    rss_mib: +(emptyAgain.rssMiB + (slopeKiB * 10_000) / 1024).toFixed(0),
-    budget_mib: +(200 + (50 * 10_000) / 1024).toFixed(0),
-  },
-};
-log(`startup: ${JSON.stringify(startup)}`);
-rmSync(startupDir, { recursive: true, force: true });
+// 4: start-up of a real `jira-bridge serve` process with STARTUP tenants in its store (none: skipped).
+const startup = STARTUP > 0 ? await measureStartup() : null;
 await sb.close();
 
 console.log(
@@ -366,3 +287,88 @@ console.log(
     2,
   ),
 );
+
+async function measureStartup() {
+  sb.knobs.set({ latencyMs: 0, jitterMs: 0 });
+  const root = new URL('..', import.meta.url).pathname;
+  async function serveProcess(
+    dataDir: string,
+    config: string,
+  ): Promise<{ url: string; readyMs: number; rssMiB: number; stop(): Promise<void> }> {
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    const t0 = Date.now();
+    const child = spawn(process.execPath, [join(root, 'bin/jira-bridge.js'), 'serve', '--config', config], {
+      env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    const url = `http://127.0.0.1:${port}`;
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`serve exited with ${child.exitCode}`);
+      const ok = await fetch(`${url}/readyz`).then(
+        (r) => r.status === 200,
+        () => false,
+      );
+      if (ok) break;
+      await sleep(20);
+    }
+    const readyMs = Date.now() - t0;
+    await sleep(2000); // settle (GC, the first queue sample)
+    const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+    const rssMiB = Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024;
+    return {
+      url,
+      readyMs,
+      rssMiB: +rssMiB.toFixed(1),
+      stop: () =>
+        new Promise<void>((r) => {
+          child.once('exit', () => r());
+          child.kill('SIGTERM');
+        }),
+    };
+  }
+  const startupDir = mkdtempSync(join(tmpdir(), 'jb-startup-'));
+  const config = join(startupDir, 'jira-bridge.yaml');
+  writeFileSync(config, 'connections: []\n');
+  const emptyDir = join(startupDir, 'empty');
+  const empty = await serveProcess(emptyDir, config);
+  await empty.stop();
+  const emptyAgain = await serveProcess(emptyDir, config);
+  await emptyAgain.stop();
+  log(`start-up with 0 tenants: ${emptyAgain.readyMs} ms, RSS ${emptyAgain.rssMiB} MiB`);
+  const fullDir = join(startupDir, 'full');
+  const seeding = await serveProcess(fullDir, config);
+  const tSeed = Date.now();
+  await pool(
+    Array.from({ length: STARTUP }, (_, i) => `c${String(i).padStart(5, '0')}`),
+    8,
+    (id) => signUp(seeding.url, id, sb),
+  );
+  log(`seeded ${STARTUP} tenants through the API in ${((Date.now() - tSeed) / 1000).toFixed(1)} s`);
+  await seeding.stop();
+  sb.calls.reset();
+  const full = await serveProcess(fullDir, config);
+  const startupCalls = sb.calls.count();
+  const listed = (await call(full.url, 'GET', '/api/v1/connections?limit=1')) as { next_cursor: string | null };
+  await full.stop();
+  const slopeKiB = ((full.rssMiB - emptyAgain.rssMiB) * 1024) / STARTUP;
+  const slopeReadyMs = (full.readyMs - emptyAgain.readyMs) / STARTUP;
+  const startup = {
+    connections: STARTUP,
+    ready_ms_empty: emptyAgain.readyMs,
+    ready_ms: full.readyMs,
+    rss_mib_empty: emptyAgain.rssMiB,
+    rss_mib: full.rssMiB,
+    rss_kib_per_connection: +slopeKiB.toFixed(1),
+    budget_mib: +(200 + (50 * STARTUP) / 1024).toFixed(1),
+    jira_calls_during_startup: startupCalls,
+    paged_listing_works: listed.next_cursor !== null,
+    estimate_10000: {
+      ready_ms: Math.round(emptyAgain.readyMs + slopeReadyMs * 10_000),
+      rss_mib: +(emptyAgain.rssMiB + (slopeKiB * 10_000) / 1024).toFixed(0),
+      budget_mib: +(200 + (50 * 10_000) / 1024).toFixed(0),
+    },
+  };
+  log(`startup: ${JSON.stringify(startup)}`);
+  rmSync(startupDir, { recursive: true, force: true });
+  return startup;
+}
