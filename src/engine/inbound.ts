@@ -12,7 +12,13 @@
  *  - a burst of deliveries for one issue coalesces into one job and one read.
  * Jobs are keyed like the outbound jobs of the linked record (`record:<id>`), so the two
  * directions of one link never run at the same time; an issue without a link uses
- * `issue:<connection>:<issue id>` until it has one.
+ * `issue:<connection>:<issue id>` until it has one (./inbound-job.ts).
+ *
+ * This file holds the handler, the run of an issue (syncIssue) and the run of a linked issue
+ * (applyLinked). Its parts, one concern each, share one context built once per handler
+ * (./inbound-context.ts): comments (./inbound-comments.ts), issues no record is linked to and
+ * their adoption (./inbound-unlinked.ts), rework tasks (./inbound-rework.ts), the inbound half of
+ * a manual two-way sync (./inbound-reconcile.ts), attachments (./inbound-attachment-io.ts).
  *
  * What it writes: the record's data (version + 1; `updated_at` stays the host's last change, the
  * conflict clock), the bases, comments (record_comments + comment_links, origin 'jira'), the
@@ -40,6 +46,7 @@ import {
 } from './inbound-context.js';
 import { enqueueInbound, type InboundPayload } from './inbound-job.js';
 import { inboundSettings, samePerson } from './inbound-mapping.js';
+import { inboundReconcile, type LinkedReconcile } from './inbound-reconcile.js';
 import { inboundRework } from './inbound-rework.js';
 import { inboundUnlinked } from './inbound-unlinked.js';
 import { whoChanged } from './jira-user.js';
@@ -52,6 +59,7 @@ import type { JiraIssueState, RecordData } from './types.js';
 
 export { enqueueInbound, INBOUND_JOB, INBOUND_MAX_ATTEMPTS, issueJobKey, type InboundPayload } from './inbound-job.js';
 export type { InboundDeps, SyncIssueRun } from './inbound-context.js';
+export type { LinkedReconcile } from './inbound-reconcile.js';
 
 /** When Jira last changed the field behind a base name (changelog), else the issue's `updated`. */
 export { jiraChangeTime };
@@ -426,53 +434,7 @@ export function createInboundHandler(deps: InboundDeps): {
       throw e;
     }
   };
-  /**
-   * The first half of a manual two-way sync of a record (run inside its outbound job): the
-   * inbound run of its linked issue, exactly as a delivery's, reporting what it read so the
-   * outbound half needs no read of its own. Null when the record has no linked issue.
-   */
-  async function reconcileLinked(recordId: string, jobId: number | null): Promise<LinkedReconcile | null> {
-    const link = await store.db
-      .selectFrom('links')
-      .select(['connection_id', 'issue_id', 'state'])
-      .where('record_id', '=', recordId)
-      .executeTakeFirst();
-    if (!link || link.state !== 'linked' || !link.issue_id) return null;
-    const tally = { calls: 0 };
-    const seen: NonNullable<SyncIssueRun['seen']> = {};
-    const verdict = await syncIssue(
-      { connectionId: link.connection_id, issueId: link.issue_id, source: 'manual' },
-      jobId,
-      recordJobKey(recordId),
-      tally,
-      { seen, outboundFollows: true },
-    );
-    const after = await store.db
-      .selectFrom('links')
-      .select('state')
-      .where('record_id', '=', recordId)
-      .executeTakeFirst();
-    return {
-      verdict,
-      state: seen.state,
-      fields: seen.fields ?? [],
-      calls: tally.calls,
-      connectionId: link.connection_id,
-      unlinked: after?.state === 'unlinked',
-    };
-  }
+  const reconcileLinked = inboundReconcile(ctx, syncIssue);
 
   return { handler, syncIssue, reconcileLinked };
-}
-
-/** What the inbound half of a manual two-way sync did and read. */
-export interface LinkedReconcile {
-  verdict: string;
-  /** The issue as read (null: deleted in Jira; undefined: not read, e.g. paused). */
-  state: JiraIssueState | null | undefined;
-  fields: readonly string[];
-  calls: number;
-  connectionId: string;
-  /** The run unlinked the record (the issue was deleted in Jira). */
-  unlinked: boolean;
 }
