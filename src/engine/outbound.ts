@@ -20,17 +20,11 @@
  *    record.linked / record.created / record.updated / record.sync_failed (once per failure episode)
  *    / record.sync_recovered (a reported episode ended).
  */
-import { createHash } from 'node:crypto';
-import type { Selectable } from 'kysely';
 import { AppError, isAppError, putBackDelayMs } from '../core/errors.js';
 import { renderTemplate } from '../core/templates.js';
-import type { Logger } from '../log/logger.js';
 import type { Job, JobHandler } from '../queue/types.js';
 import { newId } from '../store/ids.js';
 import { fromJson, toJson } from '../store/json.js';
-import type { LinksTable, RecordsTable } from '../store/schema.js';
-import type { Store } from '../store/store.js';
-import type { AttachmentStore } from './attachment-store.js';
 import {
   desiredFields,
   desiredStatus,
@@ -50,6 +44,8 @@ import { acquireCreateLock, releaseCreateLock } from './create-lock.js';
 import { ensureConfigRows } from './config-rows.js';
 import { failpoint } from './failpoint.js';
 import { createSyncWrites } from './sync-writes.js';
+import type { LinkRow, OutboundContext, OutboundDeps, Preread, RecordRow, SyncOutcome } from './outbound-context.js';
+import { createOutboundAttachments } from './outbound-attachments.js';
 import { recordSyncFailure, recordSyncSuccess } from './failure-episode.js';
 import { journalIntent, journalOutcome, openJournal, pruneJournal } from './journal.js';
 import { adoptionBases, createWindowStart, hasOpenHops, pendingRework, type JournalEntry } from '../core/journal.js';
@@ -57,7 +53,7 @@ import { reworkDecision } from '../core/rework.js';
 import { markdownToJiraBody, textKey } from './markup.js';
 import { canonicalJson, type OutboundPayload } from './record-data.js';
 import { closingStep, transitionFields, walkToStatus, type CarriedEdit } from './status-path.js';
-import { enqueueInbound, jiraChangeTime, type LinkedReconcile } from './inbound.js';
+import { enqueueInbound, jiraChangeTime } from './inbound.js';
 import {
   decideOutboundField,
   fieldCandidate,
@@ -69,17 +65,7 @@ import {
 } from '../core/plan-outbound.js';
 import { outboundFieldInputs } from './plan-input.js';
 import type { WorkflowGraph } from '../core/workflow.js';
-import type { Queue } from '../queue/queue.js';
-import type {
-  CreateBody,
-  EditBody,
-  IssueRef,
-  JiraIssueState,
-  JiraPort,
-  MappingSource,
-  OutboundMapping,
-  RecordData,
-} from './types.js';
+import type { CreateBody, EditBody, IssueRef, JiraIssueState, JiraPort, OutboundMapping, RecordData } from './types.js';
 
 /** Connection-level failures: the connection pauses (the job waits) instead of failing records. */
 const PAUSING = new Set(['JIRA_UNAUTHORIZED', 'JIRA_FORBIDDEN']);
@@ -91,7 +77,7 @@ const STATUS_BASE = 'status';
 /** comment_links.base_body while a comment is being posted (a retry then looks before posting). */
 export const POSTING = 'jira-bridge:posting';
 /** attachment_links.jira_attachment_id while an upload is in flight. */
-export const UPLOADING = 'jira-bridge:uploading';
+export { UPLOADING } from './outbound-attachments.js';
 /** field_bases: the platform URL last linked from the issue. */
 export const HOST_LINK_BASE = 'host_link';
 
@@ -105,66 +91,7 @@ export function fillHostLink(
   return template.replace(/\{(scope|host_id|kind)\}/g, (_, k: 'scope' | 'host_id' | 'kind') => v(r[k]));
 }
 
-export interface OutboundDeps {
-  store: Store;
-  /** What is learnt of each workflow (shared with the plan preview; a fresh map when not given). */
-  workflows?: Map<string, WorkflowGraph> | undefined;
-  /** To queue the inbound job of an issue whose newer Jira change won a conflict. */
-  queue: Queue;
-  mappings: MappingSource;
-  /** The Jira port for a connection id. */
-  jira(connectionId: string): JiraPort;
-  attachments: AttachmentStore;
-  logger?: Logger | undefined;
-  now?: () => number;
-  /** Test seams: called at fixed points (e.g. to simulate a crash after Jira's create). */
-  hooks?:
-    | {
-        afterCreate?: (recordId: string, ref: IssueRef) => void | Promise<void>;
-        /** After Jira created a rework task, before its row is written. */
-        afterReworkCreate?: (recordId: string, ref: IssueRef) => void | Promise<void>;
-        afterComment?: (recordId: string, jiraCommentId: string) => void | Promise<void>;
-        afterAttachment?: (recordId: string, jiraAttachmentId: string) => void | Promise<void>;
-      }
-    | undefined;
-  /** How long a paused connection's jobs wait before probing again (default PAUSE_RETRY_MS). */
-  pauseRetryMs?: number | undefined;
-  /**
-   * A manual two-way sync's first half: the inbound reconcile of the record's linked issue (the
-   * inbound job's path). What it read comes back so this job does not read the issue again; null
-   * when the record has no linked issue (then only the outbound half runs).
-   */
-  reconcileInbound?: ((recordId: string, jobId: number | null) => Promise<LinkedReconcile | null>) | undefined;
-  /**
-   * Null when the connection may be called; else how long to wait (ms) before trying again
-   * (a paused connection lets one job probe per interval).
-   */
-  connectionGate?: ((connectionId: string) => number | null) | undefined;
-  /** Connection health: called with the reason when credentials fail, with null when they work again. */
-  onConnectionHealth?: ((connectionId: string, problem: string | null) => void) | undefined;
-  /**
-   * True when the record's mapping or connection is disabled: it was held pending (./pause.ts)
-   * and the job ends without a call.
-   */
-  hold?:
-    | ((
-        recordId: string,
-        connectionId: string,
-        mappingIds: ReadonlyArray<string | null | undefined>,
-        resync: boolean,
-        jobId: number | null,
-      ) => Promise<boolean>)
-    | undefined;
-}
-
-type RecordRow = Selectable<RecordsTable>;
-type LinkRow = Selectable<LinksTable>;
-
-/** The issue as the inbound half of a manual two-way sync read it, and the custom fields it asked for. */
-interface Preread {
-  state: JiraIssueState | null;
-  fields: readonly string[];
-}
+export type { OutboundDeps } from './outbound-context.js';
 
 /** Counts every Jira call made through the port (the currency of this engine). */
 function counting(port: JiraPort): { port: JiraPort; calls: () => number } {
@@ -183,14 +110,6 @@ function counting(port: JiraPort): { port: JiraPort; calls: () => number } {
   return { port: proxy, calls: () => n };
 }
 
-interface SyncOutcome {
-  action: string;
-  fields: string[];
-  warnings: string[];
-  path?: string[];
-  extra?: Record<string, unknown>;
-}
-
 /**
  * The outbound job handler: brings the linked Jira issue up to date with the record, creating it
  * (exactly once) when there is none.
@@ -201,44 +120,19 @@ export function createOutboundHandler(deps: OutboundDeps): {
 } {
   const { store, mappings } = deps;
   const now = deps.now ?? Date.now;
-  /** What has been learnt of each workflow (connection/project/issue type): shortest paths, fewer calls. */
-  const workflows = deps.workflows ?? new Map<string, WorkflowGraph>();
   const log = deps.logger;
-
-  /** The sync log row, the host's feed event and the agreed bases: written one way (./sync-writes.ts). */
-  const writes = createSyncWrites({ dialect: store.dialect, direction: 'outbound', now });
-
-  /**
-   * The full text of a field or comment cut to fit Jira becomes a host attachment of the record,
-   * once per distinct text (keyed by its hash): pushAttachments then uploads it with the same
-   * bookkeeping as any attachment (marked before the upload, recognised after a crash, never
-   * uploaded twice), and the inbound side knows it as ours.
-   */
-  async function recordOverflow(recordId: string, items: Overflow[]): Promise<void> {
-    for (const o of items) {
-      const bytes = Buffer.from(o.text, 'utf8');
-      const sha = createHash('sha256').update(bytes).digest('hex');
-      await deps.attachments.put(sha, bytes);
-      const t = now();
-      await store.db
-        .insertInto('attachment_links')
-        .values({
-          id: newId(t),
-          record_id: recordId,
-          host_attachment_id: `jira-bridge:overflow:${sha}:${o.filename}`,
-          jira_attachment_id: null,
-          filename: o.filename,
-          size: bytes.length,
-          sha256: sha,
-          origin: 'host',
-          deleted: 0,
-          created_at: t,
-          updated_at: t,
-        })
-        .onConflict((oc) => oc.columns(['record_id', 'host_attachment_id']).doNothing())
-        .execute();
-    }
-  }
+  const ctx: OutboundContext = {
+    deps,
+    store,
+    now,
+    // The sync log row, the host's feed event and the agreed bases: written one way.
+    writes: createSyncWrites({ dialect: store.dialect, direction: 'outbound', now }),
+    // What has been learnt of each workflow (connection/project/issue type): shortest paths, fewer calls.
+    workflows: deps.workflows ?? new Map<string, WorkflowGraph>(),
+  };
+  const { writes, workflows } = ctx;
+  // The executor's parts, one concern each, sharing the context.
+  const attachments = createOutboundAttachments(ctx);
 
   /** Marks the record synced when nothing changed it meanwhile (else a newer job is queued). */
   async function finish(
@@ -347,7 +241,7 @@ export function createOutboundHandler(deps: OutboundDeps): {
       fit: { overflow?: Overflow },
     ): Promise<void> => {
       if (!fit.overflow) return;
-      await recordOverflow(record.id, [fit.overflow]);
+      await attachments.recordOverflow(record.id, [fit.overflow]);
       warnings.push(truncationWarning(`comment ${c.host_comment_id ?? ''}`.trim(), fit.overflow));
     };
     const pending = await store.db
@@ -429,67 +323,6 @@ export function createOutboundHandler(deps: OutboundDeps): {
       posted++;
     }
     return posted;
-  }
-
-  async function pushAttachments(jira: JiraPort, record: RecordRow, issueKey: string): Promise<number> {
-    const pending = await store.db
-      .selectFrom('attachment_links')
-      .selectAll()
-      .where('record_id', '=', record.id)
-      .where('origin', '=', 'host')
-      .where('jira_attachment_id', 'is', null)
-      .where('deleted', '=', 0)
-      .orderBy('created_at')
-      .execute();
-    let n = 0;
-    // Uploads of an earlier attempt that may have reached Jira before the process died.
-    const interrupted = await store.db
-      .selectFrom('attachment_links')
-      .selectAll()
-      .where('record_id', '=', record.id)
-      .where('jira_attachment_id', '=', UPLOADING)
-      .execute();
-    for (const a of [...interrupted, ...pending]) {
-      if (a.jira_attachment_id === UPLOADING) {
-        const known = new Set(
-          (
-            await store.db
-              .selectFrom('attachment_links')
-              .select('jira_attachment_id')
-              .where('record_id', '=', record.id)
-              .execute()
-          ).map((r) => r.jira_attachment_id),
-        );
-        const found = (await jira.listAttachments(issueKey)).find(
-          (x) => !known.has(x.id) && x.filename === a.filename && (a.size === null || x.size === Number(a.size)),
-        );
-        if (found) {
-          await store.db
-            .updateTable('attachment_links')
-            .set({ jira_attachment_id: found.id, updated_at: now() })
-            .where('id', '=', a.id)
-            .execute();
-          continue;
-        }
-      } else {
-        // Marked before the upload (one at a time per record): a retry looks before uploading.
-        await store.db
-          .updateTable('attachment_links')
-          .set({ jira_attachment_id: UPLOADING, updated_at: now() })
-          .where('id', '=', a.id)
-          .execute();
-      }
-      const bytes = await deps.attachments.get(a.sha256!);
-      const { id } = await jira.addAttachment(issueKey, a.filename, bytes);
-      await deps.hooks?.afterAttachment?.(record.id, id);
-      await store.db
-        .updateTable('attachment_links')
-        .set({ jira_attachment_id: id, updated_at: now() })
-        .where('id', '=', a.id)
-        .execute();
-      n++;
-    }
-    return n;
   }
 
   /** Builds the create body: every desired field, the parent, the token. */
@@ -1441,18 +1274,17 @@ export function createOutboundHandler(deps: OutboundDeps): {
         // Texts cut to fit: the full text of each one Jira holds now is attached (once per text,
         // whichever path put it there: create, update, backfill, or an attempt that crashed).
         const agreed = new Map([...bases, ...newBases]);
-        await recordOverflow(
+        await attachments.recordOverflow(
           recordId,
           [...desiredFields(data, mapping, record)]
             .filter(([k, f]) => f.overflow && agreed.has(k) && canonicalJson(agreed.get(k)) === canonicalJson(f.value))
             .map(([, f]) => f.overflow!),
         );
-        const comments = await pushComments(jira, record, issueKey, mapping, outcome.warnings);
-        const attachments = await pushAttachments(jira, record, issueKey);
-        if (comments) outcome.extra = { ...outcome.extra, comments_posted: comments };
-        if (attachments) outcome.extra = { ...outcome.extra, attachments_uploaded: attachments };
-        if (outcome.action === 'updated' && !outcome.fields.length && !comments && !attachments)
-          outcome.action = 'noop';
+        const posted = await pushComments(jira, record, issueKey, mapping, outcome.warnings);
+        const uploaded = await attachments.pushAttachments(jira, record, issueKey);
+        if (posted) outcome.extra = { ...outcome.extra, comments_posted: posted };
+        if (uploaded) outcome.extra = { ...outcome.extra, attachments_uploaded: uploaded };
+        if (outcome.action === 'updated' && !outcome.fields.length && !posted && !uploaded) outcome.action = 'noop';
         calls = counted.calls();
         await finish(record, calls, jobId, outcome, newBases, linkUpdate, true);
         // Only an authenticated answer from Jira tells the credentials work: a job that called
