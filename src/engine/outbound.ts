@@ -21,7 +21,6 @@
  *    / record.sync_recovered (a reported episode ended).
  */
 import { AppError, isAppError, putBackDelayMs } from '../core/errors.js';
-import { renderTemplate } from '../core/templates.js';
 import type { Job, JobHandler } from '../queue/types.js';
 import { newId } from '../store/ids.js';
 import { fromJson, toJson } from '../store/json.js';
@@ -30,15 +29,10 @@ import {
   desiredStatus,
   resolutionFor,
   encodeField,
-  fitText,
   lookupUser,
-  overflowFilename,
-  templateRecord,
   toJiraLabel,
-  truncationWarning,
   type DesiredField,
   type EncodeContext,
-  type Overflow,
 } from './desired.js';
 import { acquireCreateLock, releaseCreateLock } from './create-lock.js';
 import { ensureConfigRows } from './config-rows.js';
@@ -46,11 +40,12 @@ import { failpoint } from './failpoint.js';
 import { createSyncWrites } from './sync-writes.js';
 import type { LinkRow, OutboundContext, OutboundDeps, Preread, RecordRow, SyncOutcome } from './outbound-context.js';
 import { createOutboundAttachments } from './outbound-attachments.js';
+import { createOutboundComments } from './outbound-comments.js';
 import { recordSyncFailure, recordSyncSuccess } from './failure-episode.js';
 import { journalIntent, journalOutcome, openJournal, pruneJournal } from './journal.js';
 import { adoptionBases, createWindowStart, hasOpenHops, pendingRework, type JournalEntry } from '../core/journal.js';
 import { reworkDecision } from '../core/rework.js';
-import { markdownToJiraBody, textKey } from './markup.js';
+import { markdownToJiraBody } from './markup.js';
 import { canonicalJson, type OutboundPayload } from './record-data.js';
 import { closingStep, transitionFields, walkToStatus, type CarriedEdit } from './status-path.js';
 import { enqueueInbound, jiraChangeTime } from './inbound.js';
@@ -75,7 +70,7 @@ export const PAUSE_RETRY_MS = 30_000;
 /** Jira's status as both sides last agreed (a Jira status name). */
 const STATUS_BASE = 'status';
 /** comment_links.base_body while a comment is being posted (a retry then looks before posting). */
-export const POSTING = 'jira-bridge:posting';
+export { POSTING } from './outbound-comments.js';
 /** attachment_links.jira_attachment_id while an upload is in flight. */
 export { UPLOADING } from './outbound-attachments.js';
 /** field_bases: the platform URL last linked from the issue. */
@@ -133,6 +128,7 @@ export function createOutboundHandler(deps: OutboundDeps): {
   const { writes, workflows } = ctx;
   // The executor's parts, one concern each, sharing the context.
   const attachments = createOutboundAttachments(ctx);
+  const comments = createOutboundComments(ctx, attachments);
 
   /** Marks the record synced when nothing changed it meanwhile (else a newer job is queued). */
   async function finish(
@@ -201,128 +197,6 @@ export function createOutboundHandler(deps: OutboundDeps): {
       );
     }
     return parent.issue_id;
-  }
-
-  /**
-   * A host comment as posted to Jira (author line, body), cut to fit with a notice when over
-   * Jira's limit; the full text then goes in as `comment-<host comment id>.md`.
-   */
-  function commentText(
-    c: { id: string; host_comment_id: string | null; author: string | null; body: string },
-    prefix: (author: string | null) => string,
-  ): {
-    text: string;
-    overflow?: Overflow;
-  } {
-    const head = prefix(c.author);
-    return fitText(head ? `${head}\n\n${c.body}` : c.body, overflowFilename(`comment-${c.host_comment_id ?? c.id}`));
-  }
-
-  /** The line put before a host comment: the mapping's `templates.comment_prefix`, else "**author** wrote:". */
-  function commentPrefix(record: RecordRow, mapping: OutboundMapping): (author: string | null) => string {
-    const template = mapping.templates?.comment_prefix;
-    if (template === undefined) return (author) => (author ? `**${author}** wrote:` : '');
-    const rec = templateRecord(fromJson<RecordData>(record.data)!, record);
-    return (author) => renderTemplate('comment_prefix', template, rec, { comment: { author } }).trim();
-  }
-
-  async function pushComments(
-    jira: JiraPort,
-    record: RecordRow,
-    issueKey: string,
-    mapping: OutboundMapping,
-    warnings: string[],
-  ): Promise<number> {
-    if (!mapping.comments) return 0;
-    const prefix = commentPrefix(record, mapping);
-    /** Jira has this (possibly cut) text of the comment now: its full text is attached once. */
-    const commentInJira = async (
-      c: { host_comment_id: string | null },
-      fit: { overflow?: Overflow },
-    ): Promise<void> => {
-      if (!fit.overflow) return;
-      await attachments.recordOverflow(record.id, [fit.overflow]);
-      warnings.push(truncationWarning(`comment ${c.host_comment_id ?? ''}`.trim(), fit.overflow));
-    };
-    const pending = await store.db
-      .selectFrom('comment_links as cl')
-      .innerJoin('record_comments as rc', 'rc.id', 'cl.id')
-      .select(['cl.id', 'cl.host_comment_id', 'cl.base_body', 'rc.author', 'rc.body', 'rc.created_at', 'rc.internal'])
-      .where('cl.record_id', '=', record.id)
-      .where('cl.origin', '=', 'host')
-      .where('cl.jira_comment_id', 'is', null)
-      .where('cl.deleted', '=', 0)
-      .orderBy('rc.created_at')
-      .orderBy('cl.id')
-      .execute();
-    let posted = 0;
-    // Host edits of comments already in Jira: base_body is what Jira has.
-    const edited = await store.db
-      .selectFrom('comment_links as cl')
-      .innerJoin('record_comments as rc', 'rc.id', 'cl.id')
-      .select(['cl.id', 'cl.host_comment_id', 'cl.jira_comment_id', 'cl.base_body', 'rc.author', 'rc.body'])
-      .where('cl.record_id', '=', record.id)
-      .where('cl.origin', '=', 'host')
-      .where('cl.jira_comment_id', 'is not', null)
-      .where('cl.deleted', '=', 0)
-      .execute();
-    for (const c of edited) {
-      if (c.base_body === c.body || c.base_body === POSTING) continue;
-      const fit = commentText(c, prefix);
-      await jira.updateComment(issueKey, c.jira_comment_id!, jira.toBody(fit.text));
-      await commentInJira(c, fit);
-      await store.db
-        .updateTable('comment_links')
-        .set({ base_body: c.body, updated_at: now() })
-        .where('id', '=', c.id)
-        .execute();
-      posted++;
-    }
-    let existing: Array<{ id: string; text: string }> | undefined;
-    for (const c of pending) {
-      const fit = commentText(c, prefix);
-      if (c.base_body === POSTING) {
-        // An earlier attempt may have posted it before dying: recognise it by its text.
-        existing ??= await jira.listComments(issueKey);
-        const known = new Set(
-          (
-            await store.db
-              .selectFrom('comment_links')
-              .select('jira_comment_id')
-              .where('record_id', '=', record.id)
-              .execute()
-          ).map((r) => r.jira_comment_id),
-        );
-        const want = textKey(fit.text);
-        const found = existing.find((x) => !known.has(x.id) && textKey(x.text).includes(want));
-        if (found) {
-          await commentInJira(c, fit);
-          await store.db
-            .updateTable('comment_links')
-            .set({ jira_comment_id: found.id, base_body: c.body, updated_at: now() })
-            .where('id', '=', c.id)
-            .execute();
-          continue;
-        }
-      } else {
-        await store.db
-          .updateTable('comment_links')
-          .set({ base_body: POSTING, updated_at: now() })
-          .where('id', '=', c.id)
-          .execute();
-      }
-      const { id } = await jira.addComment(issueKey, jira.toBody(fit.text), { internal: c.internal === 1 });
-      await deps.hooks?.afterComment?.(record.id, id);
-      await commentInJira(c, fit);
-      // Stored at once: a retry never posts this comment again.
-      await store.db
-        .updateTable('comment_links')
-        .set({ jira_comment_id: id, base_body: c.body, updated_at: now() })
-        .where('id', '=', c.id)
-        .execute();
-      posted++;
-    }
-    return posted;
   }
 
   /** Builds the create body: every desired field, the parent, the token. */
@@ -1280,7 +1154,7 @@ export function createOutboundHandler(deps: OutboundDeps): {
             .filter(([k, f]) => f.overflow && agreed.has(k) && canonicalJson(agreed.get(k)) === canonicalJson(f.value))
             .map(([, f]) => f.overflow!),
         );
-        const posted = await pushComments(jira, record, issueKey, mapping, outcome.warnings);
+        const posted = await comments.pushComments(jira, record, issueKey, mapping, outcome.warnings);
         const uploaded = await attachments.pushAttachments(jira, record, issueKey);
         if (posted) outcome.extra = { ...outcome.extra, comments_posted: posted };
         if (uploaded) outcome.extra = { ...outcome.extra, attachments_uploaded: uploaded };
