@@ -30,7 +30,6 @@ import {
   resolutionFor,
   encodeField,
   lookupUser,
-  toJiraLabel,
   type DesiredField,
   type EncodeContext,
 } from './desired.js';
@@ -41,13 +40,14 @@ import { createSyncWrites } from './sync-writes.js';
 import type { LinkRow, OutboundContext, OutboundDeps, Preread, RecordRow, SyncOutcome } from './outbound-context.js';
 import { createOutboundAttachments } from './outbound-attachments.js';
 import { createOutboundComments } from './outbound-comments.js';
+import { createOutboundRework } from './outbound-rework.js';
 import { recordSyncFailure, recordSyncSuccess } from './failure-episode.js';
 import { journalIntent, journalOutcome, openJournal, pruneJournal } from './journal.js';
 import { adoptionBases, createWindowStart, hasOpenHops, pendingRework, type JournalEntry } from '../core/journal.js';
 import { reworkDecision } from '../core/rework.js';
 import { markdownToJiraBody } from './markup.js';
 import { canonicalJson, type OutboundPayload } from './record-data.js';
-import { closingStep, transitionFields, walkToStatus, type CarriedEdit } from './status-path.js';
+import { walkToStatus, type CarriedEdit } from './status-path.js';
 import { enqueueInbound, jiraChangeTime } from './inbound.js';
 import {
   decideOutboundField,
@@ -129,6 +129,7 @@ export function createOutboundHandler(deps: OutboundDeps): {
   // The executor's parts, one concern each, sharing the context.
   const attachments = createOutboundAttachments(ctx);
   const comments = createOutboundComments(ctx, attachments);
+  const rework = createOutboundRework(ctx);
 
   /** Marks the record synced when nothing changed it meanwhile (else a newer job is queued). */
   async function finish(
@@ -228,175 +229,6 @@ export function createOutboundHandler(deps: OutboundDeps): {
     };
   }
 
-  /**
-   * Creates a rework task of the record's issue, exactly once: the intent is journaled with its
-   * token before Jira is called, the row written with the journal's outcome; after a crash in
-   * between, the next attempt (`pending`) searches by the token first and adopts the task.
-   */
-  async function createRework(
-    jira: JiraPort,
-    issueKey: string,
-    data: RecordData,
-    mapping: OutboundMapping,
-    recordId: string,
-    jobId: number | null,
-    token: string,
-    pending: { id: string; at: number } | null,
-  ): Promise<IssueRef> {
-    const intentId =
-      pending?.id ??
-      (await journalIntent(store.db, {
-        recordId,
-        jobId,
-        target: issueKey,
-        intent: { op: 'rework', token, of: issueKey, at: now() },
-        at: now(),
-      }));
-    const ref = await jira.createOnce(
-      {
-        fields: {
-          project: { key: mapping.projectKey },
-          issuetype: { name: mapping.reopen.reworkIssueType ?? 'Task' },
-          summary: `Rework: ${data.title}`.slice(0, 255),
-          description: jira.toBody(
-            `The fix for ${issueKey} failed re-test (host status "${data.status}").\n\n${data.description}`,
-          ),
-          labels: [...new Set([...mapping.labels.map(toJiraLabel), 'rework'])],
-        },
-        properties: [{ key: 'jira-bridge', value: { token, rework_of: issueKey } }],
-      },
-      token,
-      pending ? { searchFirst: true, previousAttemptAt: pending.at, since: pending.at } : {},
-    );
-    failpoint('after-jira-rework-create');
-    await deps.hooks?.afterReworkCreate?.(recordId, ref);
-    await store.transaction(async (trx) => {
-      const t = now();
-      await trx
-        .insertInto('rework_links')
-        .values({
-          token,
-          record_id: recordId,
-          connection_id: mapping.connectionId,
-          issue_id: ref.id,
-          issue_key: ref.key,
-          rework_of: issueKey,
-          state: 'open',
-          linked: 0,
-          created_at: t,
-          updated_at: t,
-        })
-        .onConflict((oc) => oc.column('token').doNothing())
-        .execute();
-      await journalOutcome(trx, intentId, 'done', t, ref.id);
-    });
-    return ref;
-  }
-
-  async function settlePendingRework(
-    jira: JiraPort,
-    recordId: string,
-    issueKey: string,
-    mapping: OutboundMapping,
-    pending: { id: string; token: string; at: number },
-  ): Promise<void> {
-    const ref = (await jira.findByTokens(mapping.projectKey, [pending.token], pending.at)).get(pending.token);
-    await store.transaction(async (trx) => {
-      const t = now();
-      if (ref) {
-        await trx
-          .insertInto('rework_links')
-          .values({
-            token: pending.token,
-            record_id: recordId,
-            connection_id: mapping.connectionId,
-            issue_id: ref.id,
-            issue_key: ref.key,
-            rework_of: issueKey,
-            state: 'open',
-            linked: 0,
-            created_at: t,
-            updated_at: t,
-          })
-          .onConflict((oc) => oc.column('token').doNothing())
-          .execute();
-      }
-      await journalOutcome(trx, pending.id, ref ? 'done' : 'failed', t, ref?.id);
-    });
-    if (ref) await linkReworkTasks(jira, recordId, issueKey, mapping);
-  }
-
-  /** The Jira issue link of each rework task to the record's issue, once (made after the task's row). */
-  async function linkReworkTasks(jira: JiraPort, recordId: string, issueKey: string, mapping: OutboundMapping) {
-    const unlinked = await store.db
-      .selectFrom('rework_links')
-      .select(['token', 'issue_key'])
-      .where('record_id', '=', recordId)
-      .where('linked', '=', 0)
-      .execute();
-    for (const r of unlinked) {
-      await jira.linkIssues(mapping.reopen.reworkLinkType ?? 'Relates', r.issue_key, issueKey);
-      await store.db
-        .updateTable('rework_links')
-        .set({ linked: 1, updated_at: now() })
-        .where('token', '=', r.token)
-        .execute();
-    }
-  }
-
-  /**
-   * The record is fixed again: each of its open rework tasks moves to the mapping's close status
-   * (with the mapping's resolution where the transition takes one), or, where the task's workflow
-   * has no such status, into a done one. A task already done (closed in Jira) is only marked.
-   */
-  async function closeReworkTasks(
-    jira: JiraPort,
-    recordId: string,
-    mapping: OutboundMapping,
-    closeStatus: string,
-    /** The record's host status (a resolution table may name the resolution by it). */
-    hostStatus: string,
-    outcome: SyncOutcome,
-  ): Promise<void> {
-    const open = await store.db
-      .selectFrom('rework_links')
-      .select(['token', 'issue_key'])
-      .where('record_id', '=', recordId)
-      .where('state', '=', 'open')
-      .execute();
-    const closed: string[] = [];
-    for (const task of open) {
-      let here = (await jira.getIssue(task.issue_key)).status;
-      const visited = new Set([here.name.toLowerCase()]);
-      for (let hop = 0; hop < 6 && here.category !== 'done'; hop++) {
-        const step = closingStep(await jira.getTransitions(task.issue_key), closeStatus, visited);
-        if (!step) break;
-        const { fields, missing } = transitionFields(step, { resolution: resolutionFor(mapping, hostStatus) });
-        if (missing.length) break;
-        await jira.transition(task.issue_key, step.id, fields);
-        here = step.to;
-        visited.add(here.name.toLowerCase());
-        if (here.name.toLowerCase() === closeStatus.toLowerCase()) break;
-      }
-      if (here.category !== 'done' && here.name.toLowerCase() !== closeStatus.toLowerCase()) {
-        outcome.warnings.push(
-          `rework task ${task.issue_key} stays "${here.name}": its workflow offers no way to "${closeStatus}" or a done status from there`,
-        );
-        continue;
-      }
-      await store.db
-        .updateTable('rework_links')
-        .set({ state: 'closed', updated_at: now() })
-        .where('token', '=', task.token)
-        .execute();
-      closed.push(task.issue_key);
-    }
-    if (closed.length) {
-      outcome.extra = { ...outcome.extra, rework_closed: closed };
-      outcome.fields.push('rework');
-    }
-  }
-
   async function applyStatus(
     jira: JiraPort,
     issueKey: string,
@@ -483,9 +315,9 @@ export function createOutboundHandler(deps: OutboundDeps): {
     // reopening: adopted when Jira has it (found by its token), else known never made.
     const pending = pendingRework(journal);
     const reworking = issue.status.category === 'done' && !want.closing && mapping.reopen.mode === 'rework';
-    if (pending && !reworking) await settlePendingRework(jira, opts.recordId, issueKey, mapping, pending);
+    if (pending && !reworking) await rework.settlePendingRework(jira, opts.recordId, issueKey, mapping, pending);
     // The record fixed again: its open rework tasks move to the close status with it (issue 19).
-    if (want.closing) await closeReworkTasks(jira, opts.recordId, mapping, want.status, data.status, outcome);
+    if (want.closing) await rework.closeReworkTasks(jira, opts.recordId, mapping, want.status, data.status, outcome);
     // Rework (issue 19): a reopened record gets a new linked rework task; the issue stays done.
     if (plan.rule === 'rework') {
       const tasks = await store.db
@@ -506,7 +338,7 @@ export function createOutboundHandler(deps: OutboundDeps): {
             madeForVersion: tasks.some((t) => t.token === token),
           });
       if (decision === 'create') {
-        const ref = await createRework(
+        const ref = await rework.createRework(
           jira,
           issueKey,
           data,
@@ -519,7 +351,7 @@ export function createOutboundHandler(deps: OutboundDeps): {
         outcome.extra = { ...outcome.extra, rework: ref.key };
         outcome.fields.push('rework');
       }
-      await linkReworkTasks(jira, opts.recordId, issueKey, mapping);
+      await rework.linkReworkTasks(jira, opts.recordId, issueKey, mapping);
       return false;
     }
     if (plan.kind !== 'walk') return false; // in place, or the mapping never reopens
