@@ -27,7 +27,6 @@ import { fromJson, toJson } from '../store/json.js';
 import {
   desiredFields,
   desiredStatus,
-  resolutionFor,
   encodeField,
   lookupUser,
   type DesiredField,
@@ -41,22 +40,19 @@ import type { LinkRow, OutboundContext, OutboundDeps, Preread, RecordRow, SyncOu
 import { createOutboundAttachments } from './outbound-attachments.js';
 import { createOutboundComments } from './outbound-comments.js';
 import { createOutboundRework } from './outbound-rework.js';
+import { createOutboundStatus } from './outbound-status.js';
 import { recordSyncFailure, recordSyncSuccess } from './failure-episode.js';
 import { journalIntent, journalOutcome, openJournal, pruneJournal } from './journal.js';
-import { adoptionBases, createWindowStart, hasOpenHops, pendingRework, type JournalEntry } from '../core/journal.js';
-import { reworkDecision } from '../core/rework.js';
+import { adoptionBases, createWindowStart, hasOpenHops, type JournalEntry } from '../core/journal.js';
 import { markdownToJiraBody } from './markup.js';
 import { canonicalJson, type OutboundPayload } from './record-data.js';
-import { walkToStatus, type CarriedEdit } from './status-path.js';
-import { enqueueInbound, jiraChangeTime } from './inbound.js';
+import type { CarriedEdit } from './status-path.js';
+import { enqueueInbound } from './inbound.js';
 import {
   decideOutboundField,
   fieldCandidate,
-  HOST_STATUS_BASE,
-  planStatus,
   statusWorkNeeded,
   type OutboundPlanField,
-  type StatusPlanInput,
 } from '../core/plan-outbound.js';
 import { outboundFieldInputs } from './plan-input.js';
 import type { WorkflowGraph } from '../core/workflow.js';
@@ -67,8 +63,6 @@ const PAUSING = new Set(['JIRA_UNAUTHORIZED', 'JIRA_FORBIDDEN']);
 /** How long a paused connection's jobs wait before probing again. */
 export const PAUSE_RETRY_MS = 30_000;
 
-/** Jira's status as both sides last agreed (a Jira status name). */
-const STATUS_BASE = 'status';
 /** comment_links.base_body while a comment is being posted (a retry then looks before posting). */
 export { POSTING } from './outbound-comments.js';
 /** attachment_links.jira_attachment_id while an upload is in flight. */
@@ -125,11 +119,11 @@ export function createOutboundHandler(deps: OutboundDeps): {
     // What has been learnt of each workflow (connection/project/issue type): shortest paths, fewer calls.
     workflows: deps.workflows ?? new Map<string, WorkflowGraph>(),
   };
-  const { writes, workflows } = ctx;
+  const { writes } = ctx;
   // The executor's parts, one concern each, sharing the context.
   const attachments = createOutboundAttachments(ctx);
   const comments = createOutboundComments(ctx, attachments);
-  const rework = createOutboundRework(ctx);
+  const status = createOutboundStatus(ctx, createOutboundRework(ctx));
 
   /** Marks the record synced when nothing changed it meanwhile (else a newer job is queued). */
   async function finish(
@@ -227,163 +221,6 @@ export function createOutboundHandler(deps: OutboundDeps): {
       fields,
       properties: [{ key: 'jira-bridge', value: { token, record: { scope: record.scope, host_id: record.host_id } } }],
     };
-  }
-
-  async function applyStatus(
-    jira: JiraPort,
-    issueKey: string,
-    data: RecordData,
-    mapping: OutboundMapping,
-    bases: Map<string, unknown>,
-    newBases: Map<string, unknown>,
-    outcome: SyncOutcome,
-    opts: {
-      force: boolean;
-      /** A manual re-sync (the host's status wins; else a forced check still weighs Jira's moves). */
-      resync?: boolean;
-      recordVersion: number;
-      recordId: string;
-      knownKey: string | null;
-      /** The issue as just read (saves a call), or null to read it here. */
-      state?: JiraIssueState | null;
-      /** When the host last changed the record's status (conflict clock). */
-      hostStatusAt?: number;
-      /** A field edit the walk may carry on its last transition (else it is sent on its own). */
-      carry?: CarriedEdit | undefined;
-      /** The record's journal rows left by earlier attempts (hops of theirs are ours). */
-      journal?: readonly JournalEntry[];
-      jobId?: number | null;
-    },
-  ): Promise<boolean> {
-    const journal = opts.journal ?? [];
-    const want = desiredStatus(data, mapping);
-    const input: StatusPlanInput = {
-      want,
-      hostStatus: data.status,
-      bases,
-      force: opts.force,
-      journal,
-      hostStatusAt: opts.hostStatusAt ?? 0,
-      knownKey: opts.knownKey,
-      reopen: mapping.reopen.mode,
-      recordVersion: opts.recordVersion,
-      resolution: resolutionFor(mapping, data.status),
-    };
-    // The planner decides (src/core/plan-outbound.ts); this executes. First without the issue:
-    // nothing to do, or read it (the job's read with its changelog when there was one).
-    let plan = planStatus(input);
-    let issue: { status: { name: string; category?: string | undefined } } | undefined;
-    let graph: WorkflowGraph | undefined;
-    if (plan.kind === 'read') {
-      const read = opts.state ?? (await jira.getIssue(issueKey));
-      const key = `${mapping.connectionId}/${read.projectKey ?? mapping.projectKey}/${read.issueType ?? '?'}`;
-      graph = workflows.get(key);
-      if (!graph) workflows.set(key, (graph = new Map()));
-      issue = read;
-      plan = planStatus({
-        ...input,
-        graph,
-        // Whose a status change is (journaled hops count only when our account made them): our
-        // account, cached per connection — asked only when there is a journal to match against.
-        hostWins: opts.resync === true,
-        me: journal.length && opts.state?.lastStatusChange?.by ? await deps.jira(mapping.connectionId).whoami() : null,
-        issue: {
-          key: read.key,
-          status: read.status,
-          lastStatusChange: opts.state?.lastStatusChange,
-          statusChangedAt: opts.state ? jiraChangeTime(opts.state, 'status', mapping) : 0,
-          // A Jira-side move wins only over a read made before this job wrote anything.
-          conflictCheck: !!opts.state,
-        },
-      });
-    }
-    if (plan.kind === 'read') throw new Error('planStatus asked for a read it was given');
-    if (plan.kind === 'jira_wins') {
-      // Jira's newer status wins (the inbound job brings it to the record); nothing is pushed.
-      for (const [k, v] of plan.bases ?? []) newBases.set(k, v);
-      outcome.extra = {
-        ...outcome.extra,
-        conflicts: [...((outcome.extra?.conflicts as unknown[] | undefined) ?? []), plan.conflict],
-      };
-      return true;
-    }
-    for (const [k, v] of plan.bases) newBases.set(k, v);
-    if (plan.kind === 'none' && plan.warning) outcome.warnings.push(plan.warning);
-    if (!issue || want.status === null) return false;
-    if (plan.moved) outcome.extra = { ...outcome.extra, issue_key: plan.moved.to, moved_from: plan.moved.from };
-    // A rework task an interrupted attempt set out to make, while the record is no longer
-    // reopening: adopted when Jira has it (found by its token), else known never made.
-    const pending = pendingRework(journal);
-    const reworking = issue.status.category === 'done' && !want.closing && mapping.reopen.mode === 'rework';
-    if (pending && !reworking) await rework.settlePendingRework(jira, opts.recordId, issueKey, mapping, pending);
-    // The record fixed again: its open rework tasks move to the close status with it (issue 19).
-    if (want.closing) await rework.closeReworkTasks(jira, opts.recordId, mapping, want.status, data.status, outcome);
-    // Rework (issue 19): a reopened record gets a new linked rework task; the issue stays done.
-    if (plan.rule === 'rework') {
-      const tasks = await store.db
-        .selectFrom('rework_links')
-        .select(['token', 'state'])
-        .where('record_id', '=', opts.recordId)
-        .execute();
-      const token = pending?.token ?? `rework-${opts.recordId}-${opts.recordVersion}`;
-      const hostBase = bases.get(HOST_STATUS_BASE);
-      const decision = pending
-        ? 'create'
-        : reworkDecision({
-            mode: mapping.reopen.mode,
-            issueDone: true,
-            closing: false,
-            wasClosing: typeof hostBase === 'string' ? mapping.closedStatuses.includes(hostBase) : undefined,
-            openTasks: tasks.filter((t) => t.state === 'open').length,
-            madeForVersion: tasks.some((t) => t.token === token),
-          });
-      if (decision === 'create') {
-        const ref = await rework.createRework(
-          jira,
-          issueKey,
-          data,
-          mapping,
-          opts.recordId,
-          opts.jobId ?? null,
-          token,
-          pending,
-        );
-        outcome.extra = { ...outcome.extra, rework: ref.key };
-        outcome.fields.push('rework');
-      }
-      await rework.linkReworkTasks(jira, opts.recordId, issueKey, mapping);
-      return false;
-    }
-    if (plan.kind !== 'walk') return false; // in place, or the mapping never reopens
-    let hopIntent: string | undefined;
-    const result = await walkToStatus(jira, issueKey, issue.status, plan.to, {
-      resolution: input.resolution,
-      targetCategory: plan.closing ? 'done' : undefined,
-      graph,
-      planned: plan.hops,
-      carry: opts.carry,
-      hops: {
-        // Each hop is journaled before it is sent: after a crash the next job knows it as its own.
-        async before(from, t) {
-          hopIntent = await journalIntent(store.db, {
-            recordId: opts.recordId,
-            jobId: opts.jobId ?? null,
-            target: issueKey,
-            intent: { op: 'transition', from, to: t.to.name, transition: t.id },
-            at: now(),
-          });
-        },
-        async after(_from, _t, ok) {
-          if (hopIntent) await journalOutcome(store.db, hopIntent, ok ? 'done' : 'failed', now());
-          hopIntent = undefined;
-          if (ok) failpoint('after-jira-transition');
-        },
-      },
-    });
-    newBases.set(STATUS_BASE, plan.to);
-    outcome.fields.push('status');
-    outcome.path = result.path;
-    return false;
   }
 
   async function create(
@@ -931,7 +768,7 @@ export function createOutboundHandler(deps: OutboundDeps): {
         }
         try {
           jiraWon =
-            (await applyStatus(jira, issueKey, data, mapping, bases, newBases, outcome, {
+            (await status.applyStatus(jira, issueKey, data, mapping, bases, newBases, outcome, {
               force: opts.resync === true || outcome.action !== 'updated',
               resync: opts.resync === true,
               recordVersion: record.version,
