@@ -1,17 +1,16 @@
 /**
  * What the inbound executor's parts share (src/engine/inbound.ts and its inbound-*.ts parts): the
  * run's types, and one context built once per handler over its dependencies — the stored
- * deliveries and their verdicts, the sync log row, the host feed event, the agreed bases (all
- * origin 'jira'), a link's mapping and the attachment I/O.
+ * deliveries and their verdicts, the sync log row, the host feed event and the agreed bases
+ * (written through ./sync-writes.ts, the one way outbound writes them too; origin 'jira'), a
+ * link's mapping and the attachment I/O.
  */
 import type { Kysely, Selectable } from 'kysely';
 import { AppError } from '../core/errors.js';
 import type { Conflict } from '../core/merge.js';
-import { appendChange } from '../host/feed.js';
 import type { Logger } from '../log/logger.js';
 import type { Queue } from '../queue/queue.js';
-import { newId } from '../store/ids.js';
-import { fromJson, toJson } from '../store/json.js';
+import { fromJson } from '../store/json.js';
 import type { Database, LinksTable } from '../store/schema.js';
 import type { Store } from '../store/store.js';
 import type { AttachmentStore } from './attachment-store.js';
@@ -21,6 +20,7 @@ import { jiraEmail } from './inbound-mapping.js';
 import type { AuthoredChange, JiraUserView } from './jira-user.js';
 import { jiraChangeAuthor } from './plan-inbound-input.js';
 import { jiraChangeTime } from './plan-input.js';
+import { createSyncWrites } from './sync-writes.js';
 import type { JiraIssueState, JiraPerson, JiraPort, MappingSource, OutboundMapping } from './types.js';
 
 export interface InboundDeps {
@@ -161,6 +161,8 @@ export function inboundContext(deps: InboundDeps) {
   const now = deps.now ?? Date.now;
   const log = deps.logger;
   const { fetchAttachments, saveAttachments } = inboundAttachmentIo({ ...deps, now });
+  /** The sync log row, the feed event and the agreed bases: written as outbound writes them (origin 'jira'). */
+  const writes = createSyncWrites({ dialect: store.dialect, direction: 'inbound', now });
 
   async function pendingDeliveries(p: InboundPayload): Promise<PendingDelivery[]> {
     const rows = await store.db
@@ -217,50 +219,6 @@ export function inboundContext(deps: InboundDeps) {
     }
   }
 
-  async function logInbound(
-    db: Kysely<Database>,
-    recordId: string | null,
-    action: string,
-    calls: number,
-    jobId: number | null,
-    extra: { fields?: unknown; error?: unknown } = {},
-  ): Promise<void> {
-    await db
-      .insertInto('sync_log')
-      .values({
-        id: newId(),
-        record_id: recordId,
-        direction: 'inbound',
-        action,
-        fields: extra.fields === undefined ? null : toJson(extra.fields),
-        jira_calls: calls,
-        job_id: jobId,
-        error: extra.error === undefined ? null : toJson(extra.error),
-        at: now(),
-      })
-      .execute();
-  }
-
-  async function feed(db: Kysely<Database>, recordId: string, event: string, data: unknown): Promise<void> {
-    await appendChange(db, store.dialect, {
-      recordId,
-      event,
-      data: { origin: 'jira', ...(data as object) },
-      at: now(),
-    });
-  }
-
-  async function writeBase(db: Kysely<Database>, recordId: string, field: string, value: unknown): Promise<void> {
-    const t = now();
-    await db
-      .insertInto('field_bases')
-      .values({ record_id: recordId, field, value: toJson(value), origin: 'jira', updated_at: t })
-      .onConflict((oc) =>
-        oc.columns(['record_id', 'field']).doUpdateSet({ value: toJson(value), origin: 'jira', updated_at: t }),
-      )
-      .execute();
-  }
-
   function mappingOf(link: LinkRow): OutboundMapping | undefined {
     const snap = link.mapping_snapshot ? (fromJson<OutboundMapping>(link.mapping_snapshot) ?? undefined) : undefined;
     return snap ?? (link.mapping_id ? mappings.byId(link.mapping_id) : undefined);
@@ -279,9 +237,10 @@ export function inboundContext(deps: InboundDeps) {
     setVerdicts,
     settle,
     checkGate,
-    logInbound,
-    feed,
-    writeBase,
+    writes,
+    logInbound: writes.log,
+    feed: writes.feed,
+    writeBase: writes.writeBase,
     mappingOf,
   };
 }

@@ -148,11 +148,7 @@ export function createInboundHandler(deps: InboundDeps): {
     }
     // Reads, then the plan (src/core/plan-inbound.ts), then the store writes in one transaction.
     const data = fromJson<RecordData>(record.data)!;
-    const bases = new Map(
-      (
-        await store.db.selectFrom('field_bases').select(['field', 'value']).where('record_id', '=', record.id).execute()
-      ).map((r) => [r.field, fromJson(r.value)]),
-    );
+    const bases = await ctx.writes.loadBases(store.db, record.id);
     const plan = planInbound(
       inboundPlanInput({
         state,
