@@ -171,9 +171,16 @@ describeEachEngine('SIGKILL at a precise point, then restart: the journal keeps 
   });
 
   it('(a) killed between Jira’s create and the link: the host’s newer title reaches Jira and stays', async () => {
-    // The first process dies right after Jira answered the create. Its lease on the job is long,
-    // so the restarted process takes the job over only after the host changed the title.
-    const first = await start({ JIRA_BRIDGE_FAILPOINT: 'after-jira-create', WORKER_LEASE_SECONDS: '25' });
+    // The first process dies right after Jira answered the create. It runs as another replica
+    // (its own JIRA_BRIDGE_REPLICA_ID) with a long lease on the job, so the process started next
+    // takes the job over only when that lease expires — after the host changed the title. (Under
+    // the same replica id the restarted process takes its own dead self's job back at once, and
+    // whether the title change came first was a race.)
+    const first = await start({
+      JIRA_BRIDGE_FAILPOINT: 'after-jira-create',
+      WORKER_LEASE_SECONDS: '25',
+      JIRA_BRIDGE_REPLICA_ID: 'crash-journal-dead-replica',
+    });
     await upsert('v-adopt', { title: 'Title as created', status: 'open' });
     await crashed(first);
     const created = sb.state.allIssues().filter((i) => i.summary === 'Title as created');
