@@ -3,6 +3,7 @@
  *
  *   npx tsx bench/tenants.ts [--tenants 50] [--burst 10000] [--quiet 20] [--latency 50]
  *                            [--startup 1000] [--concurrency 8] [--drain-burst true|false]
+ *                            [--storm-rate 2] [--storm-neighbour 0]
  *
  * 1. `tenants` customers sign up through the admin API, each with its own connection and mapping
  *    (check the connection, create it, save the mapping): Jira calls and time per tenant.
@@ -39,6 +40,11 @@ const { values } = parseArgs({
     // After the quiet rounds: wait for the burst's backlog to drain (true), or drop what is left
     // of it (false; the drain is then not measured) to bound the run on a slow machine.
     'drain-burst': { type: 'string', default: 'true' },
+    // The storm site's calls per second (its bucket holds 2): 429 with Retry-After ≈ 1 / rate s.
+    'storm-rate': { type: 'string', default: '2' },
+    // Another client of the storm site spending its bucket at this many calls a second while the
+    // quiet tenants are measured (0: none), so the storm tenant's jobs meet 429s mid-job too.
+    'storm-neighbour': { type: 'string', default: '0' },
   },
 });
 const TENANTS = Number(values.tenants);
@@ -104,11 +110,11 @@ const sb = await startSandbox({
   port: 0,
   knobs: { latencyMs: LATENCY, jitterMs: Math.round(LATENCY / 5) },
 });
-// The storm tenant's own site: 2 calls a second, then 429 with Retry-After.
+// The storm tenant's own site: `storm-rate` calls a second (2 by default), then 429 with Retry-After.
 const stormSite = await startSandbox({
   flavour: 'cloud',
   port: 0,
-  knobs: { latencyMs: LATENCY, rateLimit: { capacity: 2, refillPerSecond: 2 } },
+  knobs: { latencyMs: LATENCY, rateLimit: { capacity: 2, refillPerSecond: Number(values['storm-rate']) } },
 });
 const dir = mkdtempSync(join(tmpdir(), 'jb-tenants-'));
 writeFileSync(join(dir, 'jira-bridge.yaml'), 'connections: []\n');
@@ -248,12 +254,33 @@ await pool(
   16,
   async (i) => void (await upsert('storm', `s-${i}`, `Storm record ${i}`)),
 );
+const neighbourRate = Number(values['storm-neighbour']);
+const neighbourAuth = `Basic ${Buffer.from('alice@sandbox.example:sandbox-api-token-alice').toString('base64')}`;
+const neighbour =
+  neighbourRate > 0
+    ? setInterval(
+        () =>
+          void fetch(`${stormSite.baseUrl}/rest/api/3/serverInfo`, { headers: { authorization: neighbourAuth } })
+            .then((r) => r.arrayBuffer())
+            .catch(() => undefined),
+        1000 / neighbourRate,
+      )
+    : undefined;
 const stormed: number[] = [];
 for (let r = 0; r < 3; r++) stormed.push(...(await quietRound()));
+clearInterval(neighbour);
+const neighbourCalls = stormSite.calls.count({ route: '/rest/api/3/serverInfo' });
 const storm = {
   storm_records: 200,
-  storm_site_429s_while_measured: stormSite.calls.count({ status: 429 }),
-  storm_site_calls_while_measured: stormSite.calls.count(),
+  storm_site_calls_per_second: Number(values['storm-rate']),
+  storm_site_neighbour_calls_per_second: neighbourRate,
+  storm_site_neighbour_calls: neighbourCalls,
+  // The bridge's calls to the storm site (the neighbour's left out).
+  storm_site_429s_while_measured: stormSite.calls
+    .snapshot()
+    .filter((c) => c.status === 429 && c.route !== '/rest/api/3/serverInfo')
+    .reduce((n, c) => n + c.count, 0),
+  storm_site_calls_while_measured: stormSite.calls.count() - neighbourCalls,
   idle_p50_ms: pct(idle2, 50),
   idle_p99_ms: pct(idle2, 99),
   during_storm_p50_ms: pct(stormed, 50),
