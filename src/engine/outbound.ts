@@ -1,5 +1,9 @@
 /**
- * Outbound sync (host record → Jira issue), as a queue job handler keyed by the record.
+ * Outbound sync (host record → Jira issue), as a queue job handler keyed by the record. This file
+ * runs a sync's steps in order and ends it (finish / onError); each step's part is its own file —
+ * ./outbound-create.ts, ./outbound-fields.ts, ./outbound-status.ts (with ./outbound-rework.ts),
+ * ./outbound-comments.ts, ./outbound-attachments.ts — a factory over the context built once here
+ * (./outbound-context.ts); the sync log, feed and bases are written through ./sync-writes.ts.
  *
  * State it keeps, which the inbound engine shares:
  *  - links: one row per record; `state` 'creating' (token committed, issue not yet known) or
