@@ -1,5 +1,6 @@
 import { AppError, isAppError } from '../core/errors.js';
 import type { JiraClient } from '../jira/client.js';
+import { putBackOfAnother } from '../jira/pacer.js';
 import {
   TOKEN_LABEL_PREFIX,
   TOKEN_PROPERTY,
@@ -265,16 +266,20 @@ export function jiraPortFromClient(client: JiraClient, opts: ClientPortOptions =
     },
 
     async getStatus(name) {
-      statusList ??= client
-        .statuses()
-        .then((ss) => ss.map((s) => ({ id: String(s.id), name: s.name, category: s.statusCategory?.key })));
-      let list: Array<{ id: string; name: string; category?: string | undefined }>;
-      try {
-        list = await statusList;
-      } catch (err) {
-        statusList = undefined;
-        throw err;
-      }
+      const load = async (): Promise<Array<{ id: string; name: string; category?: string | undefined }>> => {
+        statusList ??= client
+          .statuses()
+          .then((ss) => ss.map((s) => ({ id: String(s.id), name: s.name, category: s.statusCategory?.key })));
+        try {
+          return await statusList;
+        } catch (err) {
+          statusList = undefined;
+          // A queued job's fetch, put back for want of budget: a caller outside jobs fetches anew.
+          if (putBackOfAnother(err)) return load();
+          throw err;
+        }
+      };
+      const list = await load();
       return list.find((s) => s.name.toLowerCase() === name.toLowerCase()) ?? null;
     },
 
@@ -335,13 +340,18 @@ export function jiraPortFromClient(client: JiraClient, opts: ClientPortOptions =
     },
 
     async whoami() {
-      me ??= client.myself().then((u) => toPerson(u)!);
-      try {
-        return await me;
-      } catch (err) {
-        me = undefined;
-        throw err;
-      }
+      const load = async (): Promise<JiraPerson> => {
+        me ??= client.myself().then((u) => toPerson(u)!);
+        try {
+          return await me;
+        } catch (err) {
+          me = undefined;
+          // A queued job's call, put back for want of budget: a caller outside jobs calls anew.
+          if (putBackOfAnother(err)) return load();
+          throw err;
+        }
+      };
+      return load();
     },
 
     async readIssue(idOrKey, customFieldIds) {

@@ -12,6 +12,7 @@
  * console's whole catalogue; `fetchCatalog` the same without a cache (`jira-bridge check`).
  */
 import { isAppError } from '../core/errors.js';
+import { putBackOfAnother } from './pacer.js';
 import type { CatalogNeeds, JiraCatalog } from '../core/catalog.js';
 import type { JiraClient } from './client.js';
 import type {
@@ -84,7 +85,12 @@ export function createCatalogCache(client: CatalogClient, now: () => number = Da
     const have = parts.get(key);
     if (have && have.at >= refreshBefore) return have.value as T;
     const running = inflight.get(key);
-    if (running) return running as Promise<T>;
+    // Joined a fetch a queued job started: if the job was put back (no budget), fetch anew here.
+    if (running)
+      return (running as Promise<T>).catch((err: unknown) => {
+        if (putBackOfAnother(err)) return part(key, refreshBefore, fetch);
+        throw err;
+      });
     const p = fetch()
       .then((value) => {
         const at = now();

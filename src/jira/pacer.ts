@@ -20,7 +20,7 @@
  * held by a storm. Calls outside a job (admin checks, the catalogue, sweeps) wait as before.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { AppError } from '../core/errors.js';
+import { AppError, putBackDelayMs } from '../core/errors.js';
 
 /** The longest a queued job's call waits on its pacer before the job is put back instead. */
 export const PUT_BACK_AFTER_MS = 1000;
@@ -336,6 +336,15 @@ export function withPutBack<T>(fn: () => Promise<T>, maxWaitMs = PUT_BACK_AFTER_
 /** The put-back limit of the running job (see withPutBack); undefined outside one (calls wait). */
 export function putBackWaitLimit(): number | undefined {
   return putBackScope.getStore()?.maxWaitMs;
+}
+
+/**
+ * True when `err` put back a call this caller, outside any queued job, only joined: a shared
+ * in-flight call (a cache's fetch) that a job started. The caller makes the call again itself,
+ * and then waits for the budget as calls outside jobs do.
+ */
+export function putBackOfAnother(err: unknown): boolean {
+  return putBackWaitLimit() === undefined && putBackDelayMs(err) !== null;
 }
 
 /**

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createJiraClient } from '../../src/jira/client.js';
 import { Pacer, parseRetryAfter, putBackWaitLimit, withPutBack } from '../../src/jira/pacer.js';
 import { connectionFor, env, FLAVOURS, type Env } from './helpers.js';
+import { jiraPortFromClient } from '../../src/engine/jira-port.js';
 
 /** A fake clock whose sleep advances time at once: the pacer's decisions become deterministic. */
 function fakeTime(start = 1_700_000_000_000) {
@@ -225,6 +226,26 @@ describe.each(FLAVOURS)('a put-back call is never sent (sandbox on %s)', (flavou
       expect(e.sb.calls.count({ status: 200 })).toBeGreaterThanOrEqual(2);
     } finally {
       e.sb.knobs.set({ rateLimit: null });
+      await e.close();
+    }
+  });
+});
+
+describe('a shared call a job started and was put back', () => {
+  it('is made again by a caller outside jobs that joined it (it waits for the budget), not failed with the job’s put-back', async () => {
+    const e = await env('cloud', { maxRetries: 3 });
+    try {
+      const port = jiraPortFromClient(e.jira, { searchLagMs: 0 });
+      // Jira answered a 429 with Retry-After 1 s: the connection is paused.
+      e.jira.transport.pacer.observe({ status: 429, headers: headers({ 'retry-after': '1' }) });
+      e.sb.calls.reset();
+      // A job asks who the bridge is (a cached, shared call); an admin request joins it at once.
+      const job = withPutBack(() => port.whoami());
+      const admin = port.whoami();
+      await expect(job).rejects.toMatchObject({ code: 'JOB_PUT_BACK' });
+      await expect(admin).resolves.toMatchObject({ displayName: expect.any(String) });
+      expect(e.sb.calls.count({ route: '/rest/api/3/myself', status: 200 })).toBe(1);
+    } finally {
       await e.close();
     }
   });
