@@ -11,21 +11,18 @@ import type { JiraPort } from './types.js';
 /** attachment_links.jira_attachment_id while an upload is in flight. */
 export const UPLOADING = 'jira-bridge:uploading';
 
-export interface OutboundAttachments {
+/** The part's functions: each declared once, on its implementation below. */
+export type OutboundAttachments = ReturnType<typeof createOutboundAttachments>;
+
+export function createOutboundAttachments(ctx: OutboundContext) {
+  const { deps, store, now } = ctx;
+
   /**
    * The full text of a field or comment cut to fit Jira becomes a host attachment of the record,
    * once per distinct text (keyed by its hash): pushAttachments then uploads it with the same
    * bookkeeping as any attachment (marked before the upload, recognised after a crash, never
    * uploaded twice), and the inbound side knows it as ours.
    */
-  recordOverflow(recordId: string, items: Overflow[]): Promise<void>;
-  /** Uploads the record's attachments Jira does not have yet; how many went up. */
-  pushAttachments(jira: JiraPort, record: RecordRow, issueKey: string): Promise<number>;
-}
-
-export function createOutboundAttachments(ctx: OutboundContext): OutboundAttachments {
-  const { deps, store, now } = ctx;
-
   async function recordOverflow(recordId: string, items: Overflow[]): Promise<void> {
     for (const o of items) {
       const bytes = Buffer.from(o.text, 'utf8');
@@ -52,6 +49,7 @@ export function createOutboundAttachments(ctx: OutboundContext): OutboundAttachm
     }
   }
 
+  /** Uploads the record's attachments Jira does not have yet; how many went up. */
   async function pushAttachments(jira: JiraPort, record: RecordRow, issueKey: string): Promise<number> {
     const pending = await store.db
       .selectFrom('attachment_links')

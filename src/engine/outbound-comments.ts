@@ -36,23 +36,13 @@ export function commentPrefix(record: RecordRow, mapping: OutboundMapping): (aut
   return (author) => renderTemplate('comment_prefix', template, rec, { comment: { author } }).trim();
 }
 
-export interface OutboundComments {
-  /** Posts the record's new host comments and its edits of posted ones; how many went to Jira. */
-  pushComments(
-    jira: JiraPort,
-    record: RecordRow,
-    issueKey: string,
-    mapping: OutboundMapping,
-    warnings: string[],
-  ): Promise<number>;
-}
+/** The part's functions: each declared once, on its implementation below. */
+export type OutboundComments = ReturnType<typeof createOutboundComments>;
 
-export function createOutboundComments(
-  ctx: OutboundContext,
-  attachments: Pick<OutboundAttachments, 'recordOverflow'>,
-): OutboundComments {
+export function createOutboundComments(ctx: OutboundContext, attachments: Pick<OutboundAttachments, 'recordOverflow'>) {
   const { deps, store, now } = ctx;
 
+  /** Posts the record's new host comments and its edits of posted ones; how many went to Jira. */
   async function pushComments(
     jira: JiraPort,
     record: RecordRow,

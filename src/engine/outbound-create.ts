@@ -27,23 +27,10 @@ export interface Created {
   verify?: boolean;
 }
 
-export interface OutboundCreate {
-  /**
-   * Creates (or adopts) the record's issue and links it; `existingLink` is the link still
-   * 'creating' that an earlier attempt left, if any.
-   */
-  create(
-    jira: JiraPort,
-    record: RecordRow,
-    data: RecordData,
-    mapping: OutboundMapping,
-    existingLink: LinkRow | undefined,
-    jobId: number | null,
-    signal?: AbortSignal,
-  ): Promise<Created>;
-}
+/** The part's functions: each declared once, on its implementation below. */
+export type OutboundCreate = ReturnType<typeof createOutboundCreate>;
 
-export function createOutboundCreate(ctx: OutboundContext): OutboundCreate {
+export function createOutboundCreate(ctx: OutboundContext) {
   const { deps, store, now, writes } = ctx;
   const { mappings } = deps;
 
@@ -111,6 +98,10 @@ export function createOutboundCreate(ctx: OutboundContext): OutboundCreate {
     };
   }
 
+  /**
+   * Creates (or adopts) the record's issue and links it; `existingLink` is the link still
+   * 'creating' that an earlier attempt left, if any.
+   */
   async function create(
     jira: JiraPort,
     record: RecordRow,

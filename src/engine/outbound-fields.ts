@@ -24,33 +24,10 @@ export interface FieldEdit {
 /** A field edit to send alone or let the status walk carry; `settled` once sent, carried or failed. */
 export type PendingEdit = CarriedEdit & { settled: () => boolean; begin: () => Promise<void> };
 
-export interface OutboundFields {
-  update(
-    jira: JiraPort,
-    issueKey: string,
-    record: RecordRow,
-    data: RecordData,
-    mapping: OutboundMapping,
-    bases: Map<string, unknown>,
-    newBases: Map<string, unknown>,
-    outcome: SyncOutcome,
-    statusWork: boolean,
-    hostWins: boolean,
-    journal?: readonly JournalEntry[],
-    preread?: Preread,
-  ): Promise<{ state: JiraIssueState | null; jiraWon: boolean; edit: FieldEdit | null }>;
-  pendingEdit(
-    jira: JiraPort,
-    issueKey: string,
-    recordId: string,
-    jobId: number | null,
-    edit: FieldEdit,
-    newBases: Map<string, unknown>,
-    outcome: SyncOutcome,
-  ): PendingEdit;
-}
+/** The part's functions: each declared once, on its implementation below. */
+export type OutboundFields = ReturnType<typeof createOutboundFields>;
 
-export function createOutboundFields(ctx: OutboundContext): OutboundFields {
+export function createOutboundFields(ctx: OutboundContext) {
   const { store, now, writes } = ctx;
 
   /**

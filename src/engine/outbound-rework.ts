@@ -10,37 +10,10 @@ import { closingStep, transitionFields } from './status-path.js';
 import type { OutboundContext, SyncOutcome } from './outbound-context.js';
 import type { IssueRef, JiraPort, OutboundMapping, RecordData } from './types.js';
 
-export interface OutboundRework {
-  createRework(
-    jira: JiraPort,
-    issueKey: string,
-    data: RecordData,
-    mapping: OutboundMapping,
-    recordId: string,
-    jobId: number | null,
-    token: string,
-    pending: { id: string; at: number } | null,
-  ): Promise<IssueRef>;
-  /** A rework task an interrupted attempt set out to make: adopted when Jira has it (by its token), else known never made. */
-  settlePendingRework(
-    jira: JiraPort,
-    recordId: string,
-    issueKey: string,
-    mapping: OutboundMapping,
-    pending: { id: string; token: string; at: number },
-  ): Promise<void>;
-  linkReworkTasks(jira: JiraPort, recordId: string, issueKey: string, mapping: OutboundMapping): Promise<void>;
-  closeReworkTasks(
-    jira: JiraPort,
-    recordId: string,
-    mapping: OutboundMapping,
-    closeStatus: string,
-    hostStatus: string,
-    outcome: SyncOutcome,
-  ): Promise<void>;
-}
+/** The part's functions: each declared once, on its implementation below. */
+export type OutboundRework = ReturnType<typeof createOutboundRework>;
 
-export function createOutboundRework(ctx: OutboundContext): OutboundRework {
+export function createOutboundRework(ctx: OutboundContext) {
   const { deps, store, now } = ctx;
 
   /**
@@ -108,6 +81,7 @@ export function createOutboundRework(ctx: OutboundContext): OutboundRework {
     return ref;
   }
 
+  /** A rework task an interrupted attempt set out to make: adopted when Jira has it (by its token), else known never made. */
   async function settlePendingRework(
     jira: JiraPort,
     recordId: string,

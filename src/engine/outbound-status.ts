@@ -37,26 +37,16 @@ export interface StatusOptions {
   jobId?: number | null;
 }
 
-export interface OutboundStatus {
+/** The part's functions: each declared once, on its implementation below. */
+export type OutboundStatus = ReturnType<typeof createOutboundStatus>;
+
+export function createOutboundStatus(ctx: OutboundContext, rework: OutboundRework) {
+  const { deps, store, now, workflows } = ctx;
+
   /**
    * Brings the issue's status where the record's maps to; true when Jira's newer status won (its
    * inbound job brings it to the record). Agreed bases go in newBases, what was done in outcome.
    */
-  applyStatus(
-    jira: JiraPort,
-    issueKey: string,
-    data: RecordData,
-    mapping: OutboundMapping,
-    bases: Map<string, unknown>,
-    newBases: Map<string, unknown>,
-    outcome: SyncOutcome,
-    opts: StatusOptions,
-  ): Promise<boolean>;
-}
-
-export function createOutboundStatus(ctx: OutboundContext, rework: OutboundRework): OutboundStatus {
-  const { deps, store, now, workflows } = ctx;
-
   async function applyStatus(
     jira: JiraPort,
     issueKey: string,
