@@ -346,7 +346,28 @@ export function planInboundStatus<D extends PlannedData>(
   const none = (rule: InboundRule) => ({ rule, data, changed: false, bases: [], push: false });
   if (!s.flowsIn) return none('direction_off');
   const base = bases.get(STATUS_BASE) as string | undefined;
-  if (base !== undefined && base.toLowerCase() === s.jira.name.toLowerCase()) return none('unchanged');
+  const hostBase = bases.get(HOST_STATUS_BASE) as string | null | undefined;
+  const lc = (x: string): string => x.toLowerCase();
+  if (base !== undefined && lc(base) === lc(s.jira.name)) {
+    // Jira's status is the agreed one. The record may still want another, with no outbound job
+    // queued: an outbound job let a Jira user's newer move stand (jira_wins) and the user moved
+    // the issue back before any inbound run read that move.
+    const want = targetStatus(data);
+    if (want === null || lc(want) === lc(s.jira.name)) return none('unchanged');
+    // The host changed its status since agreed: Jira's is as agreed (no change of Jira's to
+    // keep), so the host's change is the one change and its outbound job runs again to push it.
+    if (hostBase !== undefined && hostBase !== data.status) return { ...none('host_changed'), push: true };
+    // A status never agreed (our create's walk cut off): the job let a Jira user's move stand and
+    // stored where our side left the issue and the host status it decided against, with no
+    // target (planStatus). The move back is a Jira user's move newer still than that host status:
+    // it comes to the record as the move would have (below), and nothing is written to Jira.
+    // (When the record cannot take it — no host status, or a reopen the mapping forbids — the
+    // first run that read the move said so; later runs stay quiet, as for an agreed status.)
+    if (hostBase === undefined || bases.has(TARGET_STATUS_BASE)) return none('unchanged');
+    const back = hostStatusFor(s.jira, s.table, s.fallback);
+    if (back === null || !reopenAllowed(data.status, back, s.closedStatuses, s.reopenFromJira))
+      return none('unchanged');
+  }
   // The last move is a hop of our own interrupted walk (journaled, made by our account): no Jira
   // user's change; the outbound job (queued again after the crash) finishes the walk.
   if (ourStatusChange(s.lastChange, journal, s.me)) return none('ours');
@@ -363,7 +384,6 @@ export function planInboundStatus<D extends PlannedData>(
       warning: `Jira status "${s.jira.name}" has no host status in the mapping (status.in)`,
     };
   }
-  const hostBase = bases.get(HOST_STATUS_BASE) as string | undefined;
   // Never agreed because our create's walk was cut off (a crash after the link): the record's
   // status is the host's change our walk set out to make; against a Jira user's move, the newer wins.
   const hostChanged = hostBase !== undefined ? hostBase !== data.status : madeByOurCreate(issueId, journal);

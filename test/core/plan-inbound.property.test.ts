@@ -15,7 +15,9 @@
  * so a Jira value written by us is told from a user's by its value.
  *
  * Checked: at every inbound run, nothing of ours comes back to the record (no host value, no status
- * our walk or create set); after the history settles (outbound and inbound run until quiet): both
+ * our walk or create set); after the history settles (inbound runs until quiet, and the outbound job
+ * whenever it is queued — by a host change, a crashed job's retry or an inbound run's pushHost, as in
+ * the engine, never by the sweep; a state only an unqueued outbound job would settle fails): both
  * sides hold the newest change of each field (a lock gives the locked side a conflict it loses by
  * time; a from_jira field is never written to Jira and takes Jira's newest change), the record's
  * status is Jira's and the newest status change's (also when a user moved the issue before its
@@ -100,6 +102,12 @@ interface World {
   statusRevisited: boolean;
   seq: number;
   inboundRuns: number;
+  /**
+   * The record's outbound job is queued. As in the engine, only a host change, a crashed job's
+   * retry or an inbound plan's pushHost queue it (the sweep queues inbound runs only): a state
+   * only an outbound job would settle, with none queued, stays unsettled.
+   */
+  outboundQueued: boolean;
 }
 
 type Step =
@@ -182,6 +190,7 @@ function newWorld(lock: Side, hostStatus: number): World {
     statusRevisited: false,
     seq: 0,
     inboundRuns: 0,
+    outboundQueued: true, // the create's job, cut off before its walk, is retried
   };
 }
 
@@ -225,6 +234,7 @@ function outbound(w: World, crashAt: number | null, staleSummary: boolean): void
   const wrote = (): void => {
     if (crashAt !== null && points++ === crashAt) throw new Crash();
   };
+  w.outboundQueued = false; // the job is taken off the queue
   const journal = w.store.journal;
   const data = { ...w.host.data };
   // The host changes the summary after the job read the record: the job writes the older value.
@@ -232,6 +242,7 @@ function outbound(w: World, crashAt: number | null, staleSummary: boolean): void
     const v = `h${tick(w)}`;
     w.host.data.summary = v;
     w.host.times.summary = w.t;
+    w.outboundQueued = true;
     noteEdit(w, 'summary', 'host', v, w.t);
   }
   const newBases = new Map<string, unknown>();
@@ -338,6 +349,7 @@ function outbound(w: World, crashAt: number | null, staleSummary: boolean): void
     w.store.journal = [];
   } catch (err) {
     if (!(err instanceof Crash)) throw err;
+    w.outboundQueued = true; // the job is retried
   }
 }
 
@@ -411,6 +423,7 @@ function inbound(w: World): InboundPlan<Data> {
   // The executor: the record, the bases, the comments, in one go.
   w.host.data = plan.data;
   for (const [k, v] of plan.bases) w.store.bases.set(k, v);
+  if (plan.pushHost) w.outboundQueued = true;
   if (plan.comments) {
     for (const c of plan.comments.add) {
       if (w.store.links.some((l) => l.jiraCommentId === c.id)) continue; // the store's unique key
@@ -439,6 +452,7 @@ function apply(w: World, s: Step): void {
       const v = `h${tick(w)}`;
       w.host.data = { ...w.host.data, [FIELD[s.key]]: v };
       w.host.times[s.key] = w.t;
+      w.outboundQueued = true;
       noteEdit(w, s.key, 'host', v, w.t);
       return;
     }
@@ -447,6 +461,7 @@ function apply(w: World, s: Step): void {
       if (v === w.host.data.status) return; // setting the status it has is no change
       w.host.data = { ...w.host.data, status: v };
       w.host.times.status = tick(w);
+      w.outboundQueued = true;
       noteEdit(w, 'status', 'host', v, w.t);
       return;
     }
@@ -496,9 +511,11 @@ function apply(w: World, s: Step): void {
     }
     case 'hostComment':
       w.host.pendingComments.push({ id: `hc${w.seq++}`, body: `h${tick(w)}` });
+      w.outboundQueued = true;
       return;
     case 'out':
-      outbound(w, s.crashAt, s.staleSummary);
+      // The job runs when it is queued (and only then).
+      if (w.outboundQueued) outbound(w, s.crashAt, s.staleSummary);
       return;
     case 'deliver':
       // Late and reordered: whichever pending delivery comes now reads the issue as it is now;
@@ -515,14 +532,20 @@ function apply(w: World, s: Step): void {
 
 /** Outbound and inbound run without crashes until nothing moves (the history settles). */
 function settle(w: World): void {
-  while (w.deliveries > 0) {
-    w.deliveries--;
-    inbound(w);
-  }
-  for (let i = 0; i < 6; i++) {
+  const drain = (): void => {
+    while (w.deliveries > 0) {
+      w.deliveries--;
+      inbound(w);
+    }
+    inbound(w); // the sweep re-reads
+  };
+  drain();
+  // The outbound job runs only while queued (a host change, a retry, an inbound run's pushHost).
+  for (let i = 0; i < 6 && w.outboundQueued; i++) {
     outbound(w, null, false);
-    inbound(w);
+    drain();
   }
+  expect(w.outboundQueued, 'the outbound job queues itself again and again').toBe(false);
 }
 
 /** Histories whose status outcome was checked against the newest move (see checkSettled). */
@@ -599,6 +622,30 @@ describe('inbound planner, property', () => {
     const ms = performance.now() - started;
     console.log(
       `plan-inbound property: ${RUNS} histories, ${inboundRuns} inbound plans, newest status checked in ${statusChecked}, ${ms.toFixed(0)} ms`,
+    );
+  });
+
+  it('status-only histories converge: moves that won, then back, with no outbound job queued (2000 cases)', () => {
+    // The status steps alone, so that a user's move that won over the host's status (jira_wins)
+    // and a move back to the agreed status before any inbound run read it come up often.
+    const statusStep: fc.Arbitrary<Step> = fc.oneof(
+      fc.record({ k: fc.constant('hostStatus' as const), to: fc.nat(4) }),
+      fc.record({ k: fc.constant('userStatus' as const), to: fc.nat(4), anon: fc.boolean() }),
+      fc.record({
+        k: fc.constant('out' as const),
+        crashAt: fc.option(fc.nat(6), { nil: null, freq: 3 }),
+        staleSummary: fc.constant(false),
+      }),
+      fc.record({ k: fc.constant('deliver' as const), duplicate: fc.boolean() }),
+    );
+    fc.assert(
+      fc.property(fc.nat(4), fc.array(statusStep, { minLength: 1, maxLength: 16 }), (hostStatus, steps) => {
+        const w = newWorld('host', hostStatus);
+        for (const s of steps) apply(w, s);
+        settle(w);
+        checkSettled(w);
+      }),
+      { numRuns: 2000 },
     );
   });
 
