@@ -3,12 +3,42 @@
  * made exactly once (journaled with its token); the record fixed again closes its open ones
  * (rework_links).
  */
+import type { Kysely } from 'kysely';
+import type { Database } from '../store/schema.js';
 import { failpoint } from './failpoint.js';
 import { journalIntent, journalOutcome } from './journal.js';
 import { resolutionFor, toJiraLabel } from './desired.js';
 import { closingStep, transitionFields } from './status-path.js';
 import type { OutboundContext, SyncOutcome } from './outbound-context.js';
 import type { IssueRef, JiraPort, OutboundMapping, RecordData } from './types.js';
+
+/** The rework task's row (open, not linked yet), once per token: made or adopted, it is the same row. */
+async function insertReworkLink(
+  db: Kysely<Database>,
+  token: string,
+  recordId: string,
+  mapping: OutboundMapping,
+  ref: IssueRef,
+  reworkOf: string,
+  t: number,
+): Promise<void> {
+  await db
+    .insertInto('rework_links')
+    .values({
+      token,
+      record_id: recordId,
+      connection_id: mapping.connectionId,
+      issue_id: ref.id,
+      issue_key: ref.key,
+      rework_of: reworkOf,
+      state: 'open',
+      linked: 0,
+      created_at: t,
+      updated_at: t,
+    })
+    .onConflict((oc) => oc.column('token').doNothing())
+    .execute();
+}
 
 /** The part's functions: each declared once, on its implementation below. */
 export type OutboundRework = ReturnType<typeof createOutboundRework>;
@@ -60,22 +90,7 @@ export function createOutboundRework(ctx: OutboundContext) {
     await deps.hooks?.afterReworkCreate?.(recordId, ref);
     await store.transaction(async (trx) => {
       const t = now();
-      await trx
-        .insertInto('rework_links')
-        .values({
-          token,
-          record_id: recordId,
-          connection_id: mapping.connectionId,
-          issue_id: ref.id,
-          issue_key: ref.key,
-          rework_of: issueKey,
-          state: 'open',
-          linked: 0,
-          created_at: t,
-          updated_at: t,
-        })
-        .onConflict((oc) => oc.column('token').doNothing())
-        .execute();
+      await insertReworkLink(trx, token, recordId, mapping, ref, issueKey, t);
       await journalOutcome(trx, intentId, 'done', t, ref.id);
     });
     return ref;
@@ -93,22 +108,7 @@ export function createOutboundRework(ctx: OutboundContext) {
     await store.transaction(async (trx) => {
       const t = now();
       if (ref) {
-        await trx
-          .insertInto('rework_links')
-          .values({
-            token: pending.token,
-            record_id: recordId,
-            connection_id: mapping.connectionId,
-            issue_id: ref.id,
-            issue_key: ref.key,
-            rework_of: issueKey,
-            state: 'open',
-            linked: 0,
-            created_at: t,
-            updated_at: t,
-          })
-          .onConflict((oc) => oc.column('token').doNothing())
-          .execute();
+        await insertReworkLink(trx, pending.token, recordId, mapping, ref, issueKey, t);
       }
       await journalOutcome(trx, pending.id, ref ? 'done' : 'failed', t, ref?.id);
     });
