@@ -8,7 +8,7 @@ import { newId } from '../store/ids.js';
 import { fromJson, toJson } from '../store/json.js';
 import type { Database } from '../store/schema.js';
 import type { Store } from '../store/store.js';
-import { acquireCreateLock, releaseCreateLock } from './create-lock.js';
+import { acquireCreateLock, claimCreateLink, releaseCreateLock } from './create-lock.js';
 import { ensureConfigRows } from './config-rows.js';
 import { recordSyncFailure } from './failure-episode.js';
 import { desiredFields, encodeField, type EncodeContext } from './desired.js';
@@ -173,23 +173,7 @@ export function createBackfill(deps: BackfillDeps) {
       await store.transaction(async (trx) => {
         await ensureConfigRows(trx, mappings, mapping, t);
         for (const r of mine) {
-          await trx
-            .insertInto('links')
-            .values({
-              record_id: r.id,
-              connection_id: mapping.connectionId,
-              issue_id: null,
-              issue_key: null,
-              project_key: mapping.projectKey,
-              mapping_id: mapping.id,
-              mapping_snapshot: toJson(mapping),
-              create_token: newId(),
-              state: 'creating',
-              created_at: t,
-              updated_at: t,
-            })
-            .onConflict((oc) => oc.column('record_id').doNothing())
-            .execute();
+          await claimCreateLink(trx, r.id, mapping, t);
         }
       });
       const links = mine.length

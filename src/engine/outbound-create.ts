@@ -6,10 +6,9 @@
  */
 import { AppError } from '../core/errors.js';
 import { adoptionBases, createWindowStart } from '../core/journal.js';
-import { newId } from '../store/ids.js';
 import { toJson } from '../store/json.js';
 import { ensureConfigRows } from './config-rows.js';
-import { acquireCreateLock, releaseCreateLock } from './create-lock.js';
+import { acquireCreateLock, claimCreateLink, releaseCreateLock } from './create-lock.js';
 import { desiredFields, encodeField, lookupUser, type DesiredField, type EncodeContext } from './desired.js';
 import { failpoint } from './failpoint.js';
 import { journalIntent, journalOutcome, openJournal } from './journal.js';
@@ -116,24 +115,7 @@ export function createOutboundCreate(ctx: OutboundContext) {
       // Persist the token BEFORE calling Jira: a crash after the create is then adopted.
       await store.transaction(async (trx) => {
         await ensureConfigRows(trx, mappings, mapping, now());
-        const t = now();
-        await trx
-          .insertInto('links')
-          .values({
-            record_id: record.id,
-            connection_id: mapping.connectionId,
-            issue_id: null,
-            issue_key: null,
-            project_key: mapping.projectKey,
-            mapping_id: mapping.id,
-            mapping_snapshot: toJson(mapping),
-            create_token: newId(),
-            state: 'creating',
-            created_at: t,
-            updated_at: t,
-          })
-          .onConflict((oc) => oc.column('record_id').doNothing())
-          .execute();
+        await claimCreateLink(trx, record.id, mapping, now());
       });
       link = await store.db
         .selectFrom('links')
