@@ -12,10 +12,9 @@
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { AppError } from '../../src/core/errors.js';
-import type { JiraPort } from '../../src/engine/types.js';
 import { describeEachEngine, type TestDb } from '../helpers/db.js';
 import { until } from '../helpers/wait.js';
-import { CONNECTION_ID, inboundSettings, secMapping, startHarness, type Harness } from './harness.js';
+import { CONNECTION_ID, interceptPort, secMappingStatusIn, startHarness, type Harness } from './harness.js';
 
 describeEachEngine('crash after the link, before the status walk: the record keeps its status', ({ fresh }) => {
   let db: TestDb;
@@ -26,41 +25,23 @@ describeEachEngine('crash after the link, before the status walk: the record kee
   beforeAll(async () => {
     db = await fresh();
     h = await startHarness(db, {
-      mappings: [
-        secMapping({
-          inbound: inboundSettings({
-            statusIn: {
-              Open: 'open',
-              Triaged: 'triaged',
-              'In Progress': 'in_progress',
-              'In Review': 'review',
-              Resolved: 'resolved',
-            },
-          }),
-        }),
-      ],
+      mappings: [secMappingStatusIn()],
       wrapPort: (port) =>
-        new Proxy(port, {
-          get(target, prop, receiver) {
-            const v = Reflect.get(target, prop, receiver) as unknown;
-            if (prop === 'createOnce')
-              return async (...args: Parameters<JiraPort['createOnce']>) => {
-                const ref = await target.createOnce(...args);
-                if (interrupt === 'off') interrupt = 'armed';
-                return ref;
-              };
-            if (prop === 'getIssue')
-              return async (...args: Parameters<JiraPort['getIssue']>) => {
-                if (interrupt === 'armed') {
-                  interrupt = 'fired';
-                  throw new AppError('INTERNAL', 'simulated crash after the link was saved, before the status walk', {
-                    retryable: true,
-                    retryAfterMs: 3_600_000,
-                  });
-                }
-                return target.getIssue(...args);
-              };
-            return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+        interceptPort(port, {
+          async createOnce(...args) {
+            const ref = await port.createOnce(...args);
+            if (interrupt === 'off') interrupt = 'armed';
+            return ref;
+          },
+          async getIssue(...args) {
+            if (interrupt === 'armed') {
+              interrupt = 'fired';
+              throw new AppError('INTERNAL', 'simulated crash after the link was saved, before the status walk', {
+                retryable: true,
+                retryAfterMs: 3_600_000,
+              });
+            }
+            return port.getIssue(...args);
           },
         }),
     });

@@ -41,6 +41,37 @@ export const inboundSettings = (over: Partial<InboundSettings> = {}): InboundSet
   ...over,
 });
 
+/**
+ * The security mapping with Jira → host on and the sandbox workflow's statuses (Triaged included)
+ * mapped to the record's: a Jira user's move reaches the record.
+ */
+export const secMappingStatusIn = (): OutboundMapping =>
+  secMapping({
+    inbound: inboundSettings({
+      statusIn: {
+        Open: 'open',
+        Triaged: 'triaged',
+        'In Progress': 'in_progress',
+        'In Review': 'review',
+        Resolved: 'resolved',
+      },
+    }),
+  });
+
+/**
+ * The port with some of its methods replaced (a test's interruptions, for `wrapPort`); the
+ * replacements call the real port, every other member is the port's own.
+ */
+export function interceptPort(port: JiraPort, replaced: Partial<JiraPort>): JiraPort {
+  return new Proxy(port, {
+    get(target, prop, receiver) {
+      if (Object.hasOwn(replaced, prop)) return replaced[prop as keyof JiraPort];
+      const v = Reflect.get(target, prop, receiver) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+}
+
 /** A host upserts an incident of the OPS mapping (scope stackflow-incidents), new and P3 unless `over` says otherwise. */
 export const upsertIncident = (h: Harness, hostId: string, title: string, over: Record<string, unknown> = {}) =>
   h.engine.records.upsertRecord({

@@ -18,11 +18,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppError } from '../../src/core/errors.js';
 import type { JiraClient } from '../../src/jira/client.js';
-import type { JiraPort } from '../../src/engine/types.js';
 import { describeEachEngine, type TestDb } from '../helpers/db.js';
 import { sandboxUserClient } from '../helpers/service.js';
 import { until } from '../helpers/wait.js';
-import { CONNECTION_ID, inboundSettings, secMapping, startHarness, type Harness } from './harness.js';
+import { CONNECTION_ID, interceptPort, secMappingStatusIn, startHarness, type Harness } from './harness.js';
 
 const later = (what: string): AppError =>
   new AppError('INTERNAL', `simulated crash: ${what}`, { retryable: true, retryAfterMs: 3_600_000 });
@@ -39,46 +38,27 @@ describeEachEngine('a Jira user’s move is told from our journaled hop by its a
       db = await fresh();
       h = await startHarness(db, {
         flavour,
-        mappings: [
-          secMapping({
-            inbound: inboundSettings({
-              statusIn: {
-                Open: 'open',
-                Triaged: 'triaged',
-                'In Progress': 'in_progress',
-                'In Review': 'review',
-                Resolved: 'resolved',
-              },
-            }),
-          }),
-        ],
+        mappings: [secMappingStatusIn()],
         wrapPort: (port) =>
-          new Proxy(port, {
-            get(target, prop, receiver) {
-              const v = Reflect.get(target, prop, receiver) as unknown;
-              if (prop === 'transition')
-                return async (...args: Parameters<JiraPort['transition']>) => {
-                  if (cut === 'hop') {
-                    cut = 'fired';
-                    throw later('the hop was journaled, Jira never got it');
-                  }
-                  return target.transition(...args);
-                };
-              if (prop === 'createOnce')
-                return async (...args: Parameters<JiraPort['createOnce']>) => {
-                  const ref = await target.createOnce(...args);
-                  if (cut === 'create') cut = 'create-armed';
-                  return ref;
-                };
-              if (prop === 'getIssue')
-                return async (...args: Parameters<JiraPort['getIssue']>) => {
-                  if (cut === 'create-armed') {
-                    cut = 'fired';
-                    throw later('after the link was saved, before the status walk');
-                  }
-                  return target.getIssue(...args);
-                };
-              return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+          interceptPort(port, {
+            async transition(...args) {
+              if (cut === 'hop') {
+                cut = 'fired';
+                throw later('the hop was journaled, Jira never got it');
+              }
+              return port.transition(...args);
+            },
+            async createOnce(...args) {
+              const ref = await port.createOnce(...args);
+              if (cut === 'create') cut = 'create-armed';
+              return ref;
+            },
+            async getIssue(...args) {
+              if (cut === 'create-armed') {
+                cut = 'fired';
+                throw later('after the link was saved, before the status walk');
+              }
+              return port.getIssue(...args);
             },
           }),
       });
