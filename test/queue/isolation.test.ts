@@ -1,18 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { expect, it } from 'vitest';
-import { demoOpsMapping } from '../../src/engine/demo-mappings.js';
 import { createEngine } from '../../src/engine/engine.js';
-import { jiraPortFromClient } from '../../src/engine/jira-port.js';
-import { staticMappingSource } from '../../src/engine/mapping-source.js';
-import type { JiraPort } from '../../src/engine/types.js';
 import { createJiraClient } from '../../src/jira/client.js';
-import { dropPacer, pausedForMs } from '../../src/jira/pacer.js';
+import { pausedForMs } from '../../src/jira/pacer.js';
 import { createQueue, startWorker, type Job, type JobHandler } from '../../src/queue/index.js';
-import { startSandbox } from '../../src/sandbox/index.js';
 import { describeEachEngine } from '../helpers/db.js';
 import { waitFor } from './helpers.js';
+import { twoSites } from './two-sites.js';
 
 /**
  * Isolation (issue 17): one customer's Jira in a 429 storm holds no worker and delays no other
@@ -22,38 +15,17 @@ import { waitFor } from './helpers.js';
 describeEachEngine('isolation across connections', ({ fresh }) => {
   it('a connection in a 429 storm has its jobs deferred (no attempt spent) while another connection’s jobs run', async () => {
     const { store } = await fresh();
-    const storm = await startSandbox({ flavour: 'cloud', port: 0 });
-    const calm = await startSandbox({ flavour: 'cloud', port: 0 });
-    const dataDir = mkdtempSync(join(tmpdir(), 'jb-isolation-'));
-    const conn = (id: string, sb: typeof storm) => ({
-      id,
-      siteUrl: sb.baseUrl,
-      flavour: 'cloud' as const,
-      auth: { type: 'basic' as const, email: sb.credentials.email, apiToken: sb.credentials.apiToken },
-    });
-    const ids = { storm: `storm-${process.pid}-${Date.now()}`, calm: `calm-${process.pid}-${Date.now()}` };
+    const sites = await twoSites(['storm', 'calm'], `${process.pid}-${Date.now()}`, 'jb-isolation-');
+    const { storm, calm } = sites.site;
+    const { ids, mappings, dataDir } = sites;
     try {
-      const ports: Record<string, JiraPort> = {
-        [ids.storm]: jiraPortFromClient(createJiraClient(conn(ids.storm, storm)), { searchLagMs: 0 }),
-        [ids.calm]: jiraPortFromClient(createJiraClient(conn(ids.calm, calm)), { searchLagMs: 0 }),
-      };
-      const mappings = staticMappingSource(
-        [
-          demoOpsMapping(ids.storm, { id: 'm-storm', scope: 'storm-incidents' }),
-          demoOpsMapping(ids.calm, { id: 'm-calm', scope: 'calm-incidents' }),
-        ],
-        [
-          { id: ids.storm, name: 'storm', flavour: 'cloud', siteUrl: storm.baseUrl },
-          { id: ids.calm, name: 'calm', flavour: 'cloud', siteUrl: calm.baseUrl },
-        ],
-      );
       const queue = createQueue(store, { backoff: { baseMs: 5, capMs: 100 } });
-      const engine = createEngine({ store, queue, mappings, jira: (id) => ports[id]!, dataDir, pauseRetryMs: 50 });
+      const engine = createEngine({ store, queue, mappings, jira: sites.jira, dataDir, pauseRetryMs: 50 });
 
       // The storm: the site's bucket is spent and never refills; Jira answers 429 with
       // Retry-After 60 s, and the connection's pacer (shared by every client of it) pauses.
       storm.knobs.set({ rateLimit: { capacity: 1, refillPerSecond: 0 } });
-      const probe = createJiraClient(conn(ids.storm, storm), { maxRetries: 0 });
+      const probe = createJiraClient(sites.conn('storm'), { maxRetries: 0 });
       await probe.myself();
       await expect(probe.myself()).rejects.toMatchObject({ code: 'JIRA_RATE_LIMITED' });
       expect(pausedForMs(ids.storm)).toBeGreaterThan(30_000);
@@ -110,50 +82,24 @@ describeEachEngine('isolation across connections', ({ fresh }) => {
       );
       expect(calm.state.allIssues().length).toBeGreaterThanOrEqual(3);
     } finally {
-      dropPacer(ids.storm);
-      dropPacer(ids.calm);
-      await storm.close();
-      await calm.close();
-      rmSync(dataDir, { recursive: true, force: true });
+      await sites.close();
     }
   });
   it.each([1, 2])(
     'a paced 429 storm on connection A (Retry-After) holds no worker: B’s jobs are done while A’s wait, with %i worker slot(s); A’s put-backs spend no attempt and all of A’s jobs complete after the storm',
     async (slots) => {
       const { store } = await fresh();
-      const a = await startSandbox({ flavour: 'cloud', port: 0 });
-      const b = await startSandbox({ flavour: 'cloud', port: 0 });
-      const dataDir = mkdtempSync(join(tmpdir(), 'jb-isolation-'));
-      const conn = (id: string, sb: typeof a) => ({
-        id,
-        siteUrl: sb.baseUrl,
-        flavour: 'cloud' as const,
-        auth: { type: 'basic' as const, email: sb.credentials.email, apiToken: sb.credentials.apiToken },
-      });
-      const tag = `${process.pid}-${Date.now()}-${slots}`;
-      const ids = { a: `a-${tag}`, b: `b-${tag}` };
+      const sites = await twoSites(['a', 'b'], `${process.pid}-${Date.now()}-${slots}`, 'jb-isolation-');
+      const { a, b } = sites.site;
+      const { ids, mappings, dataDir } = sites;
       try {
-        const ports: Record<string, JiraPort> = {
-          [ids.a]: jiraPortFromClient(createJiraClient(conn(ids.a, a)), { searchLagMs: 0 }),
-          [ids.b]: jiraPortFromClient(createJiraClient(conn(ids.b, b)), { searchLagMs: 0 }),
-        };
-        const mappings = staticMappingSource(
-          [
-            demoOpsMapping(ids.a, { id: 'm-a', scope: 'a-incidents' }),
-            demoOpsMapping(ids.b, { id: 'm-b', scope: 'b-incidents' }),
-          ],
-          [
-            { id: ids.a, name: 'a', flavour: 'cloud', siteUrl: a.baseUrl },
-            { id: ids.b, name: 'b', flavour: 'cloud', siteUrl: b.baseUrl },
-          ],
-        );
         const queue = createQueue(store, { backoff: { baseMs: 5, capMs: 100 } });
-        const engine = createEngine({ store, queue, mappings, jira: (id) => ports[id]!, dataDir, pauseRetryMs: 50 });
+        const engine = createEngine({ store, queue, mappings, jira: sites.jira, dataDir, pauseRetryMs: 50 });
 
         // A's site is in a storm: one call every 5 s, else 429 with Retry-After (≤ 5 s). Its
         // bucket is spent by another client of the connection, so A's pacer is paced, not idle.
         a.knobs.set({ rateLimit: { capacity: 1, refillPerSecond: 0.2 } });
-        const probe = createJiraClient(conn(ids.a, a), { maxRetries: 0 });
+        const probe = createJiraClient(sites.conn('a'), { maxRetries: 0 });
         await probe.myself();
         await expect(probe.myself()).rejects.toMatchObject({ code: 'JIRA_RATE_LIMITED' });
         expect(pausedForMs(ids.a)).toBeGreaterThan(0);
@@ -218,11 +164,7 @@ describeEachEngine('isolation across connections', ({ fresh }) => {
           ).toHaveLength(1);
         expect(b.state.allIssues().length).toBeGreaterThanOrEqual(2);
       } finally {
-        dropPacer(ids.a);
-        dropPacer(ids.b);
-        await a.close();
-        await b.close();
-        rmSync(dataDir, { recursive: true, force: true });
+        await sites.close();
       }
     },
     120_000,

@@ -1,21 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { expect, it } from 'vitest';
-import { demoOpsMapping } from '../../src/engine/demo-mappings.js';
 import { createEngine, type EngineDeps } from '../../src/engine/engine.js';
-import { jiraPortFromClient } from '../../src/engine/jira-port.js';
-import { staticMappingSource } from '../../src/engine/mapping-source.js';
-import type { JiraPort } from '../../src/engine/types.js';
-import { createJiraClient } from '../../src/jira/client.js';
-import { dropPacer } from '../../src/jira/pacer.js';
 import { createQueue, startWorker, type Job, type JobHandler, type Queue } from '../../src/queue/index.js';
-import { startSandbox } from '../../src/sandbox/index.js';
 import { describeEachEngine, type TestDb } from '../helpers/db.js';
 import { until } from '../helpers/wait.js';
 import { drainBucket } from '../engine/harness.js';
-
-type Sandbox = Awaited<ReturnType<typeof startSandbox>>;
+import { twoSites } from './two-sites.js';
 
 /**
  * Two customers (connections A and B, each on its own sandbox site), the real engine and worker.
@@ -26,31 +15,10 @@ async function twoTenants(
   db: TestDb,
   opts: { pauseRetryMs?: number; hooks?: EngineDeps['hooks']; now?: () => number } = {},
 ) {
-  const a = await startSandbox({ flavour: 'cloud', port: 0 });
-  const b = await startSandbox({ flavour: 'cloud', port: 0 });
-  const dataDir = mkdtempSync(join(tmpdir(), 'jb-put-back-'));
   const tag = `${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2, 6)}`;
-  const ids = { a: `a-${tag}`, b: `b-${tag}` };
-  const conn = (id: string, sb: Sandbox) => ({
-    id,
-    siteUrl: sb.baseUrl,
-    flavour: 'cloud' as const,
-    auth: { type: 'basic' as const, email: sb.credentials.email, apiToken: sb.credentials.apiToken },
-  });
-  const ports: Record<string, JiraPort> = {
-    [ids.a]: jiraPortFromClient(createJiraClient(conn(ids.a, a)), { searchLagMs: 0 }),
-    [ids.b]: jiraPortFromClient(createJiraClient(conn(ids.b, b)), { searchLagMs: 0 }),
-  };
-  const mappings = staticMappingSource(
-    [
-      demoOpsMapping(ids.a, { id: 'm-a', scope: 'a-incidents' }),
-      demoOpsMapping(ids.b, { id: 'm-b', scope: 'b-incidents' }),
-    ],
-    [
-      { id: ids.a, name: 'a', flavour: 'cloud', siteUrl: a.baseUrl },
-      { id: ids.b, name: 'b', flavour: 'cloud', siteUrl: b.baseUrl },
-    ],
-  );
+  const sites = await twoSites(['a', 'b'], tag, 'jb-put-back-');
+  const { a, b } = sites.site;
+  const { ids, mappings, dataDir } = sites;
   const queue: Queue = createQueue(db.store, {
     backoff: { baseMs: 5, capMs: 100 },
     ...(opts.now ? { now: opts.now } : {}),
@@ -59,7 +27,7 @@ async function twoTenants(
     store: db.store,
     queue,
     mappings,
-    jira: (id) => ports[id]!,
+    jira: sites.jira,
     dataDir,
     pauseRetryMs: opts.pauseRetryMs ?? 50,
     ...(opts.hooks ? { hooks: opts.hooks } : {}),
@@ -103,13 +71,7 @@ async function twoTenants(
     isA,
     worker,
     incident,
-    async close() {
-      dropPacer(ids.a);
-      dropPacer(ids.b);
-      await a.close();
-      await b.close();
-      rmSync(dataDir, { recursive: true, force: true });
-    },
+    close: sites.close,
   };
 }
 
