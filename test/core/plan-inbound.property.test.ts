@@ -37,6 +37,7 @@ import {
   type InboundPlanInput,
 } from '../../src/core/plan-inbound.js';
 import { planStatus } from '../../src/core/plan-outbound.js';
+import { namesTakeForOurs } from './journal-oracle.js';
 
 /** jira-bridge's own account, and a Jira user's (the changelog names each move's author). */
 const ME: Actor = { accountId: 'jira-bridge' };
@@ -195,20 +196,6 @@ function newWorld(lock: Side, hostStatus: number): World {
 }
 
 const tick = (w: World): number => ++w.t;
-
-/**
- * Whether the journal's names alone take a move for a hop of ours: it repeats a hop that may have
- * reached Jira with no hop Jira answered after it (newest first). The rule when the author is unknown.
- */
-function namesTakeForOurs(journal: readonly JournalEntry[], from: string, to: string): boolean {
-  for (let i = journal.length - 1; i >= 0; i--) {
-    const e = journal[i]!;
-    if (e.outcome === 'failed' || e.intent.op !== 'transition') continue;
-    if (e.intent.from === from && e.intent.to === to) return true;
-    if (e.outcome === 'done') return false;
-  }
-  return false;
-}
 
 function noteEdit(w: World, key: string, by: 'host' | 'jira', value: string, at: number): void {
   if (key === 'status') {

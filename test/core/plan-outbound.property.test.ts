@@ -50,6 +50,7 @@ import {
   type OutboundPlanInput,
 } from '../../src/core/plan-outbound.js';
 import { statusKey, type WorkflowEdge, type WorkflowGraph } from '../../src/core/workflow.js';
+import { namesTakeForOurs } from './journal-oracle.js';
 
 // ------------------------------------------------------------------------------------------------
 // The mapping and the workflow
@@ -504,20 +505,6 @@ const cfg: fc.Arbitrary<Cfg> = fc.record({
   summary: fc.constantFrom<Direction>('both', 'to_jira'),
   teamLock: fc.constantFrom<'host' | undefined>(undefined, 'host'),
 });
-
-/**
- * Whether the journal's names alone take a move for a hop of ours: it repeats a hop that may have
- * reached Jira with no hop Jira answered after it (newest first). The rule when the author is unknown.
- */
-function namesTakeForOurs(journal: readonly JournalEntry[], from: string, to: string): boolean {
-  for (let i = journal.length - 1; i >= 0; i--) {
-    const e = journal[i]!;
-    if (e.outcome === 'failed' || e.intent.op !== 'transition') continue;
-    if (e.intent.from === from && e.intent.to === to) return true;
-    if (e.outcome === 'done') return false;
-  }
-  return false;
-}
 
 /** A value nobody typed before (the three-way rule compares values). */
 function fresh(m: Model, side: 'h' | 'j', key: Key): unknown {
