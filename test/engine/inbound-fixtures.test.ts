@@ -422,15 +422,18 @@ describeEachEngine('captured Jira deliveries are applied', ({ fresh }) => {
       };
       await tc.act?.(ctx);
       const raw = JSON.stringify(retarget(fixture, id, key));
-      const res = await fetch(h.intakeUrl, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          'x-hub-signature': sign(WEBHOOK_SECRET, raw),
-          'x-atlassian-webhook-identifier': `fixture-${hostId}`,
-        },
-        body: raw,
-      });
+      /** Posts the capture to the intake, signed, under its delivery identifier. */
+      const deliver = () =>
+        fetch(h.intakeUrl, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            'x-hub-signature': sign(WEBHOOK_SECRET, raw),
+            'x-atlassian-webhook-identifier': `fixture-${hostId}`,
+          },
+          body: raw,
+        });
+      const res = await deliver();
       expect(res.status).toBe(202);
       await h.settle();
       const row = await db.store.db
@@ -442,15 +445,7 @@ describeEachEngine('captured Jira deliveries are applied', ({ fresh }) => {
       expect(row.verdict).toBe(tc.verdict);
       await tc.expect(ctx);
       // A redelivery of the same capture is acknowledged and applies nothing more.
-      const again = await fetch(h.intakeUrl, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          'x-hub-signature': sign(WEBHOOK_SECRET, raw),
-          'x-atlassian-webhook-identifier': `fixture-${hostId}`,
-        },
-        body: raw,
-      });
+      const again = await deliver();
       expect(again.status).toBe(200);
       expect(((await again.json()) as { verdict: string }).verdict).toBe('duplicate');
     });
