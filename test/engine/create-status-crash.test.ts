@@ -13,8 +13,14 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { AppError } from '../../src/core/errors.js';
 import { describeEachEngine, type TestDb } from '../helpers/db.js';
-import { until } from '../helpers/wait.js';
-import { CONNECTION_ID, interceptPort, secMappingStatusIn, startHarness, type Harness } from './harness.js';
+import {
+  CONNECTION_ID,
+  interceptPort,
+  secMappingStatusIn,
+  startHarness,
+  untilInterrupted,
+  type Harness,
+} from './harness.js';
 
 describeEachEngine('crash after the link, before the status walk: the record keeps its status', ({ fresh }) => {
   let db: TestDb;
@@ -61,23 +67,14 @@ describeEachEngine('crash after the link, before the status walk: the record kee
       severity: 'high',
     });
     const recordId = record.id;
-    const worker = h.startWorker(1);
-    const link = await until('the issue created and linked, the status work interrupted', async () => {
-      if (interrupt !== 'fired') return undefined;
-      const l = await db.store.db
-        .selectFrom('links')
-        .select(['issue_id', 'issue_key', 'state'])
-        .where('record_id', '=', recordId)
-        .executeTakeFirst();
-      const job = await db.store.db
-        .selectFrom('jobs')
-        .select(['state', 'attempts'])
-        .where('key', '=', `record:${recordId}`)
-        .executeTakeFirst();
-      return l?.state === 'linked' && job?.state === 'queued' && Number(job.attempts) >= 1 ? l : undefined;
-    });
-    await worker.stop();
-    const key = link.issue_key!;
+    const link = await untilInterrupted(
+      h,
+      db,
+      recordId,
+      () => interrupt === 'fired',
+      'the issue created and linked, the status work interrupted',
+    );
+    const key = link.issue_key;
     // What the interrupted job left: the issue in Jira's initial status, its create journaled.
     const issue = h.sandbox.state.issue(key)!;
     expect(h.sandbox.state.status(issue.statusId).name).toBe('Open');
@@ -89,7 +86,7 @@ describeEachEngine('crash after the link, before the status walk: the record kee
     expect(journal).toEqual([{ op: 'create', outcome: 'done' }]);
 
     // The sweep's inbound job reads the issue meanwhile.
-    await h.engine.syncIssue({ connectionId: CONNECTION_ID, issueId: link.issue_id!, source: 'sweep' });
+    await h.engine.syncIssue({ connectionId: CONNECTION_ID, issueId: link.issue_id, source: 'sweep' });
     const after = await h.engine.records.getRecord('astra-web', 'v-walk-cut');
     expect(after.status).toBe('in_progress');
     const statusBases = await db.store.db
@@ -125,7 +122,7 @@ describeEachEngine('crash after the link, before the status walk: the record kee
     ).toEqual([]);
 
     // Read once more (the walk's own changelog entries): the record still keeps its status.
-    await h.engine.syncIssue({ connectionId: CONNECTION_ID, issueId: link.issue_id!, source: 'sweep' });
+    await h.engine.syncIssue({ connectionId: CONNECTION_ID, issueId: link.issue_id, source: 'sweep' });
     expect((await h.engine.records.getRecord('astra-web', 'v-walk-cut')).status).toBe('in_progress');
   }, 60_000);
 });

@@ -12,6 +12,7 @@ import { createQueue, startWorker, type Queue, type Worker } from '../../src/que
 import { startSandbox, type SandboxOptions } from '../../src/sandbox/index.js';
 import type { TestDb } from '../helpers/db.js';
 import { OpenApiContract } from '../helpers/openapi.js';
+import { until } from '../helpers/wait.js';
 
 let contract: OpenApiContract | undefined;
 let jsmContract: OpenApiContract | undefined;
@@ -70,6 +71,41 @@ export function interceptPort(port: JiraPort, replaced: Partial<JiraPort>): Jira
       return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
     },
   });
+}
+
+/**
+ * Runs a worker until a test's interruption has `fired` with the record's issue created and linked
+ * and its job queued again for a retry (attempted at least once); the link's issue id and key.
+ */
+export async function untilInterrupted(
+  h: Harness,
+  db: TestDb,
+  recordId: string,
+  fired: () => boolean,
+  what: string,
+): Promise<{ issue_id: string; issue_key: string }> {
+  const worker = h.startWorker(1);
+  try {
+    return await until(what, async () => {
+      if (!fired()) return undefined;
+      const l = await db.store.db
+        .selectFrom('links')
+        .select(['issue_id', 'issue_key', 'state'])
+        .where('record_id', '=', recordId)
+        .executeTakeFirst();
+      const job = await db.store.db
+        .selectFrom('jobs')
+        .select(['state', 'attempts'])
+        .where('key', '=', `record:${recordId}`)
+        .orderBy('id', 'desc')
+        .executeTakeFirst();
+      return l?.state === 'linked' && l.issue_id && l.issue_key && job?.state === 'queued' && Number(job.attempts) >= 1
+        ? { issue_id: l.issue_id, issue_key: l.issue_key }
+        : undefined;
+    });
+  } finally {
+    await worker.stop();
+  }
 }
 
 /** A host upserts an incident of the OPS mapping (scope stackflow-incidents), new and P3 unless `over` says otherwise. */

@@ -20,8 +20,14 @@ import { AppError } from '../../src/core/errors.js';
 import type { JiraClient } from '../../src/jira/client.js';
 import { describeEachEngine, type TestDb } from '../helpers/db.js';
 import { sandboxUserClient } from '../helpers/service.js';
-import { until } from '../helpers/wait.js';
-import { CONNECTION_ID, interceptPort, secMappingStatusIn, startHarness, type Harness } from './harness.js';
+import {
+  CONNECTION_ID,
+  interceptPort,
+  secMappingStatusIn,
+  startHarness,
+  untilInterrupted,
+  type Harness,
+} from './harness.js';
 
 const later = (what: string): AppError =>
   new AppError('INTERNAL', `simulated crash: ${what}`, { retryable: true, retryAfterMs: 3_600_000 });
@@ -81,34 +87,8 @@ describeEachEngine('a Jira user’s move is told from our journaled hop by its a
       });
 
     /** Runs the worker until the interruption fired and the record's job waits for its retry. */
-    async function interrupted(recordId: string): Promise<{ issue_id: string; issue_key: string }> {
-      const worker = h.startWorker(1);
-      try {
-        return await until('the job interrupted, waiting for its retry', async () => {
-          if (cut !== 'fired') return undefined;
-          const l = await db.store.db
-            .selectFrom('links')
-            .select(['issue_id', 'issue_key', 'state'])
-            .where('record_id', '=', recordId)
-            .executeTakeFirst();
-          const job = await db.store.db
-            .selectFrom('jobs')
-            .select(['state', 'attempts'])
-            .where('key', '=', `record:${recordId}`)
-            .orderBy('id', 'desc')
-            .executeTakeFirst();
-          return l?.state === 'linked' &&
-            l.issue_id &&
-            l.issue_key &&
-            job?.state === 'queued' &&
-            Number(job.attempts) >= 1
-            ? { issue_id: l.issue_id, issue_key: l.issue_key }
-            : undefined;
-        });
-      } finally {
-        await worker.stop();
-      }
-    }
+    const interrupted = (recordId: string) =>
+      untilInterrupted(h, db, recordId, () => cut === 'fired', 'the job interrupted, waiting for its retry');
 
     const journal = (recordId: string) =>
       db.store.db
