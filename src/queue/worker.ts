@@ -150,7 +150,10 @@ export function startWorker(opts: WorkerOptions): Worker {
           outcome = (await queue.defer(job, workerId, putBackMs)) ? 'deferred' : 'lost';
           if (outcome === 'deferred') {
             nextDueMs = Math.min(nextDueMs, putBackMs);
-            logger?.debug({ jobId: job.id, workerId, waitMs: putBackMs }, 'job put back until its connection has budget');
+            logger?.debug(
+              { jobId: job.id, workerId, waitMs: putBackMs },
+              'job put back until its connection has budget',
+            );
             opts.onDefer?.(job, putBackMs);
           }
         } else {
