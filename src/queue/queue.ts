@@ -57,6 +57,8 @@ export interface ClaimOptions {
 const GATED_SCAN_PER_JOB = 4;
 const GATED_SCAN_MIN = 32;
 const GATED_SCAN_MAX = 256;
+/** How long a job of a connection whose call slots are all held is put back before it is looked at again. */
+const SLOTS_HELD_RECHECK_MS = 250;
 
 export interface QueueOptions {
   logger?: Logger;
@@ -355,11 +357,14 @@ export class Queue {
             if (wait > 0) blocked.set(group, wait);
           }
           if (wait > 0) {
-            if (Number.isFinite(wait)) {
-              const at = now + wait;
-              later.set(at, [...(later.get(at) ?? []), r.id]);
-              deferred.push({ job: toJob(r), waitMs: wait });
-            }
+            // Every call slot held (Infinity: until one of its running jobs ends) is put back for
+            // a short while too: left due, a deep backlog of such jobs with early start tags fills
+            // the scan window and another connection's due job behind it is never seen (measured:
+            // a quiet tenant's change waited ~70 s behind a 429-storm tenant's 200 jobs).
+            const ms = Number.isFinite(wait) ? wait : SLOTS_HELD_RECHECK_MS;
+            const at = now + ms;
+            later.set(at, [...(later.get(at) ?? []), r.id]);
+            deferred.push({ job: toJob(r), waitMs: ms });
             continue;
           }
           taken.set(group, (taken.get(group) ?? 0) + 1);

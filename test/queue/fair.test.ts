@@ -256,6 +256,35 @@ describeEachEngine('fair claiming', ({ fresh }) => {
     expect(jobs.every((j) => j.state === 'done' && j.attempts === 1)).toBe(true);
   });
 
+  it('a connection whose call slots are all held does not hide another connection’s job behind its deep backlog', async () => {
+    // Measured in bench/tenants.ts: after a 429 storm's jobs were put back, a quiet tenant's change
+    // enqueued meanwhile took its start tag after theirs; once they were due again with their call
+    // slots held (an infinite wait), they filled every claim's scan window and the quiet job
+    // waited ~70 s. Jobs whose slots are held are put back briefly too, so the claims go past them.
+    let t = 1_000_000;
+    const { store } = await fresh();
+    const queue = createQueue(store, { now: () => t });
+    const pausedUntil = t + 1_000;
+    queue.setGate((group, running) =>
+      group !== 'A' ? 0 : t < pausedUntil ? pausedUntil - t : running >= 1 ? Infinity : 0,
+    );
+    await backlog(store, queue, 'A/m1', 200);
+    // A is paused (a 429): every claim passes its jobs over until none is due.
+    for (let i = 0; i < 20; i++) expect(await queue.claim('w', 1, 60_000)).toEqual([]);
+    t += 10;
+    const bId = await add(store, queue, { partition: 'B/m1', key: 'b-1' });
+    // A's pause is over, and the worker already runs one of A's jobs (all its call slots held).
+    t = pausedUntil;
+    const running = new Map([['A', 1]]);
+    const claimed: Job[] = [];
+    for (let i = 0; i < 10 && !claimed.some((j) => j.id === bId); i++)
+      claimed.push(...(await queue.claim('w', 1, 60_000, { running })));
+    expect(claimed.map((j) => j.partition)).toEqual(['B/m1']);
+    // A's jobs were not claimed, spent no attempt, and are due again shortly.
+    const a = (await queue.listJobs({ limit: 1000 })).filter((j) => j.partition === 'A/m1');
+    expect(a.every((j) => j.state === 'queued' && j.attempts === 0)).toBe(true);
+  });
+
   it('reports queue depth per partition on /metrics with a bounded label set (20 deepest and *other*)', async () => {
     const { store } = await fresh();
     const queue = createQueue(store);
