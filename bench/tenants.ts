@@ -45,6 +45,9 @@ const { values } = parseArgs({
     // Another client of the storm site spending its bucket at this many calls a second while the
     // quiet tenants are measured (0: none), so the storm tenant's jobs meet 429s mid-job too.
     'storm-neighbour': { type: 'string', default: '0' },
+    // Quiet rounds in each of the storm part's three phases: idle A, idle B (the same conditions
+    // again: the run's own noise band, B ÷ A) and during the storm.
+    'storm-rounds': { type: 'string', default: '2' },
   },
 });
 const TENANTS = Number(values.tenants);
@@ -121,7 +124,7 @@ writeFileSync(join(dir, 'jira-bridge.yaml'), 'connections: []\n');
 const svc: RunningService = await startService({
   configPath: join(dir, 'jira-bridge.yaml'),
   env: { PORT: '0', HOST: '127.0.0.1', DATA_DIR: join(dir, 'data'), WORKER_CONCURRENCY: values.concurrency! },
-  logger: createLogger({ level: 'silent' }),
+  logger: createLogger({ level: (process.env.BENCH_LOG_LEVEL as 'warn' | undefined) ?? 'silent' }),
 });
 
 const ids = Array.from({ length: TENANTS }, (_, i) => `t${String(i).padStart(4, '0')}`);
@@ -246,8 +249,12 @@ if (values['drain-burst'] !== 'false') burstDrainS = +((Date.now() - tBurst) / 1
 
 // 429 storm: a tenant on a rate-limited site with a backlog of 200 changes.
 await signUp(svc.url, 'storm', stormSite);
-const idle2: number[] = [];
-for (let r = 0; r < 2; r++) idle2.push(...(await quietRound()));
+const STORM_ROUNDS = Math.max(1, Number(values['storm-rounds']));
+const idleA: number[] = [];
+for (let r = 0; r < STORM_ROUNDS; r++) idleA.push(...(await quietRound()));
+const idleB: number[] = [];
+for (let r = 0; r < STORM_ROUNDS; r++) idleB.push(...(await quietRound()));
+const idle2 = [...idleA, ...idleB];
 stormSite.calls.reset();
 await pool(
   Array.from({ length: 200 }, (_, i) => i),
@@ -267,7 +274,7 @@ const neighbour =
       )
     : undefined;
 const stormed: number[] = [];
-for (let r = 0; r < 3; r++) stormed.push(...(await quietRound()));
+for (let r = 0; r < STORM_ROUNDS; r++) stormed.push(...(await quietRound()));
 clearInterval(neighbour);
 const neighbourCalls = stormSite.calls.count({ route: '/rest/api/3/serverInfo' });
 const storm = {
@@ -287,6 +294,13 @@ const storm = {
   during_storm_p99_ms: pct(stormed, 99),
   ratio_p50: +(pct(stormed, 50) / pct(idle2, 50)).toFixed(2),
   ratio_p99: +(pct(stormed, 99) / pct(idle2, 99)).toFixed(2),
+  // The control: two idle phases of the same run, no storm in either — how far the ratio moves
+  // with nothing changed (the storm's effect is measurable only outside this band).
+  rounds_per_phase: STORM_ROUNDS,
+  control_idle_b_over_a_p50: +(pct(idleB, 50) / pct(idleA, 50)).toFixed(2),
+  control_idle_b_over_a_p99: +(pct(idleB, 99) / pct(idleA, 99)).toFixed(2),
+  storm_over_idle_a_p50: +(pct(stormed, 50) / pct(idleA, 50)).toFixed(2),
+  storm_over_idle_a_p99: +(pct(stormed, 99) / pct(idleA, 99)).toFixed(2),
 };
 log(`storm: ${JSON.stringify(storm)}`);
 await svc.stop();
