@@ -13,6 +13,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SEED } from '../../src/sandbox/seed.js';
 import { describeEachEngine, type TestDb } from '../helpers/db.js';
+import { until } from '../helpers/wait.js';
 import { secMapping } from './harness.js';
 import { startInboundHarness, type InboundHarness } from './inbound-harness.js';
 
@@ -88,7 +89,11 @@ describeEachEngine('field directions, locks and conflicts', ({ fresh }) => {
       flavour === 'cloud'
         ? { type: 'doc', version: 1, content: [{ type: 'paragraph', content: [{ type: 'text', text: s }] }] }
         : s;
-    const tick = () => new Promise((r) => setTimeout(r, 5));
+    /** Until the millisecond clock has moved past now: the next edit is strictly newer than the last. */
+    const tick = async (): Promise<void> => {
+      const t = Date.now();
+      await until('the clock to pass the last edit', () => Date.now() > t);
+    };
     /** What the bridge wrote to Jira while `fn` ran, given Alice made `aliceWrites` writes in it. */
     const bridgeWrites = async (aliceWrites: number, fn: () => Promise<void>) => {
       const before = h.writes();

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeEachEngine, type TestDb } from '../helpers/db.js';
+import { until } from '../helpers/wait.js';
 import { opsMapping, inboundSettings } from './harness.js';
 import { startInboundHarness, type InboundHarness } from './inbound-harness.js';
 
@@ -45,10 +46,15 @@ describeEachEngine(
       );
       const w = h.startWorker(2);
       try {
-        for (let i = 0; i < 500 && h.engine.connectionHealth().sandbox?.healthy !== false; i++)
-          await new Promise((r) => setTimeout(r, 10));
+        await until('the connection paused', () => h.engine.connectionHealth().sandbox?.healthy === false, 5_000);
         expect(h.engine.connectionHealth().sandbox).toMatchObject({ healthy: false });
-        await new Promise((r) => setTimeout(r, 200));
+        await until('the inbound job back in the queue, no job running', async () => {
+          const jobs = await db.store.db.selectFrom('jobs').select(['kind', 'state']).execute();
+          return (
+            !jobs.some((j) => j.state === 'running') &&
+            jobs.some((j) => j.kind === 'inbound.issue' && j.state === 'queued')
+          );
+        });
       } finally {
         await w.stop();
       }
