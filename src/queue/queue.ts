@@ -57,6 +57,11 @@ export interface ClaimOptions {
 const GATED_SCAN_PER_JOB = 4;
 const GATED_SCAN_MIN = 32;
 const GATED_SCAN_MAX = 256;
+/**
+ * Scans a gated claim makes at most: a later one leaves out the groups the earlier found without
+ * budget, so one claim reaches past (GATED_PASSES - 1) windows of other groups' held jobs.
+ */
+const GATED_PASSES = 3;
 /** How long a job of a connection whose call slots are all held is put back before it is looked at again. */
 const SLOTS_HELD_RECHECK_MS = 250;
 
@@ -225,7 +230,7 @@ export class Queue {
     }
     const partition =
       input.partition !== undefined ? (input.partition ?? '') : ((await this.#partitioner?.(trx, input)) ?? '');
-    const fairSeq = await this.#startTag(trx, partition, now);
+    const fairSeq = await this.#startTag(trx, partition);
     const row = await trx
       .insertInto('jobs')
       .values({
@@ -252,25 +257,28 @@ export class Queue {
   /**
    * The start tag of a job joining `partition` now, as in start-time fair queuing (Goyal, Vin and
    * Cheng, 1996): max(the partition's last tag + 1, the virtual time), where the virtual time is
-   * the smallest tag among due queued jobs (the next to be served), or, with none due, the newest
-   * job's tag. A partition with a backlog thus queues behind its own backlog, while a partition
-   * that was idle starts at the virtual time: interleaved with the backlog, never behind it, and
-   * with no credit saved up from being idle. Three index lookups; concurrent enqueues of one
-   * partition may tie, which only ties them (ids break ties).
+   * the smallest tag among queued jobs (the backlog's head), or, with none queued, the newest job's
+   * tag. A partition with a backlog thus queues behind its own backlog, while a partition that was
+   * idle starts at the virtual time: interleaved with the backlog, never behind it, and with no
+   * credit saved up from being idle. Queued jobs that are not due yet count too: a backlog put back
+   * while its connection has no budget is still ahead of any newcomer's place, so it must not
+   * lift the virtual time past its head — with only the due jobs counted, a newcomer took the tag
+   * of a put-back backlog's tail and waited behind all of it once it was due again (issue 17,
+   * measured in bench/tenants.ts: a quiet tenant's change behind a 429-storm tenant's 200 jobs).
+   * Three index lookups; concurrent enqueues of one partition may tie, which only ties them (ids
+   * break ties).
    */
-  async #startTag(db: Kysely<Database>, partition: string, now: number): Promise<number> {
+  async #startTag(db: Kysely<Database>, partition: string): Promise<number> {
     const r = await db
       .selectNoFrom((eb) => [
-        // The first due tag in index order: an ordered scan that stops there (min() over the
-        // run_at filter read every queued row).
+        // The first queued tag in index order (jobs_fair_idx): an ordered scan that stops there.
         eb
           .selectFrom('jobs')
           .select('fair_seq')
           .where('state', '=', sql.lit('queued'))
-          .where('run_at', '<=', now)
           .orderBy('fair_seq')
           .limit(1)
-          .as('v_due'),
+          .as('v_head'),
         eb.selectFrom('jobs').select('fair_seq').orderBy('id', 'desc').limit(1).as('v_new'),
         eb
           .selectFrom('jobs')
@@ -280,7 +288,7 @@ export class Queue {
       ])
       .executeTakeFirstOrThrow();
     const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
-    const virtual = num(r.v_due) ?? num(r.v_new) ?? 0;
+    const virtual = num(r.v_head) ?? num(r.v_new) ?? 0;
     const last = num(r.last);
     return last === null ? virtual : Math.max(last + 1, virtual);
   }
@@ -339,47 +347,61 @@ export class Queue {
     const deferred: Array<{ job: Job; waitMs: number }> = [];
     const rows = await this.#store.transaction(async (trx) => {
       await this.#reapExpired(trx, now);
-      let q = this.#due(trx, now).selectAll('j').limit(scan);
-      if (this.#store.dialect === 'postgres') q = q.forUpdate().skipLocked();
-      const due = await q.execute();
       const taken = new Map<string, number>();
       const blocked = new Map<string, number>();
       const pick: number[] = [];
-      const later = new Map<number, number[]>();
-      for (const r of due) {
-        if (pick.length >= limit) break;
-        const group = groupOf(r.partition);
-        if (group) {
-          let wait = blocked.get(group);
-          if (wait === undefined) {
-            const n = taken.get(group) ?? 0;
-            wait = this.admissionDelayMs(group, (opts.running?.get(group) ?? 0) + n);
-            if (wait > 0) blocked.set(group, wait);
+      const seen: number[] = [];
+      for (let pass = 0; pass < GATED_PASSES && pick.length < limit; pass++) {
+        // A later pass leaves out the groups found without budget and the jobs already seen: a
+        // window filled by one group's put-back backlog (its start tags early) never hides
+        // another group's due job behind it, however deep that backlog (issue 17).
+        let q = this.#due(trx, now).selectAll('j').limit(scan);
+        if (seen.length) q = q.where('j.id', 'not in', seen);
+        for (const g of blocked.keys())
+          q = q
+            .where('j.partition', '<>', g)
+            .where(sql`substr(${sql.ref('j.partition')}, 1, ${sql.lit(g.length + 1)})`, '<>', `${g}/`);
+        if (this.#store.dialect === 'postgres') q = q.forUpdate().skipLocked();
+        const due = await q.execute();
+        const later = new Map<number, number[]>();
+        let blockedHere = false;
+        for (const r of due) {
+          if (pick.length >= limit) break;
+          seen.push(r.id);
+          const group = groupOf(r.partition);
+          if (group) {
+            let wait = blocked.get(group);
+            if (wait === undefined) {
+              const n = taken.get(group) ?? 0;
+              wait = this.admissionDelayMs(group, (opts.running?.get(group) ?? 0) + n);
+              if (wait > 0) blocked.set(group, wait);
+            }
+            if (wait > 0) {
+              // Every call slot held (Infinity: until one of its running jobs ends) is put back
+              // for a short while too, so later claims pass over it for free.
+              const ms = Number.isFinite(wait) ? wait : SLOTS_HELD_RECHECK_MS;
+              const at = now + ms;
+              later.set(at, [...(later.get(at) ?? []), r.id]);
+              deferred.push({ job: toJob(r), waitMs: ms });
+              blockedHere = true;
+              continue;
+            }
+            taken.set(group, (taken.get(group) ?? 0) + 1);
           }
-          if (wait > 0) {
-            // Every call slot held (Infinity: until one of its running jobs ends) is put back for
-            // a short while too: left due, a deep backlog of such jobs with early start tags fills
-            // the scan window and another connection's due job behind it is never seen (measured:
-            // a quiet tenant's change waited ~70 s behind a 429-storm tenant's 200 jobs).
-            const ms = Number.isFinite(wait) ? wait : SLOTS_HELD_RECHECK_MS;
-            const at = now + ms;
-            later.set(at, [...(later.get(at) ?? []), r.id]);
-            deferred.push({ job: toJob(r), waitMs: ms });
-            continue;
-          }
-          taken.set(group, (taken.get(group) ?? 0) + 1);
+          pick.push(r.id);
         }
-        pick.push(r.id);
-      }
-      // Not before the group's budget returns: the claims in between pass over them for free.
-      for (const [at, ids] of later) {
-        await trx
-          .updateTable('jobs')
-          .set({ run_at: at, updated_at: now })
-          .where('id', 'in', ids)
-          .where('state', '=', 'queued')
-          .where('run_at', '<', at)
-          .execute();
+        // Not before the group's budget returns: the claims in between pass over them for free.
+        for (const [at, ids] of later) {
+          await trx
+            .updateTable('jobs')
+            .set({ run_at: at, updated_at: now })
+            .where('id', 'in', ids)
+            .where('state', '=', 'queued')
+            .where('run_at', '<', at)
+            .execute();
+        }
+        // Another pass only when this one's window was full and held jobs without budget.
+        if (due.length < scan || !blockedHere) break;
       }
       if (!pick.length) return [];
       return trx
@@ -556,7 +578,7 @@ export class Queue {
     const dead = !error.retryable || job.attempts >= job.maxAttempts;
     const delay = dead ? 0 : retryDelayMs(job.attempts, this.#backoff, retryAfterOf(err));
     // A retry has had its turn: it queues again behind its partition's backlog.
-    const retag = dead ? {} : { fair_seq: await this.#startTag(this.#store.db, job.partition, now) };
+    const retag = dead ? {} : { fair_seq: await this.#startTag(this.#store.db, job.partition) };
     const res = await this.#owned(
       this.#store.db.updateTable('jobs').set({
         state: dead ? 'dead' : 'queued',
@@ -596,7 +618,7 @@ export class Queue {
    */
   async defer(job: Job, workerId: string, delayMs: number): Promise<boolean> {
     const now = this.#now();
-    const fairSeq = await this.#startTag(this.#store.db, job.partition, now);
+    const fairSeq = await this.#startTag(this.#store.db, job.partition);
     const res = await this.#owned(
       this.#store.db.updateTable('jobs').set((eb) => ({
         state: 'queued',
@@ -683,7 +705,7 @@ export class Queue {
       const next = new Map<string, number>();
       let count = 0;
       for (const d of dead) {
-        const tag = next.get(d.partition) ?? (await this.#startTag(trx, d.partition, now));
+        const tag = next.get(d.partition) ?? (await this.#startTag(trx, d.partition));
         next.set(d.partition, tag + 1);
         const res = await trx
           .updateTable('jobs')

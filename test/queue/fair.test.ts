@@ -285,6 +285,51 @@ describeEachEngine('fair claiming', ({ fresh }) => {
     expect(a.every((j) => j.state === 'queued' && j.attempts === 0)).toBe(true);
   });
 
+  it('a newcomer takes the head of a put-back backlog as its start tag, not its tail', async () => {
+    // Measured in bench/tenants.ts: the virtual time was the smallest tag among *due* jobs; with a
+    // storm tenant's first jobs put back (not due) and its later ones due, a quiet tenant's change
+    // took a tag deep in the storm's backlog and waited behind it once the storm had budget again.
+    let t = 1_000_000;
+    const { store } = await fresh();
+    const queue = createQueue(store, { now: () => t });
+    let pausedUntil = t + 1_000;
+    queue.setGate((group) => (group === 'S' && t < pausedUntil ? pausedUntil - t : 0));
+    await backlog(store, queue, 'S/m1', 200);
+    // S is paused (a 429): one claim puts its first jobs back until the pause ends; the rest stay due.
+    expect(await queue.claim('w', 1, 60_000)).toEqual([]);
+    const s = await queue.listJobs({ partition: 'S/m1', limit: 1000 });
+    expect(s.filter((j) => j.runAt > t).length).toBeGreaterThan(0);
+    expect(s.filter((j) => j.runAt <= t).length).toBeGreaterThan(0);
+    const qId = await add(store, queue, { partition: 'Q/m1', key: 'q-1' });
+    const q = (await queue.getJob(qId))!;
+    expect(q.fairSeq).toBeLessThanOrEqual(Math.min(...s.map((j) => j.fairSeq)));
+    // The pause ends: Q's job is the next claim, not the 30-odd put-back jobs' successor.
+    pausedUntil = t;
+    t += 2_000;
+    const claimed = await drain(queue, (c) => c.some((j) => j.id === qId), 10);
+    expect(claimed.findIndex((j) => j.id === qId) + 1).toBeLessThanOrEqual(2);
+  });
+
+  it('one claim reaches past a held backlog deeper than its scan window to another group’s due job', async () => {
+    // A group without budget whose due jobs fill the claim's window (their tags earlier than the
+    // other group's job, all due again after being put back) used to hide the other group's job
+    // until enough of them were served; a later pass of the same claim leaves that group out.
+    const t = 1_000_000;
+    const { store } = await fresh();
+    const queue = createQueue(store, { now: () => t });
+    queue.setGate((group) => (group === 'S' ? Infinity : 0));
+    await backlog(store, queue, 'S/m1', 200);
+    const qId = await add(store, queue, { partition: 'Q/m1', key: 'q-1' });
+    const s = await queue.listJobs({ partition: 'S/m1', limit: 1000 });
+    const behind = [...s.map((j) => j.fairSeq)].sort((a, b) => a - b)[150]!;
+    await store.db.updateTable('jobs').set({ fair_seq: behind }).where('id', '=', qId).execute();
+    const claimed = await queue.claim('w', 1, 60_000);
+    expect(claimed.map((j) => j.id)).toEqual([qId]);
+    // S's jobs seen were put back briefly (no attempt), the rest untouched and still queued.
+    const after = await queue.listJobs({ partition: 'S/m1', limit: 1000 });
+    expect(after.every((j) => j.state === 'queued' && j.attempts === 0)).toBe(true);
+  });
+
   it('reports queue depth per partition on /metrics with a bounded label set (20 deepest and *other*)', async () => {
     const { store } = await fresh();
     const queue = createQueue(store);
