@@ -155,7 +155,7 @@ export function createEngine(deps: EngineDeps): Engine {
   const queued =
     (h: JobHandler): JobHandler =>
     (job, ctx) =>
-      withPutBack(() => h(job, ctx));
+      withPutBack(() => h(job, ctx), { park: ctx.park });
   /** What outbound learnt of each workflow; the plan preview reads it. */
   const workflows = new Map<string, WorkflowGraph>();
   const outbound = createOutboundHandler({

@@ -44,6 +44,11 @@ export interface AcquireOptions {
    * limited: they end when those answers come. Default: wait as long as it takes.
    */
   maxWaitMs?: number | undefined;
+  /**
+   * Told true when the call starts waiting for its turn and false when the wait ends (sent or
+   * thrown): a queued job's worker lets another job use the slot meanwhile (see withPutBack).
+   */
+  onWait?: ((waiting: boolean) => void) | undefined;
 }
 
 export interface PacerStats {
@@ -183,6 +188,33 @@ export class Pacer {
     this.queue.push(ticket);
     const start = this.clock();
     let waited = false;
+    try {
+      await this.#waitTurn(ticket, opts, () => {
+        if (!waited) opts.onWait?.(true);
+        waited = true;
+      });
+    } finally {
+      if (waited) opts.onWait?.(false);
+    }
+    this.queue.shift();
+    this.inFlight++;
+    if (this.remainingAt) this.remainingAt.startedSince++;
+    if (waited) {
+      this.counters.waits++;
+      this.counters.waitedMs += Math.max(0, this.clock() - start);
+    }
+    this.notify();
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.inFlight--;
+      this.notify();
+    };
+  }
+
+  /** Returns when `ticket` may call (at the queue's head, budget there); throws JOB_PUT_BACK per `opts`. */
+  async #waitTurn(ticket: object, opts: AcquireOptions, waiting: () => void): Promise<void> {
     for (;;) {
       const now = this.clock();
       const w = this.queue[0] === ticket ? this.waitMs(now) : Number.POSITIVE_INFINITY;
@@ -202,25 +234,10 @@ export class Pacer {
           );
         }
       }
-      waited = true;
+      waiting();
       // Waits are re-evaluated at least every second (the estimate may have gone stale).
       await (Number.isFinite(w) ? Promise.race([this.sleep(Math.min(w, 1000)), this.changed()]) : this.changed());
     }
-    this.queue.shift();
-    this.inFlight++;
-    if (this.remainingAt) this.remainingAt.startedSince++;
-    if (waited) {
-      this.counters.waits++;
-      this.counters.waitedMs += Math.max(0, this.clock() - start);
-    }
-    this.notify();
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      this.inFlight--;
-      this.notify();
-    };
   }
 
   /** Learns from one response's status and headers. Call it before releasing the slot. */
@@ -321,21 +338,36 @@ export class Pacer {
   }
 }
 
-const putBackScope = new AsyncLocalStorage<{ maxWaitMs: number }>();
+interface PutBackScope {
+  maxWaitMs: number;
+  park?: ((parked: boolean) => void) | undefined;
+}
+const putBackScope = new AsyncLocalStorage<PutBackScope>();
 
 /**
  * Runs `fn` — a job handler run by the queue worker, which puts a job back on JOB_PUT_BACK — so
  * that its Jira calls never sit on a connection without budget: a call that would wait for a 429 /
  * Retry-After pause, or longer than `maxWaitMs` for a token, throws JOB_PUT_BACK before it is
- * sent (crash-equivalent: the journal makes the re-run verify what was done and continue).
+ * sent (crash-equivalent: the journal makes the re-run verify what was done and continue). A
+ * shorter wait for a token is waited out, told to `park` (the worker's JobContext.park): the job
+ * holds no worker slot while it waits, so the worker runs another connection's job meanwhile.
  */
-export function withPutBack<T>(fn: () => Promise<T>, maxWaitMs = PUT_BACK_AFTER_MS): Promise<T> {
-  return putBackScope.run({ maxWaitMs }, fn);
+export function withPutBack<T>(
+  fn: () => Promise<T>,
+  opts: { maxWaitMs?: number; park?: ((parked: boolean) => void) | undefined } = {},
+): Promise<T> {
+  return putBackScope.run({ maxWaitMs: opts.maxWaitMs ?? PUT_BACK_AFTER_MS, park: opts.park }, fn);
 }
 
 /** The put-back limit of the running job (see withPutBack); undefined outside one (calls wait). */
 export function putBackWaitLimit(): number | undefined {
   return putBackScope.getStore()?.maxWaitMs;
+}
+
+/** How a call of the running job waits for its pacer (see withPutBack): acquire's options. */
+export function putBackAcquireOptions(): AcquireOptions {
+  const scope = putBackScope.getStore();
+  return scope ? { maxWaitMs: scope.maxWaitMs, onWait: scope.park } : {};
 }
 
 /**

@@ -14,7 +14,7 @@ import { AppError, isAppError } from '../core/errors.js';
 import type { Logger } from '../log/logger.js';
 import { errorFromResponse, errorFromTransport } from './errors.js';
 import { isScopeMismatch, missingScopesMessage, requiredScopes } from '../core/oauth-scopes.js';
-import { pacerFor, putBackWaitLimit, type Pacer } from './pacer.js';
+import { pacerFor, putBackAcquireOptions, type Pacer } from './pacer.js';
 
 export type JiraAuth =
   | { type: 'basic'; email: string; apiToken: string }
@@ -185,9 +185,9 @@ export class JiraTransport {
     let reauthorized = false;
     // In a queued job: no long wait for budget, the job is put back instead (JOB_PUT_BACK, thrown
     // here before the request is sent, also before a retry after a 429).
-    const maxWaitMs = putBackWaitLimit();
+    const acquireOpts = putBackAcquireOptions();
     for (;;) {
-      const release = await this.pacer.acquire({ maxWaitMs });
+      const release = await this.pacer.acquire(acquireOpts);
       const started = clock();
       let status = 0;
       let authorization = '';

@@ -70,6 +70,12 @@ export interface JobContext {
   /** Aborted when the lease is lost or the worker stops without waiting. */
   signal: AbortSignal;
   workerId: string;
+  /**
+   * The handler tells the worker when the job starts (true) and stops (false) waiting on
+   * something outside this process's CPU — its connection's call budget — so the worker may run
+   * another job in its slot meanwhile (at most `concurrency` such extra jobs). Calls nest.
+   */
+  park?: (parked: boolean) => void;
 }
 
 export type JobHandler = (job: Job, ctx: JobContext) => Promise<void>;

@@ -57,6 +57,8 @@ interface Running {
   done: Promise<void>;
   released: boolean;
   heartbeat?: NodeJS.Timeout;
+  /** Waits the handler reported it is parked on (JobContext.park); > 0: its slot is lent out. */
+  parked: number;
 }
 
 export function startWorker(opts: WorkerOptions): Worker {
@@ -103,13 +105,30 @@ export function startWorker(opts: WorkerOptions): Worker {
       })
     : Promise.resolve(undefined);
 
+  /**
+   * Running jobs parked on a wait outside the process (their connection's call budget): each
+   * lends its slot to another job, up to `concurrency` extra jobs at once.
+   */
+  let parkedJobs = 0;
+  const freeSlots = (): number => Math.min(concurrency - running.size + parkedJobs, 2 * concurrency - running.size);
+
   /** The soonest a job put back becomes due again: the claim loop wakes then. */
   let nextDueMs = Number.POSITIVE_INFINITY;
 
   const run = (job: Job): void => {
     const ac = new AbortController();
     const started = Date.now();
-    const entry: Running = { job, ac, done: Promise.resolve(), released: false };
+    const entry: Running = { job, ac, done: Promise.resolve(), released: false, parked: 0 };
+    const park = (parked: boolean): void => {
+      if (entry.released || !running.has(job.id)) return;
+      const was = entry.parked > 0;
+      entry.parked = Math.max(0, entry.parked + (parked ? 1 : -1));
+      const is = entry.parked > 0;
+      if (was === is) return;
+      parkedJobs += is ? 1 : -1;
+      // A lent slot is claimed for at once.
+      if (is) wake();
+    };
     const heartbeat = setInterval(
       () => {
         if (entry.released) return;
@@ -137,7 +156,7 @@ export function startWorker(opts: WorkerOptions): Worker {
           if (!handler) {
             throw new AppError('JOB_HANDLER_MISSING', `No handler is registered for job kind "${job.kind}"`);
           }
-          await handler(job, { signal: ac.signal, workerId });
+          await handler(job, { signal: ac.signal, workerId, park });
         } catch (err) {
           failure = { err };
         }
@@ -171,6 +190,8 @@ export function startWorker(opts: WorkerOptions): Worker {
         logger?.error({ jobId: job.id, err }, 'could not record job outcome');
       } finally {
         clearInterval(heartbeat);
+        if (entry.parked > 0) parkedJobs--;
+        entry.parked = 0;
         running.delete(job.id);
         wake();
       }
@@ -200,7 +221,7 @@ export function startWorker(opts: WorkerOptions): Worker {
       }
     }
     while (!stopping) {
-      const free = concurrency - running.size;
+      const free = freeSlots();
       let claimed = 0;
       if (free > 0) {
         try {

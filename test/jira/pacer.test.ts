@@ -195,6 +195,36 @@ describe('a queued job’s call is put back instead of waiting for budget (issue
     expect(p.stats()).toMatchObject({ inFlight: 0, putBacks: 2 });
   });
 
+  it('tells a waiting caller when its wait for a token starts and ends (a job lends its worker slot meanwhile)', async () => {
+    const t = fakeTime();
+    const p = new Pacer({ clock: t.clock, sleep: t.sleep, concurrency: 4 });
+    const rate = (remaining: string) => headers({ 'x-ratelimit-limit': '20', 'x-ratelimit-remaining': remaining });
+    // Jira reported 2 tokens left, then 3 a second later: a refill of 2 a second is learnt.
+    const r0 = await p.acquire();
+    p.observe({ status: 200, headers: rate('2') });
+    r0();
+    t.advance(1000);
+    const r1 = await p.acquire();
+    p.observe({ status: 200, headers: rate('3') });
+    r1();
+    // Three calls spend the three tokens; the fourth waits for the refill and says so, once each way.
+    const quiet: boolean[] = [];
+    for (let i = 0; i < 3; i++) (await p.acquire({ maxWaitMs: 5000, onWait: (w) => quiet.push(w) }))();
+    expect(quiet).toEqual([]);
+    const told: boolean[] = [];
+    (await p.acquire({ maxWaitMs: 5000, onWait: (w) => told.push(w) }))();
+    expect(told).toEqual([true, false]);
+    // One put back at once (a pause longer than its limit) never waited: it is told nothing.
+    const r3 = await p.acquire();
+    p.observe({ status: 429, headers: headers({ 'retry-after': '4' }) });
+    r3();
+    const putBack: boolean[] = [];
+    await expect(p.acquire({ maxWaitMs: 1000, onWait: (w) => putBack.push(w) })).rejects.toMatchObject({
+      code: 'JOB_PUT_BACK',
+    });
+    expect(putBack).toEqual([]);
+  });
+
   it('withPutBack scopes the limit to the job’s async calls only', async () => {
     expect(putBackWaitLimit()).toBeUndefined();
     const seen = await withPutBack(async () => {
@@ -226,6 +256,31 @@ describe.each(FLAVOURS)('a put-back call is never sent (sandbox on %s)', (flavou
       expect(e.sb.calls.count({ status: 200 })).toBeGreaterThanOrEqual(2);
     } finally {
       e.sb.knobs.set({ rateLimit: null });
+      await e.close();
+    }
+  });
+});
+
+describe('a job’s call that waits for a token', () => {
+  it('parks the job while it waits (told through withPutBack), and is sent when the token comes', async () => {
+    const e = await env('cloud', { maxRetries: 3 });
+    try {
+      const pacer = e.jira.transport.pacer;
+      const rate = (remaining: string) => headers({ 'x-ratelimit-limit': '20', 'x-ratelimit-remaining': remaining });
+      // Jira said no token was left, and none again ~0.95 s later after one call: a refill of about
+      // one token a second is learnt, and the bucket is empty now — the next call waits under the
+      // put-back limit of 1 s for its token, parked.
+      pacer.observe({ status: 200, headers: rate('0') });
+      await new Promise((r) => setTimeout(r, 950));
+      pacer.observe({ status: 200, headers: rate('0') });
+      e.sb.calls.reset();
+      const told: boolean[] = [];
+      await expect(withPutBack(() => e.jira.getProject('OPS'), { park: (w) => told.push(w) })).resolves.toMatchObject({
+        key: 'OPS',
+      });
+      expect(told).toEqual([true, false]);
+      expect(e.sb.calls.count({ status: 200 })).toBe(1);
+    } finally {
       await e.close();
     }
   });

@@ -167,6 +167,68 @@ describeEachEngine('fair claiming', ({ fresh }) => {
     expect(deferred.runAt).toBeGreaterThan(Date.now() + 30_000);
   });
 
+  it('a job parked on its connection’s budget lends its worker slot: another connection’s job runs meanwhile, at most concurrency extra', async () => {
+    const { store } = await fresh();
+    const queue = createQueue(store);
+    // One slot. S's jobs park (as a call waiting for its connection's token does) until let go.
+    const letGo: Array<() => void> = [];
+    const events: string[] = [];
+    let running = 0;
+    let most = 0;
+    const worker = startWorker({
+      store,
+      queue,
+      concurrency: 1,
+      pollMs: 50,
+      handlers: {
+        work: async (job, ctx) => {
+          running++;
+          most = Math.max(most, running);
+          events.push(`run:${job.key}`);
+          if (job.partition === 'S') {
+            ctx.park?.(true);
+            await new Promise<void>((r) => letGo.push(r));
+            ctx.park?.(false);
+          }
+          events.push(`done:${job.key}`);
+          running--;
+        },
+      },
+    });
+    try {
+      await add(store, queue, { partition: 'S', key: 's-1' });
+      await waitFor(() => letGo.length === 1, 's-1 parked');
+      // With s-1 parked, the worker's one slot is lent: Q's job runs and ends before s-1 does.
+      const q1 = await add(store, queue, { partition: 'Q', key: 'q-1' });
+      await waitFor(async () => (await queue.getJob(q1))?.state === 'done', 'q-1 done while s-1 is parked');
+      expect(events).toEqual(['run:s-1', 'run:q-1', 'done:q-1']);
+      // Parked jobs lend at most `concurrency` slots: s-2 parks in the lent slot, s-3 waits its turn.
+      await add(store, queue, { partition: 'S', key: 's-2' });
+      await add(store, queue, { partition: 'S', key: 's-3' });
+      await waitFor(() => letGo.length === 2, 's-2 parked');
+      const q2 = await add(store, queue, { partition: 'Q', key: 'q-2' });
+      // Nothing else starts while two jobs hold the slot and its one loan (checked after a claim ran).
+      await waitFor(async () => (await queue.listJobs({ state: 'queued', limit: 10 })).length === 2, 's-3, q-2 queued');
+      await new Promise((r) => setImmediate(r));
+      expect(events.filter((e) => e.startsWith('run:'))).toEqual(['run:s-1', 'run:q-1', 'run:s-2']);
+      // s-1 resumes and ends: its slot goes to the next due job.
+      letGo[0]!();
+      await waitFor(() => events.includes('done:s-1'), 's-1 done');
+      await waitFor(() => events.filter((e) => e.startsWith('run:')).length === 4, 'the next job started');
+      for (const r of letGo) r();
+      await waitFor(async () => (await queue.getJob(q2))?.state === 'done', 'q-2 done');
+      await waitFor(() => letGo.length === 3, 's-3 parked');
+      for (const r of letGo) r();
+      await waitFor(
+        async () => (await queue.listJobs({ limit: 10 })).every((j) => j.state === 'done'),
+        'all jobs done',
+      );
+      expect(most).toBe(2);
+    } finally {
+      await worker.stop({ graceful: false });
+    }
+  });
+
   it('a worker defers the jobs of a gated partition (no attempt spent) and runs the others meanwhile', async () => {
     const { store } = await fresh();
     const queue = createQueue(store);
