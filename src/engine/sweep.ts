@@ -278,13 +278,22 @@ export function createSweeper(deps: SweepDeps) {
       .execute();
   }
 
-  /** Runs every connection's sweep on its interval, at its own phase (sweepDelay), until stopped (0 or less disables one). */
-  function start(intervals: Record<string, number>): { stop(): Promise<void> } {
-    const timers: NodeJS.Timeout[] = [];
+  /**
+   * Runs every connection's sweep on its interval, at its own phase (sweepDelay), until stopped (0
+   * or less disables one). One timer per connection: each sweep's re-arm replaces the one that
+   * fired (a list of every timer ever armed grew by one per sweep — 288,000 a day at 1,000
+   * connections and 300 s), and stop clears them all; `armed()` says how many are held.
+   */
+  function start(intervals: Record<string, number>): { stop(): Promise<void>; armed(): number } {
+    const timers = new Map<string, NodeJS.Timeout>();
     const running = new Set<Promise<unknown>>();
     let stopped = false;
     for (const [connectionId, ms] of Object.entries(intervals)) {
       if (!(ms > 0)) continue;
+      const arm = (delay: number): void => {
+        clearTimeout(timers.get(connectionId));
+        timers.set(connectionId, setTimeout(tick, delay).unref());
+      };
       const tick = (): void => {
         if (stopped) return;
         const p = runOnce(connectionId)
@@ -298,19 +307,21 @@ export function createSweeper(deps: SweepDeps) {
             running.delete(p);
             if (stopped) return;
             // The next slot, at least half an interval after this sweep (a clock step never doubles one).
-            const next = sweepDelay(connectionId, ms, Date.now());
-            timers.push(setTimeout(tick, next < ms / 2 ? next + ms : next).unref());
+            const next = sweepDelay(connectionId, ms, now());
+            arm(next < ms / 2 ? next + ms : next);
           });
         running.add(p);
       };
-      timers.push(setTimeout(tick, sweepDelay(connectionId, ms, Date.now())).unref());
+      arm(sweepDelay(connectionId, ms, now()));
     }
     return {
       async stop() {
         stopped = true;
-        for (const t of timers) clearTimeout(t);
+        for (const t of timers.values()) clearTimeout(t);
+        timers.clear();
         await Promise.allSettled([...running]);
       },
+      armed: () => timers.size,
     };
   }
 
