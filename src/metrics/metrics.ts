@@ -26,11 +26,17 @@ export interface ConnectionCalls {
 export const TOP_CONNECTIONS = 20;
 
 /**
- * The busiest `limit` connections by calls (ties by id) and, when there are more, one `*other*`
- * row summing the rest: a label set bounded however many customers there are (pure).
+ * The top `limit` connections by `by` — calls, or 429s for the rate-limited series, so a
+ * connection with many 429s and few calls is named rather than hidden in `*other*` — (ties by
+ * calls, then id) and, when there are more, one `*other*` row summing the rest: a label set
+ * bounded however many customers there are (pure).
  */
-export function topConnections(all: readonly ConnectionCalls[], limit = TOP_CONNECTIONS): ConnectionCalls[] {
-  const sorted = [...all].sort((a, b) => b.calls - a.calls || (a.connection < b.connection ? -1 : 1));
+export function topConnections(
+  all: readonly ConnectionCalls[],
+  limit = TOP_CONNECTIONS,
+  by: 'calls' | 'r429' = 'calls',
+): ConnectionCalls[] {
+  const sorted = [...all].sort((a, b) => b[by] - a[by] || b.calls - a.calls || (a.connection < b.connection ? -1 : 1));
   if (sorted.length <= limit) return sorted;
   const rest = sorted.slice(limit);
   return [
@@ -190,7 +196,7 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     registers: [registry],
   });
 
-  // Per connection: calls and 429s since start, the 20 busiest and '*other*' (bounded labels).
+  // Per connection: calls and 429s since start, the top 20 and '*other*' (bounded labels).
   const perConnection = new Map<string, ConnectionCalls>();
   new Gauge({
     name: `${p}connection_jira_requests`,
@@ -204,12 +210,13 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
   });
   new Gauge({
     name: `${p}connection_jira_rate_limited`,
-    help: 'Calls to Jira answered 429 per connection since start (the same 20 connections as connection_jira_requests, the rest as *other*)',
+    help: 'Calls to Jira answered 429 per connection since start (the 20 connections with the most 429s, the rest as *other*)',
     labelNames: ['connection'] as const,
     registers: [registry],
     collect() {
       this.reset();
-      for (const c of topConnections([...perConnection.values()])) this.set({ connection: c.connection }, c.r429);
+      for (const c of topConnections([...perConnection.values()], TOP_CONNECTIONS, 'r429'))
+        this.set({ connection: c.connection }, c.r429);
     },
   });
 

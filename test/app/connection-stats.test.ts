@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningService } from '../../src/app/service.js';
-import { topConnections } from '../../src/metrics/metrics.js';
+import { createMetrics, topConnections } from '../../src/metrics/metrics.js';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/index.js';
 import { sandboxConnectionEntry, startTestService, writeConfig } from '../helpers/service.js';
 import { until } from '../helpers/wait.js';
@@ -17,6 +17,34 @@ describe('topConnections (pure): a bounded label set', () => {
     expect(top[20]).toEqual({ connection: '*other*', calls: 0 + 10 + 20 + 30 + 40, r429: 0 + 1 + 2 + 0 + 1 });
     expect(top.reduce((n, c) => n + c.calls, 0)).toBe(all.reduce((n, c) => n + c.calls, 0));
     expect(topConnections(all.slice(0, 3))).toHaveLength(3);
+  });
+
+  it('ranks by 429s when asked: a connection with many 429s and few calls is named, not summed into *other*', () => {
+    const all = [
+      ...Array.from({ length: 25 }, (_, i) => ({ connection: `busy${i}`, calls: 100 + i, r429: 0 })),
+      { connection: 'throttled', calls: 5, r429: 5 },
+    ];
+    expect(topConnections(all).map((c) => c.connection)).not.toContain('throttled');
+    const by429 = topConnections(all, 20, 'r429');
+    expect(by429[0]).toEqual({ connection: 'throttled', calls: 5, r429: 5 });
+    expect(by429).toHaveLength(21);
+    expect(by429.reduce((n, c) => n + c.r429, 0)).toBe(5);
+  });
+});
+
+describe('/metrics per connection: the 429 series names the connections with the most 429s', () => {
+  it('shows a connection with few calls, all answered 429, among 25 busier ones', async () => {
+    const metrics = createMetrics({ defaultMetrics: false });
+    const call = (connection: string, status: number) =>
+      metrics.recordJiraCall({ endpoint: '/rest/api/3/myself', method: 'GET', status, connection });
+    for (let i = 0; i < 25; i++) for (let n = 0; n < 10 + i; n++) call(`busy${i}`, 200);
+    for (let n = 0; n < 3; n++) call('throttled', 429);
+    const text = await metrics.render();
+    expect(text).toContain('jira_bridge_connection_jira_rate_limited{connection="throttled"} 3');
+    expect(text).toContain('jira_bridge_connection_jira_rate_limited{connection="*other*"} 0');
+    // The calls series still names the busiest by calls.
+    expect(text).not.toContain('jira_bridge_connection_jira_requests{connection="throttled"}');
+    expect(text).toContain('jira_bridge_connection_jira_requests{connection="*other*"} 63');
   });
 });
 
