@@ -193,6 +193,8 @@ export async function wireEngine(deps: {
         infos().filter((i) => i.id !== id),
       );
       await old?.close();
+      // Its Jira call counts go with it (after the close: no call of it is recorded again).
+      deps.metrics.forgetConnection(id);
     },
     async close() {
       await Promise.all([...clients.values()].map((c) => c.close()));

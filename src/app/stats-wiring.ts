@@ -19,6 +19,7 @@ export function tapMetrics(metrics: Metrics, rec: StatsRecorder): Metrics {
     recordHttp: (method, route, status, ms) => metrics.recordHttp(method, route, status, ms),
     render: () => metrics.render(),
     connectionCalls: () => metrics.connectionCalls(),
+    forgetConnection: (connection) => metrics.forgetConnection(connection),
     recordJobOutcome(kind, outcome, durationMs) {
       metrics.recordJobOutcome(kind, outcome, durationMs);
       rec.job(kind, outcome, durationMs);

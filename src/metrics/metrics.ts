@@ -72,6 +72,8 @@ export interface Metrics {
   recordJiraCall(sample: JiraCallSample): void;
   /** Every connection's Jira calls and 429s since start (GET /api/v1/stats). */
   connectionCalls(): ConnectionCalls[];
+  /** Drops a deleted connection's calls and 429s (its series leave /metrics at the next scrape). */
+  forgetConnection(connection: string): void;
   /** Prometheus text exposition. */
   render(): Promise<string>;
 }
@@ -196,7 +198,9 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     registers: [registry],
   });
 
-  // Per connection: calls and 429s since start, the top 20 and '*other*' (bounded labels).
+  // Per connection: calls and 429s since start, the top 20 and '*other*' (bounded labels). A
+  // connection's entry goes when it is deleted (forgetConnection), so customers who come and go
+  // do not grow the map.
   const perConnection = new Map<string, ConnectionCalls>();
   new Gauge({
     name: `${p}connection_jira_requests`,
@@ -255,6 +259,9 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
       }
     },
     connectionCalls: () => [...perConnection.values()].map((c) => ({ ...c })),
+    forgetConnection(connection) {
+      perConnection.delete(connection);
+    },
     render() {
       return registry.metrics();
     },

@@ -129,4 +129,39 @@ describe('per-connection figures: GET /api/v1/stats and /metrics (issue 17)', ()
     expect(metrics).toMatch(/jira_bridge_connection_jira_rate_limited\{connection="storm"\} [1-9]\d*/);
     expect(metrics).toMatch(/jira_bridge_connection_jira_rate_limited\{connection="calm"\} 0/);
   });
+
+  it('forgets a deleted connection’s figures: customers who come and go do not grow them', async () => {
+    const created = await send('POST', '/api/v1/connections', {
+      id: 'gone',
+      site_url: calm.baseUrl,
+      flavour: 'cloud',
+      auth: { type: 'basic', email: calm.credentials.email, api_token: calm.credentials.apiToken },
+      sweep: { interval_seconds: 0 },
+    });
+    expect(created.status).toBe(201);
+    expect((await send('GET', '/api/v1/connections/gone/catalog')).status).toBe(200);
+    const series = /jira_bridge_connection_jira_requests\{connection="gone"\} [1-9]/;
+    await until('the new connection’s calls on /metrics', async () =>
+      series.test(await (await send('GET', '/metrics')).text()),
+    );
+    expect((await send('DELETE', '/api/v1/connections/gone')).status).toBe(204);
+    const after = await (await send('GET', '/metrics')).text();
+    expect(after).not.toContain('connection="gone"');
+    // The others' figures stay.
+    expect(after).toMatch(/jira_bridge_connection_jira_requests\{connection="calm"\} [1-9]/);
+    // A connection created again under the same id starts from nothing.
+    expect(
+      (
+        await send('POST', '/api/v1/connections', {
+          id: 'gone',
+          site_url: calm.baseUrl,
+          flavour: 'cloud',
+          auth: { type: 'basic', email: calm.credentials.email, api_token: calm.credentials.apiToken },
+          sweep: { interval_seconds: 0 },
+        })
+      ).status,
+    ).toBe(201);
+    const again = await figures();
+    expect(again.connections.find((c) => c.id === 'gone')).toMatchObject({ jira_calls: 0, jira_429: 0 });
+  });
 });
