@@ -26,6 +26,12 @@ export interface ConnectionCalls {
 export const TOP_CONNECTIONS = 20;
 
 /**
+ * The label of system jobs' partition (no connection) in the per-partition queue series: starred
+ * like `*other*`, so no connection id (letters, digits, `-`, `_`) can take it.
+ */
+export const SYSTEM_PARTITION_LABEL = '*system*';
+
+/**
  * The top `limit` connections by `by` — calls, or 429s for the rate-limited series, so a
  * connection with many 429s and few calls is named rather than hidden in `*other*` — (ties by
  * calls, then id) and, when there are more, one `*other*` row summing the rest: a label set
@@ -145,7 +151,7 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
   // bounded however many customers there are; series of partitions that left the top go away.
   new Gauge({
     name: `${p}queue_partition_jobs`,
-    help: 'Queued jobs per partition (connection/mapping; the 20 deepest, the rest as *other*), by readiness',
+    help: 'Queued jobs per partition (connection/mapping, *system* for system jobs; the 20 deepest, the rest as *other*), by readiness',
     labelNames: ['partition', 'ready'] as const,
     registers: [registry],
     async collect() {
@@ -153,7 +159,7 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
       if (!s) return;
       this.reset();
       for (const d of s.partitions ?? []) {
-        const partition = d.partition || 'system';
+        const partition = d.partition || SYSTEM_PARTITION_LABEL;
         this.set({ partition, ready: 'true' }, d.ready);
         this.set({ partition, ready: 'false' }, d.queued - d.ready);
       }
@@ -161,14 +167,15 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
   });
   new Gauge({
     name: `${p}queue_partition_oldest_job_age_seconds`,
-    help: 'Age of the oldest queued job per partition (the 20 deepest, the rest as *other*)',
+    help: 'Age of the oldest queued job per partition (*system* for system jobs; the 20 deepest, the rest as *other*)',
     labelNames: ['partition'] as const,
     registers: [registry],
     async collect() {
       const s = await readStats();
       if (!s) return;
       this.reset();
-      for (const d of s.partitions ?? []) this.set({ partition: d.partition || 'system' }, d.oldestQueuedAgeMs / 1000);
+      for (const d of s.partitions ?? [])
+        this.set({ partition: d.partition || SYSTEM_PARTITION_LABEL }, d.oldestQueuedAgeMs / 1000);
     },
   });
   const jobOutcomes = new Counter({

@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningService } from '../../src/app/service.js';
 import { createMetrics, topConnections } from '../../src/metrics/metrics.js';
+import { createQueue } from '../../src/queue/index.js';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/index.js';
+import { describeEachEngine } from '../helpers/db.js';
 import { sandboxConnectionEntry, startTestService, writeConfig } from '../helpers/service.js';
 import { until } from '../helpers/wait.js';
 
@@ -45,6 +47,26 @@ describe('/metrics per connection: the 429 series names the connections with the
     // The calls series still names the busiest by calls.
     expect(text).not.toContain('jira_bridge_connection_jira_requests{connection="throttled"}');
     expect(text).toContain('jira_bridge_connection_jira_requests{connection="*other*"} 63');
+  });
+});
+
+describeEachEngine('/metrics per partition: system jobs and a connection named "system" apart', ({ fresh }) => {
+  it('labels the partition of system jobs *system*, which no connection id can take', async () => {
+    const { store } = await fresh();
+    const queue = createQueue(store);
+    // `system` is a valid connection id; an inbound job of an issue no record is linked to yet
+    // has the bare connection as its partition.
+    await store.transaction(async (trx) => {
+      for (let i = 0; i < 3; i++)
+        await queue.enqueue(trx, { kind: 'work', key: `system-k${i}`, partition: 'system', payload: {} });
+      await queue.enqueue(trx, { kind: 'work', key: 'sys', partition: '', payload: {} });
+    });
+    const metrics = createMetrics({ defaultMetrics: false, queueStats: () => queue.stats() });
+    const text = await metrics.render();
+    expect(text).toContain('jira_bridge_queue_partition_jobs{partition="system",ready="true"} 3');
+    expect(text).toContain('jira_bridge_queue_partition_jobs{partition="*system*",ready="true"} 1');
+    expect(text).toMatch(/jira_bridge_queue_partition_oldest_job_age_seconds\{partition="system"\} \d/);
+    expect(text).toMatch(/jira_bridge_queue_partition_oldest_job_age_seconds\{partition="\*system\*"\} \d/);
   });
 });
 
