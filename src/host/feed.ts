@@ -57,8 +57,8 @@ export function decodeCursor(cursor: string | undefined): number {
   if (!m) {
     throw new AppError(
       'VALIDATION_FAILED',
-      'query.after: not a cursor this API issued; pass the next_cursor of the previous page, or omit it to start at the beginning',
-      { details: { issues: [{ path: 'query.after', message: 'invalid cursor' }] } },
+      'The request is invalid: querystring.after: not a cursor this API issued; pass the next_cursor of the previous page, or omit it to start at the beginning',
+      { details: { issues: [{ path: 'querystring.after', message: 'invalid cursor' }] } },
     );
   }
   return Number(m[1]);

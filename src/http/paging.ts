@@ -31,11 +31,12 @@ export function decodePageCursor(cursor: string): string {
   } catch {
     // refused below
   }
+  // Named as the schema validation names a query parameter (`querystring.limit`).
   throw new AppError(
     'VALIDATION_FAILED',
-    'query.cursor: not a cursor this list gave; pass next_cursor as it came, or omit it to start',
+    'The request is invalid: querystring.cursor: not a cursor this list gave; pass next_cursor as it came, or omit it to start',
     {
-      details: { issues: [{ path: 'query.cursor', message: 'not a next_cursor of this list' }] },
+      details: { issues: [{ path: 'querystring.cursor', message: 'not a next_cursor of this list' }] },
     },
   );
 }

@@ -141,13 +141,23 @@ describe('listing connections and mappings by page, filtered (issue 17)', () => 
   });
 
   it('refuses a cursor it did not give and a page size out of range, naming the parameter', async () => {
+    type Refusal = { error: { code: string; message: string; details: { issues: Array<{ path: string }> } } };
     const bad = await send('GET', '/api/v1/connections?cursor=nonsense');
     expect(bad.status).toBe(400);
-    expect(JSON.stringify(bad.body)).toContain('query.cursor');
     const zero = await send('GET', '/api/v1/mappings?limit=0');
     expect(zero.status).toBe(400);
-    expect(JSON.stringify(zero.body)).toContain('limit');
     const unknown = await send('GET', '/api/v1/connections?colour=red');
     expect(unknown.status).toBe(400);
+    // Each names its parameter the same way: `querystring.<name>`, in the message and the details.
+    for (const [res, param] of [
+      [bad, 'cursor'],
+      [zero, 'limit'],
+      [unknown, 'colour'],
+    ] as const) {
+      const body = res.body as Refusal;
+      expect(body.error.code).toBe('VALIDATION_FAILED');
+      expect(body.error.message).toMatch(new RegExp(`^The request is invalid: querystring\\.${param}: `));
+      expect(body.error.details.issues.map((i) => i.path)).toEqual([`querystring.${param}`]);
+    }
   });
 });

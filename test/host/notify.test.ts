@@ -128,7 +128,8 @@ describe('GET /api/v1/changes', () => {
     expect(again.json().changes).toEqual([]);
     const bad = await app.inject({ method: 'GET', url: '/api/v1/changes?after=garbage' });
     expect(bad.statusCode).toBe(400);
-    expect(bad.json().error.message).toContain('query.after');
+    expect(bad.json().error.message).toMatch(/^The request is invalid: querystring\.after: /);
+    expect(bad.json().error.details.issues[0].path).toBe('querystring.after');
     await app.close();
     await db.cleanup();
   });
