@@ -52,7 +52,7 @@ export function runtimeSettings(config: unknown, env: NodeJS.ProcessEnv, opts: {
     dataDir: resolve(str(env.DATA_DIR) ?? str(pick(config, 'database', 'data_dir')) ?? './data'),
     databaseUrl: str(env.DATABASE_URL) ?? str(pick(config, 'database', 'url')),
     workerConcurrency:
-      intFrom('WORKER_CONCURRENCY', env.WORKER_CONCURRENCY, 1, 256) ?? num(pick(config, 'worker', 'concurrency')) ?? 4,
+      intFrom('WORKER_CONCURRENCY', env.WORKER_CONCURRENCY, 1, 256) ?? num(pick(config, 'worker', 'concurrency')) ?? 8,
     workerLeaseMs:
       (intFrom('WORKER_LEASE_SECONDS', env.WORKER_LEASE_SECONDS, 3, 3600) ??
         num(pick(config, 'worker', 'lease_seconds')) ??

@@ -47,6 +47,13 @@ export interface ClaimOptions {
   running?: ReadonlyMap<string, number>;
   /** Told of each due job put back because its group has no budget now (not claimed, no attempt). */
   onDefer?: (job: Job, waitMs: number) => void;
+  /**
+   * Jobs of one group the claiming worker may run at once (its share of the worker's slots; gated
+   * claims only): a group at its share is passed over like one whose call slots are all held, so
+   * one connection — a slow Jira site, a deep backlog — never holds every slot and other
+   * connections' jobs always find one. Default: no limit beyond the gate's.
+   */
+  maxPerGroup?: number;
 }
 
 /**
@@ -57,13 +64,13 @@ export interface ClaimOptions {
 const GATED_SCAN_PER_JOB = 4;
 const GATED_SCAN_MIN = 32;
 const GATED_SCAN_MAX = 256;
+/** How soon a gated claim's later pass that found nothing is made again for the same groups. */
+const HELD_RESCAN_MS = 250;
 /**
  * Scans a gated claim makes at most: a later one leaves out the groups the earlier found without
  * budget, so one claim reaches past (GATED_PASSES - 1) windows of other groups' held jobs.
  */
 const GATED_PASSES = 3;
-/** How long a job of a connection whose call slots are all held is put back before it is looked at again. */
-const SLOTS_HELD_RECHECK_MS = 250;
 
 export interface QueueOptions {
   logger?: Logger;
@@ -135,6 +142,10 @@ export class Queue {
   readonly #deferListeners = new Set<(job: Job, waitMs: number) => void>();
   #partitioner: Partitioner | undefined;
   #gate: Gate | undefined;
+  /** Jobs enqueued through this queue (a later claim pass that found nothing is redone after one). */
+  #enqueued = 0;
+  /** The last later claim pass that found nothing: the groups it left out, when. */
+  #fruitless: { without: string; seq: number; at: number } | undefined;
 
   constructor(store: Store, opts: QueueOptions = {}) {
     this.#store = store;
@@ -295,7 +306,10 @@ export class Queue {
 
   /** Wakes this process's workers after commit, and (PostgreSQL) other processes' at commit. */
   async #announce(trx: Kysely<Database>): Promise<void> {
-    afterCommit(trx, () => this.notify());
+    afterCommit(trx, () => {
+      this.#enqueued++;
+      this.notify();
+    });
     if (this.#store.pubsub) await this.#store.pubsub.notify(trx, JOBS_TOPIC);
   }
 
@@ -350,13 +364,17 @@ export class Queue {
       const taken = new Map<string, number>();
       const blocked = new Map<string, number>();
       const pick: number[] = [];
-      const seen: number[] = [];
       for (let pass = 0; pass < GATED_PASSES && pick.length < limit; pass++) {
-        // A later pass leaves out the groups found without budget and the jobs already seen: a
-        // window filled by one group's put-back backlog (its start tags early) never hides
-        // another group's due job behind it, however deep that backlog (issue 17).
+        // A later pass leaves out the groups found without budget and the jobs taken: a window
+        // filled by one group's due backlog (its start tags early) never hides another group's
+        // due job behind it, however deep that backlog (issue 17). Such a pass reads the held
+        // backlog's index entries (no writes); one that found nothing is not repeated for the
+        // same groups until another job is enqueued here or HELD_RESCAN_MS passed.
+        const without = [...blocked.keys()].sort().join('\n');
+        if (pass > 0 && this.#fruitless?.without === without && this.#fruitless.seq === this.#enqueued)
+          if (now - this.#fruitless.at < HELD_RESCAN_MS) break;
         let q = this.#due(trx, now).selectAll('j').limit(scan);
-        if (seen.length) q = q.where('j.id', 'not in', seen);
+        if (pick.length) q = q.where('j.id', 'not in', pick);
         for (const g of blocked.keys())
           q = q
             .where('j.partition', '<>', g)
@@ -365,25 +383,30 @@ export class Queue {
         const due = await q.execute();
         const later = new Map<number, number[]>();
         let blockedHere = false;
+        const picked = pick.length;
         for (const r of due) {
           if (pick.length >= limit) break;
-          seen.push(r.id);
           const group = groupOf(r.partition);
           if (group) {
             let wait = blocked.get(group);
             if (wait === undefined) {
-              const n = taken.get(group) ?? 0;
-              wait = this.admissionDelayMs(group, (opts.running?.get(group) ?? 0) + n);
+              const n = (opts.running?.get(group) ?? 0) + (taken.get(group) ?? 0);
+              wait =
+                opts.maxPerGroup !== undefined && n >= opts.maxPerGroup
+                  ? Number.POSITIVE_INFINITY
+                  : this.admissionDelayMs(group, n);
               if (wait > 0) blocked.set(group, wait);
             }
             if (wait > 0) {
-              // Every call slot held (Infinity: until one of its running jobs ends) is put back
-              // for a short while too, so later claims pass over it for free.
-              const ms = Number.isFinite(wait) ? wait : SLOTS_HELD_RECHECK_MS;
-              const at = now + ms;
-              later.set(at, [...(later.get(at) ?? []), r.id]);
-              deferred.push({ job: toJob(r), waitMs: ms });
               blockedHere = true;
+              // Every slot held (Infinity: until one of the group's running jobs ends, which
+              // wakes the worker): left due and untouched — put back for a fixed while, a busy
+              // connection's next job waited out that while after each of its jobs ended (one
+              // connection's sync ran at a third of its speed). A known wait: put back until then.
+              if (!Number.isFinite(wait)) continue;
+              const at = now + wait;
+              later.set(at, [...(later.get(at) ?? []), r.id]);
+              deferred.push({ job: toJob(r), waitMs: wait });
               continue;
             }
             taken.set(group, (taken.get(group) ?? 0) + 1);
@@ -400,6 +423,8 @@ export class Queue {
             .where('run_at', '<', at)
             .execute();
         }
+        if (pass > 0 && pick.length === picked && due.length < scan)
+          this.#fruitless = { without, seq: this.#enqueued, at: now };
         // Another pass only when this one's window was full and held jobs without budget.
         if (due.length < scan || !blockedHere) break;
       }

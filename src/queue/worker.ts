@@ -13,6 +13,12 @@ export interface WorkerOptions {
   handlers: Record<string, JobHandler>;
   /** Jobs run at once by this worker (default 4). */
   concurrency?: number;
+  /**
+   * Jobs of one group (connection) this worker runs at once, at most (default: half its
+   * concurrency, at least 1): the rest of the slots stay open to other connections' jobs however
+   * long one connection's jobs take (a slow Jira site). Applies to gated queues (Queue.setGate).
+   */
+  maxPerGroup?: number;
   /** Lease length; renewed every third of it while a handler runs (default 30 s). */
   leaseMs?: number;
   /** Poll interval when idle; in-process enqueues wake the worker at once (default 1 s). */
@@ -64,6 +70,7 @@ interface Running {
 export function startWorker(opts: WorkerOptions): Worker {
   const { queue, handlers, logger } = opts;
   const concurrency = Math.max(1, opts.concurrency ?? 4);
+  const maxPerGroup = Math.max(1, opts.maxPerGroup ?? Math.floor(concurrency / 2));
   const leaseMs = opts.leaseMs ?? 30_000;
   const pollMs = opts.pollMs ?? 1000;
   const workerId = opts.workerId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
@@ -231,6 +238,7 @@ export function startWorker(opts: WorkerOptions): Worker {
           // connections' due work is taken instead (Queue.setGate).
           const jobs = await queue.claim(workerId, free, leaseMs, {
             running: runningByGroup(),
+            maxPerGroup,
             onDefer: (job, waitMs) => {
               nextDueMs = Math.min(nextDueMs, waitMs);
               opts.onDefer?.(job, waitMs);

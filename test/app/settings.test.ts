@@ -4,7 +4,7 @@ import { runtimeSettings } from '../../src/app/settings.js';
 describe('runtime settings: environment first, then the file, then defaults', () => {
   it('defaults', () => {
     const s = runtimeSettings({}, {}, { demo: false });
-    expect(s).toMatchObject({ port: 8080, host: '0.0.0.0', workerConcurrency: 4, workerLeaseMs: 30_000 });
+    expect(s).toMatchObject({ port: 8080, host: '0.0.0.0', workerConcurrency: 8, workerLeaseMs: 30_000 });
     expect(runtimeSettings({}, {}, { demo: true }).host).toBe('127.0.0.1');
   });
 
