@@ -349,8 +349,9 @@ const putBackScope = new AsyncLocalStorage<PutBackScope>();
  * that its Jira calls never sit on a connection without budget: a call that would wait for a 429 /
  * Retry-After pause, or longer than `maxWaitMs` for a token, throws JOB_PUT_BACK before it is
  * sent (crash-equivalent: the journal makes the re-run verify what was done and continue). A
- * shorter wait for a token is waited out, told to `park` (the worker's JobContext.park): the job
- * holds no worker slot while it waits, so the worker runs another connection's job meanwhile.
+ * shorter wait for a token is waited out, told to `park` (the worker's JobContext.park), as is a
+ * call Jira has not answered within PARK_SLOW_CALL_MS (./transport.ts): the job holds no worker
+ * slot while it waits, so the worker runs another connection's job meanwhile.
  */
 export function withPutBack<T>(
   fn: () => Promise<T>,

@@ -16,6 +16,9 @@ import { errorFromResponse, errorFromTransport } from './errors.js';
 import { isScopeMismatch, missingScopesMessage, requiredScopes } from '../core/oauth-scopes.js';
 import { pacerFor, putBackAcquireOptions, type Pacer } from './pacer.js';
 
+/** A queued job's Jira call unanswered after this long parks its job (see JobContext.park). */
+export const PARK_SLOW_CALL_MS = 1000;
+
 export type JiraAuth =
   | { type: 'basic'; email: string; apiToken: string }
   /** Data Center / Server basic auth with the Jira user name and its password. */
@@ -201,6 +204,16 @@ export class JiraTransport {
           ...spec.headers,
         };
         let res: Awaited<ReturnType<typeof fetch>>;
+        // A queued job's call still unanswered after PARK_SLOW_CALL_MS parks the job (a slow Jira
+        // site): its worker lends the slot to another job until the answer comes (issue 17).
+        const park = acquireOpts.onWait;
+        let parked = false;
+        const slow = park
+          ? setTimeout(() => {
+              parked = true;
+              park(true);
+            }, PARK_SLOW_CALL_MS)
+          : undefined;
         try {
           res = await fetch(url, {
             method: spec.method,
@@ -211,6 +224,9 @@ export class JiraTransport {
           });
         } catch (err) {
           throw errorFromTransport(err, { method: spec.method, route: spec.route, host: this.host, timeoutMs });
+        } finally {
+          clearTimeout(slow);
+          if (parked) park?.(false);
         }
         status = res.status;
         this.pacer.observe(res);

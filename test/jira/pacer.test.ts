@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createJiraClient } from '../../src/jira/client.js';
+import { PARK_SLOW_CALL_MS } from '../../src/jira/transport.js';
+import { until } from '../helpers/wait.js';
 import { Pacer, parseRetryAfter, putBackWaitLimit, withPutBack } from '../../src/jira/pacer.js';
 import { connectionFor, env, FLAVOURS, type Env } from './helpers.js';
 import { jiraPortFromClient } from '../../src/engine/jira-port.js';
@@ -281,6 +283,27 @@ describe('a job’s call that waits for a token', () => {
       expect(told).toEqual([true, false]);
       expect(e.sb.calls.count({ status: 200 })).toBe(1);
     } finally {
+      await e.close();
+    }
+  });
+});
+
+describe('a job’s call to a slow Jira site', () => {
+  it('parks the job once the call has been unanswered for PARK_SLOW_CALL_MS, until the answer; a quick one does not', async () => {
+    const e = await env('cloud', { maxRetries: 0 });
+    try {
+      const told: boolean[] = [];
+      await withPutBack(() => e.jira.getProject('OPS'), { park: (w) => told.push(w) });
+      expect(told).toEqual([]);
+      // The site answers after 3 s: the job is parked from 1 s on, and unparked by the answer.
+      e.sb.knobs.set({ latencyMs: PARK_SLOW_CALL_MS * 3 });
+      const slow = withPutBack(() => e.jira.getProject('OPS'), { park: (w) => told.push(w) });
+      await until('the slow call parked its job', () => told.length === 1);
+      expect(told).toEqual([true]);
+      await expect(slow).resolves.toMatchObject({ key: 'OPS' });
+      expect(told).toEqual([true, false]);
+    } finally {
+      e.sb.knobs.set({ latencyMs: 0 });
       await e.close();
     }
   });
