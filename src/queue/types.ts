@@ -73,7 +73,7 @@ export interface JobContext {
   /**
    * The handler tells the worker when the job starts (true) and stops (false) waiting on
    * something outside this process's CPU — its connection's call budget, a slow Jira site's
-   * answer (a call unanswered after 1 s) — so the worker may run
+   * answer (a call unanswered after 250 ms) — so the worker may run
    * another job in its slot meanwhile (at most `concurrency` such extra jobs). Calls nest.
    */
   park?: (parked: boolean) => void;

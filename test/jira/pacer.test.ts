@@ -289,14 +289,12 @@ describe('a job’s call that waits for a token', () => {
 });
 
 describe('a job’s call to a slow Jira site', () => {
-  it('parks the job once the call has been unanswered for PARK_SLOW_CALL_MS, until the answer; a quick one does not', async () => {
+  it('parks the job once the call has been unanswered for PARK_SLOW_CALL_MS, until the answer', async () => {
     const e = await env('cloud', { maxRetries: 0 });
     try {
       const told: boolean[] = [];
-      await withPutBack(() => e.jira.getProject('OPS'), { park: (w) => told.push(w) });
-      expect(told).toEqual([]);
-      // The site answers after 3 s: the job is parked from 1 s on, and unparked by the answer.
-      e.sb.knobs.set({ latencyMs: PARK_SLOW_CALL_MS * 3 });
+      // The site answers after 3 s: the job is parked from PARK_SLOW_CALL_MS on, and unparked by the answer.
+      e.sb.knobs.set({ latencyMs: Math.max(3000, PARK_SLOW_CALL_MS * 3) });
       const slow = withPutBack(() => e.jira.getProject('OPS'), { park: (w) => told.push(w) });
       await until('the slow call parked its job', () => told.length === 1);
       expect(told).toEqual([true]);
