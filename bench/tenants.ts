@@ -3,7 +3,8 @@
  *
  *   npx tsx bench/tenants.ts [--tenants 50] [--burst 10000] [--quiet 20] [--latency 50]
  *                            [--startup 1000] [--concurrency 8] [--drain-burst true|false]
- *                            [--storm-rate 2] [--storm-neighbour 0]
+ *                            [--storm-rate 2] [--storm-neighbour 0] [--storm-phases 3] [--storm-rounds 5]
+ *                            [--slow-latency 2000] [--slow-records 40]
  *
  * 1. `tenants` customers sign up through the admin API, each with its own connection and mapping
  *    (check the connection, create it, save the mapping): Jira calls and time per tenant.
@@ -11,7 +12,9 @@
  *    again while tenant 0 has a backlog of `burst` new records: the quiet changes' latency
  *    (change accepted → record synced) p50/p99 in both, and the ratio, in the same run.
  * 3. 429 storm: one more tenant on its own site that answers almost everything with 429 has a
- *    backlog; the quiet tenants change again: latency vs idle, and the storm's 429s.
+ *    backlog; the quiet tenants change again: latency vs idle, and the storm's 429s. Idle and storm
+ *    phases alternate; the idle phases against each other are the run's noise band (the control).
+ *    3b. The same with a slow Jira instead: a tenant whose site takes `slow-latency` ms a call.
  * 4. Thousands of connections: `startup` tenants (connection + mapping through the API) in a fresh
  *    store, then a real `jira-bridge serve` process started on it: time to /readyz, its RSS, and the
  *    Jira calls start-up made; the same with no tenant for the slope, and 10,000 estimated from it.
@@ -45,9 +48,14 @@ const { values } = parseArgs({
     // Another client of the storm site spending its bucket at this many calls a second while the
     // quiet tenants are measured (0: none), so the storm tenant's jobs meet 429s mid-job too.
     'storm-neighbour': { type: 'string', default: '0' },
-    // Quiet rounds in each of the storm part's three phases: idle A, idle B (the same conditions
-    // again: the run's own noise band, B ÷ A) and during the storm.
-    'storm-rounds': { type: 'string', default: '2' },
+    // The storm part alternates idle and storm phases (idle first and last): `storm-phases` storm
+    // phases, `storm-rounds` quiet rounds in each phase.
+    'storm-rounds': { type: 'string', default: '5' },
+    'storm-phases': { type: 'string', default: '3' },
+    // A slow Jira neighbour (0: skipped): its site answers every call after this many ms, with
+    // `slow-records` records queued in each of its phases (the storm part's phases and rounds).
+    'slow-latency': { type: 'string', default: '2000' },
+    'slow-records': { type: 'string', default: '40' },
   },
 });
 const TENANTS = Number(values.tenants);
@@ -247,64 +255,104 @@ if (values['drain-burst'] === 'false') {
 await drained();
 if (values['drain-burst'] !== 'false') burstDrainS = +((Date.now() - tBurst) / 1000).toFixed(1);
 
-// 429 storm: a tenant on a rate-limited site with a backlog of 200 changes.
-await signUp(svc.url, 'storm', stormSite);
+// A noisy neighbour on its own site — 3: a 429 storm (a rate-limited site, 200 records queued);
+// 3b: a slow Jira (`slow-latency` ms a call, `slow-records` queued). Idle and neighbour phases
+// alternate (idle, busy, idle, …, idle; `storm-rounds` quiet rounds each), the neighbour's backlog
+// dropped after each busy phase, so a drift over the run (a warming JIT, a growing store) weighs
+// on both alike. The control is the idle phases against each other (odd ÷ even): the run's own
+// noise band; the neighbour's effect is measurable only outside it.
 const STORM_ROUNDS = Math.max(1, Number(values['storm-rounds']));
-const idleA: number[] = [];
-for (let r = 0; r < STORM_ROUNDS; r++) idleA.push(...(await quietRound()));
-const idleB: number[] = [];
-for (let r = 0; r < STORM_ROUNDS; r++) idleB.push(...(await quietRound()));
-const idle2 = [...idleA, ...idleB];
-stormSite.calls.reset();
-await pool(
-  Array.from({ length: 200 }, (_, i) => i),
-  16,
-  async (i) => void (await upsert('storm', `s-${i}`, `Storm record ${i}`)),
-);
-const neighbourRate = Number(values['storm-neighbour']);
+const STORM_PHASES = Math.max(1, Number(values['storm-phases']));
+const NEIGHBOUR_ROUTE = '/rest/api/3/serverInfo';
 const neighbourAuth = `Basic ${Buffer.from('alice@sandbox.example:sandbox-api-token-alice').toString('base64')}`;
-const neighbour =
-  neighbourRate > 0
-    ? setInterval(
-        () =>
-          void fetch(`${stormSite.baseUrl}/rest/api/3/serverInfo`, { headers: { authorization: neighbourAuth } })
-            .then((r) => r.arrayBuffer())
-            .catch(() => undefined),
-        1000 / neighbourRate,
-      )
-    : undefined;
-const stormed: number[] = [];
-for (let r = 0; r < STORM_ROUNDS; r++) stormed.push(...(await quietRound()));
-clearInterval(neighbour);
-const neighbourCalls = stormSite.calls.count({ route: '/rest/api/3/serverInfo' });
+async function neighbourPart(tenant: string, site: RunningSandbox, records: number, otherClientRate = 0) {
+  await signUp(svc.url, tenant, site);
+  const idlePhases: number[][] = [];
+  const during: number[] = [];
+  let calls = 0;
+  let refused = 0;
+  let otherCalls = 0;
+  const quietPhase = async (): Promise<number[]> => {
+    const out: number[] = [];
+    for (let r = 0; r < STORM_ROUNDS; r++) out.push(...(await quietRound()));
+    return out;
+  };
+  for (let phase = 0; phase < STORM_PHASES; phase++) {
+    idlePhases.push(await quietPhase());
+    await pool(
+      Array.from({ length: records }, (_, i) => i),
+      16,
+      async (i) => void (await upsert(tenant, `n-${phase}-${i}`, `Neighbour record ${phase}/${i}`)),
+    );
+    site.calls.reset();
+    // Another client of the neighbour's site spending its bucket, so its jobs meet 429s mid-job too.
+    const other =
+      otherClientRate > 0
+        ? setInterval(
+            () =>
+              void fetch(`${site.baseUrl}${NEIGHBOUR_ROUTE}`, { headers: { authorization: neighbourAuth } })
+                .then((r) => r.arrayBuffer())
+                .catch(() => undefined),
+            1000 / otherClientRate,
+          )
+        : undefined;
+    during.push(...(await quietPhase()));
+    clearInterval(other);
+    const seen = site.calls.snapshot().filter((c) => c.route !== NEIGHBOUR_ROUTE);
+    calls += seen.reduce((n, c) => n + c.count, 0);
+    refused += seen.filter((c) => c.status === 429).reduce((n, c) => n + c.count, 0);
+    otherCalls += site.calls.count({ route: NEIGHBOUR_ROUTE });
+    // The rest of the neighbour's backlog is dropped (dead-lettered), its running jobs finish.
+    await svc.store.db
+      .updateTable('jobs')
+      .set({ state: 'dead', finished_at: Date.now() })
+      .where('state', '=', 'queued')
+      .where('partition', 'like', `${tenant}/%`)
+      .execute();
+    await drained();
+  }
+  idlePhases.push(await quietPhase());
+  const idle = idlePhases.flat();
+  const odd = idlePhases.filter((_, i) => i % 2 === 1).flat();
+  const even = idlePhases.filter((_, i) => i % 2 === 0).flat();
+  return {
+    records_per_phase: records,
+    phases: STORM_PHASES,
+    rounds_per_phase: STORM_ROUNDS,
+    quiet_changes_idle: idle.length,
+    quiet_changes_during: during.length,
+    // The bridge's calls to the neighbour's site while the quiet tenants were measured.
+    site_calls_while_measured: calls,
+    site_429s_while_measured: refused,
+    other_client_calls: otherCalls,
+    idle_p50_ms: pct(idle, 50),
+    idle_p99_ms: pct(idle, 99),
+    during_p50_ms: pct(during, 50),
+    during_p99_ms: pct(during, 99),
+    ratio_p50: +(pct(during, 50) / pct(idle, 50)).toFixed(2),
+    ratio_p99: +(pct(during, 99) / pct(idle, 99)).toFixed(2),
+    // The control: the idle phases against each other, no neighbour in either — how far the ratio
+    // moves with nothing changed (the neighbour's effect is measurable only outside this band).
+    control_idle_odd_over_even_p50: +(pct(odd, 50) / pct(even, 50)).toFixed(2),
+    control_idle_odd_over_even_p99: +(pct(odd, 99) / pct(even, 99)).toFixed(2),
+  };
+}
 const storm = {
-  storm_records: 200,
   storm_site_calls_per_second: Number(values['storm-rate']),
-  storm_site_neighbour_calls_per_second: neighbourRate,
-  storm_site_neighbour_calls: neighbourCalls,
-  // The bridge's calls to the storm site (the neighbour's left out).
-  storm_site_429s_while_measured: stormSite.calls
-    .snapshot()
-    .filter((c) => c.status === 429 && c.route !== '/rest/api/3/serverInfo')
-    .reduce((n, c) => n + c.count, 0),
-  storm_site_calls_while_measured: stormSite.calls.count() - neighbourCalls,
-  idle_p50_ms: pct(idle2, 50),
-  idle_p99_ms: pct(idle2, 99),
-  during_storm_p50_ms: pct(stormed, 50),
-  during_storm_p99_ms: pct(stormed, 99),
-  ratio_p50: +(pct(stormed, 50) / pct(idle2, 50)).toFixed(2),
-  ratio_p99: +(pct(stormed, 99) / pct(idle2, 99)).toFixed(2),
-  // The control: two idle phases of the same run, no storm in either — how far the ratio moves
-  // with nothing changed (the storm's effect is measurable only outside this band).
-  rounds_per_phase: STORM_ROUNDS,
-  control_idle_b_over_a_p50: +(pct(idleB, 50) / pct(idleA, 50)).toFixed(2),
-  control_idle_b_over_a_p99: +(pct(idleB, 99) / pct(idleA, 99)).toFixed(2),
-  storm_over_idle_a_p50: +(pct(stormed, 50) / pct(idleA, 50)).toFixed(2),
-  storm_over_idle_a_p99: +(pct(stormed, 99) / pct(idleA, 99)).toFixed(2),
+  storm_site_neighbour_calls_per_second: Number(values['storm-neighbour']),
+  ...(await neighbourPart('storm', stormSite, 200, Number(values['storm-neighbour']))),
 };
 log(`storm: ${JSON.stringify(storm)}`);
-await svc.stop();
 await stormSite.close();
+const SLOW_LATENCY = Number(values['slow-latency']);
+let slow: Record<string, unknown> | null = null;
+if (SLOW_LATENCY > 0) {
+  const slowSite = await startSandbox({ flavour: 'cloud', port: 0, knobs: { latencyMs: SLOW_LATENCY } });
+  slow = { site_latency_ms: SLOW_LATENCY, ...(await neighbourPart('slow', slowSite, Number(values['slow-records']))) };
+  log(`slow: ${JSON.stringify(slow)}`);
+  await slowSite.close();
+}
+await svc.stop();
 rmSync(dir, { recursive: true, force: true });
 
 // ---------------------------------------------------------------------------------------------
@@ -322,6 +370,7 @@ console.log(
       creation,
       burst: { ...burst, burst_drained_s: burstDrainS },
       storm,
+      slow,
       startup,
     },
     null,
