@@ -115,3 +115,13 @@ export function putBackDelayMs(e: unknown): number | null {
   }
   return null;
 }
+
+/**
+ * A 400 for one request field the schema could not check (a cursor's contents), worded and shaped
+ * as schema validation words its own (`The request is invalid: <path>: <text>`, one issue).
+ */
+export function invalidField(path: string, issue: string, text: string): AppError {
+  return new AppError('VALIDATION_FAILED', `The request is invalid: ${path}: ${text}`, {
+    details: { issues: [{ path, message: issue }] },
+  });
+}

@@ -9,7 +9,7 @@
  * order equals sequence order there too.
  */
 import { sql, type Kysely } from 'kysely';
-import { AppError } from '../core/errors.js';
+import { invalidField } from '../core/errors.js';
 import { fromJson, toJson } from '../store/json.js';
 import type { Database } from '../store/schema.js';
 
@@ -55,10 +55,10 @@ export function decodeCursor(cursor: string | undefined): number {
   const text = Buffer.from(cursor, 'base64url').toString('utf8');
   const m = /^seq:(\d{1,15})$/.exec(text);
   if (!m) {
-    throw new AppError(
-      'VALIDATION_FAILED',
-      'The request is invalid: querystring.after: not a cursor this API issued; pass the next_cursor of the previous page, or omit it to start at the beginning',
-      { details: { issues: [{ path: 'querystring.after', message: 'invalid cursor' }] } },
+    throw invalidField(
+      'querystring.after',
+      'invalid cursor',
+      'not a cursor this API issued; pass the next_cursor of the previous page, or omit it to start at the beginning',
     );
   }
   return Number(m[1]);

@@ -5,7 +5,7 @@
  * item added or removed between two pages neither repeats nor hides another.
  */
 import { z } from 'zod';
-import { AppError } from '../core/errors.js';
+import { invalidField } from '../core/errors.js';
 
 export const MAX_PAGE = 1000;
 
@@ -31,13 +31,10 @@ export function decodePageCursor(cursor: string): string {
   } catch {
     // refused below
   }
-  // Named as the schema validation names a query parameter (`querystring.limit`).
-  throw new AppError(
-    'VALIDATION_FAILED',
-    'The request is invalid: querystring.cursor: not a cursor this list gave; pass next_cursor as it came, or omit it to start',
-    {
-      details: { issues: [{ path: 'querystring.cursor', message: 'not a next_cursor of this list' }] },
-    },
+  throw invalidField(
+    'querystring.cursor',
+    'not a next_cursor of this list',
+    'not a cursor this list gave; pass next_cursor as it came, or omit it to start',
   );
 }
 

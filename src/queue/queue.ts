@@ -371,8 +371,9 @@ export class Queue {
         // backlog's index entries (no writes); one that found nothing is not repeated for the
         // same groups until another job is enqueued here or HELD_RESCAN_MS passed.
         const without = [...blocked.keys()].sort().join('\n');
-        if (pass > 0 && this.#fruitless?.without === without && this.#fruitless.seq === this.#enqueued)
-          if (now - this.#fruitless.at < HELD_RESCAN_MS) break;
+        const last = this.#fruitless;
+        if (pass > 0 && last?.without === without && last.seq === this.#enqueued && now - last.at < HELD_RESCAN_MS)
+          break;
         let q = this.#due(trx, now).selectAll('j').limit(scan);
         if (pick.length) q = q.where('j.id', 'not in', pick);
         for (const g of blocked.keys())

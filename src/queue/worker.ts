@@ -113,11 +113,14 @@ export function startWorker(opts: WorkerOptions): Worker {
     : Promise.resolve(undefined);
 
   /**
-   * Running jobs parked on a wait outside the process (their connection's call budget): each
-   * lends its slot to another job, up to `concurrency` extra jobs at once.
+   * Free slots: each running job parked on a wait outside the process (its connection's call
+   * budget, Jira's answer) lends its slot to another job, up to `concurrency` extra jobs at once.
    */
-  let parkedJobs = 0;
-  const freeSlots = (): number => Math.min(concurrency - running.size + parkedJobs, 2 * concurrency - running.size);
+  const freeSlots = (): number => {
+    let parked = 0;
+    for (const r of running.values()) if (r.parked > 0) parked++;
+    return Math.min(concurrency - running.size + parked, 2 * concurrency - running.size);
+  };
 
   /** The soonest a job put back becomes due again: the claim loop wakes then. */
   let nextDueMs = Number.POSITIVE_INFINITY;
@@ -127,14 +130,9 @@ export function startWorker(opts: WorkerOptions): Worker {
     const started = Date.now();
     const entry: Running = { job, ac, done: Promise.resolve(), released: false, parked: 0 };
     const park = (parked: boolean): void => {
-      if (entry.released || !running.has(job.id)) return;
-      const was = entry.parked > 0;
       entry.parked = Math.max(0, entry.parked + (parked ? 1 : -1));
-      const is = entry.parked > 0;
-      if (was === is) return;
-      parkedJobs += is ? 1 : -1;
       // A lent slot is claimed for at once.
-      if (is) wake();
+      if (parked && entry.parked === 1 && running.has(job.id)) wake();
     };
     const heartbeat = setInterval(
       () => {
@@ -197,8 +195,6 @@ export function startWorker(opts: WorkerOptions): Worker {
         logger?.error({ jobId: job.id, err }, 'could not record job outcome');
       } finally {
         clearInterval(heartbeat);
-        if (entry.parked > 0) parkedJobs--;
-        entry.parked = 0;
         running.delete(job.id);
         wake();
       }
